@@ -1,0 +1,52 @@
+//! Turns a safe [`crate::Plugin`] into the ABI's `Plugin` trait object, catching panics.
+
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use talaria_plugin_api::abi::{self, CancelFlag, EventSinkArc, PluginError};
+use talaria_plugin_api::abi_stable::std_types::{RResult, RStr, RString};
+use talaria_plugin_api::payload::ErrorKind;
+
+use crate::{CallContext, Host, Plugin, Result};
+
+pub(crate) struct PluginAdapter<P> {
+    pub(crate) plugin: P,
+    pub(crate) host: Host,
+}
+
+impl<P: Plugin> abi::Plugin for PluginAdapter<P> {
+    fn describe(&self) -> RResult<RString, PluginError> {
+        guard("describe", || Ok(serde_json::to_string(&self.plugin.describe())?))
+    }
+
+    fn call(&self, method: RStr<'_>, params: RStr<'_>, events: EventSinkArc, cancel: CancelFlag) -> RResult<RString, PluginError> {
+        guard(method.as_str(), || {
+            let params = if params.is_empty() { serde_json::Value::Null } else { serde_json::from_str(params.as_str())? };
+            let cx = CallContext::new(self.host.clone(), events, cancel);
+            let out = self.plugin.call(method.as_str(), params, &cx)?;
+            Ok(out.to_string())
+        })
+    }
+}
+
+/// Runs `f`, turning an error or a panic into a `PluginError` so nothing unwinds across
+/// the boundary.
+pub(crate) fn guard<F>(what: &str, f: F) -> RResult<RString, PluginError>
+where
+    F: FnOnce() -> Result<String>,
+{
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(text)) => RResult::ROk(RString::from(text)),
+        Ok(Err(e)) => RResult::RErr(e.into()),
+        Err(panic) => RResult::RErr(panic_error(what, &panic)),
+    }
+}
+
+pub(crate) fn panic_error(what: &str, panic: &Box<dyn Any + Send>) -> PluginError {
+    let detail = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_owned());
+    PluginError::new(ErrorKind::Panicked, format!("the plugin panicked in {what}: {detail}"))
+}
