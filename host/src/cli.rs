@@ -1,0 +1,223 @@
+//! The command line, as CONTRACT.md fixes it. Every flag is defined here once.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "talaria", version, about = "An agent host for your ChatGPT subscription, your MCP servers and your plugins")]
+pub struct Cli {
+    /// Profile to use for this command (see `talaria profile list`)
+    #[arg(short = 'p', long = "profile", global = true, value_name = "PROFILE")]
+    pub profile: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Talk to the model: a one-shot turn with -q, or an interactive session
+    Chat(ChatArgs),
+    /// Log in to a provider (ChatGPT device-code login by default)
+    Login(LoginArgs),
+    /// Forget a provider's stored credentials
+    Logout {
+        #[arg(long, value_name = "ID")]
+        provider: Option<String>,
+    },
+    /// Manage the credential pool
+    #[command(subcommand)]
+    Auth(AuthCommand),
+    /// List the models a provider offers
+    Models {
+        #[arg(long, value_name = "ID")]
+        provider: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List, install, remove, enable and disable plugins
+    #[command(subcommand)]
+    Plugins(PluginsCommand),
+    /// List runtimes and choose the one that runs turns
+    #[command(subcommand)]
+    Runtime(RuntimeCommand),
+    /// Hand turns to the official `codex app-server`
+    CodexRuntime {
+        #[arg(value_enum, default_value = "status")]
+        action: CodexRuntimeAction,
+    },
+    /// MCP servers: list them, test one, or serve talaria's tools over stdio
+    #[command(subcommand)]
+    Mcp(McpCommand),
+    /// Auxiliary-task routing
+    #[command(subcommand)]
+    Aux(AuxCommand),
+    /// Stored sessions
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+    /// Check plugins, config, credentials and the backend, and say what is wrong
+    Doctor {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the profile's log
+    Logs {
+        /// Only entries newer than this (e.g. 10m, 2h, 1d)
+        #[arg(long, value_name = "DURATION")]
+        since: Option<String>,
+    },
+    /// Create, delete, list and select profiles
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApprovalMode {
+    Ask,
+    Auto,
+    Deny,
+}
+
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    /// Run one turn with this prompt and exit; the answer goes to stdout
+    #[arg(short = 'q', long = "query", value_name = "PROMPT")]
+    pub prompt: Option<String>,
+    #[arg(short = 'm', long, value_name = "MODEL")]
+    pub model: Option<String>,
+    #[arg(long, value_name = "ID")]
+    pub provider: Option<String>,
+    #[arg(long, value_name = "ID")]
+    pub runtime: Option<String>,
+    /// Continue the given session
+    #[arg(long, value_name = "SESSION_ID", conflicts_with = "continue_last")]
+    pub resume: Option<String>,
+    /// Continue the most recent session
+    #[arg(short = 'c', long = "continue")]
+    pub continue_last: bool,
+    /// Print one JSON event per line on stdout
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, value_enum, default_value = "ask")]
+    pub approvals: ApprovalMode,
+    /// Ask for the priority service tier
+    #[arg(long)]
+    pub fast: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    #[arg(long, value_name = "ID", default_value = "openai-codex")]
+    pub provider: String,
+    /// Import the Codex CLI's login from $CODEX_HOME/auth.json (that file is only read)
+    #[arg(long)]
+    pub import_codex: bool,
+    /// Do not open a browser
+    #[arg(long)]
+    pub no_browser: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// One line per pooled credential
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add another account to a provider's pool
+    Add { provider: String },
+    /// Remove pooled credential N (as numbered by `auth list`)
+    Remove { index: usize },
+    /// Which credential is in use and whether it works
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginsCommand {
+    /// Every plugin found, with its source, whether it is enabled and whether it loads
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Install a plugin from a folder holding plugin.toml and the library
+    Install {
+        path: std::path::PathBuf,
+        /// Replace an installed plugin with the same id
+        #[arg(long)]
+        force: bool,
+    },
+    /// Remove an installed plugin
+    Remove { id: String },
+    /// Enable a plugin in this profile
+    Enable { id: String },
+    /// Disable a plugin in this profile
+    Disable { id: String },
+    /// Everything known about one plugin
+    Info {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RuntimeCommand {
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make this runtime the profile's default (`model.runtime`)
+    Use { id: String },
+    Enable { id: String },
+    Disable { id: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CodexRuntimeAction {
+    Status,
+    On,
+    Off,
+    Auto,
+    Migrate,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum McpCommand {
+    List,
+    /// Serve talaria's tools as an MCP server on stdio
+    Serve,
+    Test { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuxCommand {
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    Delete { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    List,
+    Create { name: String },
+    Delete { name: String },
+    /// Make a profile the default for later commands
+    Use { name: String },
+}

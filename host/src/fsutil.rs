@@ -1,0 +1,113 @@
+//! File helpers shared by the stores: atomic replacement and cross-process locks.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::error::{io_error, Error, Result};
+
+/// Replaces `path` with `bytes` atomically: a temp file in the same folder (so the rename
+/// cannot cross file systems), fsync, rename, fsync the folder. A crash leaves either the
+/// old file or the new one, never a torn one. `mode` sets Unix permissions on the new
+/// file before any byte is written.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| io_error(dir, "create", e))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .map_err(|e| io_error(dir, "create a temporary file in", e))?;
+    #[cfg(unix)]
+    if let Some(mode) = mode {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(|e| io_error(tmp.path(), "set permissions on", e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    tmp.write_all(bytes).map_err(|e| io_error(path, "write", e))?;
+    tmp.as_file().sync_all().map_err(|e| io_error(path, "sync", e))?;
+    tmp.persist(path).map_err(|e| io_error(path, "replace", e.error))?;
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// An exclusive lock on a lock file, released on drop. Works across processes.
+pub struct FileLock {
+    file: File,
+}
+
+impl FileLock {
+    /// Waits up to `timeout` for the lock on `path` (created if missing).
+    pub fn acquire(path: &Path, timeout: Duration) -> Result<FileLock> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| io_error(dir, "create", e))?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| io_error(path, "open the lock file", e))?;
+        let started = Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(FileLock { file }),
+                Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < timeout => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(Error::failure(format!(
+                        "another talaria process has held {} for over {} s; if none is running, delete that file",
+                        path.display(),
+                        timeout.as_secs()
+                    )))
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(io_error(path, "lock", e)),
+            }
+        }
+    }
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_sets_mode_and_replaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.json");
+        write_atomic(&p, b"one", Some(0o600)).unwrap();
+        write_atomic(&p, b"two", Some(0o600)).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "two");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no temp files left behind");
+    }
+
+    #[test]
+    fn lock_times_out_while_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.lock");
+        let held = FileLock::acquire(&p, Duration::from_secs(1)).unwrap();
+        let err = FileLock::acquire(&p, Duration::from_millis(50)).err().unwrap();
+        assert!(err.message.contains("x.lock"), "{}", err.message);
+        drop(held);
+        FileLock::acquire(&p, Duration::from_millis(50)).unwrap();
+    }
+}
