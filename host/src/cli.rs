@@ -154,11 +154,21 @@ pub enum PluginsCommand {
     Enable { id: String },
     /// Disable a plugin in this profile
     Disable { id: String },
-    /// Everything known about one plugin
+    /// Everything known about one plugin (loads it, to list its tools)
     Info {
         id: String,
         #[arg(long)]
         json: bool,
+    },
+    /// Call one tool of a plugin directly, as the agent loop would (for plugin authors)
+    Call {
+        id: String,
+        tool: String,
+        /// The tool's arguments as a JSON object
+        #[arg(default_value = "{}")]
+        args: String,
+        #[arg(long, value_enum, default_value = "ask")]
+        approvals: ApprovalMode,
     },
 }
 

@@ -1,5 +1,769 @@
+//! The profile's `config.toml`: typed, with defaults for everything left out.
+//!
+//! Unknown keys are errors so that a typo does not silently fall back to a default, and
+//! every error names the file, the line and the dotted key, because the user has to go
+//! and fix it by hand. Edits made by the CLI go through `toml_edit` so the user's
+//! comments and layout survive, and an invalid file is never rewritten.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::Path;
-use crate::error::Result;
-#[derive(Debug, Default)]
-pub struct Config;
-impl Config { pub fn load(_p: &Path) -> Result<Config> { Ok(Config) } }
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use toml_edit::{Item, TableLike, Value};
+
+use crate::error::{io_error, Error, Result};
+
+const DEFAULT_MCP_TIMEOUT_SECS: f64 = 120.0;
+const DEFAULT_MCP_CONNECT_TIMEOUT_SECS: f64 = 30.0;
+pub const TRANSPORTS: [&str; 2] = ["chat-completions", "responses"];
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub model: ModelConfig,
+    pub fallback_model: Option<FallbackModel>,
+    pub auxiliary: BTreeMap<String, AuxTask>,
+    pub runtimes: Disabled,
+    pub plugins: Disabled,
+    pub mcp_servers: BTreeMap<String, McpServer>,
+    pub codex: CodexConfig,
+    pub providers: BTreeMap<String, ProviderInstance>,
+    /// `[plugin_config.<plugin-id>]` tables, handed to plugins as JSON.
+    #[serde(deserialize_with = "plugin_tables")]
+    pub plugin_config: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelConfig {
+    pub provider: String,
+    pub default: String,
+    pub runtime: String,
+    pub fast: bool,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            provider: "openai-codex".into(),
+            default: "gpt-5.3-codex".into(),
+            runtime: "auto".into(),
+            fast: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FallbackModel {
+    pub provider: String,
+    pub model: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuxTask {
+    pub provider: String,
+    pub model: Option<String>,
+    #[serde(deserialize_with = "optional_json")]
+    pub extra_body: Option<serde_json::Value>,
+    pub timeout: Option<f64>,
+    pub base_url: Option<String>,
+}
+
+impl Default for AuxTask {
+    fn default() -> Self {
+        AuxTask { provider: "auto".into(), model: None, extra_body: None, timeout: None, base_url: None }
+    }
+}
+
+/// `[runtimes]` and `[plugins]`: ids switched off in this profile.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Disabled {
+    pub disabled: Vec<String>,
+}
+
+#[allow(dead_code)]
+impl Disabled {
+    pub fn contains(&self, id: &str) -> bool {
+        self.disabled.iter().any(|d| d == id)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct McpServer {
+    pub command: Option<String>,
+    pub args: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub cwd: Option<String>,
+    pub url: Option<String>,
+    pub headers: BTreeMap<String, String>,
+    /// Tool call timeout in seconds; read it through [`McpServer::timeout`].
+    pub timeout: Option<f64>,
+    /// Startup timeout in seconds; read it through [`McpServer::connect_timeout`].
+    pub connect_timeout: Option<f64>,
+    pub enabled: bool,
+}
+
+impl Default for McpServer {
+    fn default() -> Self {
+        McpServer {
+            command: None,
+            args: Vec::new(),
+            env: BTreeMap::new(),
+            cwd: None,
+            url: None,
+            headers: BTreeMap::new(),
+            timeout: None,
+            connect_timeout: None,
+            enabled: true,
+        }
+    }
+}
+
+#[allow(dead_code)]
+impl McpServer {
+    pub fn timeout(&self) -> Duration {
+        seconds(self.timeout.unwrap_or(DEFAULT_MCP_TIMEOUT_SECS))
+    }
+    pub fn connect_timeout(&self) -> Duration {
+        seconds(self.connect_timeout.unwrap_or(DEFAULT_MCP_CONNECT_TIMEOUT_SECS))
+    }
+}
+
+/// Validation keeps timeouts positive and finite; a huge one just means "never".
+fn seconds(secs: f64) -> Duration {
+    Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CodexConfig {
+    pub home: Option<String>,
+    pub bin: Option<String>,
+}
+
+/// `[providers.NAME]`: an OpenAI-compatible endpoint the user configured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderInstance {
+    pub kind: String,
+    pub base_url: String,
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// "chat-completions" or "responses".
+    #[serde(default)]
+    pub transport: Option<String>,
+    #[serde(default)]
+    pub models: Vec<String>,
+}
+
+#[allow(dead_code)]
+impl Config {
+    /// Reads `path`; a missing file means all defaults.
+    pub fn load(path: &Path) -> Result<Config> {
+        match read_optional(path)? {
+            Some(text) => Config::parse(&text, path),
+            None => Ok(Config::default()),
+        }
+    }
+
+    /// Parses and validates config text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Config> {
+        let config: Config = toml::from_str(text).map_err(|e| describe_toml_error(text, path, &e))?;
+        if let Err(problem) = config.validate() {
+            let line = toml_edit::Document::parse(text)
+                .ok()
+                .and_then(|doc| span_of_key(doc.as_table(), &problem.key))
+                .map(|span| line_of(text, span.start));
+            return Err(invalid(path, line, Some(&dotted(&problem.key)), &problem.message));
+        }
+        Ok(config)
+    }
+
+    /// The `[plugin_config.<id>]` table as JSON, or Null when there is none.
+    pub fn plugin_config(&self, id: &str) -> serde_json::Value {
+        self.plugin_config.get(id).cloned().unwrap_or(serde_json::Value::Null)
+    }
+
+    /// What serde cannot express: value sets, mutually exclusive keys, positive timeouts.
+    fn validate(&self) -> std::result::Result<(), Problem> {
+        for (name, provider) in &self.providers {
+            if let Some(transport) = &provider.transport {
+                if !TRANSPORTS.contains(&transport.as_str()) {
+                    return Err(Problem::new(
+                        ["providers", name, "transport"],
+                        format!("unknown transport {transport:?}; use \"chat-completions\" or \"responses\""),
+                    ));
+                }
+            }
+        }
+        for (name, server) in &self.mcp_servers {
+            match (&server.command, &server.url) {
+                (Some(_), Some(_)) => {
+                    return Err(Problem::new(
+                        ["mcp_servers", name],
+                        format!(
+                            "MCP server {name:?} sets both `command` and `url`; keep `command` for a local server or `url` for a remote one, not both"
+                        ),
+                    ))
+                }
+                (None, None) => {
+                    return Err(Problem::new(
+                        ["mcp_servers", name],
+                        format!(
+                            "MCP server {name:?} needs either `command` (a local server) or `url` (a remote one)"
+                        ),
+                    ))
+                }
+                _ => {}
+            }
+            check_timeout(&["mcp_servers", name, "timeout"], server.timeout)?;
+            check_timeout(&["mcp_servers", name, "connect_timeout"], server.connect_timeout)?;
+        }
+        for (task, aux) in &self.auxiliary {
+            check_timeout(&["auxiliary", task, "timeout"], aux.timeout)?;
+        }
+        Ok(())
+    }
+}
+
+/// A validation failure: the key it is about (as path segments) and what is wrong.
+struct Problem {
+    key: Vec<String>,
+    message: String,
+}
+
+impl Problem {
+    fn new<const N: usize>(key: [&str; N], message: String) -> Problem {
+        Problem { key: key.iter().map(|s| s.to_string()).collect(), message }
+    }
+}
+
+fn check_timeout(key: &[&str], value: Option<f64>) -> std::result::Result<(), Problem> {
+    match value {
+        Some(secs) if !(secs.is_finite() && secs > 0.0) => Err(Problem {
+            key: key.iter().map(|s| s.to_string()).collect(),
+            message: format!("timeout must be a positive number of seconds, not {secs}"),
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn read_optional(path: &Path) -> Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => Err(Error::usage(format!(
+            "invalid config {}: the file is not UTF-8 text; save it as UTF-8",
+            path.display()
+        ))),
+        Err(e) => Err(io_error(path, "read", e)),
+    }
+}
+
+/// The one message shape for every config error, so users and scripts see the file,
+/// line and key in the same place.
+fn invalid(path: &Path, line: Option<usize>, key: Option<&str>, message: &str) -> Error {
+    let mut text = format!("invalid config {}", path.display());
+    if let Some(line) = line {
+        text.push_str(&format!(", line {line}"));
+    }
+    if let Some(key) = key {
+        text.push_str(&format!(", key {key}"));
+    }
+    text.push_str(&format!(
+        ": {message} (fix that line in the file; keys you leave out take their defaults)"
+    ));
+    Error::usage(text)
+}
+
+fn describe_toml_error(text: &str, path: &Path, e: &toml::de::Error) -> Error {
+    let Some(span) = e.span() else {
+        return invalid(path, None, None, e.message());
+    };
+    let line = line_of(text, span.start);
+    let key = match toml_edit::Document::parse(text) {
+        // The document parses, so this is a type or schema error: find the exact key.
+        Ok(doc) => key_at(doc.as_table(), &span),
+        // A syntax error: there is no document to walk, so read the key off the line.
+        Err(_) => key_on_line(text, line),
+    };
+    invalid(path, Some(line), key.as_deref(), e.message())
+}
+
+/// 1-based line number of byte offset `at`.
+fn line_of(text: &str, at: usize) -> usize {
+    let at = at.min(text.len());
+    text.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+fn dotted(segments: &[String]) -> String {
+    segments.iter().map(|s| quote_key(s)).collect::<Vec<_>>().join(".")
+}
+
+/// Keys that are not bare TOML keys are shown quoted, as they would be written.
+fn quote_key(key: &str) -> String {
+    let bare = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if bare {
+        key.to_owned()
+    } else {
+        format!("{key:?}")
+    }
+}
+
+fn covers(outer: Option<Range<usize>>, inner: &Range<usize>) -> bool {
+    outer.is_some_and(|o| o.start <= inner.start && inner.end <= o.end && o.start < o.end)
+}
+
+/// The dotted key whose key or value span holds `span`: the deepest one wins, so an error
+/// in an array element names the element rather than the table around it.
+fn key_at(root: &toml_edit::Table, span: &Range<usize>) -> Option<String> {
+    let mut found = None;
+    walk_table(root, "", span, &mut found);
+    found
+}
+
+fn join_key(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        quote_key(key)
+    } else {
+        format!("{prefix}.{}", quote_key(key))
+    }
+}
+
+fn walk_table(table: &dyn TableLike, prefix: &str, span: &Range<usize>, found: &mut Option<String>) {
+    for (name, _) in table.iter() {
+        let Some((key, item)) = table.get_key_value(name) else { continue };
+        let path = join_key(prefix, name);
+        if covers(key.span(), span) || covers(item.span(), span) {
+            *found = Some(path.clone());
+        }
+        match item {
+            Item::Table(t) => walk_table(t, &path, span, found),
+            Item::ArrayOfTables(tables) => {
+                for (i, t) in tables.iter().enumerate() {
+                    let path = format!("{path}[{i}]");
+                    if covers(t.span(), span) {
+                        *found = Some(path.clone());
+                    }
+                    walk_table(t, &path, span, found);
+                }
+            }
+            Item::Value(v) => walk_value(v, &path, span, found),
+            Item::None => {}
+        }
+    }
+}
+
+fn walk_value(value: &Value, path: &str, span: &Range<usize>, found: &mut Option<String>) {
+    match value {
+        Value::InlineTable(t) => walk_table(t, path, span, found),
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                let path = format!("{path}[{i}]");
+                if covers(v.span(), span) {
+                    *found = Some(path.clone());
+                }
+                walk_value(v, &path, span, found);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Where the key `segments` is written (its key span), to give validation errors a line.
+fn span_of_key(root: &toml_edit::Table, segments: &[String]) -> Option<Range<usize>> {
+    let mut table: &dyn TableLike = root;
+    let mut span = None;
+    for (i, segment) in segments.iter().enumerate() {
+        let (key, item) = table.get_key_value(segment)?;
+        span = key.span().or_else(|| item.span());
+        if i + 1 < segments.len() {
+            table = item.as_table_like()?;
+        }
+    }
+    span
+}
+
+/// For a syntax error, where no document exists: the table header in effect plus the
+/// key written on the failing line (`None` when the line is not `key = ...`).
+fn key_on_line(text: &str, line: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let current = lines.get(line.checked_sub(1)?)?.trim();
+    let (key, _) = current.split_once('=')?;
+    let key = key.trim();
+    let looks_like_key = !key.is_empty()
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || "-_.\"' ".contains(c))
+        && !current.starts_with('[');
+    if !looks_like_key {
+        return None;
+    }
+    let header = lines[..line - 1].iter().rev().map(|l| l.trim()).find_map(|l| {
+        let inner = l.strip_prefix("[[").and_then(|l| l.split_once("]]")).map(|(h, _)| h);
+        inner.or_else(|| l.strip_prefix('[').and_then(|l| l.split_once(']')).map(|(h, _)| h))
+    });
+    Some(match header {
+        Some(header) => format!("{}.{key}", header.trim()),
+        None => key.to_owned(),
+    })
+}
+
+/// TOML values become JSON for plugins; datetimes become their RFC 3339 text.
+fn toml_to_json(value: toml::Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match value {
+        toml::Value::String(s) => J::String(s),
+        toml::Value::Integer(i) => J::from(i),
+        toml::Value::Float(f) => serde_json::Number::from_f64(f).map_or(J::Null, J::Number),
+        toml::Value::Boolean(b) => J::Bool(b),
+        toml::Value::Datetime(d) => J::String(d.to_string()),
+        toml::Value::Array(items) => J::Array(items.into_iter().map(toml_to_json).collect()),
+        toml::Value::Table(table) => J::Object(table.into_iter().map(|(k, v)| (k, toml_to_json(v))).collect()),
+    }
+}
+
+// Deserializing TOML straight into serde_json::Value would turn datetimes into toml's
+// private marker maps; going through toml's own types avoids that.
+fn plugin_tables<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<BTreeMap<String, serde_json::Value>, D::Error> {
+    let tables = BTreeMap::<String, toml::Table>::deserialize(d)?;
+    Ok(tables.into_iter().map(|(id, t)| (id, toml_to_json(toml::Value::Table(t)))).collect())
+}
+
+fn optional_json<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<serde_json::Value>, D::Error> {
+    Ok(Option::<toml::Value>::deserialize(d)?.map(toml_to_json))
+}
+
+/// Applies `edit` to the profile's config document and writes it back atomically, keeping the user's
+/// comments and formatting (toml_edit). Refuses (Error::usage, exit 2, naming the file and line) when the
+/// existing file is invalid — the file is never rewritten while invalid — and also refuses to write a
+/// result that would not load. Creates the file (and its folder) when missing.
+#[allow(dead_code)]
+pub fn edit_config(path: &Path, edit: impl FnOnce(&mut toml_edit::DocumentMut) -> Result<()>) -> Result<()> {
+    let original = read_optional(path)?;
+    let text = original.as_deref().unwrap_or("");
+    Config::parse(text, path).map_err(|e| e.context(format!("not changing {} while it is invalid", path.display())))?;
+    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| {
+        // toml accepts TOML 1.1 syntax that toml_edit cannot yet rewrite.
+        let line = e.span().map(|s| line_of(text, s.start));
+        invalid(path, line, None, &format!("{} (talaria cannot edit this syntax; make the change by hand)", e.message()))
+    })?;
+    edit(&mut doc)?;
+    let updated = doc.to_string();
+    Config::parse(&updated, path).map_err(|e| e.context("refusing to write a config that would not load"))?;
+    if original.as_deref() == Some(updated.as_str()) {
+        return Ok(());
+    }
+    crate::fsutil::write_atomic(path, updated.as_bytes(), existing_mode(path))
+}
+
+/// Keeps the file's permissions across the atomic replace; a new file gets the
+/// temp file's private 0600, which suits a file that may hold MCP headers.
+fn existing_mode(path: &Path) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+/// The table at dotted path `table` (e.g. "plugins"), created when `create` is set.
+fn table_mut<'a>(doc: &'a mut toml_edit::DocumentMut, table: &str, create: bool) -> Result<Option<&'a mut dyn TableLike>> {
+    let mut current: &mut dyn TableLike = doc.as_table_mut();
+    for part in table.split('.') {
+        if !create && !current.contains_key(part) {
+            return Ok(None);
+        }
+        let item = current.entry(part).or_insert_with(toml_edit::table);
+        current = item
+            .as_table_like_mut()
+            .ok_or_else(|| Error::usage(format!("config key `{table}` must be a table, like [{table}]")))?;
+    }
+    Ok(Some(current))
+}
+
+/// Adds or removes `id` in the string array `[table] key` (e.g. plugins.disabled), creating table/array as needed,
+/// without duplicates and keeping other entries and comments.
+#[allow(dead_code)]
+pub fn set_in_list(doc: &mut toml_edit::DocumentMut, table: &str, key: &str, id: &str, present: bool) -> Result<()> {
+    // Removing from a list that does not exist is already done; do not add empty tables.
+    let Some(t) = table_mut(doc, table, present)? else { return Ok(()) };
+    if !t.contains_key(key) {
+        if !present {
+            return Ok(());
+        }
+        t.insert(key, toml_edit::value(toml_edit::Array::new()));
+    }
+    let array = t
+        .get_mut(key)
+        .and_then(Item::as_array_mut)
+        .ok_or_else(|| Error::usage(format!("config key `{table}.{key}` must be a list of strings, like {key} = [\"{id}\"]")))?;
+    let has = array.iter().any(|v| v.as_str() == Some(id));
+    if present && !has {
+        array.push(id);
+    } else if !present {
+        array.retain(|v| v.as_str() != Some(id));
+    }
+    Ok(())
+}
+
+/// Sets `[table] key = "value"`.
+#[allow(dead_code)]
+pub fn set_string(doc: &mut toml_edit::DocumentMut, table: &str, key: &str, value: &str) -> Result<()> {
+    let Some(t) = table_mut(doc, table, true)? else { return Ok(()) };
+    match t.get_mut(key) {
+        Some(Item::Value(old)) => {
+            // Keep the spacing and trailing comment around the old value.
+            let decor = old.decor().clone();
+            let mut new = Value::from(value);
+            *new.decor_mut() = decor;
+            *old = new;
+        }
+        Some(_) => {
+            return Err(Error::usage(format!(
+                "config key `{table}.{key}` is a table; it must be a string, like {key} = \"{value}\""
+            )))
+        }
+        None => {
+            t.insert(key, toml_edit::value(value));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONTRACT_EXAMPLE: &str = r#"
+[model]
+provider = "openai-codex"      # a provider plugin id
+default  = "gpt-5.3-codex"
+runtime  = "auto"              # "auto" (the native agent loop) | "codex_app_server" | another runtime id
+fast     = false               # priority service tier ("/fast")
+
+[fallback_model]               # tried when the primary fails after its retries
+provider = "openai-codex"
+model    = "gpt-5.3-codex"
+
+[auxiliary.vision]             # one table per aux task
+provider = "codex"             # "auto" | "main" | "codex" | a provider id
+model    = "gpt-5.3-codex"
+extra_body = { reasoning = { effort = "low" } }
+
+[runtimes]
+disabled = []                  # runtime ids switched off in this profile
+
+[plugins]
+disabled = []                  # plugin ids not loaded in this profile
+
+[mcp_servers.files]            # user MCP servers (used by the native runtime; migrated for codex)
+command = "npx"
+args = ["-y", "@modelcontextprotocol/server-filesystem", "/tmp"]
+env = { }
+timeout = 120                  # tool call timeout, seconds
+connect_timeout = 30           # startup timeout, seconds
+enabled = true
+
+[mcp_servers.remote]
+url = "http://127.0.0.1:3001/mcp"
+headers = { }
+
+[codex]
+home = "~/.codex"              # CODEX_HOME for this profile
+bin  = "codex"
+"#;
+
+    fn parse(text: &str) -> Result<Config> {
+        Config::parse(text, Path::new("/x/config.toml"))
+    }
+
+    fn err(text: &str) -> String {
+        match parse(text) {
+            Ok(c) => panic!("expected an error, got {c:?}"),
+            Err(e) => {
+                assert_eq!(e.exit, crate::error::Exit::Usage);
+                e.message
+            }
+        }
+    }
+
+    #[test]
+    fn contract_example_parses() {
+        let c = parse(CONTRACT_EXAMPLE).unwrap();
+        assert_eq!(c.model.provider, "openai-codex");
+        assert_eq!(c.fallback_model.unwrap().model, "gpt-5.3-codex");
+        let vision = &c.auxiliary["vision"];
+        assert_eq!(vision.provider, "codex");
+        assert_eq!(vision.extra_body, Some(serde_json::json!({"reasoning": {"effort": "low"}})));
+        let files = &c.mcp_servers["files"];
+        assert_eq!(files.command.as_deref(), Some("npx"));
+        assert_eq!(files.timeout(), Duration::from_secs(120));
+        assert_eq!(files.connect_timeout(), Duration::from_secs(30));
+        assert!(files.enabled);
+        let remote = &c.mcp_servers["remote"];
+        assert_eq!(remote.url.as_deref(), Some("http://127.0.0.1:3001/mcp"));
+        assert!(remote.enabled);
+        assert_eq!(remote.timeout(), Duration::from_secs(120));
+        assert_eq!(c.codex.home.as_deref(), Some("~/.codex"));
+    }
+
+    #[test]
+    fn missing_file_means_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Config::load(&dir.path().join("config.toml")).unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(c.model.provider, "openai-codex");
+        assert_eq!(c.model.default, "gpt-5.3-codex");
+        assert_eq!(c.model.runtime, "auto");
+        assert!(!c.model.fast);
+        assert_eq!(parse("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn syntax_error_names_line() {
+        let m = err("[model]\nprovider = \"x\"\nfast = yes\n");
+        assert!(m.contains("/x/config.toml"), "{m}");
+        assert!(m.contains("line 3"), "{m}");
+        assert!(m.contains("model.fast"), "{m}");
+    }
+
+    #[test]
+    fn wrong_type_names_line_and_key() {
+        let m = err("# comment\n[model]\nprovider = \"x\"\nfast = \"yes\"\n");
+        assert!(
+            m.starts_with("invalid config /x/config.toml, line 4, key model.fast: invalid type: string \"yes\", expected a boolean"),
+            "{m}"
+        );
+        let m = err("[mcp_servers.a]\ncommand = \"x\"\nargs = [\"a\", 3]\n");
+        assert!(m.contains("line 3, key mcp_servers.a.args[1]"), "{m}");
+        let m = err("model.fast = 3\n");
+        assert!(m.contains("line 1, key model.fast"), "{m}");
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let m = err("[model]\nprovider = \"x\"\nfsat = true\n");
+        assert!(m.contains("line 3, key model.fsat"), "{m}");
+        assert!(m.contains("unknown field `fsat`"), "{m}");
+        let m = err("[model]\n\n[bogus]\na = 1\n");
+        assert!(m.contains("line 3, key bogus"), "{m}");
+        let m = err("[providers.p]\nkind = \"openai-compatible\"\n");
+        assert!(m.contains("line 1, key providers.p") && m.contains("base_url"), "{m}");
+    }
+
+    #[test]
+    fn mcp_server_needs_exactly_one_of_command_and_url() {
+        let m = err("[model]\n[mcp_servers.both]\ncommand = \"x\"\nurl = \"http://h\"\n");
+        assert!(m.contains("line 2, key mcp_servers.both"), "{m}");
+        assert!(m.contains("\"both\"") && m.contains("command") && m.contains("url"), "{m}");
+        let m = err("[mcp_servers.none]\nargs = []\n");
+        assert!(m.contains("mcp_servers.none"), "{m}");
+    }
+
+    #[test]
+    fn values_are_validated() {
+        let m = err("[providers.p]\nkind = \"openai-compatible\"\nbase_url = \"http://h\"\ntransport = \"grpc\"\n");
+        assert!(m.contains("line 4, key providers.p.transport") && m.contains("chat-completions"), "{m}");
+        let m = err("[mcp_servers.a]\ncommand = \"x\"\ntimeout = 0\n");
+        assert!(m.contains("line 3, key mcp_servers.a.timeout"), "{m}");
+        let m = err("[auxiliary.t]\ntimeout = -1.5\n");
+        assert!(m.contains("key auxiliary.t.timeout"), "{m}");
+        let ok = parse("[providers.p]\nkind = \"openai-compatible\"\nbase_url = \"http://h\"\ntransport = \"responses\"\n");
+        assert_eq!(ok.unwrap().providers["p"].transport.as_deref(), Some("responses"));
+    }
+
+    #[test]
+    fn plugin_config_becomes_json() {
+        let c = parse("[plugin_config.acme]\nlevel = 3\nwhen = 1979-05-27T07:32:00Z\nnested = { a = [1.5, true] }\n").unwrap();
+        assert_eq!(
+            c.plugin_config("acme"),
+            serde_json::json!({"level": 3, "when": "1979-05-27T07:32:00Z", "nested": {"a": [1.5, true]}})
+        );
+        assert_eq!(c.plugin_config("other"), serde_json::Value::Null);
+    }
+
+    const COMMENTED: &str = "# my config\n[model]\nruntime  = \"auto\"   # keep this comment\nfast = true\n\n[plugins]\n# disabled plugins\ndisabled = [\"a\"] # trailing\n\n[codex]\nbin = \"codex\"\n";
+
+    #[test]
+    fn edits_keep_comments_and_other_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, COMMENTED).unwrap();
+        edit_config(&path, |doc| set_in_list(doc, "plugins", "disabled", "b", true)).unwrap();
+        let after = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(after, COMMENTED.replace("[\"a\"]", "[\"a\", \"b\"]"));
+        edit_config(&path, |doc| set_string(doc, "model", "runtime", "codex_app_server")).unwrap();
+        let after = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            after,
+            COMMENTED
+                .replace("[\"a\"]", "[\"a\", \"b\"]")
+                .replace("\"auto\"   # keep", "\"codex_app_server\"   # keep")
+        );
+        assert_eq!(Config::load(&path).unwrap().model.runtime, "codex_app_server");
+    }
+
+    #[test]
+    fn list_add_is_idempotent_and_remove_works() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, COMMENTED).unwrap();
+        edit_config(&path, |doc| set_in_list(doc, "plugins", "disabled", "a", true)).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), COMMENTED);
+        edit_config(&path, |doc| set_in_list(doc, "runtimes", "disabled", "x", true)).unwrap();
+        edit_config(&path, |doc| set_in_list(doc, "runtimes", "disabled", "x", true)).unwrap();
+        assert_eq!(Config::load(&path).unwrap().runtimes.disabled, ["x"]);
+        edit_config(&path, |doc| set_in_list(doc, "plugins", "disabled", "a", false)).unwrap();
+        let c = Config::load(&path).unwrap();
+        assert!(c.plugins.disabled.is_empty());
+        assert!(c.runtimes.contains("x"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("# my config\n") && text.contains("# disabled plugins\n"), "{text}");
+        // Removing from a list that does not exist adds nothing.
+        let before = text.clone();
+        edit_config(&path, |doc| set_in_list(doc, "nothing", "disabled", "a", false)).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
+    }
+
+    #[test]
+    fn invalid_file_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let broken = "# mine\n[model]\nfast = \"yes\"\n";
+        std::fs::write(&path, broken).unwrap();
+        let e = edit_config(&path, |doc| set_in_list(doc, "plugins", "disabled", "a", true)).unwrap_err();
+        assert_eq!(e.exit, crate::error::Exit::Usage);
+        assert!(e.message.contains("line 3") && e.message.contains("model.fast"), "{}", e.message);
+        assert_eq!(std::fs::read(&path).unwrap(), broken.as_bytes());
+
+        // An edit whose result would not load is refused too.
+        std::fs::write(&path, COMMENTED).unwrap();
+        let e = edit_config(&path, |doc| set_string(doc, "model", "bogus", "x")).unwrap_err();
+        assert!(e.message.contains("model.bogus"), "{}", e.message);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), COMMENTED);
+    }
+
+    #[test]
+    fn missing_file_is_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("profiles/work/config.toml");
+        edit_config(&path, |doc| {
+            set_string(doc, "model", "runtime", "codex_app_server")?;
+            set_in_list(doc, "plugins", "disabled", "p", true)
+        })
+        .unwrap();
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.model.runtime, "codex_app_server");
+        assert_eq!(c.plugins.disabled, ["p"]);
+    }
+}

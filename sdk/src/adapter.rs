@@ -1,7 +1,9 @@
 //! Turns a safe [`crate::Plugin`] into the ABI's `Plugin` trait object, catching panics.
 
 use std::any::Any;
+use std::cell::{Cell, RefCell};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Once;
 
 use talaria_plugin_api::abi::{self, CancelFlag, EventSinkArc, PluginError};
 use talaria_plugin_api::abi_stable::std_types::{RResult, RStr, RString};
@@ -35,11 +37,40 @@ pub(crate) fn guard<F>(what: &str, f: F) -> RResult<RString, PluginError>
 where
     F: FnOnce() -> Result<String>,
 {
-    match catch_unwind(AssertUnwindSafe(f)) {
+    match catch_panic(f) {
         Ok(Ok(text)) => RResult::ROk(RString::from(text)),
         Ok(Err(e)) => RResult::RErr(e.into()),
         Err(panic) => RResult::RErr(panic_error(what, &panic)),
     }
+}
+
+thread_local! {
+    /// Set while plugin code runs under [`catch_panic`]: its panics become errors.
+    static GUARDED: Cell<bool> = const { Cell::new(false) };
+    /// Where the last guarded panic happened, for the error message.
+    static LAST_LOCATION: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// `catch_unwind` that also keeps std's panic report off the host's stderr: a plugin's
+/// panic inside a call is an error the host reports, not a crash. Panics elsewhere (a
+/// test using the harness, say) still reach the previous hook.
+pub(crate) fn catch_panic<R>(f: impl FnOnce() -> R) -> std::result::Result<R, Box<dyn Any + Send>> {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if GUARDED.with(Cell::get) {
+                let location = info.location().map(|l| format!("{}:{}", l.file(), l.line()));
+                LAST_LOCATION.with(|l| *l.borrow_mut() = location);
+            } else {
+                previous(info);
+            }
+        }));
+    });
+    let was_guarded = GUARDED.with(|g| g.replace(true));
+    let out = catch_unwind(AssertUnwindSafe(f));
+    GUARDED.with(|g| g.set(was_guarded));
+    out
 }
 
 pub(crate) fn panic_error(what: &str, panic: &Box<dyn Any + Send>) -> PluginError {
@@ -48,5 +79,6 @@ pub(crate) fn panic_error(what: &str, panic: &Box<dyn Any + Send>) -> PluginErro
         .map(|s| (*s).to_owned())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "no message".to_owned());
-    PluginError::new(ErrorKind::Panicked, format!("the plugin panicked in {what}: {detail}"))
+    let location = LAST_LOCATION.with(|l| l.borrow_mut().take()).map(|l| format!(" (at {l})")).unwrap_or_default();
+    PluginError::new(ErrorKind::Panicked, format!("the plugin panicked in {what}: {detail}{location}"))
 }

@@ -1,13 +1,11 @@
 //! The functions behind [`crate::export_plugin!`]. Each is called from an `extern "C"`
 //! function of the plugin library, so none may unwind.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-
 use talaria_plugin_api::abi::{HostServicesBox, PluginBox, PluginError, Plugin_TO};
 use talaria_plugin_api::abi_stable::sabi_trait::TD_Opaque;
 use talaria_plugin_api::abi_stable::std_types::{RResult, RString};
 
-use crate::adapter::{panic_error, PluginAdapter};
+use crate::adapter::{catch_panic, panic_error, PluginAdapter};
 use crate::{Host, Plugin, Result};
 
 pub fn abi_version_text() -> RString {
@@ -26,7 +24,7 @@ where
 {
     let host = Host::new(services);
     let plugin_host = host.clone();
-    match catch_unwind(AssertUnwindSafe(move || init(host))) {
+    match catch_panic(move || init(host)) {
         Ok(Ok(plugin)) => {
             let adapter = PluginAdapter { plugin, host: plugin_host };
             RResult::ROk(Plugin_TO::from_value(adapter, TD_Opaque))

@@ -116,11 +116,11 @@ where
     fn update(&mut self, current: RStr<'_>) -> RResult<ROption<RString>, PluginError> {
         // The host calls this from inside `credentials_update`; a panic must not unwind
         // back across the boundary.
-        let run = std::panic::AssertUnwindSafe(|| -> Result<Option<Value>> {
+        let run = || -> Result<Option<Value>> {
             let value: Value = serde_json::from_str(current.as_str())?;
             (self.update)(value)
-        });
-        match std::panic::catch_unwind(run) {
+        };
+        match crate::adapter::catch_panic(run) {
             Ok(Ok(Some(v))) => RResult::ROk(ROption::RSome(RString::from(v.to_string()))),
             Ok(Ok(None)) => RResult::ROk(ROption::RNone),
             Ok(Err(e)) => RResult::RErr(e.into()),

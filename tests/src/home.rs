@@ -1,0 +1,93 @@
+//! A temporary talaria home per test, and running the binary in it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::artifacts::{artifacts, workspace_root};
+
+pub struct TestHome {
+    pub dir: tempfile::TempDir,
+    /// Extra environment for every run.
+    pub env: Vec<(String, String)>,
+}
+
+/// What a run of `talaria` produced.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+    }
+
+    /// Asserts the exit code, showing the output when it differs.
+    pub fn expect_code(self, code: i32) -> Run {
+        assert_eq!(self.code, code, "exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    pub fn ok(self) -> Run {
+        self.expect_code(0)
+    }
+}
+
+impl TestHome {
+    pub fn new() -> TestHome {
+        let dir = tempfile::tempdir().expect("temp dir");
+        TestHome { dir, env: Vec::new() }
+    }
+
+    /// `$TALARIA_HOME`.
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("talaria-home")
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root().join(rel)
+    }
+
+    pub fn set_env(&mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) {
+        self.env.push((key.into(), value.as_ref().to_string_lossy().into_owned()));
+    }
+
+    /// Runs `talaria ARGS` with this home, no inherited TALARIA_* settings, no stdin.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let mut cmd = Command::new(&artifacts().talaria);
+        cmd.args(args).stdin(Stdio::null()).env("TALARIA_HOME", self.root()).env("HOME", self.dir.path().join("user-home"));
+        for (key, _) in std::env::vars() {
+            if key.starts_with("TALARIA_") && key != "TALARIA_HOME" {
+                cmd.env_remove(key);
+            }
+        }
+        for (key, value) in &self.env {
+            cmd.env(key, value);
+        }
+        let out = cmd.output().expect("run talaria");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Makes a plugin folder `dest` from a fixture crate: its plugin.toml (optionally
+    /// rewritten) and the built library.
+    pub fn plugin_folder(&self, dest: &Path, fixture: &str, package: &str, edit_manifest: impl FnOnce(String) -> String) -> PathBuf {
+        std::fs::create_dir_all(dest).expect("create plugin folder");
+        let manifest = std::fs::read_to_string(workspace_root().join(fixture).join("plugin.toml")).expect("fixture manifest");
+        std::fs::write(dest.join("plugin.toml"), edit_manifest(manifest)).expect("write manifest");
+        let lib = artifacts().library(package);
+        std::fs::copy(lib, dest.join(lib.file_name().expect("file name"))).expect("copy library");
+        dest.to_path_buf()
+    }
+}
+
+impl Default for TestHome {
+    fn default() -> Self {
+        Self::new()
+    }
+}
