@@ -1,12 +1,28 @@
 //! Printing helpers: JSON for scripts, aligned columns for people.
+//!
+//! Output goes through [`print_line`], not `println!`, which panics when the reader
+//! has gone away (`talaria sessions list --json | head`).
+
+use std::io::Write;
 
 use serde::Serialize;
 
 use crate::error::{Error, Result};
 
+/// Writes one line to stdout. A closed pipe ends the program quietly with success, as
+/// it does for other command-line tools.
+pub fn print_line(text: &str) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{text}") {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
+}
+
 pub fn print_json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(value).map_err(|e| Error::failure(format!("cannot encode JSON: {e}")))?;
-    println!("{text}");
+    print_line(&text);
     Ok(())
 }
 
@@ -25,6 +41,17 @@ pub fn print_table(rows: &[Vec<String>]) {
                 line.push_str(&format!("{cell:<width$}  ", width = widths[i]));
             }
         }
-        println!("{}", line.trim_end());
+        print_line(line.trim_end());
     }
+}
+
+/// `println!` that survives a closed pipe (see [`print_line`]).
+#[macro_export]
+macro_rules! outln {
+    () => {
+        $crate::output::print_line("")
+    };
+    ($($arg:tt)*) => {
+        $crate::output::print_line(&format!($($arg)*))
+    };
 }

@@ -63,7 +63,7 @@ pub fn run(app: &App, json: bool) -> Result<()> {
         print_json(&serde_json::json!({ "profile": app.profile.name, "checks": checks }))?;
     } else {
         for c in &checks {
-            println!("{:<4}  {}: {}", c.status, c.name, c.detail);
+            crate::outln!("{:<4}  {}: {}", c.status, c.name, c.detail);
         }
     }
     if failed > 0 {

@@ -132,22 +132,22 @@ fn info(registry: &Registry, id: &str, json: bool) -> Result<()> {
         value["init_error"] = init_error.clone().into();
         return print_json(&value);
     }
-    println!("id:          {}", record.id);
-    println!("version:     {}", record.version.as_deref().unwrap_or("?"));
-    println!("kinds:       {}", record.kinds.join(", "));
-    println!("source:      {}", record.source);
-    println!("library:     {}", record.path);
-    println!("manifest:    {}", entry.manifest_origin);
-    println!("enabled:     {}", if record.enabled { "yes" } else { "no" });
-    println!("status:      {}", init_error.as_deref().unwrap_or(&record.status));
+    crate::outln!("id:          {}", record.id);
+    crate::outln!("version:     {}", record.version.as_deref().unwrap_or("?"));
+    crate::outln!("kinds:       {}", record.kinds.join(", "));
+    crate::outln!("source:      {}", record.source);
+    crate::outln!("library:     {}", record.path);
+    crate::outln!("manifest:    {}", entry.manifest_origin);
+    crate::outln!("enabled:     {}", if record.enabled { "yes" } else { "no" });
+    crate::outln!("status:      {}", init_error.as_deref().unwrap_or(&record.status));
     if !record.description.is_empty() {
-        println!("description: {}", record.description);
+        crate::outln!("description: {}", record.description);
     }
     for tool in &tools {
-        println!("tool:        {} — {}", tool.name, tool.description);
+        crate::outln!("tool:        {} — {}", tool.name, tool.description);
     }
     for shadow in registry.catalog.shadowed.iter().filter(|s| s.id == id) {
-        println!("shadows:     {} copy at {}", shadow.source.as_str(), shadow.dir.display());
+        crate::outln!("shadows:     {} copy at {}", shadow.source.as_str(), shadow.dir.display());
     }
     Ok(())
 }
@@ -180,7 +180,7 @@ fn call(registry: &Registry, id: &str, tool: &str, args: &str) -> Result<()> {
         .into_result()
         .map_err(|e| Error::failure(format!("{id}/{tool} failed: {}", e.message)))?;
     let output: ToolOutput = serde_json::from_str(&out).map_err(|e| Error::failure(format!("{id} returned a malformed result: {e}")))?;
-    println!("{}", output.content);
+    crate::outln!("{}", output.content);
     if output.is_error {
         return Err(Error::failure(format!("{id}/{tool} reported an error")));
     }

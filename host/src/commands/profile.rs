@@ -9,7 +9,7 @@ pub fn run(cmd: ProfileCommand) -> Result<()> {
             let active = home.active_profile_name()?;
             for name in home.list_profiles()? {
                 let marker = if name == active { " ←" } else { "" };
-                println!("{name}{marker}");
+                crate::outln!("{name}{marker}");
             }
         }
         ProfileCommand::Create { name } => {

@@ -78,29 +78,29 @@ fn print_list(app: &App, sessions: &[SessionRecord]) {
 /// followed.
 fn print_transcript(detail: &SessionDetail) {
     let s = &detail.session;
-    println!("session {}{}", s.id, s.title.as_deref().map(|t| format!(" — {t}")).unwrap_or_default());
-    println!("{} · {}/{} · updated {}", s.runtime, s.provider, s.model, s.updated_at);
+    crate::outln!("session {}{}", s.id, s.title.as_deref().map(|t| format!(" — {t}")).unwrap_or_default());
+    crate::outln!("{} · {}/{} · updated {}", s.runtime, s.provider, s.model, s.updated_at);
     let calls_after = |seq: i64| detail.tool_calls.iter().filter(move |c| c.after_seq == seq);
     for call in calls_after(0) {
-        println!("{}", tool_line(call));
+        crate::outln!("{}", tool_line(call));
     }
     for message in &detail.messages {
-        println!();
+        crate::outln!();
         match message.role.as_str() {
             "user" => {
                 for line in message.content.lines() {
-                    println!("> {line}");
+                    crate::outln!("> {line}");
                 }
             }
-            "assistant" => println!("{}", message.content.trim_end()),
-            role => println!("[{role}] {}", message.content.trim_end()),
+            "assistant" => crate::outln!("{}", message.content.trim_end()),
+            role => crate::outln!("[{role}] {}", message.content.trim_end()),
         }
         let mut calls = calls_after(message.seq).peekable();
         if calls.peek().is_some() {
-            println!();
+            crate::outln!();
         }
         for call in calls {
-            println!("{}", tool_line(call));
+            crate::outln!("{}", tool_line(call));
         }
     }
 }

@@ -1,0 +1,40 @@
+//! The talaria host as a library: the `talaria` binary is a thin `main` over
+//! [`cli_main`], and benchmarks use the same loader and registry the binary does.
+
+pub mod app;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod credentials;
+pub mod error;
+pub mod fsutil;
+pub mod home;
+pub mod host_services;
+pub mod logging;
+pub mod output;
+pub mod plugins;
+pub mod sessions;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Parses the command line, runs the command and maps the outcome to an exit code.
+pub fn cli_main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // clap uses 0 for --help/--version and 2 for usage errors, as we do.
+            return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
+        }
+    };
+    match commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(exit = e.exit as u8, "{}", e.message);
+            eprintln!("error: {}", e.message);
+            e.exit.into()
+        }
+    }
+}
