@@ -1,5 +1,7 @@
 //! Plugins through the real binary: discovery, loading good and broken libraries,
 //! install / enable / disable / remove, and calling a tool through the host.
+// Test code: a failed step should stop the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
 

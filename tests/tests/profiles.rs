@@ -1,5 +1,7 @@
 //! Profiles, config, credentials, sessions and logs through the real binary: what one
 //! profile holds never leaks into another, and bad input is refused without data loss.
+// Test code: a failed step should stop the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use talaria_tests::{Run, TestHome};
 
