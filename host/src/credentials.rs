@@ -38,7 +38,6 @@ enum Loaded {
     Corrupt(String),
 }
 
-#[allow(dead_code)]
 impl CredentialStore {
     pub fn new(path: PathBuf) -> Self {
         CredentialStore { path }

@@ -95,7 +95,6 @@ impl FormatTime for UtcMillis {
 
 /// Logs a plugin's message at its level (1 error, 2 warn, 3 info, 4 debug, 5 trace;
 /// out-of-range values are clamped) with the plugin id as a field.
-#[allow(dead_code)]
 pub fn plugin_log(plugin_id: &str, level: u8, message: &str) {
     // tracing levels must be constants at the call site, hence one macro per level.
     match level {

@@ -83,7 +83,6 @@ pub struct UsageTotals {
 const SESSION_COLUMNS: &str = "s.id, s.title, s.created_at, s.updated_at, s.runtime, s.provider, s.model, \
      (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id)";
 
-#[allow(dead_code)]
 impl SessionStore {
     /// Opens (creating if needed) the database and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self> {

@@ -6,14 +6,18 @@
 //! comments and layout survive, and an invalid file is never rewritten.
 
 use std::collections::BTreeMap;
-use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize};
-use toml_edit::{Item, TableLike, Value};
 
 use crate::error::{io_error, Error, Result};
+
+mod edit;
+mod locate;
+
+pub use edit::{edit_config, set_in_list, set_string};
+use locate::{describe_toml_error, dotted, line_of, span_of_key};
 
 const DEFAULT_MCP_TIMEOUT_SECS: f64 = 120.0;
 const DEFAULT_MCP_CONNECT_TIMEOUT_SECS: f64 = 30.0;
@@ -86,7 +90,6 @@ pub struct Disabled {
     pub disabled: Vec<String>,
 }
 
-#[allow(dead_code)]
 impl Disabled {
     pub fn contains(&self, id: &str) -> bool {
         self.disabled.iter().any(|d| d == id)
@@ -125,7 +128,6 @@ impl Default for McpServer {
     }
 }
 
-#[allow(dead_code)]
 impl McpServer {
     pub fn timeout(&self) -> Duration {
         seconds(self.timeout.unwrap_or(DEFAULT_MCP_TIMEOUT_SECS))
@@ -162,7 +164,6 @@ pub struct ProviderInstance {
     pub models: Vec<String>,
 }
 
-#[allow(dead_code)]
 impl Config {
     /// Reads `path`; a missing file means all defaults.
     pub fn load(path: &Path) -> Result<Config> {
@@ -282,137 +283,6 @@ fn invalid(path: &Path, line: Option<usize>, key: Option<&str>, message: &str) -
     Error::usage(text)
 }
 
-fn describe_toml_error(text: &str, path: &Path, e: &toml::de::Error) -> Error {
-    let Some(span) = e.span() else {
-        return invalid(path, None, None, e.message());
-    };
-    let line = line_of(text, span.start);
-    let key = match toml_edit::Document::parse(text) {
-        // The document parses, so this is a type or schema error: find the exact key.
-        Ok(doc) => key_at(doc.as_table(), &span),
-        // A syntax error: there is no document to walk, so read the key off the line.
-        Err(_) => key_on_line(text, line),
-    };
-    invalid(path, Some(line), key.as_deref(), e.message())
-}
-
-/// 1-based line number of byte offset `at`.
-fn line_of(text: &str, at: usize) -> usize {
-    let at = at.min(text.len());
-    text.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1
-}
-
-fn dotted(segments: &[String]) -> String {
-    segments.iter().map(|s| quote_key(s)).collect::<Vec<_>>().join(".")
-}
-
-/// Keys that are not bare TOML keys are shown quoted, as they would be written.
-fn quote_key(key: &str) -> String {
-    let bare = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if bare {
-        key.to_owned()
-    } else {
-        format!("{key:?}")
-    }
-}
-
-fn covers(outer: Option<Range<usize>>, inner: &Range<usize>) -> bool {
-    outer.is_some_and(|o| o.start <= inner.start && inner.end <= o.end && o.start < o.end)
-}
-
-/// The dotted key whose key or value span holds `span`: the deepest one wins, so an error
-/// in an array element names the element rather than the table around it.
-fn key_at(root: &toml_edit::Table, span: &Range<usize>) -> Option<String> {
-    let mut found = None;
-    walk_table(root, "", span, &mut found);
-    found
-}
-
-fn join_key(prefix: &str, key: &str) -> String {
-    if prefix.is_empty() {
-        quote_key(key)
-    } else {
-        format!("{prefix}.{}", quote_key(key))
-    }
-}
-
-fn walk_table(table: &dyn TableLike, prefix: &str, span: &Range<usize>, found: &mut Option<String>) {
-    for (name, _) in table.iter() {
-        let Some((key, item)) = table.get_key_value(name) else { continue };
-        let path = join_key(prefix, name);
-        if covers(key.span(), span) || covers(item.span(), span) {
-            *found = Some(path.clone());
-        }
-        match item {
-            Item::Table(t) => walk_table(t, &path, span, found),
-            Item::ArrayOfTables(tables) => {
-                for (i, t) in tables.iter().enumerate() {
-                    let path = format!("{path}[{i}]");
-                    if covers(t.span(), span) {
-                        *found = Some(path.clone());
-                    }
-                    walk_table(t, &path, span, found);
-                }
-            }
-            Item::Value(v) => walk_value(v, &path, span, found),
-            Item::None => {}
-        }
-    }
-}
-
-fn walk_value(value: &Value, path: &str, span: &Range<usize>, found: &mut Option<String>) {
-    match value {
-        Value::InlineTable(t) => walk_table(t, path, span, found),
-        Value::Array(items) => {
-            for (i, v) in items.iter().enumerate() {
-                let path = format!("{path}[{i}]");
-                if covers(v.span(), span) {
-                    *found = Some(path.clone());
-                }
-                walk_value(v, &path, span, found);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// Where the key `segments` is written (its key span), to give validation errors a line.
-fn span_of_key(root: &toml_edit::Table, segments: &[String]) -> Option<Range<usize>> {
-    let mut table: &dyn TableLike = root;
-    let mut span = None;
-    for (i, segment) in segments.iter().enumerate() {
-        let (key, item) = table.get_key_value(segment)?;
-        span = key.span().or_else(|| item.span());
-        if i + 1 < segments.len() {
-            table = item.as_table_like()?;
-        }
-    }
-    span
-}
-
-/// For a syntax error, where no document exists: the table header in effect plus the
-/// key written on the failing line (`None` when the line is not `key = ...`).
-fn key_on_line(text: &str, line: usize) -> Option<String> {
-    let lines: Vec<&str> = text.lines().collect();
-    let current = lines.get(line.checked_sub(1)?)?.trim();
-    let (key, _) = current.split_once('=')?;
-    let key = key.trim();
-    let looks_like_key = !key.is_empty()
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || "-_.\"' ".contains(c))
-        && !current.starts_with('[');
-    if !looks_like_key {
-        return None;
-    }
-    let header = lines[..line - 1].iter().rev().map(|l| l.trim()).find_map(|l| {
-        let inner = l.strip_prefix("[[").and_then(|l| l.split_once("]]")).map(|(h, _)| h);
-        inner.or_else(|| l.strip_prefix('[').and_then(|l| l.split_once(']')).map(|(h, _)| h))
-    });
-    Some(match header {
-        Some(header) => format!("{}.{key}", header.trim()),
-        None => key.to_owned(),
-    })
-}
-
 /// TOML values become JSON for plugins; datetimes become their RFC 3339 text.
 fn toml_to_json(value: toml::Value) -> serde_json::Value {
     use serde_json::Value as J;
@@ -436,108 +306,6 @@ fn plugin_tables<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<BTreeMa
 
 fn optional_json<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<serde_json::Value>, D::Error> {
     Ok(Option::<toml::Value>::deserialize(d)?.map(toml_to_json))
-}
-
-/// Applies `edit` to the profile's config document and writes it back atomically, keeping the user's
-/// comments and formatting (toml_edit). Refuses (Error::usage, exit 2, naming the file and line) when the
-/// existing file is invalid — the file is never rewritten while invalid — and also refuses to write a
-/// result that would not load. Creates the file (and its folder) when missing.
-#[allow(dead_code)]
-pub fn edit_config(path: &Path, edit: impl FnOnce(&mut toml_edit::DocumentMut) -> Result<()>) -> Result<()> {
-    let original = read_optional(path)?;
-    let text = original.as_deref().unwrap_or("");
-    Config::parse(text, path).map_err(|e| e.context(format!("not changing {} while it is invalid", path.display())))?;
-    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| {
-        // toml accepts TOML 1.1 syntax that toml_edit cannot yet rewrite.
-        let line = e.span().map(|s| line_of(text, s.start));
-        invalid(path, line, None, &format!("{} (talaria cannot edit this syntax; make the change by hand)", e.message()))
-    })?;
-    edit(&mut doc)?;
-    let updated = doc.to_string();
-    Config::parse(&updated, path).map_err(|e| e.context("refusing to write a config that would not load"))?;
-    if original.as_deref() == Some(updated.as_str()) {
-        return Ok(());
-    }
-    crate::fsutil::write_atomic(path, updated.as_bytes(), existing_mode(path))
-}
-
-/// Keeps the file's permissions across the atomic replace; a new file gets the
-/// temp file's private 0600, which suits a file that may hold MCP headers.
-fn existing_mode(path: &Path) -> Option<u32> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777)
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = path;
-        None
-    }
-}
-
-/// The table at dotted path `table` (e.g. "plugins"), created when `create` is set.
-fn table_mut<'a>(doc: &'a mut toml_edit::DocumentMut, table: &str, create: bool) -> Result<Option<&'a mut dyn TableLike>> {
-    let mut current: &mut dyn TableLike = doc.as_table_mut();
-    for part in table.split('.') {
-        if !create && !current.contains_key(part) {
-            return Ok(None);
-        }
-        let item = current.entry(part).or_insert_with(toml_edit::table);
-        current = item
-            .as_table_like_mut()
-            .ok_or_else(|| Error::usage(format!("config key `{table}` must be a table, like [{table}]")))?;
-    }
-    Ok(Some(current))
-}
-
-/// Adds or removes `id` in the string array `[table] key` (e.g. plugins.disabled), creating table/array as needed,
-/// without duplicates and keeping other entries and comments.
-#[allow(dead_code)]
-pub fn set_in_list(doc: &mut toml_edit::DocumentMut, table: &str, key: &str, id: &str, present: bool) -> Result<()> {
-    // Removing from a list that does not exist is already done; do not add empty tables.
-    let Some(t) = table_mut(doc, table, present)? else { return Ok(()) };
-    if !t.contains_key(key) {
-        if !present {
-            return Ok(());
-        }
-        t.insert(key, toml_edit::value(toml_edit::Array::new()));
-    }
-    let array = t
-        .get_mut(key)
-        .and_then(Item::as_array_mut)
-        .ok_or_else(|| Error::usage(format!("config key `{table}.{key}` must be a list of strings, like {key} = [\"{id}\"]")))?;
-    let has = array.iter().any(|v| v.as_str() == Some(id));
-    if present && !has {
-        array.push(id);
-    } else if !present {
-        array.retain(|v| v.as_str() != Some(id));
-    }
-    Ok(())
-}
-
-/// Sets `[table] key = "value"`.
-#[allow(dead_code)]
-pub fn set_string(doc: &mut toml_edit::DocumentMut, table: &str, key: &str, value: &str) -> Result<()> {
-    let Some(t) = table_mut(doc, table, true)? else { return Ok(()) };
-    match t.get_mut(key) {
-        Some(Item::Value(old)) => {
-            // Keep the spacing and trailing comment around the old value.
-            let decor = old.decor().clone();
-            let mut new = Value::from(value);
-            *new.decor_mut() = decor;
-            *old = new;
-        }
-        Some(_) => {
-            return Err(Error::usage(format!(
-                "config key `{table}.{key}` is a table; it must be a string, like {key} = \"{value}\""
-            )))
-        }
-        None => {
-            t.insert(key, toml_edit::value(value));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
