@@ -3,6 +3,9 @@
 //! A `cargo build` runs once per test process (a no-op when nothing changed), so tests
 //! never run a stale binary and `cargo nextest run` alone is enough; it also honours
 //! `CARGO_TARGET_DIR`, since the artifacts' paths come from cargo's own report.
+//!
+//! The tests use debug builds ([`artifacts`]); the benchmarks use release builds of the
+//! binary and the plugins they measure ([`release_artifacts`]).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -16,7 +19,12 @@ const PLUGIN_PACKAGES: &[&str] = &[
     "talaria-fixture-panic-init",
     "talaria-fixture-wrong-abi",
     "talaria-fixture-not-a-plugin",
+    "talaria-fixture-event-burst",
 ];
+
+/// Packages the benchmarks need built, besides the host: the first-party plugins (whose
+/// loading they time) and the fixtures they call.
+const BENCH_PLUGIN_PACKAGES: &[&str] = &["talaria-example-tools", "talaria-fixture-event-burst"];
 
 pub struct Artifacts {
     pub talaria: PathBuf,
@@ -34,18 +42,26 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ sits in the workspace").to_path_buf()
 }
 
+/// Debug builds of the host and every plugin the tests load.
 pub fn artifacts() -> &'static Artifacts {
     static ARTIFACTS: OnceLock<Artifacts> = OnceLock::new();
-    ARTIFACTS.get_or_init(build)
+    ARTIFACTS.get_or_init(|| build(&[], PLUGIN_PACKAGES))
 }
 
-fn build() -> Artifacts {
+/// Release builds of the host, the first-party plugins and the benchmark fixtures.
+pub fn release_artifacts() -> &'static Artifacts {
+    static ARTIFACTS: OnceLock<Artifacts> = OnceLock::new();
+    ARTIFACTS.get_or_init(|| build(&["--release"], BENCH_PLUGIN_PACKAGES))
+}
+
+fn build(profile_args: &[&str], plugins: &[&str]) -> Artifacts {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(workspace_root())
         .args(["build", "--quiet", "--message-format=json", "-p", "talaria"])
+        .args(profile_args)
         .stderr(std::process::Stdio::inherit());
-    for p in PLUGIN_PACKAGES {
+    for p in plugins {
         cmd.args(["-p", p]);
     }
     let out = cmd.output().expect("run cargo build for the test artifacts");
