@@ -141,9 +141,11 @@ fn an_unreadable_plugin_folder_is_a_warning_not_a_failure() {
     // A symlink loop cannot be read even by root (CI runs as root, where chmod 000
     // would not stop anything).
     std::os::unix::fs::symlink(root.join("loop"), root.join("loop")).unwrap();
-    home.set_env("TALARIA_PLUGIN_PATH", format!("{}:{}", root.display(), root.join("loop").display()));
+    let missing = home.dir.path().join("typo");
+    home.set_env("TALARIA_PLUGIN_PATH", format!("{}:{}:{}", root.display(), root.join("loop").display(), missing.display()));
     let run = home.run(&["plugins", "list", "--json"]).ok();
     assert!(run.stderr.contains("cannot read plugin folder") && run.stderr.contains("loop"), "{}", run.stderr);
+    assert!(run.stderr.contains("typo") && run.stderr.contains("no such folder"), "{}", run.stderr);
     assert_eq!(record(&run.json(), "example-tools")["status"], "ok");
     let doctor = home.run(&["doctor", "--json"]).expect_code(1).json();
     assert!(doctor["checks"].as_array().unwrap().iter().any(|c| c["name"].as_str().unwrap().contains("loop") && c["status"] == "fail"));

@@ -32,7 +32,7 @@ pub fn run(app: &App, cmd: PluginsCommand) -> Result<()> {
             Ok(())
         }
         PluginsCommand::Remove { id } => {
-            let dir = install::remove(&app.home, &registry.catalog.entries, &registry.catalog.shadowed, &id)?;
+            let dir = install::remove(&app.home, &registry.catalog, &id)?;
             eprintln!("removed {id} ({})", dir.display());
             Ok(())
         }

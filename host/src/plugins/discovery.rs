@@ -67,6 +67,10 @@ impl Catalog {
         let mut found = Vec::new();
         let mut unreadable = Vec::new();
         for dir in plugin_path_env() {
+            // A folder the user named explicitly should exist; say so when it does not.
+            if !dir.exists() {
+                unreadable.push((dir.clone(), "no such folder (from TALARIA_PLUGIN_PATH)".into()));
+            }
             scan(&dir, Source::Path, &mut found, &mut unreadable);
         }
         scan(&home.plugins_dir(), Source::Installed, &mut found, &mut unreadable);

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::discovery::{entry_from_folder, PluginEntry, Source, MANIFEST_FILE};
+use super::discovery::{entry_from_folder, Catalog, PluginEntry, Source, MANIFEST_FILE};
 use super::loader;
 use super::registry::describe_failure;
 use crate::error::{io_error, Error, Result};
@@ -63,10 +63,11 @@ pub fn install(home: &Home, source: &Path, force: bool) -> Result<PluginEntry> {
 
 /// Removes an installed plugin. First-party and `TALARIA_PLUGIN_PATH` plugins are not
 /// ours to delete; they can be disabled instead.
-pub fn remove(home: &Home, entries: &[PluginEntry], shadowed: &[PluginEntry], id: &str) -> Result<PathBuf> {
-    let installed = entries
+pub fn remove(home: &Home, catalog: &Catalog, id: &str) -> Result<PathBuf> {
+    let installed = catalog
+        .entries
         .iter()
-        .chain(shadowed)
+        .chain(&catalog.shadowed)
         .find(|e| e.id == id && e.source == Source::Installed);
     match installed {
         Some(entry) => {
@@ -78,7 +79,7 @@ pub fn remove(home: &Home, entries: &[PluginEntry], shadowed: &[PluginEntry], id
             std::fs::remove_dir_all(&dir).map_err(|e| io_error(&dir, "remove", e))?;
             Ok(dir)
         }
-        None => match entries.iter().find(|e| e.id == id) {
+        None => match catalog.get(id) {
             Some(e) => Err(Error::usage(format!(
                 "plugin {id} is {} ({}), not installed; disable it with `talaria plugins disable {id}`",
                 e.source.as_str(),
