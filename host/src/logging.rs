@@ -23,13 +23,14 @@ const DEFAULT_FILTER: &str = "info";
 /// Target of plugin events, so `TALARIA_LOG=talaria::plugin=debug` selects them.
 const PLUGIN_TARGET: &str = "talaria::plugin";
 
-/// Kept alive until the command exits. Events are written synchronously, so there is
-/// nothing to flush; the guard exists so callers need not change if that ever changes.
-pub struct LogGuard;
+/// Installs the global subscriber that appends to the profile's log. Events are written
+/// synchronously, so nothing needs flushing at exit. Does nothing when the log cannot be
+/// opened or a subscriber is already installed.
+pub fn init(profile: &Profile) {
+    let _ = try_init(profile);
+}
 
-/// Installs the global subscriber that appends to the profile's log. Returns None (and
-/// logs nothing) when the log cannot be opened or a subscriber is already installed.
-pub fn init(profile: &Profile) -> Option<LogGuard> {
+fn try_init(profile: &Profile) -> Option<()> {
     let dir = profile.logs_dir();
     std::fs::create_dir_all(&dir).ok()?;
     let path = dir.join(LOG_FILE);
@@ -40,7 +41,7 @@ pub fn init(profile: &Profile) -> Option<LogGuard> {
     if let Some(note) = bad_filter {
         tracing::warn!("{note}");
     }
-    Some(LogGuard)
+    Some(())
 }
 
 /// The path of the rotated log, next to `log`.

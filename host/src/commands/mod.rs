@@ -19,7 +19,7 @@ pub fn run(cli: Cli) -> Result<()> {
         return profile::run(cmd);
     }
     let app = App::new(cli.profile.as_deref())?;
-    let _log_guard = crate::logging::init(&app.profile);
+    crate::logging::init(&app.profile);
     tracing::debug!(profile = %app.profile.name, "starting");
     match cli.command {
         Command::Chat(args) => chat::run(&app, args),
