@@ -12,6 +12,8 @@
 pub mod abi;
 pub mod manifest;
 pub mod payload;
+pub mod provider;
+pub mod transport;
 pub mod version;
 
 pub use abi_stable;

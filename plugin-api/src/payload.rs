@@ -12,6 +12,32 @@ use serde_json::Value;
 pub mod methods {
     /// Tool plugins: run one tool. Params [`super::ToolCallRequest`], result [`super::ToolOutput`].
     pub const TOOL_CALL: &str = "tool.call";
+
+    /// Providers: sign in. Params [`crate::provider::LoginRequest`], result [`crate::provider::Account`].
+    pub const PROVIDER_LOGIN: &str = "provider.login";
+    /// Providers: forget every stored credential. Params `{}`, result [`crate::provider::LogoutResult`].
+    pub const PROVIDER_LOGOUT: &str = "provider.logout";
+    /// Providers: the credential pool. Params `{}`, result `[`[`crate::provider::Account`]`]`.
+    pub const PROVIDER_ACCOUNTS: &str = "provider.accounts";
+    /// Providers: drop one pooled credential. Params [`crate::provider::RemoveAccountRequest`],
+    /// result the removed [`crate::provider::Account`].
+    pub const PROVIDER_REMOVE_ACCOUNT: &str = "provider.remove_account";
+    /// Providers: endpoint and headers for the next request (refreshing first if due).
+    /// Params [`crate::provider::ResolveRequest`], result [`crate::provider::Endpoint`].
+    pub const PROVIDER_RESOLVE: &str = "provider.resolve";
+    /// Providers: a request failed with 401/429/...; answer with the endpoint to retry
+    /// with. Params [`crate::provider::FailureReport`], result [`crate::provider::Endpoint`].
+    pub const PROVIDER_REPORT: &str = "provider.report";
+    /// Providers: the models on offer. Params [`crate::provider::ModelsRequest`], result
+    /// [`crate::provider::ModelList`].
+    pub const PROVIDER_MODELS: &str = "provider.models";
+
+    /// Transports: one streamed model request. Params [`crate::transport::StreamRequest`],
+    /// result [`crate::transport::StreamResult`].
+    pub const TRANSPORT_STREAM: &str = "transport.stream";
+    /// Transports: check that the provider's backend answers. Params
+    /// [`crate::transport::ProbeRequest`], result [`crate::transport::ProbeResult`].
+    pub const TRANSPORT_PROBE: &str = "transport.probe";
 }
 
 /// What a plugin instance offers, returned by `Plugin::describe`.
@@ -122,6 +148,8 @@ pub enum Event {
     Warning { message: String },
     Error { message: String },
     TurnCompleted { text: String, #[serde(default)] usage: Option<Usage> },
+    /// Device-code login: show the user where to go and what to type.
+    LoginCode { verification_url: String, user_code: String, expires_in_secs: u64 },
     /// An event type this build does not know (sent by a newer peer); skipped.
     #[serde(other)]
     Unknown,
