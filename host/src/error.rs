@@ -14,6 +14,8 @@ pub enum Exit {
     Auth = 3,
     /// A required component is missing or unusable.
     Missing = 4,
+    /// Interrupted with Ctrl+C (128 + SIGINT, as shells report it).
+    Interrupted = 130,
 }
 
 impl From<Exit> for ExitCode {

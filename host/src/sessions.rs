@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::error::{io_error, Error, Result};
 
 /// The schema this build writes; `migrate_step` knows how to reach it from 0.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 /// Another process may be mid-write; wait for it rather than fail the turn.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Every SQLite database file starts with these bytes.
@@ -224,6 +224,38 @@ impl SessionStore {
         tx.commit().map_err(|e| self.err(e))
     }
 
+    /// Appends conversation items (Responses API input items) in order.
+    pub fn add_items(&self, id: &str, items: &[serde_json::Value]) -> Result<()> {
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        self.touch(id)?;
+        for item in items {
+            tx.execute(
+                "INSERT INTO items (session_id, seq, item)
+                 SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2 FROM items WHERE session_id = ?1",
+                params![id, item.to_string()],
+            )
+            .map_err(|e| self.err(e))?;
+        }
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    /// The session's conversation items, oldest first. An item that no longer parses is
+    /// an error naming the file, not silently dropped history.
+    pub fn items(&self, id: &str) -> Result<Vec<serde_json::Value>> {
+        let mut stmt = self.conn.prepare("SELECT seq, item FROM items WHERE session_id = ?1 ORDER BY seq").map_err(|e| self.err(e))?;
+        let rows: Vec<(i64, String)> = stmt
+            .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e))?;
+        rows.into_iter()
+            .map(|(seq, text)| {
+                serde_json::from_str(&text).map_err(|e| {
+                    Error::failure(format!("item {seq} of session {id} in {} is not valid JSON: {e}", self.path.display()))
+                })
+            })
+            .collect()
+    }
+
     /// All sessions, most recently updated first.
     pub fn list(&self) -> Result<Vec<SessionRecord>> {
         self.query_sessions(&format!("SELECT {SESSION_COLUMNS} FROM sessions s ORDER BY s.activity DESC"), [])
@@ -427,6 +459,16 @@ fn migrate_step(tx: &rusqlite::Transaction<'_>, from: i64) -> rusqlite::Result<(
              );
              CREATE INDEX usage_session ON usage (session_id);",
         ),
+        // The exact Responses API items of every turn (reasoning, tool calls and their
+        // outputs included), so `-c`/`--resume` sends the model what it saw before.
+        1 => tx.execute_batch(
+            "CREATE TABLE items (
+                 session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+                 seq        INTEGER NOT NULL,
+                 item       TEXT NOT NULL,
+                 PRIMARY KEY (session_id, seq)
+             );",
+        ),
         _ => Ok(()),
     }
 }
@@ -562,6 +604,24 @@ mod tests {
         assert!(store.get("nope").unwrap().is_none());
         assert!(store.set_title("nope", "x").unwrap_err().message.contains("talaria sessions list"));
         assert_eq!(store.add_message("nope", "user", "x").unwrap_err().exit, crate::error::Exit::Usage);
+    }
+
+    #[test]
+    fn items_round_trip_in_order_and_cascade() {
+        let (_dir, store) = store();
+        let s = store.create("auto", "p", "m").unwrap();
+        let other = store.create("auto", "p", "m").unwrap();
+        let first = [json!({"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]})];
+        let second = [json!({"type": "function_call", "call_id": "c1", "name": "t", "arguments": "{}"}), json!({"type": "function_call_output", "call_id": "c1", "output": "ok"})];
+        store.add_items(&s.id, &first).unwrap();
+        store.add_items(&other.id, &first).unwrap();
+        store.add_items(&s.id, &second).unwrap();
+        let got = store.items(&s.id).unwrap();
+        assert_eq!(got, [first[0].clone(), second[0].clone(), second[1].clone()]);
+        assert!(store.add_items("nope", &first).is_err());
+        store.delete(&s.id).unwrap();
+        assert!(store.items(&s.id).unwrap().is_empty());
+        assert_eq!(store.items(&other.id).unwrap().len(), 1);
     }
 
     #[test]

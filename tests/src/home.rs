@@ -33,6 +33,19 @@ impl Run {
     pub fn ok(self) -> Run {
         self.expect_code(0)
     }
+
+    pub fn from_output(out: std::process::Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Waits for a run started with [`TestHome::spawn`].
+    pub fn wait(child: std::process::Child) -> Run {
+        Run::from_output(child.wait_with_output().expect("wait for talaria"))
+    }
 }
 
 impl TestHome {
@@ -56,22 +69,39 @@ impl TestHome {
 
     /// Runs `talaria ARGS` with this home, no inherited TALARIA_* settings, no stdin.
     pub fn run(&self, args: &[&str]) -> Run {
+        let out = self.command(args).output().expect("run talaria");
+        Run::from_output(out)
+    }
+
+    /// Starts `talaria ARGS` without waiting (for runs that must overlap); finish it
+    /// with [`Run::wait`].
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.command(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start talaria")
+    }
+
+    /// The command a run uses: this home, a private `HOME`, no stdin, and none of the
+    /// caller's settings that would leak into the test (TALARIA_*, the Codex home, an
+    /// API key, a display that would open a browser).
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(&artifacts().talaria);
-        cmd.args(args).stdin(Stdio::null()).env("TALARIA_HOME", self.root()).env("HOME", self.dir.path().join("user-home"));
+        cmd.args(args).stdin(Stdio::null()).env("TALARIA_HOME", self.root()).env("HOME", self.user_home());
         for (key, _) in std::env::vars() {
             if key.starts_with("TALARIA_") && key != "TALARIA_HOME" {
                 cmd.env_remove(key);
             }
         }
+        for key in ["CODEX_HOME", "OPENAI_API_KEY", "DISPLAY", "WAYLAND_DISPLAY", "BROWSER", "RUST_LOG"] {
+            cmd.env_remove(key);
+        }
         for (key, value) in &self.env {
             cmd.env(key, value);
         }
-        let out = cmd.output().expect("run talaria");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        cmd
+    }
+
+    /// The `HOME` runs see (so `~/.codex` is inside the test's folder).
+    pub fn user_home(&self) -> PathBuf {
+        self.dir.path().join("user-home")
     }
 
     /// Makes a plugin folder `dest` from a fixture crate: its plugin.toml (optionally

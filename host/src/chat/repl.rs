@@ -1,0 +1,148 @@
+//! The interactive chat: a line editor with history, and slash commands.
+
+use rustyline::error::ReadlineError;
+use rustyline::DefaultEditor;
+
+use super::{Chat, Finish};
+use crate::cli::ApprovalMode;
+use crate::error::{Error, Result};
+
+const HELP: &str = "\
+/help                 this list
+/model [NAME]         show or switch the model
+/fast [on|off]        toggle the priority service tier
+/new                  start a new session
+/resume [ID]          continue a stored session (without ID: list recent ones)
+/sessions             list recent sessions
+/tools                list the tools the model can call
+/approvals [MODE]     show or set approvals: ask, auto or deny
+/codex-runtime        hand turns to the Codex app-server (not in this build yet)
+/quit                 leave (Ctrl+D works too)
+Ctrl+C interrupts a running turn; at the prompt it clears the line.";
+
+pub fn run(chat: &mut Chat) -> Result<()> {
+    let mut editor = DefaultEditor::new().map_err(|e| Error::failure(format!("cannot start the line editor: {e}")))?;
+    let history_path = chat.store.path().with_file_name("chat_history");
+    // A missing history file is the normal first run.
+    let _ = editor.load_history(&history_path);
+    eprintln!("talaria chat — {} (/help for commands, /quit to leave)", chat.settings.primary);
+    loop {
+        let line = match editor.readline("› ") {
+            Ok(line) => line,
+            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Eof) => break,
+            Err(e) => return Err(Error::failure(format!("cannot read input: {e}"))),
+        };
+        let input = line.trim();
+        if input.is_empty() {
+            continue;
+        }
+        let _ = editor.add_history_entry(input);
+        if let Some(command) = input.strip_prefix('/') {
+            match slash(chat, command) {
+                Ok(Flow::Quit) => break,
+                Ok(Flow::Continue) => {}
+                Err(e) => eprintln!("error: {}", e.message),
+            }
+            continue;
+        }
+        match chat.turn(input) {
+            Ok(Finish::Done) => {}
+            Ok(Finish::Interrupted) => eprintln!("(interrupted; the partial answer is kept)"),
+            // A failed turn is reported and the conversation goes on.
+            Err(e) => eprintln!("error: {}", e.message),
+        }
+    }
+    if let Err(e) = editor.save_history(&history_path) {
+        tracing::warn!("could not save the chat history to {}: {e}", history_path.display());
+    }
+    Ok(())
+}
+
+enum Flow {
+    Continue,
+    Quit,
+}
+
+fn slash(chat: &mut Chat, command: &str) -> Result<Flow> {
+    let (name, arg) = command.split_once(char::is_whitespace).map(|(n, a)| (n, a.trim())).unwrap_or((command, ""));
+    match name {
+        "help" | "?" => eprintln!("{HELP}"),
+        "quit" | "exit" | "q" => return Ok(Flow::Quit),
+        "model" if arg.is_empty() => {
+            eprintln!("model: {} (fast mode {})", chat.settings.primary, on_off(chat.settings.fast));
+            eprintln!("`talaria models` lists the models your account can use");
+        }
+        "model" => {
+            chat.settings.primary.model = arg.to_owned();
+            eprintln!("model: {}", chat.settings.primary);
+        }
+        "fast" => {
+            chat.settings.fast = match arg {
+                "" => !chat.settings.fast,
+                "on" => true,
+                "off" => false,
+                other => return Err(Error::usage(format!("/fast takes on or off, not {other:?}"))),
+            };
+            eprintln!("fast mode {} (priority service tier)", on_off(chat.settings.fast));
+        }
+        "new" => {
+            chat.new_session()?;
+            eprintln!("new session {}", chat.session.id);
+        }
+        "resume" if arg.is_empty() => list_sessions(chat)?,
+        "resume" => {
+            chat.resume(arg)?;
+            eprintln!("resumed {} ({} earlier items)", chat.session.id, chat.history.len());
+        }
+        "sessions" => list_sessions(chat)?,
+        "tools" => {
+            let mut any = false;
+            for (plugin, spec) in chat.agent.tools().specs() {
+                any = true;
+                eprintln!("{:<16} {:<14} {}", spec.name, plugin, spec.description);
+            }
+            if !any {
+                eprintln!("no tools: enable a tool plugin (`talaria plugins list`)");
+            }
+        }
+        "approvals" if arg.is_empty() => eprintln!("approvals: {}", mode_name(chat.approver.mode())),
+        "approvals" => {
+            let mode = match arg {
+                "ask" => ApprovalMode::Ask,
+                "auto" => ApprovalMode::Auto,
+                "deny" => ApprovalMode::Deny,
+                other => return Err(Error::usage(format!("/approvals takes ask, auto or deny, not {other:?}"))),
+            };
+            chat.approver.set_mode(mode);
+            eprintln!("approvals: {}", mode_name(mode));
+        }
+        "codex-runtime" => eprintln!("the codex_app_server runtime is not part of this build yet"),
+        other => return Err(Error::usage(format!("unknown command /{other}; /help lists them"))),
+    }
+    Ok(Flow::Continue)
+}
+
+fn list_sessions(chat: &Chat) -> Result<()> {
+    for s in chat.store.list()?.into_iter().take(10) {
+        let marker = if s.id == chat.session.id { "←" } else { "" };
+        eprintln!("{}  {}  {} {marker}", s.id, s.updated_at, s.title.as_deref().unwrap_or("(untitled)"));
+    }
+    Ok(())
+}
+
+fn on_off(b: bool) -> &'static str {
+    if b {
+        "on"
+    } else {
+        "off"
+    }
+}
+
+fn mode_name(mode: ApprovalMode) -> &'static str {
+    match mode {
+        ApprovalMode::Ask => "ask",
+        ApprovalMode::Auto => "auto",
+        ApprovalMode::Deny => "deny",
+    }
+}
