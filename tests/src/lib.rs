@@ -7,6 +7,7 @@
 
 pub mod artifacts;
 pub mod home;
+pub mod mock;
 
 pub use artifacts::{artifacts, Artifacts};
 pub use home::{Run, TestHome};
