@@ -122,15 +122,34 @@ pub enum AuthCommand {
     List {
         #[arg(long)]
         json: bool,
+        /// The provider whose pool to list (default: the profile's `model.provider`)
+        #[arg(long, value_name = "ID")]
+        provider: Option<String>,
     },
     /// Add another account to a provider's pool
-    Add { provider: String },
+    Add {
+        provider: String,
+        /// Import the Codex CLI's login from $CODEX_HOME/auth.json (that file is only read)
+        #[arg(long)]
+        import_codex: bool,
+        /// Do not open a browser
+        #[arg(long)]
+        no_browser: bool,
+    },
     /// Remove pooled credential N (as numbered by `auth list`)
-    Remove { index: usize },
+    Remove {
+        index: usize,
+        /// The provider whose pool to change (default: the profile's `model.provider`)
+        #[arg(long, value_name = "ID")]
+        provider: Option<String>,
+    },
     /// Which credential is in use and whether it works
     Status {
         #[arg(long)]
         json: bool,
+        /// The provider to report on (default: the profile's `model.provider`)
+        #[arg(long, value_name = "ID")]
+        provider: Option<String>,
     },
 }
 

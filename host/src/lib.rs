@@ -1,7 +1,9 @@
 //! The talaria host as a library: the `talaria` binary is a thin `main` over
 //! [`cli_main`], and benchmarks use the same loader and registry the binary does.
 
+pub mod agent;
 pub mod app;
+pub mod chat;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -13,6 +15,7 @@ pub mod host_services;
 pub mod logging;
 pub mod output;
 pub mod plugins;
+pub mod provider;
 pub mod sessions;
 
 use std::process::ExitCode;

@@ -26,7 +26,7 @@ use items::FunctionCall;
 pub use tools::ToolTable;
 use tools::CallOutcome;
 
-use crate::error::{Error, Exit};
+use crate::error::Error;
 use crate::plugins::Registry;
 
 /// The transport the native loop uses.
@@ -265,15 +265,11 @@ impl RequestFailure {
         RequestFailure { error, fallback_worthy: false }
     }
 
-    /// A transport error, mapped to the exit code the user should see: an auth failure
-    /// the provider could not recover is exit 3, everything else a failed turn (exit 1).
+    /// A transport error, mapped to the exit code the user should see (an auth failure
+    /// the provider could not recover is exit 3).
     fn from_plugin(e: &PluginError) -> Self {
         let failure: Option<TransportFailure> = (!e.data.is_empty()).then(|| serde_json::from_str(&e.data).ok()).flatten();
-        let exit = match e.kind() {
-            ErrorKind::Auth => Exit::Auth,
-            ErrorKind::Unavailable => Exit::Missing,
-            _ => Exit::Failure,
-        };
+        let exit = crate::provider::exit_for(e.kind());
         let fallback_worthy = failure.as_ref().is_some_and(|f| f.fallback_worthy) || e.kind() == ErrorKind::RateLimited;
         RequestFailure { error: Error::new(exit, e.message.to_string()), fallback_worthy }
     }

@@ -1,29 +1,69 @@
-//! `talaria chat`. The agent loop and the transport arrive with their plugins; until a
-//! provider plugin for the configured provider is installed, chat says exactly that.
+//! `talaria chat`: checks what a turn needs (the runtime, the provider and a usable
+//! login, offering to sign in on a terminal, the transport plugin), then hands over to
+//! the native loop in [`crate::chat`].
 
+use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
 
-use talaria_plugin_api::manifest::PluginKind;
+use talaria_plugin_api::provider::ResolveRequest;
 
+use super::login::{describe_account, sign_in, SignIn};
 use crate::app::App;
 use crate::cli::ChatArgs;
-use crate::error::{Error, Result};
-use crate::host_services::PolicyApprover;
+use crate::error::{Error, Exit, Result};
+use crate::agent::approvals::ObservedApprover;
 use crate::plugins::Registry;
+use crate::provider::Provider;
 
 pub fn run(app: &App, args: ChatArgs) -> Result<()> {
     let config = app.config()?;
-    let registry = Registry::open(app, Arc::new(PolicyApprover { mode: args.approvals }))?;
+    let approver = Arc::new(ObservedApprover::new(args.approvals));
+    let registry = Registry::open(app, approver.clone())?;
     let runtime = args.runtime.as_deref().unwrap_or(&config.model.runtime);
-    registry.runtime(runtime)?;
-    let provider = args.provider.as_deref().unwrap_or(&config.model.provider);
-    let provided = registry
-        .enabled_of_kind(PluginKind::Provider)
-        .any(|e| e.manifest.as_ref().is_some_and(|m| m.provides.providers.iter().any(|p| p == provider) || e.id == provider));
-    if !provided {
+    let runtime = registry.runtime(runtime)?;
+    if let Some(plugin) = &runtime.plugin {
         return Err(Error::missing(format!(
-            "no enabled plugin provides the model provider {provider:?}; `talaria plugins list` shows what is installed"
+            "runtime {} (plugin {plugin}) cannot run turns in this build; use `--runtime auto`",
+            runtime.id
         )));
     }
-    Err(Error::missing("the native agent loop is not part of this build yet"))
+    let provider = Provider::find(&registry, args.provider.as_deref().unwrap_or(&config.model.provider))?;
+    let request = ResolveRequest {
+        session_id: String::new(),
+        model: Some(args.model.clone().unwrap_or_else(|| config.model.default.clone())),
+        fast: args.fast || config.model.fast,
+    };
+    ensure_signed_in(app, &provider, &request)?;
+    registry.plugin(crate::agent::TRANSPORT)?;
+    crate::chat::run(app, &args, registry, approver)
+}
+
+/// Resolves an endpoint once, so a missing login is found before the turn starts. On a
+/// terminal the user may sign in right away; elsewhere it is exit 3 with the
+/// provider's own words. The endpoint (it holds the token) is dropped unseen.
+fn ensure_signed_in(app: &App, provider: &Provider, request: &ResolveRequest) -> Result<()> {
+    let refused = match provider.resolve(request) {
+        Ok(_endpoint) => return Ok(()),
+        Err(e) if e.exit == Exit::Auth && std::io::stdin().is_terminal() => e,
+        Err(e) => return Err(e),
+    };
+    if !confirm(&format!("Not logged in to {}. Log in now? [Y/n] ", provider.id())) {
+        return Err(refused);
+    }
+    let account = sign_in(app, provider, SignIn::default())?;
+    // stdout is the assistant's alone.
+    eprintln!("Logged in to {} as {}.", provider.id(), describe_account(&account));
+    provider.resolve(request).map(drop)
+}
+
+/// Asks a yes/no question on the terminal; yes unless the answer starts with "n".
+fn confirm(question: &str) -> bool {
+    let mut err = std::io::stderr().lock();
+    let _ = write!(err, "{question}");
+    let _ = err.flush();
+    let mut answer = String::new();
+    if std::io::stdin().lock().read_line(&mut answer).unwrap_or(0) == 0 {
+        return false; // end of input: nobody said yes
+    }
+    !answer.trim().to_ascii_lowercase().starts_with('n')
 }

@@ -1,16 +1,24 @@
 //! One module per command group; `run` dispatches.
 
+mod auth;
 mod chat;
 mod doctor;
+mod login;
 mod logs;
+mod models;
 mod plugins;
 mod profile;
 mod runtime;
 mod sessions;
 
+use std::sync::Arc;
+
 use crate::app::App;
-use crate::cli::{Cli, Command};
+use crate::cli::{ApprovalMode, Cli, Command};
 use crate::error::{Error, Result};
+use crate::host_services::PolicyApprover;
+use crate::plugins::Registry;
+use crate::provider::Provider;
 
 pub fn run(cli: Cli) -> Result<()> {
     // Profile commands work on the home itself and must run even when the selected
@@ -29,14 +37,26 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Doctor { json } => doctor::run(&app, json),
         Command::Logs { since } => logs::run(&app, since.as_deref()),
         Command::Profile(_) => unreachable_profile(),
-        Command::Login(_)
-        | Command::Logout { .. }
-        | Command::Auth(_)
-        | Command::Models { .. }
-        | Command::CodexRuntime { .. }
+        Command::Login(args) => login::login(&app, args),
+        Command::Logout { provider } => login::logout(&app, provider.as_deref()),
+        Command::Auth(cmd) => auth::run(&app, cmd),
+        Command::Models { provider, json } => models::run(&app, provider.as_deref(), json),
+        Command::CodexRuntime { .. }
         | Command::Mcp(_)
         | Command::Aux(_) => Err(not_yet_available()),
     }
+}
+
+/// The provider a command works on: `--provider` when given, else the profile's
+/// `model.provider`. Its plugin is loaded; approvals it asks for (say, whether to import
+/// another client's login) are put to the terminal when there is one.
+fn open_provider(app: &App, flag: Option<&str>) -> Result<Provider> {
+    let id = match flag {
+        Some(id) => id,
+        None => app.config()?.model.provider.as_str(),
+    };
+    let registry = Registry::open(app, Arc::new(PolicyApprover { mode: ApprovalMode::Ask }))?;
+    Provider::find(&registry, id)
 }
 
 fn unreachable_profile() -> Result<()> {

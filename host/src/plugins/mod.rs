@@ -7,4 +7,4 @@ pub mod loader;
 pub mod registry;
 
 pub use discovery::{Catalog, PluginEntry, Source};
-pub use registry::Registry;
+pub use registry::{LoadedPlugin, Registry};

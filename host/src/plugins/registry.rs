@@ -71,6 +71,11 @@ impl Registry {
         !self.disabled_plugins.contains(id)
     }
 
+    /// The profile this registry belongs to, for messages that name it.
+    pub fn profile_name(&self) -> &str {
+        self.context.profile_name()
+    }
+
     /// The entry for `id`; an unknown id is a usage error (exit 2).
     pub fn entry(&self, id: &str) -> Result<&PluginEntry> {
         self.catalog.get(id).ok_or_else(|| unknown_plugin(id))

@@ -1,0 +1,180 @@
+//! The provider through the SDK's harness (the same ABI adapters the host uses), with
+//! the environment handed in rather than set on the process.
+// Test code: a failed step should stop the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::mpsc;
+
+use serde_json::{json, Value};
+use talaria_sdk::provider::{Account, AccountStatus, Endpoint, LogoutResult, ModelList, ModelSource};
+use talaria_sdk::testing::Harness;
+use talaria_sdk::{methods, ErrorKind};
+
+use crate::settings::{API_KEY_VAR, BASE_URL_VAR};
+use crate::{OpenAiApi, Settings};
+
+const KEY: &str = "sk-test-0123456789";
+
+fn provider(vars: &[(&str, &str)]) -> Harness {
+    let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let settings = Settings::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()));
+    Harness::start(move |host| Ok(OpenAiApi::new(&host, settings))).unwrap()
+}
+
+fn with_key() -> Harness {
+    provider(&[(API_KEY_VAR, KEY)])
+}
+
+fn no_secret_in(h: &Harness, text: &str) {
+    assert!(!text.contains(KEY), "the key leaked: {text}");
+    for (_, line) in h.logs() {
+        assert!(!line.contains(KEY), "the key leaked into the log: {line}");
+    }
+}
+
+#[test]
+fn resolve_gives_the_base_url_and_bearer_headers_and_asks_for_priority_when_fast() {
+    let h = provider(&[(API_KEY_VAR, KEY), (BASE_URL_VAR, "http://127.0.0.1:9/v1/")]);
+    let (out, _) = h.call(methods::PROVIDER_RESOLVE, json!({"session_id": "", "fast": true})).unwrap();
+    let endpoint: Endpoint = serde_json::from_value(out).unwrap();
+    assert_eq!(endpoint.base_url, "http://127.0.0.1:9/v1");
+    assert_eq!(endpoint.headers["authorization"], format!("Bearer {KEY}"));
+    assert!(endpoint.headers["user-agent"].starts_with("talaria/"));
+    assert!(!endpoint.headers.contains_key("content-type"));
+    assert!(!endpoint.websocket && !endpoint.zstd && !endpoint.codex_backend);
+    assert_eq!(endpoint.credential.as_deref(), Some("env"));
+    assert_eq!(Value::Object(endpoint.body), json!({"service_tier": "priority"}));
+
+    let (out, _) = h.call(methods::PROVIDER_RESOLVE, json!({})).unwrap();
+    let endpoint: Endpoint = serde_json::from_value(out).unwrap();
+    assert_eq!(endpoint.base_url, "http://127.0.0.1:9/v1");
+    assert!(endpoint.body.is_empty());
+}
+
+#[test]
+fn without_a_key_resolve_is_an_auth_error_that_says_what_to_export() {
+    let h = provider(&[]);
+    let err = h.call(methods::PROVIDER_RESOLVE, json!({})).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Auth);
+    assert!(err.message.contains("export OPENAI_API_KEY=") && err.message.contains("openai-codex"), "{}", err.message);
+    let (out, _) = h.call(methods::PROVIDER_ACCOUNTS, json!({})).unwrap();
+    assert_eq!(out, json!([]));
+}
+
+#[test]
+fn failure_reports_become_auth_rate_limit_or_request_errors_without_the_key() {
+    let h = with_key();
+    let report = |body: Value| h.call(methods::PROVIDER_REPORT, body).unwrap_err();
+
+    let err = report(json!({"status": 401, "code": "invalid_api_key", "message": format!("Incorrect API key provided: {KEY}")}));
+    assert_eq!(err.kind, ErrorKind::Auth);
+    assert_eq!(err.message, "OpenAI rejected OPENAI_API_KEY (401 invalid_api_key); check the key");
+    assert_eq!(report(json!({"status": 403})).kind, ErrorKind::Auth);
+
+    let err = report(json!({"status": 429, "retry_after_secs": 20}));
+    assert_eq!(err.kind, ErrorKind::RateLimited);
+    assert!(err.message.contains("try again in 20s"), "{}", err.message);
+    assert_eq!(err.data, Some(json!({"retry_after_secs": 20})));
+
+    let err = report(json!({"status": 400, "message": format!("bad request from {KEY}")}));
+    assert_eq!(err.kind, ErrorKind::InvalidRequest);
+    assert!(err.message.contains("HTTP 400"), "{}", err.message);
+    no_secret_in(&h, &err.message);
+}
+
+#[test]
+fn the_environment_key_is_the_whole_pool_and_there_is_no_login_to_manage() {
+    let h = with_key();
+    let (out, _) = h.call(methods::PROVIDER_ACCOUNTS, json!({})).unwrap();
+    let accounts: Vec<Account> = serde_json::from_value(out.clone()).unwrap();
+    assert_eq!(accounts.len(), 1);
+    let a = &accounts[0];
+    assert_eq!((a.index, a.id.as_str(), a.label.as_str(), a.kind.as_str(), a.source.as_str()), (1, "env", "OPENAI_API_KEY", "api_key", "env"));
+    assert_eq!(a.status, AccountStatus::Ok);
+    assert!(a.current);
+    no_secret_in(&h, &out.to_string());
+
+    let err = h.call(methods::PROVIDER_LOGIN, json!({"mode": "device_code"})).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidRequest);
+    assert_eq!(err.message, "openai-api has no login: export OPENAI_API_KEY");
+    let err = h.call(methods::PROVIDER_REMOVE_ACCOUNT, json!({"index": 1})).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidRequest);
+
+    let (out, _) = h.call(methods::PROVIDER_LOGOUT, json!({})).unwrap();
+    let logout: LogoutResult = serde_json::from_value(out).unwrap();
+    assert_eq!(logout.removed, 0);
+    assert!(logout.note.unwrap().contains("environment"));
+}
+
+#[test]
+fn unknown_methods_are_refused_as_such() {
+    let err = with_key().call("provider.teleport", json!({})).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::UnknownMethod);
+}
+
+/// Answers one HTTP request with `status` and `body`, and hands back the request head.
+fn one_shot_server(status: &str, body: &str) -> (String, mpsc::Receiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}/v1", listener.local_addr().unwrap());
+    let response = format!("HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap() == 1 {
+            head.push(byte[0]);
+        }
+        stream.write_all(response.as_bytes()).unwrap();
+        tx.send(String::from_utf8_lossy(&head).into_owned()).unwrap();
+    });
+    (base, rx)
+}
+
+fn models(h: &Harness) -> ModelList {
+    let (out, _) = h.call(methods::PROVIDER_MODELS, json!({"refresh": true})).unwrap();
+    serde_json::from_value(out).unwrap()
+}
+
+fn slugs(list: &ModelList) -> Vec<&str> {
+    list.models.iter().map(|m| m.slug.as_str()).collect()
+}
+
+#[test]
+fn models_come_live_from_the_models_endpoint_sorted_with_the_key_sent() {
+    let (base, request) = one_shot_server("200 OK", r#"{"object":"list","data":[{"id":"gpt-5.5"},{"id":"gpt-4.1"},{"id":"o3"}]}"#);
+    let h = provider(&[(API_KEY_VAR, KEY), (BASE_URL_VAR, &base)]);
+    let list = models(&h);
+    assert_eq!(list.source, ModelSource::Live);
+    assert_eq!(slugs(&list), ["gpt-4.1", "gpt-5.5", "o3"]);
+    assert_eq!(list.default_model, "gpt-5.5");
+    assert_eq!(list.note, None);
+    let head = request.recv().unwrap().to_ascii_lowercase();
+    assert!(head.starts_with("get /v1/models http/1.1"), "{head}");
+    assert!(head.contains(&format!("authorization: bearer {}", KEY.to_ascii_lowercase())), "{head}");
+    assert!(head.contains("user-agent: talaria/"), "{head}");
+}
+
+#[test]
+fn a_failed_model_fetch_falls_back_to_the_builtin_list_with_a_note() {
+    let (base, _request) = one_shot_server("500 Internal Server Error", r#"{"error":{"message":"down"}}"#);
+    let h = provider(&[(API_KEY_VAR, KEY), (BASE_URL_VAR, &base)]);
+    let list = models(&h);
+    assert_eq!(list.source, ModelSource::Builtin);
+    assert_eq!(slugs(&list), ["gpt-5.5", "gpt-5.4", "gpt-5.4-mini"]);
+    let note = list.note.unwrap();
+    assert!(note.contains("500") && note.contains("built-in"), "{note}");
+
+    // Nothing listens on a port that was just released.
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let h = provider(&[(API_KEY_VAR, KEY), (BASE_URL_VAR, &format!("http://{closed}/v1"))]);
+    let list = models(&h);
+    assert_eq!(list.source, ModelSource::Builtin);
+    no_secret_in(&h, list.note.as_deref().unwrap());
+
+    let list = models(&provider(&[]));
+    assert_eq!(list.source, ModelSource::Builtin);
+    assert!(list.note.unwrap().contains("OPENAI_API_KEY is not set"));
+}
