@@ -1,0 +1,125 @@
+//! `openai-codex`: the provider for the ChatGPT "Codex" backend.
+//!
+//! It signs in with a ChatGPT account (device code, or an import of the Codex CLI's
+//! login), keeps a pool of credentials in the profile's auth.json, refreshes tokens
+//! under the host's cross-process lock, rotates between credentials on 401/429, and
+//! hands transports the endpoint and the Codex CLI's headers.
+//!
+//! Module map: `store` (stored state, pool choice, status), `jwt` (claims), `issuer`
+//! (device flow, code exchange, refresh POST, error classification), `refresh` (the
+//! locked refresh and its outcomes), `pool` (resolve and failure reports), `login`,
+//! `codex_import`, `endpoint` (headers, User-Agent), `models`, `http`.
+
+mod codex_import;
+mod endpoint;
+mod http;
+mod issuer;
+mod jwt;
+mod login;
+mod models;
+mod pool;
+mod refresh;
+mod store;
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+use talaria_sdk::provider::{FailureReport, LoginRequest, ModelsRequest, RemoveAccountRequest, ResolveRequest};
+use talaria_sdk::{export_plugin, methods, CallContext, Error, ErrorKind, Host, Plugin, Result};
+
+use crate::store::Strategy;
+
+/// The provider id: the key in auth.json and in `[plugin_config.*]`.
+pub const PROVIDER_ID: &str = "openai-codex";
+/// The Codex CLI's public OAuth client.
+pub const CLIENT_ID: &str = "app_EMoamEEZ73f0CkXaXp7hrann";
+/// The Codex CLI version we present to the backend (User-Agent, `version`, models).
+pub const CODEX_VERSION: &str = "0.169.0";
+pub const DEFAULT_ISSUER: &str = "https://auth.openai.com";
+pub const DEFAULT_BASE_URL: &str = "https://chatgpt.com/backend-api/codex";
+
+/// The initialisation the host runs: URLs come from the environment
+/// (`TALARIA_AUTH_ISSUER`, `TALARIA_CODEX_BASE_URL`).
+pub fn init(host: Host) -> Result<CodexProvider> {
+    let issuer = env_url("TALARIA_AUTH_ISSUER", DEFAULT_ISSUER);
+    let base_url = env_url("TALARIA_CODEX_BASE_URL", DEFAULT_BASE_URL);
+    Ok(CodexProvider::new(host, &issuer, &base_url))
+}
+
+export_plugin!(manifest: include_str!("../plugin.toml"), init: init);
+
+fn env_url(var: &str, default: &str) -> String {
+    let value = std::env::var(var).ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| default.to_owned());
+    value.trim().trim_end_matches('/').to_owned()
+}
+
+/// What this process handed out for one credential, so a 401 can tell "another process
+/// already refreshed" from "our token is bad" and refresh at most once per request.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Handed {
+    pub access_token: String,
+    /// A forced refresh already ran for this credential since `resolve` handed it out.
+    pub forced: bool,
+}
+
+pub struct CodexProvider {
+    host: Host,
+    http: http::Http,
+    issuer: String,
+    base_url: String,
+    user_agent: String,
+    handed: Mutex<HashMap<String, Handed>>,
+}
+
+impl CodexProvider {
+    pub fn new(host: Host, issuer: &str, base_url: &str) -> Self {
+        CodexProvider {
+            host,
+            http: http::Http::default(),
+            issuer: issuer.trim_end_matches('/').to_owned(),
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            user_agent: endpoint::user_agent(),
+            handed: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn handed(&self) -> MutexGuard<'_, HashMap<String, Handed>> {
+        self.handed.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The pool strategy from `[plugin_config.openai-codex]`, read per call so an edit
+    /// to config.toml applies without a restart.
+    fn strategy(&self) -> Result<Strategy> {
+        let config: Option<Value> = self.host.config()?;
+        Strategy::from_config(config.as_ref())
+    }
+}
+
+fn params<T: DeserializeOwned>(params: Value) -> Result<T> {
+    let params = if params.is_null() { json!({}) } else { params };
+    serde_json::from_value(params).map_err(|e| Error::invalid(format!("invalid parameters: {e}")))
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<Value> {
+    serde_json::to_value(value).map_err(|e| Error::other(format!("cannot encode the result: {e}")))
+}
+
+impl Plugin for CodexProvider {
+    fn call(&self, method: &str, p: Value, cx: &CallContext) -> Result<Value> {
+        match method {
+            methods::PROVIDER_LOGIN => to_json(&self.login(&params::<LoginRequest>(p)?, cx)?),
+            methods::PROVIDER_LOGOUT => to_json(&self.logout()?),
+            methods::PROVIDER_ACCOUNTS => to_json(&self.accounts()?),
+            methods::PROVIDER_REMOVE_ACCOUNT => to_json(&self.remove_account(params::<RemoveAccountRequest>(p)?.index)?),
+            methods::PROVIDER_RESOLVE => to_json(&self.resolve(&params::<ResolveRequest>(p)?)?),
+            methods::PROVIDER_REPORT => to_json(&self.report(&params::<FailureReport>(p)?)?),
+            methods::PROVIDER_MODELS => to_json(&self.models(&params::<ModelsRequest>(p)?)?),
+            other => Err(Error::new(ErrorKind::UnknownMethod, format!("the {PROVIDER_ID} provider has no method {other:?}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
