@@ -1,0 +1,79 @@
+//! `transport.probe` (for `doctor`): can the provider's backend be reached, over which
+//! transport, and if not, why (Cloudflare challenge, TLS, connect, timeout, auth)?
+
+use std::time::Duration;
+
+use talaria_sdk::provider::ResolveRequest;
+use talaria_sdk::transport::{ProbeRequest, ProbeResult};
+use talaria_sdk::{LogLevel, Result};
+
+use crate::classify::{classify, failure_error, short_reason, Problem, Target};
+use crate::config::Settings;
+use crate::driver::{provider_error, Call, Engine};
+use crate::request::{display_url, join, websocket_headers, websocket_url};
+use crate::{http, ws};
+
+/// The `client_version` the models endpoint is asked with (the Codex CLI release whose
+/// wire behaviour the reference describes).
+const CLIENT_VERSION: &str = "0.169.0";
+/// The probe is interactive: it should not hang for the stream watchdog's two minutes.
+const PROBE_LIMIT: Duration = Duration::from_secs(20);
+
+pub fn probe<C: Call>(engine: &Engine, call: &C, req: &ProbeRequest) -> Result<ProbeResult> {
+    let settings = Settings::resolve(engine.config(), &Default::default());
+    let endpoint = call.resolve(&req.provider, &ResolveRequest::default()).map_err(|e| provider_error(e, None, None))?;
+
+    let mut websocket: Option<std::result::Result<String, Problem>> = None;
+    if settings.websocket && endpoint.websocket {
+        if let Some(url) = websocket_url(&endpoint.base_url) {
+            let headers = websocket_headers(&endpoint);
+            let limit = settings.connect.min(PROBE_LIMIT);
+            let outcome = call.run(async {
+                let connection = ws::connect(&url, &headers, limit).await?;
+                connection.close().await;
+                Ok(url.clone())
+            })?;
+            if let Err(problem) = &outcome {
+                call.log(LogLevel::Info, &format!("responses: probe: websocket handshake failed: {}", short_reason(problem)));
+            }
+            websocket = Some(outcome);
+        }
+    }
+
+    let models_url = join(&endpoint.base_url, &format!("models?client_version={CLIENT_VERSION}"));
+    let mut headers = endpoint.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<Vec<_>>();
+    headers.retain(|(k, _)| !k.eq_ignore_ascii_case("accept") && !k.eq_ignore_ascii_case("content-type"));
+    headers.push(("accept".into(), "application/json".into()));
+    let get = match (engine.client(), http::header_map(&headers)) {
+        (Ok(client), Ok(headers)) => call.run(http::get(&client, &models_url, headers, settings.first_byte.min(PROBE_LIMIT)))?,
+        (Err(message), _) => Err(Problem::Local(message)),
+        (_, Err(problem)) => Err(problem),
+    };
+    let websocket_ok = matches!(websocket, Some(Ok(_)));
+    match get {
+        Ok(status) => Ok(ProbeResult {
+            url: display_url(&models_url),
+            status,
+            transport: if websocket_ok { "websocket" } else { "sse" }.into(),
+        }),
+        // The websocket answered: chats will work even if plain HTTPS does not.
+        Err(problem) if websocket_ok => {
+            call.log(LogLevel::Info, &format!("responses: probe: GET /models failed: {}", short_reason(&problem)));
+            let url = websocket.and_then(|w| w.ok()).unwrap_or_default();
+            Ok(ProbeResult { url: display_url(&url), status: 101, transport: "websocket".into() })
+        }
+        Err(problem) => {
+            let target = Target {
+                url: display_url(&models_url),
+                base: display_url(&endpoint.base_url),
+                websocket_tried: websocket.is_some(),
+                retries: 0,
+            };
+            let mut error = failure_error(&problem, classify(&problem).class, &target);
+            if let Some(Err(ws_problem)) = &websocket {
+                error.message = format!("{} (The websocket handshake failed too: {}.)", error.message, short_reason(ws_problem));
+            }
+            Err(error)
+        }
+    }
+}

@@ -1,0 +1,396 @@
+//! The request: body fields (reference §2), headers (§3), the websocket's
+//! `response.create` frame and its incremental form (§9), and URLs fit to show.
+
+use serde_json::{json, Map, Value};
+use talaria_sdk::provider::Endpoint;
+use talaria_sdk::transport::StreamRequest;
+
+/// Keys this backend must never receive; a provider's `body` cannot add them either.
+/// (`previous_response_id` is websocket-only and added there, after this filter.)
+const FORBIDDEN_KEYS: &[&str] = &["max_output_tokens", "temperature", "previous_response_id"];
+
+/// The websocket protocol revision the backend expects in `OpenAI-Beta`.
+pub const WEBSOCKET_BETA: &str = "responses_websockets=2026-02-06";
+
+/// Headers the websocket handshake sets itself, or that do not belong on it (Codex
+/// sends no User-Agent there).
+const NOT_ON_WEBSOCKET: &[&str] = &[
+    "user-agent",
+    "host",
+    "connection",
+    "upgrade",
+    "content-length",
+    "content-type",
+    "content-encoding",
+    "accept",
+    "openai-beta",
+];
+
+/// The JSON body of `POST {base}/responses` (and of the websocket `response.create`).
+pub fn build_body(req: &StreamRequest, endpoint: &Endpoint) -> Map<String, Value> {
+    let mut body = Map::new();
+    body.insert("model".into(), json!(req.model));
+    if let Some(instructions) = req.instructions.as_deref().filter(|i| !i.is_empty()) {
+        body.insert("instructions".into(), json!(instructions));
+    }
+    body.insert("input".into(), Value::Array(req.input.clone()));
+    // An empty or null `tools` broke gpt-5.5 calls (Hermes #32892): leave the key out.
+    if !req.tools.is_empty() {
+        body.insert("tools".into(), Value::Array(req.tools.clone()));
+    }
+    body.insert("tool_choice".into(), json!("auto"));
+    body.insert("parallel_tool_calls".into(), json!(true));
+    let reasoning = req.reasoning.as_ref().filter(|r| !r.is_null());
+    if let Some(reasoning) = reasoning {
+        body.insert("reasoning".into(), reasoning.clone());
+    }
+    // With `store: false` the encrypted reasoning is the only way to replay it next turn.
+    let include = if reasoning.is_some() { json!(["reasoning.encrypted_content"]) } else { json!([]) };
+    body.insert("include".into(), include);
+    body.insert("store".into(), json!(false));
+    body.insert("stream".into(), json!(true));
+    let cache_key = req.prompt_cache_key.clone().filter(|k| !k.is_empty()).unwrap_or_else(|| req.session_id.clone());
+    if !cache_key.is_empty() {
+        body.insert("prompt_cache_key".into(), json!(cache_key));
+    }
+    for (key, value) in &endpoint.body {
+        body.insert(key.clone(), value.clone());
+    }
+    for key in FORBIDDEN_KEYS {
+        body.remove(*key);
+    }
+    // Everything below reads a stream; a provider cannot switch that off.
+    body.insert("stream".into(), json!(true));
+    body
+}
+
+/// Serializes the HTTP body, zstd-compressed (level 3, as Codex) when the backend takes it.
+pub fn encode_body(body: &Map<String, Value>, zstd: bool) -> std::io::Result<Vec<u8>> {
+    let json = serde_json::to_vec(body)?;
+    if zstd {
+        zstd::bulk::compress(&json, 3)
+    } else {
+        Ok(json)
+    }
+}
+
+/// What the connection remembers of its last successful exchange, for incremental
+/// requests. Lives only in memory with the connection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LastExchange {
+    /// The full (non-incremental) body minus `input`.
+    pub fields: Map<String, Value>,
+    pub input: Vec<Value>,
+    pub response_id: String,
+    pub output: Vec<Value>,
+}
+
+impl LastExchange {
+    pub fn new(body: &Map<String, Value>, response_id: String, output: Vec<Value>) -> Self {
+        let mut fields = body.clone();
+        let input = match fields.remove("input") {
+            Some(Value::Array(items)) => items,
+            _ => Vec::new(),
+        };
+        LastExchange { fields, input, response_id, output }
+    }
+}
+
+/// The input items to send with `previous_response_id`, when `body` continues the last
+/// exchange: every other field equal, and the input = previous input + previous output +
+/// new items. `None` means send the full request.
+pub fn incremental_input(last: &LastExchange, body: &Map<String, Value>) -> Option<Vec<Value>> {
+    let input = body.get("input")?.as_array()?;
+    let same_fields = body.len() == last.fields.len() + 1
+        && body.iter().filter(|(k, _)| k.as_str() != "input").all(|(k, v)| last.fields.get(k) == Some(v));
+    if !same_fields || input.len() < last.input.len() + last.output.len() {
+        return None;
+    }
+    let (old_input, rest) = input.split_at(last.input.len());
+    if old_input != last.input.as_slice() {
+        return None;
+    }
+    let (replayed, new_items) = rest.split_at(last.output.len());
+    let matches = replayed.iter().zip(&last.output).all(|(sent, produced)| same_item(sent, produced));
+    matches.then(|| new_items.to_vec())
+}
+
+/// An output item replayed as input: the runtime may drop the server-only `id` and
+/// `status` fields (Codex does), which does not make it another item.
+fn same_item(sent: &Value, produced: &Value) -> bool {
+    if sent == produced {
+        return true;
+    }
+    match (sent.as_object(), produced.as_object()) {
+        (Some(a), Some(b)) => {
+            let strip = |m: &Map<String, Value>| -> Map<String, Value> {
+                m.iter().filter(|(k, _)| !matches!(k.as_str(), "id" | "status")).map(|(k, v)| (k.clone(), v.clone())).collect()
+            };
+            strip(a) == strip(b)
+        }
+        _ => false,
+    }
+}
+
+/// The websocket frame: `{"type":"response.create", ...body}`, incremental when it can be.
+pub fn create_frame(body: &Map<String, Value>, last: Option<&LastExchange>) -> (Value, bool) {
+    let mut frame = Map::new();
+    frame.insert("type".into(), json!("response.create"));
+    for (k, v) in body {
+        frame.insert(k.clone(), v.clone());
+    }
+    let delta = last.and_then(|last| incremental_input(last, body).map(|items| (last.response_id.clone(), items)));
+    let incremental = delta.is_some();
+    if let Some((previous, items)) = delta {
+        frame.insert("previous_response_id".into(), json!(previous));
+        frame.insert("input".into(), Value::Array(items));
+    }
+    (Value::Object(frame), incremental)
+}
+
+/// The endpoint's headers for the websocket handshake (minus those it must not carry),
+/// plus the beta opt-in.
+pub fn websocket_headers(endpoint: &Endpoint) -> Vec<(String, String)> {
+    let mut headers: Vec<(String, String)> = endpoint
+        .headers
+        .iter()
+        .filter(|(name, _)| {
+            let lower = name.to_ascii_lowercase();
+            !NOT_ON_WEBSOCKET.contains(&lower.as_str()) && !lower.starts_with("sec-websocket-")
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    headers.push(("openai-beta".into(), WEBSOCKET_BETA.into()));
+    headers
+}
+
+/// The endpoint's headers for `POST /responses`, then ours (which win).
+pub fn http_headers(endpoint: &Endpoint) -> Vec<(String, String)> {
+    let mut headers: Vec<(String, String)> = endpoint
+        .headers
+        .iter()
+        .filter(|(name, _)| {
+            let lower = name.to_ascii_lowercase();
+            !matches!(lower.as_str(), "accept" | "content-type" | "content-encoding" | "content-length" | "host")
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    headers.push(("accept".into(), "text/event-stream".into()));
+    headers.push(("content-type".into(), "application/json".into()));
+    if endpoint.zstd {
+        headers.push(("content-encoding".into(), "zstd".into()));
+    }
+    headers
+}
+
+/// `{base}/{path}` without a doubled slash.
+pub fn join(base: &str, path: &str) -> String {
+    format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
+}
+
+/// `http→ws`, `https→wss`, then `/responses`.
+pub fn websocket_url(base: &str) -> Option<String> {
+    let url = join(base, "responses");
+    if let Some(rest) = url.strip_prefix("https://") {
+        Some(format!("wss://{rest}"))
+    } else {
+        url.strip_prefix("http://").map(|rest| format!("ws://{rest}"))
+    }
+}
+
+/// A URL fit for messages and logs: no user-info, no query string (either may carry a
+/// key).
+pub fn display_url(url: &str) -> String {
+    let without_query = url.split(['?', '#']).next().unwrap_or_default();
+    match without_query.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = match rest.find('/') {
+                Some(i) => rest.split_at(i),
+                None => (rest, ""),
+            };
+            let host = authority.rsplit_once('@').map(|(_, h)| h).unwrap_or(authority);
+            format!("{scheme}://{host}{path}")
+        }
+        None => without_query.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn request() -> StreamRequest {
+        StreamRequest {
+            provider: "openai-codex".into(),
+            session_id: "sess-1".into(),
+            model: "gpt-5.5".into(),
+            input: vec![json!({"type":"message","role":"user","content":[{"type":"input_text","text":"hi"}]})],
+            ..Default::default()
+        }
+    }
+
+    fn endpoint() -> Endpoint {
+        Endpoint { base_url: "https://chatgpt.com/backend-api/codex".into(), ..Default::default() }
+    }
+
+    #[test]
+    fn a_minimal_body_omits_what_is_not_set() {
+        let body = build_body(&request(), &endpoint());
+        assert_eq!(
+            Value::Object(body),
+            json!({
+                "model": "gpt-5.5",
+                "input": [{"type":"message","role":"user","content":[{"type":"input_text","text":"hi"}]}],
+                "tool_choice": "auto",
+                "parallel_tool_calls": true,
+                "include": [],
+                "store": false,
+                "stream": true,
+                "prompt_cache_key": "sess-1"
+            })
+        );
+        let mut req = request();
+        req.instructions = Some(String::new());
+        let body = build_body(&req, &endpoint());
+        assert!(!body.contains_key("instructions") && !body.contains_key("tools") && !body.contains_key("reasoning"));
+    }
+
+    #[test]
+    fn a_full_body_has_reasoning_include_tools_and_the_providers_fields() {
+        let mut req = request();
+        req.instructions = Some("Be brief.".into());
+        req.tools = vec![json!({"type":"function","name":"read_file","parameters":{}})];
+        req.reasoning = Some(json!({"effort":"medium","summary":"auto"}));
+        req.prompt_cache_key = Some("pck_abc".into());
+        let mut ep = endpoint();
+        ep.body.insert("service_tier".into(), json!("priority"));
+        ep.body.insert("max_output_tokens".into(), json!(100));
+        ep.body.insert("temperature".into(), json!(0.2));
+        ep.body.insert("stream".into(), json!(false));
+        let body = build_body(&req, &ep);
+        assert_eq!(body["instructions"], "Be brief.");
+        assert_eq!(body["tools"][0]["name"], "read_file");
+        assert_eq!(body["reasoning"]["effort"], "medium");
+        assert_eq!(body["include"], json!(["reasoning.encrypted_content"]));
+        assert_eq!(body["prompt_cache_key"], "pck_abc");
+        assert_eq!(body["service_tier"], "priority");
+        assert_eq!(body["stream"], true);
+        assert_eq!(body["store"], false);
+        for key in FORBIDDEN_KEYS {
+            assert!(!body.contains_key(*key), "{key}");
+        }
+    }
+
+    #[test]
+    fn zstd_bodies_round_trip() {
+        let body = build_body(&request(), &endpoint());
+        let plain = encode_body(&body, false).unwrap();
+        let packed = encode_body(&body, true).unwrap();
+        assert_ne!(plain, packed);
+        assert_eq!(zstd::decode_all(packed.as_slice()).unwrap(), plain);
+        let back: Map<String, Value> = serde_json::from_slice(&plain).unwrap();
+        assert_eq!(back, body);
+    }
+
+    fn user(text: &str) -> Value {
+        json!({"type":"message","role":"user","content":[{"type":"input_text","text":text}]})
+    }
+
+    #[test]
+    fn incremental_requests_send_only_the_new_items() {
+        let first = build_body(&request(), &endpoint());
+        let produced = json!({"type":"message","id":"msg_1","status":"completed","role":"assistant","content":[{"type":"output_text","text":"hello"}]});
+        let call = json!({"type":"function_call","id":"fc_1","name":"f","arguments":"{}","call_id":"c1"});
+        let last = LastExchange::new(&first, "resp_1".into(), vec![produced.clone(), call.clone()]);
+
+        // The runtime replays the output (here without ids) and adds a tool result and a prompt.
+        let replayed = json!({"type":"message","role":"assistant","content":[{"type":"output_text","text":"hello"}]});
+        let mut req = request();
+        req.input.extend([replayed, call.clone(), json!({"type":"function_call_output","call_id":"c1","output":"ok"}), user("next")]);
+        let second = build_body(&req, &endpoint());
+        let items = incremental_input(&last, &second).unwrap();
+        assert_eq!(items, vec![json!({"type":"function_call_output","call_id":"c1","output":"ok"}), user("next")]);
+        let (frame, incremental) = create_frame(&second, Some(&last));
+        assert!(incremental);
+        assert_eq!(frame["type"], "response.create");
+        assert_eq!(frame["previous_response_id"], "resp_1");
+        assert_eq!(frame["input"].as_array().unwrap().len(), 2);
+        assert_eq!(frame["model"], "gpt-5.5");
+
+        // Nothing new at all is still incremental (an empty delta).
+        let mut req = request();
+        req.input.extend([produced.clone(), call.clone()]);
+        assert_eq!(incremental_input(&last, &build_body(&req, &endpoint())), Some(vec![]));
+    }
+
+    #[test]
+    fn anything_else_changing_means_a_full_request() {
+        let first = build_body(&request(), &endpoint());
+        let out = json!({"type":"message","role":"assistant","content":[{"type":"output_text","text":"hello"}]});
+        let last = LastExchange::new(&first, "resp_1".into(), vec![out.clone()]);
+        let next = |f: &dyn Fn(&mut StreamRequest, &mut Endpoint)| {
+            let mut req = request();
+            req.input.extend([out.clone(), user("next")]);
+            let mut ep = endpoint();
+            f(&mut req, &mut ep);
+            build_body(&req, &ep)
+        };
+        assert!(incremental_input(&last, &next(&|_, _| {})).is_some());
+        assert!(incremental_input(&last, &next(&|r, _| r.model = "gpt-5.4".into())).is_none());
+        assert!(incremental_input(&last, &next(&|r, _| r.instructions = Some("x".into()))).is_none());
+        assert!(incremental_input(&last, &next(&|r, _| r.tools = vec![json!({"name":"t"})])).is_none());
+        assert!(incremental_input(&last, &next(&|_, e| {
+            e.body.insert("service_tier".into(), json!("priority"));
+        }))
+        .is_none());
+        // The history was edited (compaction, a changed prompt).
+        assert!(incremental_input(&last, &next(&|r, _| r.input[0] = user("edited"))).is_none());
+        // The output was not replayed.
+        let mut req = request();
+        req.input.push(user("next"));
+        assert!(incremental_input(&last, &build_body(&req, &endpoint())).is_none());
+        // A full frame when there is nothing to continue.
+        let (frame, incremental) = create_frame(&first, None);
+        assert!(!incremental);
+        assert!(frame.get("previous_response_id").is_none());
+        assert_eq!(frame["input"], first["input"]);
+    }
+
+    #[test]
+    fn headers_for_each_transport() {
+        let mut ep = endpoint();
+        ep.headers = BTreeMap::from([
+            ("Authorization".to_owned(), "Bearer secret".to_owned()),
+            ("User-Agent".to_owned(), "codex_cli_rs/0.169.0".to_owned()),
+            ("originator".to_owned(), "codex_cli_rs".to_owned()),
+            ("Accept".to_owned(), "application/json".to_owned()),
+        ]);
+        ep.zstd = true;
+        let http = http_headers(&ep);
+        let get = |h: &[(String, String)], n: &str| h.iter().filter(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.clone()).collect::<Vec<_>>();
+        assert_eq!(get(&http, "accept"), ["text/event-stream"]);
+        assert_eq!(get(&http, "content-type"), ["application/json"]);
+        assert_eq!(get(&http, "content-encoding"), ["zstd"]);
+        assert_eq!(get(&http, "user-agent"), ["codex_cli_rs/0.169.0"]);
+        assert_eq!(get(&http, "authorization"), ["Bearer secret"]);
+        let ws = websocket_headers(&ep);
+        assert!(get(&ws, "user-agent").is_empty());
+        assert!(get(&ws, "accept").is_empty());
+        assert_eq!(get(&ws, "authorization"), ["Bearer secret"]);
+        assert_eq!(get(&ws, "originator"), ["codex_cli_rs"]);
+        assert_eq!(get(&ws, "openai-beta"), [WEBSOCKET_BETA]);
+        ep.zstd = false;
+        assert!(get(&http_headers(&ep), "content-encoding").is_empty());
+    }
+
+    #[test]
+    fn urls() {
+        assert_eq!(websocket_url("https://chatgpt.com/backend-api/codex").as_deref(), Some("wss://chatgpt.com/backend-api/codex/responses"));
+        assert_eq!(websocket_url("http://127.0.0.1:8080/v1/").as_deref(), Some("ws://127.0.0.1:8080/v1/responses"));
+        assert_eq!(websocket_url("ftp://x"), None);
+        assert_eq!(join("http://h/base/", "/models"), "http://h/base/models");
+        assert_eq!(display_url("https://user:pw@host:1/p/responses?key=abc"), "https://host:1/p/responses");
+        assert_eq!(display_url("http://127.0.0.1:9/x"), "http://127.0.0.1:9/x");
+    }
+}
