@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod artifacts;
+pub mod codex;
 pub mod home;
 pub mod mock;
 

@@ -5,50 +5,11 @@
 
 use serde_json::{json, Value};
 use talaria_tests::mock::{AccountSpec, MockResponse, MockServer, Tokens, CLIENT_ID};
+use talaria_tests::codex::{home_for, pool, seed_pool};
 use talaria_tests::{Run, TestHome};
-
-/// A home pointed at the mock for both the issuer and the backend.
-fn home_for(mock: &MockServer) -> TestHome {
-    let mut home = TestHome::new();
-    home.set_env("TALARIA_AUTH_ISSUER", mock.issuer_url());
-    home.set_env("TALARIA_CODEX_BASE_URL", mock.codex_base_url());
-    home
-}
 
 fn now() -> i64 {
     talaria_tests::mock::now_secs()
-}
-
-/// Writes the provider's pool into the profile's auth.json, as the plugin stores it.
-fn seed_pool(home: &TestHome, entries: &[(&Tokens, &AccountSpec)]) {
-    let credentials: Vec<Value> = entries
-        .iter()
-        .enumerate()
-        .map(|(i, (tokens, who))| {
-            json!({
-                "id": format!("c-seed{i}"),
-                "label": who.email,
-                "source": if i == 0 { "device_code" } else { "auth_add" },
-                "email": who.email,
-                "account_id": who.account_id,
-                "user_id": who.user_id,
-                "plan": who.plan,
-                "tokens": { "id_token": tokens.id_token, "access_token": tokens.access_token, "refresh_token": tokens.refresh_token },
-                "last_refresh": "2026-11-01T00:00:00Z",
-                "added_at": "2026-11-01T00:00:00Z",
-                "status": "ok",
-            })
-        })
-        .collect();
-    let doc = json!({ "version": 1, "updated_at": "2026-11-01T00:00:00Z", "providers": { "openai-codex": { "credentials": credentials } } });
-    std::fs::create_dir_all(home.root()).unwrap();
-    std::fs::write(home.path("auth.json"), serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
-}
-
-fn pool(home: &TestHome) -> Vec<Value> {
-    let text = std::fs::read_to_string(home.path("auth.json")).unwrap();
-    let doc: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("auth.json is not JSON ({e}):\n{text}"));
-    doc["providers"]["openai-codex"]["credentials"].as_array().cloned().unwrap_or_default()
 }
 
 fn accounts(home: &TestHome) -> Vec<Value> {

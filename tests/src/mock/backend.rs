@@ -91,6 +91,9 @@ pub(crate) fn models(shared: &Arc<Shared>, request: &Recorded, auth: Auth) -> Re
 
 /// `POST …/responses`: the next script, as an SSE stream or its scripted HTTP answer.
 pub(crate) fn responses_http(shared: &Arc<Shared>, request: &Recorded, auth: Auth) -> Response {
+    if shared.lock().challenge_sse {
+        return MockResponse::cloudflare_challenge().into_response();
+    }
     if let Err(response) = authorize(shared, request, auth) {
         return response.into_response();
     }

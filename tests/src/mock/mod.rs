@@ -224,6 +224,12 @@ impl MockServer {
         self.shared.lock().ws_mode = mode;
     }
 
+    /// Answers every SSE `POST …/responses` with a Cloudflare challenge, as the backend
+    /// does for some networks where the websocket still works.
+    pub fn challenge_sse(&self, on: bool) {
+        self.shared.lock().challenge_sse = on;
+    }
+
     pub fn set_models(&self, models: Vec<Value>) {
         self.shared.lock().models = models;
     }

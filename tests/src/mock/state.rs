@@ -51,6 +51,8 @@ pub(crate) struct State {
     pub models: Vec<Value>,
     pub scripts: VecDeque<ResponseScript>,
     pub ws_mode: WsMode,
+    /// Every `POST …/responses` gets a Cloudflare challenge (the websocket is unaffected).
+    pub challenge_sse: bool,
     pub api_key: Option<String>,
     /// Counts default responses, for distinct ids.
     pub serial: u64,
@@ -77,6 +79,7 @@ impl State {
             models: default_models(),
             scripts: VecDeque::new(),
             ws_mode: WsMode::Accept,
+            challenge_sse: false,
             api_key: None,
             serial: 0,
         }
