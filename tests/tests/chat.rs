@@ -342,3 +342,55 @@ fn continue_sends_the_earlier_turns() {
     assert_eq!(sessions.as_array().unwrap().len(), 1);
     home.run(&["chat", "-q", "x", "--resume", "nope"]).expect_code(2);
 }
+
+/// The REPL on a real terminal (`script` gives it a pty): slash commands, a turn, the
+/// session kept across turns, and Ctrl+D to leave.
+#[test]
+fn the_repl_runs_turns_and_slash_commands_on_a_terminal() {
+    use std::io::Write;
+    let mock = MockServer::start();
+    let (home, _) = signed_in(&mock);
+    quick_transport(&home, 2, "websocket = false\n");
+    let talaria = talaria_tests::artifacts().talaria.clone();
+    // The same environment a normal run gets, around `script`.
+    let plain = home.command(&[]);
+    let mut script = std::process::Command::new("script");
+    script.args(["-q", "-e", "-c", &format!("{} chat", talaria.display()), "/dev/null"]);
+    for (key, value) in plain.get_envs() {
+        match value {
+            Some(value) => script.env(key, value),
+            None => script.env_remove(key),
+        };
+    }
+    let mut child = script
+        .env("TERM", "dumb")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for line in ["/help", "/fast", "/model gpt-5.5", "first question", "second question", "/tools", "/sessions"] {
+        writeln!(stdin, "{line}\r").unwrap();
+        stdin.flush().unwrap();
+        // Let each line be read on its own, as typed.
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    stdin.write_all(b"\x04").unwrap();
+    drop(stdin);
+    let run = Run::wait(child);
+    let screen = format!("{}{}", run.stdout, run.stderr);
+    assert_eq!(run.code, 0, "{screen}");
+    assert!(screen.contains("/resume [ID]"), "help: {screen}");
+    assert!(screen.contains("fast mode on"), "{screen}");
+    assert!(screen.contains("run_command"), "tools: {screen}");
+    assert_eq!(screen.matches("Hello from the mock.").count(), 2, "{screen}");
+    let sent = posts(&mock);
+    assert_eq!(sent.len(), 2);
+    let second = sent[1].json();
+    assert_eq!(second["model"], "gpt-5.5");
+    assert_eq!(second["service_tier"], "priority");
+    assert_eq!(second["input"].as_array().unwrap().len(), 3, "the second turn carries the first");
+    let sessions = home.run(&["sessions", "list", "--json"]).ok().json();
+    assert_eq!(sessions.as_array().unwrap().len(), 1);
+}
