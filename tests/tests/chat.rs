@@ -154,6 +154,10 @@ fn a_challenge_everywhere_fails_fast_and_names_it() {
     assert!(run.stderr.contains(&mock.codex_base_url()), "names the URL: {}", run.stderr);
     assert!(run.stderr.contains("doctor") || run.stderr.contains("network"), "says what to try: {}", run.stderr);
     assert_eq!(posts(&mock).len(), 1, "a challenge is not retried");
+
+    let json = chat(&home, &["-q", "hi", "--json"]).expect_code(1);
+    let error: Value = json.stdout.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).find(|l| l["type"] == "error").unwrap();
+    assert_eq!(error["class"], "cloudflare_challenge");
 }
 
 #[test]
@@ -280,7 +284,8 @@ fn ctrl_c_mid_stream_stops_the_turn_and_keeps_the_partial_answer() {
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(500));
-    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    // The shell's builtin kill: no procps needed on the CI machine.
+    let status = std::process::Command::new("sh").args(["-c", &format!("kill -INT {}", child.id())]).status().unwrap();
     assert!(status.success());
     let run = Run::wait(child);
     assert_eq!(run.code, 130, "{}", run.stderr);

@@ -7,6 +7,7 @@ use serde_json::Value;
 use talaria_plugin_api::abi::{event_sink, EventSink, EventSinkArc};
 use talaria_plugin_api::abi_stable::std_types::RStr;
 use talaria_plugin_api::payload::{ApprovalDecision, ApprovalRequest, Event, Usage};
+use talaria_plugin_api::transport::FailureClass;
 
 /// The events of a chat, as `chat --json` prints them (one object per line, `type` first).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -23,7 +24,7 @@ pub enum ChatEvent {
     #[serde(skip)]
     Progress { message: String },
     Warning { message: String },
-    Error { message: String, #[serde(skip_serializing_if = "Option::is_none")] class: Option<String> },
+    Error { message: String, #[serde(skip_serializing_if = "Option::is_none")] class: Option<FailureClass> },
     TurnCompleted { text: String, usage: Usage, interrupted: bool },
 }
 

@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::Value;
 use talaria_plugin_api::abi::{CancelFlag, PluginError};
-use talaria_plugin_api::payload::{methods, ErrorKind, Usage};
-use talaria_plugin_api::transport::{StreamOptions, StreamRequest, StreamResult, TransportFailure};
+use talaria_plugin_api::payload::{methods, ErrorKind, ToolOutput, Usage};
+use talaria_plugin_api::transport::{FailureClass, StreamOptions, StreamRequest, StreamResult, TransportFailure};
 
 pub use events::{ChatEvent, TurnObserver};
 use events::ForwardingSink;
@@ -72,8 +72,8 @@ pub struct TurnOutcome {
     pub tool_calls: Vec<ToolCallRecord>,
     pub interrupted: bool,
     pub failure: Option<Error>,
-    /// The model that answered (the fallback, when it took over).
-    pub answered_by: Option<ModelChoice>,
+    /// What kind of failure, when the transport said (`cloudflare_challenge`, `auth`, ...).
+    pub failure_class: Option<FailureClass>,
 }
 
 #[derive(Debug, Clone)]
@@ -119,11 +119,11 @@ impl Agent {
                     return outcome;
                 }
                 Err(Stop::Failed(e)) => {
-                    outcome.failure = Some(e);
+                    outcome.failure_class = e.class;
+                    outcome.failure = Some(e.error);
                     return outcome;
                 }
             };
-            outcome.answered_by = Some(model.clone());
             add_usage(&mut outcome.usage, response.usage.as_ref());
             outcome.items.extend(items::replayable(&response.output));
             outcome.text = response.text.clone();
@@ -133,10 +133,12 @@ impl Agent {
             }
             let results = self.run_tools(&calls, cancel);
             for (call, result) in calls.iter().zip(results) {
-                let Some(output) = result else {
+                // Every call gets an output item, even an interrupted one: a function
+                // call without its output makes the next request of the session fail.
+                let output = result.unwrap_or_else(|| {
                     outcome.interrupted = true;
-                    return outcome;
-                };
+                    ToolOutput::error("interrupted by the user before the tool finished")
+                });
                 outcome.items.push(items::function_call_output(&call.call_id, &output.content));
                 outcome.tool_calls.push(ToolCallRecord {
                     call_id: call.call_id.clone(),
@@ -146,7 +148,7 @@ impl Agent {
                     is_error: output.is_error,
                 });
             }
-            if cancel.is_cancelled() {
+            if outcome.interrupted || cancel.is_cancelled() {
                 outcome.interrupted = true;
                 return outcome;
             }
@@ -163,27 +165,27 @@ impl Agent {
     /// One model request, on the fallback model when the current one fails in a way
     /// worth falling back for. `model` is switched for the rest of the turn.
     fn model_request(&self, settings: &TurnSettings, model: &mut ModelChoice, input: Vec<Value>, cancel: &CancelFlag) -> Result<StreamResult, Stop> {
-        match self.stream(settings, model, input.clone(), cancel) {
-            Err(Stop::Failed(e)) if e.fallback_worthy => {
-                let Some(fallback) = settings.fallback.as_ref().filter(|f| *f != model) else {
-                    return Err(Stop::Failed(e.error));
-                };
-                self.observer.event(&ChatEvent::Warning {
-                    message: format!("{model} failed ({}); trying the fallback model {fallback}", first_line(&e.error.message)),
-                });
-                *model = fallback.clone();
-                self.stream(settings, model, input, cancel).map_err(|stop| match stop {
-                    Stop::Failed(e) => Stop::Failed(e.error.context(format!("the fallback model {fallback} failed too"))),
-                    Stop::Interrupted(text) => Stop::Interrupted(text),
-                })
-            }
-            Err(Stop::Failed(e)) => Err(Stop::Failed(e.error)),
-            Err(Stop::Interrupted(text)) => Err(Stop::Interrupted(text)),
-            Ok(result) => Ok(result),
-        }
+        let failure = match self.stream(settings, model, input.clone(), cancel) {
+            Err(Stop::Failed(e)) if e.fallback_worthy => e,
+            other => return other,
+        };
+        let Some(fallback) = settings.fallback.as_ref().filter(|f| *f != model) else {
+            return Err(Stop::Failed(failure));
+        };
+        self.observer.event(&ChatEvent::Warning {
+            message: format!("{model} failed ({}); trying the fallback model {fallback}", first_line(&failure.error.message)),
+        });
+        *model = fallback.clone();
+        self.stream(settings, model, input, cancel).map_err(|stop| match stop {
+            Stop::Failed(e) => Stop::Failed(RequestFailure {
+                error: e.error.context(format!("the fallback model {fallback} failed too")),
+                ..e
+            }),
+            interrupted => interrupted,
+        })
     }
 
-    fn stream(&self, settings: &TurnSettings, model: &ModelChoice, input: Vec<Value>, cancel: &CancelFlag) -> Result<StreamResult, Stop<RequestFailure>> {
+    fn stream(&self, settings: &TurnSettings, model: &ModelChoice, input: Vec<Value>, cancel: &CancelFlag) -> Result<StreamResult, Stop> {
         let request = StreamRequest {
             provider: model.provider.clone(),
             session_id: settings.session_id.clone(),
@@ -211,7 +213,7 @@ impl Agent {
 
     /// Runs the calls (in parallel when there are several); `None` for a call that was
     /// cancelled.
-    fn run_tools(&self, calls: &[FunctionCall], cancel: &CancelFlag) -> Vec<Option<talaria_plugin_api::payload::ToolOutput>> {
+    fn run_tools(&self, calls: &[FunctionCall], cancel: &CancelFlag) -> Vec<Option<ToolOutput>> {
         for call in calls {
             self.observer.event(&ChatEvent::ToolCall {
                 call_id: call.call_id.clone(),
@@ -249,20 +251,21 @@ impl Agent {
 }
 
 /// Why a model request did not produce a response.
-enum Stop<E = Error> {
+enum Stop {
     /// Cancelled; the text streamed so far.
     Interrupted(String),
-    Failed(E),
+    Failed(RequestFailure),
 }
 
 struct RequestFailure {
     error: Error,
+    class: Option<FailureClass>,
     fallback_worthy: bool,
 }
 
 impl RequestFailure {
     fn plain(error: Error) -> Self {
-        RequestFailure { error, fallback_worthy: false }
+        RequestFailure { error, class: None, fallback_worthy: false }
     }
 
     /// A transport error, mapped to the exit code the user should see (an auth failure
@@ -271,7 +274,7 @@ impl RequestFailure {
         let failure: Option<TransportFailure> = (!e.data.is_empty()).then(|| serde_json::from_str(&e.data).ok()).flatten();
         let exit = crate::provider::exit_for(e.kind());
         let fallback_worthy = failure.as_ref().is_some_and(|f| f.fallback_worthy) || e.kind() == ErrorKind::RateLimited;
-        RequestFailure { error: Error::new(exit, e.message.to_string()), fallback_worthy }
+        RequestFailure { error: Error::new(exit, e.message.to_string()), class: failure.map(|f| f.class), fallback_worthy }
     }
 }
 

@@ -121,7 +121,7 @@ impl Chat {
         self.record(&outcome)?;
         if let Some(e) = outcome.failure {
             if self.json {
-                self.observer.event(&ChatEvent::Error { message: e.message.clone(), class: None });
+                self.observer.event(&ChatEvent::Error { message: e.message.clone(), class: outcome.failure_class });
             }
             return Err(e);
         }
