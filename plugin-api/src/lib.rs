@@ -13,6 +13,7 @@ pub mod abi;
 pub mod manifest;
 pub mod payload;
 pub mod provider;
+pub mod text;
 pub mod transport;
 pub mod version;
 

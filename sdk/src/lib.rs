@@ -38,7 +38,7 @@ pub use talaria_plugin_api::payload::{
     methods, ApprovalDecision, ApprovalRequest, Description, ErrorKind, Event, HostInfo, ToolCallRequest,
     ToolOutput, ToolSpec, Usage,
 };
-pub use talaria_plugin_api::{provider, transport, ABI_VERSION};
+pub use talaria_plugin_api::{provider, text, transport, ABI_VERSION};
 pub use tools::{parse_args, Tool, ToolSet};
 
 /// Re-exports for [`export_plugin!`]'s expansion; not part of the public API.

@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 use talaria_plugin_api::provider::{Account, AccountStatus, ResolveRequest};
+use talaria_plugin_api::text::duration_words;
 
 use super::login::{describe_account, sign_in, SignIn};
 use super::open_provider;
@@ -120,7 +121,7 @@ fn status(app: &App, provider: Option<&str>, json: bool) -> Result<()> {
 fn token_line(account: &Account, now: u64) -> Option<String> {
     let expires_at = account.expires_at?;
     Some(if expires_at > now {
-        format!("access token valid for {}", short_duration(expires_at - now))
+        format!("access token valid for {}", duration_words(expires_at - now))
     } else {
         "access token expired, refreshed on next use".into()
     })
@@ -138,7 +139,7 @@ pub(super) fn status_summary(accounts: &[Account], now: u64) -> String {
         let mut part = format!("{} {}", of_state.len(), state.label());
         // The soonest a rate-limited credential comes back is what matters.
         if let Some(left) = of_state.iter().filter_map(|a| a.available_at).filter(|&at| at > now).min().map(|at| at - now) {
-            part.push_str(&format!(" ({} left)", short_duration(left)));
+            part.push_str(&format!(" ({} left)", duration_words(left)));
         }
         parts.push(part);
     }
@@ -148,7 +149,7 @@ pub(super) fn status_summary(accounts: &[Account], now: u64) -> String {
 /// The status column: `ok`, `expired`, `rate-limited (12m left)`, `needs re-login`.
 pub(super) fn status_text(account: &Account, now: u64) -> String {
     match (account.status, account.available_at) {
-        (AccountStatus::RateLimited, Some(at)) if at > now => format!("rate-limited ({} left)", short_duration(at - now)),
+        (AccountStatus::RateLimited, Some(at)) if at > now => format!("rate-limited ({} left)", duration_words(at - now)),
         (status, _) => status.label().into(),
     }
 }
@@ -180,25 +181,6 @@ pub(super) fn sign_in_hint(provider: &Provider) -> String {
     }
 }
 
-/// "45s", "12m", "3h 5m", "2d 4h": a wait or validity, as precise as a person needs.
-pub(super) fn short_duration(secs: u64) -> String {
-    const MINUTE: u64 = 60;
-    const HOUR: u64 = 60 * MINUTE;
-    const DAY: u64 = 24 * HOUR;
-    match secs {
-        s if s < MINUTE => format!("{s}s"),
-        s if s < HOUR => format!("{}m", s / MINUTE),
-        s if s < DAY => match (s % HOUR) / MINUTE {
-            0 => format!("{}h", s / HOUR),
-            m => format!("{}h {m}m", s / HOUR),
-        },
-        s => match (s % DAY) / HOUR {
-            0 => format!("{}d", s / DAY),
-            h => format!("{}d {h}h", s / DAY),
-        },
-    }
-}
-
 pub(super) fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
@@ -209,15 +191,6 @@ mod tests {
 
     fn account(status: AccountStatus) -> Account {
         Account { index: 1, label: "a@example.com".into(), status, ..Default::default() }
-    }
-
-    #[test]
-    fn durations_are_short_and_readable() {
-        assert_eq!(short_duration(45), "45s");
-        assert_eq!(short_duration(12 * 60 + 5), "12m");
-        assert_eq!(short_duration(3 * 3600), "3h");
-        assert_eq!(short_duration(3 * 3600 + 5 * 60), "3h 5m");
-        assert_eq!(short_duration(2 * 86400 + 4 * 3600), "2d 4h");
     }
 
     #[test]
@@ -233,7 +206,7 @@ mod tests {
         let ok = account(AccountStatus::Ok);
         let mut soon = account(AccountStatus::RateLimited);
         soon.available_at = Some(now + 90);
-        assert_eq!(status_summary(&[ok.clone(), limited, soon, ok], now), "2 ok, 2 rate-limited (1m left)");
+        assert_eq!(status_summary(&[ok.clone(), limited, soon, ok], now), "2 ok, 2 rate-limited (2m left)");
     }
 
     #[test]

@@ -56,7 +56,7 @@ pub fn report(settings: &Settings, report: &FailureReport) -> Error {
         ),
         429 => {
             let wait = retry_after(report, now());
-            let when = wait.map(|s| format!("try again in {}", short_duration(s))).unwrap_or_else(|| "try again later".into());
+            let when = wait.map(|s| format!("try again in {}", talaria_sdk::text::duration_words(s))).unwrap_or_else(|| "try again later".into());
             let error = Error::new(ErrorKind::RateLimited, format!("OpenAI rate-limited {API_KEY_VAR} (429{code}); {when}"));
             match wait {
                 Some(secs) => error.with_data(json!({ "retry_after_secs": secs })),
@@ -77,14 +77,6 @@ fn retry_after(report: &FailureReport, now: u64) -> Option<u64> {
 
 fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
-
-fn short_duration(secs: u64) -> String {
-    match secs {
-        0..60 => format!("{secs}s"),
-        60..3600 => format!("{}m", secs.div_ceil(60)),
-        _ => format!("{}h {}m", secs / 3600, (secs % 3600) / 60),
-    }
 }
 
 pub fn accounts(settings: &Settings) -> Vec<Account> {
@@ -130,8 +122,5 @@ mod tests {
         assert_eq!(retry_after(&by_header, 1_000), Some(90));
         let by_reset = FailureReport { status: 429, reset_at: Some(1_030), ..Default::default() };
         assert_eq!(retry_after(&by_reset, 1_000), Some(30));
-        assert_eq!(short_duration(30), "30s");
-        assert_eq!(short_duration(90), "2m");
-        assert_eq!(short_duration(3_660), "1h 1m");
     }
 }

@@ -11,7 +11,8 @@ use talaria_sdk::{runtime, ErrorKind, Result};
 
 use crate::http::{describe_send_error, excerpt, retry_after, MODELS_TIMEOUT};
 use crate::issuer::Reply;
-use crate::store::{human_duration, now_secs};
+use crate::store::now_secs;
+use talaria_sdk::text::duration_words;
 use crate::{CodexProvider, CODEX_VERSION, PROVIDER_ID};
 
 pub const DEFAULT_MODEL: &str = "gpt-5.3-codex";
@@ -121,7 +122,7 @@ pub fn write_cache(path: &Path, cache: &CachedModels) -> std::io::Result<()> {
 fn fallback(cache: Option<CachedModels>, plan: Option<&str>, why: &str, now: u64) -> ModelList {
     match cache {
         Some(c) => {
-            let age = human_duration(now.saturating_sub(c.fetched_at));
+            let age = duration_words(now.saturating_sub(c.fetched_at));
             list(c.models, ModelSource::Cache, Some(format!("{why}: showing the list cached {age} ago")))
         }
         None => list(builtin(plan), ModelSource::Builtin, Some(format!("{why}: showing the built-in list"))),

@@ -264,7 +264,7 @@ impl CodexProvider {
         if let Some(label) = label {
             self.host.info_log(&format!(
                 "{PROVIDER_ID} credential {label} is rate-limited for {}; rotating",
-                crate::store::human_duration(until.saturating_sub(now))
+                talaria_sdk::text::duration_words(until.saturating_sub(now))
             ));
         }
         self.resolve(&report.request)

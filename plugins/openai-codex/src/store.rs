@@ -145,22 +145,6 @@ pub fn parse_rfc3339(text: &str) -> Option<u64> {
     t.duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs())
 }
 
-/// "12m", "2h 5m", "40s": how long until something, for messages.
-pub fn human_duration(secs: u64) -> String {
-    match secs {
-        0..=59 => format!("{secs}s"),
-        60..=3599 => format!("{}m", secs.div_ceil(60)),
-        _ => {
-            let (h, m) = (secs / 3600, (secs % 3600) / 60);
-            if m == 0 {
-                format!("{h}h")
-            } else {
-                format!("{h}h {m}m")
-            }
-        }
-    }
-}
-
 /// A fresh entry id: `c-` and 12 hex digits. The std hasher is seeded randomly per
 /// process, which is enough to keep ids apart within one pool (collisions are re-drawn).
 pub fn new_entry_id(pool: &Pool) -> String {
@@ -460,7 +444,7 @@ impl Pool {
                 ErrorKind::RateLimited,
                 format!(
                     "{what} rate-limited; {first_word} is usable again in {}",
-                    human_duration(first.saturating_sub(now))
+                    talaria_sdk::text::duration_words(first.saturating_sub(now))
                 ),
             )
             .with_data(serde_json::json!({ "available_at": first }));
@@ -681,9 +665,6 @@ pub mod tests {
         assert_eq!(parse_rfc3339("2026-04-25T12:00:00Z"), Some(1_777_118_400));
         assert_eq!(parse_rfc3339("2026-04-25T12:00:00.123456Z"), Some(1_777_118_400));
         assert_eq!(parse_rfc3339("yesterday"), None);
-        assert_eq!(human_duration(30), "30s");
-        assert_eq!(human_duration(11 * 60 + 1), "12m");
-        assert_eq!(human_duration(7500), "2h 5m");
     }
 
     #[test]

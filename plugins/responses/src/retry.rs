@@ -116,23 +116,6 @@ pub fn ceil_secs(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
-/// "in 3 h 12 min" style wording for a reset time, relative to `now`.
-pub fn describe_wait(secs: u64) -> String {
-    match secs {
-        0 => "now".to_owned(),
-        1..=59 => format!("in {secs} s"),
-        60..=3599 => format!("in {} min", secs.div_ceil(60)),
-        _ => {
-            let (h, m) = (secs / 3600, (secs % 3600) / 60);
-            if m == 0 {
-                format!("in {h} h")
-            } else {
-                format!("in {h} h {m} min")
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,11 +168,8 @@ mod tests {
     }
 
     #[test]
-    fn waits_are_rounded_up_and_worded() {
+    fn waits_are_rounded_up() {
         assert_eq!(ceil_secs(Duration::from_millis(28)), 1);
         assert_eq!(ceil_secs(Duration::from_secs(3)), 3);
-        assert_eq!(describe_wait(42), "in 42 s");
-        assert_eq!(describe_wait(61), "in 2 min");
-        assert_eq!(describe_wait(3 * 3600 + 12 * 60), "in 3 h 12 min");
     }
 }
