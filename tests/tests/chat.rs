@@ -133,6 +133,30 @@ fn a_refused_websocket_falls_back_to_sse_and_says_so_once() {
 }
 
 #[test]
+fn a_websocket_refused_for_another_reason_also_falls_back() {
+    for status in [404, 502] {
+        let mock = MockServer::start();
+        let (home, _) = signed_in(&mock);
+        mock.set_websocket(WsMode::Refuse(status));
+        let run = chat(&home, &["-q", "hi"]).ok();
+        assert_eq!(run.stdout, "Hello from the mock.\n", "{status}");
+        assert_eq!(posts(&mock).len(), 1, "{status}");
+        assert!(run.stderr.contains("Falling back from WebSockets to HTTPS"), "{status}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn a_rate_limited_response_failed_waits_the_given_delay_and_retries() {
+    let mock = MockServer::start();
+    let (home, _) = signed_in(&mock);
+    quick_transport(&home, 2, "websocket = false\n");
+    mock.push_events(vec![failed_event("rate_limit_exceeded", "Rate limit reached. Please try again in 28ms.")]);
+    let run = chat(&home, &["-q", "hi"]).ok();
+    assert_eq!(run.stdout, "Hello from the mock.\n");
+    assert_eq!(posts(&mock).len(), 2);
+}
+
+#[test]
 fn a_cloudflare_challenge_on_sse_does_not_matter_while_the_websocket_works() {
     let mock = MockServer::start();
     let (home, _) = signed_in(&mock);
