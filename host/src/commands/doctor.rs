@@ -1,22 +1,32 @@
 //! `talaria doctor`: every check, each with a verdict and, when it fails, what to do.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
+use serde_json::Value;
 
+use talaria_plugin_api::abi::{event_sink, CancelFlag, EventSink, EventSinkArc, PluginError};
+use talaria_plugin_api::abi_stable::std_types::RStr;
 use talaria_plugin_api::manifest::PluginKind;
+use talaria_plugin_api::payload::{methods, ErrorKind, Event};
 use talaria_plugin_api::provider::{Account, AccountStatus};
+use talaria_plugin_api::transport::{FailureClass, ProbeRequest, ProbeResult, TransportFailure};
 
 use super::auth::{login_command, sign_in_hint, status_summary, unix_now};
 use super::login::describe_account;
+use crate::agent::TRANSPORT;
 use crate::app::App;
 use crate::cli::ApprovalMode;
 use crate::credentials::CredentialStore;
-use crate::error::{Error, Result};
+use crate::error::{Error, Exit, Result};
 use crate::host_services::PolicyApprover;
 use crate::output::print_json;
 use crate::plugins::Registry;
-use crate::provider::{provider_ids, Provider};
+use crate::provider::{print_notice, provider_ids, Provider};
+
+/// The name of the backend probe's check.
+const BACKEND: &str = "backend";
 
 #[derive(Serialize)]
 struct Check {
@@ -24,17 +34,44 @@ struct Check {
     /// `ok`, `fail` or `skip`.
     status: &'static str,
     detail: String,
+    /// What the backend probe found, for scripts (only on the `backend` check). `status`
+    /// is the check's verdict, so the HTTP status is `http_status`.
+    #[serde(flatten)]
+    probe: ProbeFacts,
+}
+
+/// The machine-readable side of the `backend` check; all absent on other checks.
+#[derive(Default, Serialize)]
+struct ProbeFacts {
+    /// Why the probe failed, as the transport classified it (`cloudflare_challenge`,
+    /// `timeout`, `tls`, `connect`, `auth`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    class: Option<FailureClass>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http_status: Option<u16>,
+    /// `websocket` or `sse`, when the backend was reached.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transport: Option<String>,
+    /// `cf-ray` / `x-request-id` of a failed answer, for a bug report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
 }
 
 impl Check {
     fn new(name: impl Into<String>, outcome: std::result::Result<String, String>) -> Check {
         match outcome {
-            Ok(detail) => Check { name: name.into(), status: "ok", detail },
-            Err(detail) => Check { name: name.into(), status: "fail", detail },
+            Ok(detail) => Check { name: name.into(), status: "ok", detail, probe: ProbeFacts::default() },
+            Err(detail) => Check { name: name.into(), status: "fail", detail, probe: ProbeFacts::default() },
         }
     }
     fn skip(name: impl Into<String>, detail: impl Into<String>) -> Check {
-        Check { name: name.into(), status: "skip", detail: detail.into() }
+        Check { name: name.into(), status: "skip", detail: detail.into(), probe: ProbeFacts::default() }
+    }
+    fn with_probe(mut self, probe: ProbeFacts) -> Check {
+        self.probe = probe;
+        self
     }
 }
 
@@ -66,6 +103,9 @@ pub fn run(app: &App, json: bool) -> Result<()> {
     ));
     if let Some(registry) = &registry {
         provider_auth_checks(app, registry, &mut checks)?;
+        checks.push(backend_check(app, registry)?);
+    } else {
+        checks.push(Check::skip(BACKEND, "not probed: fix the config first"));
     }
 
     let failed = checks.iter().filter(|c| c.status == "fail").count();
@@ -150,4 +190,219 @@ fn provider_auth(provider: &Provider) -> std::result::Result<String, String> {
     }
     let shown = usable.iter().find(|a| a.current).unwrap_or(&usable[0]);
     Ok(format!("{}, {} of {} usable", describe_account(shown), usable.len(), accounts.len()))
+}
+
+/// `backend`: does the profile's provider's backend answer its login? Probed through the
+/// transport chats use (`transport.probe`), so a failure here is the one a chat would
+/// hit, told apart: Cloudflare challenge, timeout, TLS, connect, auth.
+fn backend_check(app: &App, registry: &Arc<Registry>) -> Result<Check> {
+    let provider_id = app.config()?.model.provider.clone();
+    if let Some(reason) = probe_blocker(registry, &provider_id) {
+        return Ok(Check::skip(BACKEND, format!("not probed: {reason}")));
+    }
+    Ok(match probe(registry, &provider_id) {
+        Ok(reached) => Check::new(
+            BACKEND,
+            Ok(format!("reachable at {} over {} (status {})", reached.url, reached.transport, reached.status)),
+        )
+        .with_probe(ProbeFacts {
+            url: Some(reached.url),
+            http_status: Some(reached.status),
+            transport: Some(reached.transport),
+            ..ProbeFacts::default()
+        }),
+        // A transport too old to have the method: nothing was learned either way.
+        Err(e) if e.kind() == ErrorKind::UnknownMethod => {
+            Check::skip(BACKEND, format!("not probed: the {TRANSPORT} transport cannot probe ({})", e.message))
+        }
+        Err(e) => failed_probe(&e, &provider_id),
+    })
+}
+
+/// Why the backend cannot be probed, if it cannot: the provider is not available, has no
+/// usable login, or the transport plugin is disabled, missing or broken.
+fn probe_blocker(registry: &Arc<Registry>, provider_id: &str) -> Option<String> {
+    let provider = match Provider::find(registry, provider_id) {
+        Ok(provider) => provider,
+        Err(e) => return Some(e.message),
+    };
+    if let Err(problem) = provider_auth(&provider) {
+        return Some(problem);
+    }
+    match registry.plugin(TRANSPORT) {
+        Ok(_) => None,
+        // Its own `plugin` check already says why; no need to repeat the whole story.
+        Err(e) if e.exit == Exit::Missing => Some(format!("the {TRANSPORT} transport plugin cannot load (see `plugin {TRANSPORT}`)")),
+        Err(e) => Some(e.message),
+    }
+}
+
+/// One `transport.probe` call; events (progress, warnings) go to stderr as notices.
+fn probe(registry: &Registry, provider_id: &str) -> std::result::Result<ProbeResult, PluginError> {
+    let request = ProbeRequest { provider: provider_id.to_owned() };
+    let params = serde_json::to_string(&request).map_err(|e| PluginError::new(ErrorKind::Other, e.to_string()))?;
+    let out = registry.call(TRANSPORT, methods::TRANSPORT_PROBE, &params, notices(), CancelFlag::new())?;
+    serde_json::from_str(&out).map_err(|e| {
+        PluginError::new(ErrorKind::Other, format!("the {TRANSPORT} transport answered the probe with a malformed result: {e}"))
+    })
+}
+
+/// The failed `backend` check: the transport's classification worded for the person
+/// running doctor, and the same facts for scripts.
+fn failed_probe(e: &PluginError, provider_id: &str) -> Check {
+    let data: Option<Value> = serde_json::from_str(e.data.as_str()).ok();
+    let failure: Option<TransportFailure> = data.clone().and_then(|d| serde_json::from_value(d).ok());
+    // The transport's full message (with the websocket's side of the story) is for the log.
+    tracing::info!("doctor: backend probe failed: {}", e.message);
+    let Some(failure) = failure else {
+        return Check::new(BACKEND, Err(e.message.to_string()));
+    };
+    let extras = ProbeExtras::read(data.as_ref());
+    let detail = describe_failure(&failure, &extras, e.message.as_str(), provider_id);
+    Check::new(BACKEND, Err(detail)).with_probe(ProbeFacts {
+        class: Some(failure.class),
+        url: Some(failure.url.clone()).filter(|u| !u.is_empty()),
+        http_status: failure.status,
+        transport: None,
+        request_id: failure.request_id.clone(),
+    })
+}
+
+/// What the probe adds to its error's data beside the `TransportFailure` fields.
+#[derive(Default)]
+struct ProbeExtras {
+    /// The network error's own text (TLS, DNS, connect).
+    reason: Option<String>,
+    /// The limit that ran out, for a timeout.
+    timeout: Option<Duration>,
+}
+
+impl ProbeExtras {
+    fn read(data: Option<&Value>) -> ProbeExtras {
+        let Some(data) = data else {
+            return ProbeExtras::default();
+        };
+        ProbeExtras {
+            reason: data.get("reason").and_then(Value::as_str).filter(|r| !r.is_empty()).map(str::to_owned),
+            timeout: data.get("timeout_ms").and_then(Value::as_u64).map(Duration::from_millis),
+        }
+    }
+}
+
+/// One sentence per class: what happened, then what to do. `message` is the transport's
+/// own wording, used where doctor has nothing better to say.
+fn describe_failure(failure: &TransportFailure, extras: &ProbeExtras, message: &str, provider_id: &str) -> String {
+    let url = if failure.url.is_empty() { "the backend" } else { failure.url.as_str() };
+    let reason = extras.reason.as_deref().unwrap_or(message);
+    match failure.class {
+        FailureClass::CloudflareChallenge => {
+            let ray = failure.request_id.as_deref().map(|id| format!(", cf-ray {id}")).unwrap_or_default();
+            format!(
+                "the backend at {url} answered with a Cloudflare challenge (HTTP 403, cf-mitigated: challenge{ray}): \
+                 this network is being asked to prove it is a browser; try another network, turn off a VPN or proxy, \
+                 or check `curl -I {}`",
+                curl_target(url)
+            )
+        }
+        FailureClass::Timeout => {
+            // An HTTP 408 is the server giving up on us, not silence.
+            let what = match (failure.status, extras.timeout) {
+                (Some(status), _) => format!("the backend at {url} timed out the request (HTTP {status})"),
+                (None, Some(limit)) => format!("no answer from {url} within {}", seconds(limit)),
+                (None, None) => format!("no answer from {url} in time"),
+            };
+            format!(
+                "{what}; check the network connection and any proxy or firewall in the way (on a slow link, raise \
+                 `connect_timeout_ms` / `first_byte_timeout_ms` under [plugin_config.{TRANSPORT}])"
+            )
+        }
+        FailureClass::Tls => format!(
+            "TLS handshake with {url} failed: {reason}; check for a proxy, VPN or antivirus that intercepts TLS, \
+             that the system clock is right, and that the system's CA certificates are installed"
+        ),
+        FailureClass::Connect => format!(
+            "cannot connect to {url}: {reason}; check the network connection, DNS and proxy settings, and the \
+             provider's base URL"
+        ),
+        // A status means the backend itself said no; without one, the provider could not
+        // supply a usable login (its message says what to do).
+        FailureClass::Auth => match failure.status {
+            Some(status) => format!("the backend rejected the login ({status}): run `{}`", login_command(provider_id)),
+            None => format!("the login could not be used: {message}"),
+        },
+        _ => message.to_owned(),
+    }
+}
+
+/// The base URL for the `curl -I` hint: the probed `…/models` without its last segment
+/// (reference §11: `curl -I https://chatgpt.com/backend-api/codex`).
+fn curl_target(url: &str) -> &str {
+    url.strip_suffix("/models").unwrap_or(url)
+}
+
+/// "0.5 s", "20 s".
+fn seconds(d: Duration) -> String {
+    if d.subsec_millis() == 0 || d.as_secs() >= 10 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}
+
+/// Sends the probe's progress and warning events to stderr; stdout is doctor's report.
+struct Notices;
+
+impl EventSink for Notices {
+    fn emit(&self, event: RStr<'_>) {
+        if let Ok(event) = serde_json::from_str::<Event>(event.as_str()) {
+            print_notice(event);
+        }
+    }
+}
+
+fn notices() -> EventSinkArc {
+    event_sink(Notices)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(class: FailureClass, status: Option<u16>, request_id: Option<&str>) -> TransportFailure {
+        TransportFailure {
+            class,
+            url: "https://chatgpt.com/backend-api/codex/models".into(),
+            status,
+            reset_at: None,
+            request_id: request_id.map(str::to_owned),
+            fallback_worthy: false,
+        }
+    }
+
+    #[test]
+    fn each_class_gets_its_own_words() {
+        let none = ProbeExtras::default();
+        let cf = describe_failure(&failure(FailureClass::CloudflareChallenge, Some(403), Some("ray-1")), &none, "", "openai-codex");
+        assert!(cf.contains("Cloudflare challenge (HTTP 403, cf-mitigated: challenge, cf-ray ray-1)"), "{cf}");
+        assert!(cf.contains("`curl -I https://chatgpt.com/backend-api/codex`"), "{cf}");
+        let slow = ProbeExtras { reason: None, timeout: Some(Duration::from_millis(1500)) };
+        let timeout = describe_failure(&failure(FailureClass::Timeout, None, None), &slow, "", "openai-codex");
+        assert!(timeout.starts_with("no answer from https://chatgpt.com/backend-api/codex/models within 1.5 s;"), "{timeout}");
+        let bad = ProbeExtras { reason: Some("invalid peer certificate: UnknownIssuer".into()), timeout: None };
+        let tls = describe_failure(&failure(FailureClass::Tls, None, None), &bad, "", "openai-codex");
+        assert!(tls.starts_with("TLS handshake with https://chatgpt.com/backend-api/codex/models failed: invalid peer certificate"), "{tls}");
+        let auth = describe_failure(&failure(FailureClass::Auth, Some(401), None), &none, "", "openai-codex");
+        assert_eq!(auth, "the backend rejected the login (401): run `talaria login`");
+        let other = describe_failure(&failure(FailureClass::Server, Some(502), None), &none, "The backend failed.", "openai-codex");
+        assert_eq!(other, "The backend failed.");
+    }
+
+    #[test]
+    fn extras_are_read_when_present() {
+        let data = serde_json::json!({"class": "timeout", "url": "u", "timeout_ms": 250, "reason": ""});
+        let extras = ProbeExtras::read(Some(&data));
+        assert_eq!(extras.timeout, Some(Duration::from_millis(250)));
+        assert_eq!(extras.reason, None);
+        assert_eq!(seconds(Duration::from_secs(20)), "20 s");
+    }
 }

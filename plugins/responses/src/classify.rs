@@ -372,7 +372,7 @@ fn describe_model_error(
     let at = url.map(|u| format!(" at {u}")).unwrap_or_default();
     let reset = http.and_then(|e| e.reset_at).map(|at| {
         let now = retry::now_secs();
-        format!(" The limit resets {}.", retry::describe_wait(at.saturating_sub(now)))
+        format!(" The limit resets in {}.", talaria_sdk::text::duration_words(at.saturating_sub(now)))
     });
     let reset = reset.unwrap_or_default();
     match class {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use talaria_sdk::provider::ResolveRequest;
 use talaria_sdk::transport::{ProbeRequest, ProbeResult};
-use talaria_sdk::{LogLevel, Result};
+use talaria_sdk::{Error, LogLevel, Result};
 
 use crate::classify::{classify, failure_error, short_reason, Problem, Target};
 use crate::config::Settings;
@@ -73,7 +73,37 @@ pub fn probe<C: Call>(engine: &Engine, call: &C, req: &ProbeRequest) -> Result<P
             if let Some(Err(ws_problem)) = &websocket {
                 error.message = format!("{} (The websocket handshake failed too: {}.)", error.message, short_reason(ws_problem));
             }
+            add_details(&mut error, &problem, settings.connect.min(PROBE_LIMIT));
             Err(error)
         }
     }
+}
+
+/// Adds what `doctor` words its own verdict with to the error's data, beside the
+/// [`TransportFailure`](talaria_sdk::transport::TransportFailure) fields (readers of
+/// those ignore unknown keys): `reason`, the network error's own text for a TLS, DNS or
+/// connect failure, and `timeout_ms`, the limit that ran out for a timeout. Neither
+/// holds a header or a credential.
+fn add_details(error: &mut Error, problem: &Problem, connect_limit: Duration) {
+    let Some(serde_json::Value::Object(data)) = error.data.as_mut() else {
+        return;
+    };
+    match problem {
+        Problem::Tls(reason) | Problem::Dns(reason) | Problem::Connect(reason) => {
+            data.insert("reason".into(), reason.clone().into());
+        }
+        // reqwest's own connect timeout carries no duration: it is the connect limit.
+        Problem::ConnectTimeout(limit) => {
+            let limit = if limit.is_zero() { connect_limit } else { *limit };
+            data.insert("timeout_ms".into(), millis(limit).into());
+        }
+        Problem::FirstByteTimeout(limit) | Problem::IdleTimeout(limit) => {
+            data.insert("timeout_ms".into(), millis(*limit).into());
+        }
+        _ => {}
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
