@@ -187,25 +187,36 @@ fn a_refused_connection_is_connect_with_its_reason() {
 }
 
 #[test]
+fn a_401_is_refreshed_once_like_a_chat_would() {
+    let mock = MockServer::start();
+    let (home, tokens) = signed_in(&mock);
+    mock.revoke_access(&tokens.access_token);
+    let (line, check) = doctor(&home, 0);
+    assert!(line.starts_with("ok    backend: reachable"), "{line}");
+    assert_eq!(check["status"], "ok");
+    assert_eq!(mock.count("/oauth/token", "refresh_token"), 1);
+}
+
+#[test]
 fn a_rejected_login_is_auth_and_says_talaria_login() {
     let mock = MockServer::start();
     let (home, tokens) = signed_in(&mock);
     mock.revoke_access(&tokens.access_token);
-    // The probe reports the backend's 401 as it is (a chat would first ask the provider
-    // to refresh); refreshing is made impossible too, so the verdict holds either way.
-    for _ in 0..4 {
-        mock.push_response("/oauth/token", MockResponse::error(401, "refresh_token_reused", "Your refresh token has already been used."));
-    }
+    // The refresh the provider tries after the 401 is refused for good.
+    mock.push_response("/oauth/token", MockResponse::error(401, "refresh_token_reused", "Your refresh token has already been used."));
 
-    let (line, check) = doctor(&home, 1);
-    assert_eq!(line, "fail  backend: the backend rejected the login (401): run `talaria login`");
+    let json = home.run(&["doctor", "--json"]).expect_code(1).json();
+    let check = json["checks"].as_array().unwrap().iter().find(|c| c["name"] == "backend").unwrap().clone();
     assert_eq!(check["status"], "fail");
     assert_eq!(check["class"], "auth");
-    assert_eq!(check["http_status"], 401);
-    // The stored login itself still looks usable: that is the point of asking the backend.
-    let json = home.run(&["doctor", "--json"]).expect_code(1).json();
-    let auth = json["checks"].as_array().unwrap().iter().find(|c| c["name"] == "auth openai-codex").unwrap().clone();
-    assert_eq!(auth["status"], "ok", "{auth}");
+    assert!(check["detail"].as_str().unwrap().contains("`talaria login`"), "{check}");
+    assert_eq!(mock.count("/oauth/token", "refresh_token"), 1);
+    // The credential is quarantined now: the next doctor says so in the auth check and
+    // does not probe, or refresh, again.
+    let human = home.run(&["doctor"]).expect_code(1);
+    assert_contains(&human.stdout, &["needs re-login", "talaria login"]);
+    assert!(backend_line(&human).starts_with("skip  backend: not probed"), "{}", human.stdout);
+    assert_eq!(mock.count("/oauth/token", "refresh_token"), 1, "never refreshed again");
 }
 
 #[test]

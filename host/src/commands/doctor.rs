@@ -98,7 +98,9 @@ pub fn run(app: &App, json: bool) -> Result<()> {
         "auth",
         store
             .providers()
-            .map(|p| if p.is_empty() { "no stored credentials".into() } else { format!("credentials for {}", p.join(", ")) })
+            // Whether auth.json is readable; each provider's own check below says whether
+            // its credentials are usable.
+            .map(|p| if p.is_empty() { "auth.json holds no credentials".into() } else { format!("auth.json readable (stored for {})", p.join(", ")) })
             .map_err(|e| e.message),
     ));
     if let Some(registry) = &registry {

@@ -429,7 +429,7 @@ fn http_of(problem: &Problem) -> Option<&HttpError> {
     }
 }
 
-fn failure_report(request: &ResolveRequest, endpoint: &Endpoint, e: &HttpError) -> FailureReport {
+pub(crate) fn failure_report(request: &ResolveRequest, endpoint: &Endpoint, e: &HttpError) -> FailureReport {
     FailureReport {
         request: request.clone(),
         credential: endpoint.credential.clone(),

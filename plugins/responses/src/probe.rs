@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use talaria_sdk::provider::ResolveRequest;
+use talaria_sdk::provider::{Endpoint, ResolveRequest};
 use talaria_sdk::transport::{ProbeRequest, ProbeResult};
 use talaria_sdk::{Error, LogLevel, Result};
 
@@ -20,8 +20,38 @@ const CLIENT_VERSION: &str = "0.169.0";
 const PROBE_LIMIT: Duration = Duration::from_secs(20);
 
 pub fn probe<C: Call>(engine: &Engine, call: &C, req: &ProbeRequest) -> Result<ProbeResult> {
+    let resolve = ResolveRequest::default();
+    let endpoint = call.resolve(&req.provider, &resolve).map_err(|e| provider_error(e, None, None))?;
+    match probe_endpoint(engine, call, &endpoint)? {
+        Probed::Done(result) => result,
+        // As in a chat, a 401 goes to the provider once (it may refresh the token or
+        // move to another credential); only a second 401 is the verdict.
+        Probed::Unauthorized(http) => {
+            let report = crate::driver::failure_report(&resolve, &endpoint, &http);
+            let endpoint = call.report(&req.provider, &report).map_err(|e| provider_error(e, None, None))?;
+            match probe_endpoint(engine, call, &endpoint)? {
+                Probed::Done(result) => result,
+                Probed::Unauthorized(http) => Err(unauthorized(&endpoint, http)),
+            }
+        }
+    }
+}
+
+enum Probed {
+    Done(Result<ProbeResult>),
+    /// The backend answered 401 (websocket or models request).
+    Unauthorized(crate::classify::HttpError),
+}
+
+fn unauthorized(endpoint: &Endpoint, http: crate::classify::HttpError) -> Error {
+    let models_url = join(&endpoint.base_url, &format!("models?client_version={CLIENT_VERSION}"));
+    let problem = Problem::Http(Box::new(http));
+    let target = Target { url: display_url(&models_url), base: display_url(&endpoint.base_url), websocket_tried: false, retries: 0 };
+    failure_error(&problem, classify(&problem).class, &target)
+}
+
+fn probe_endpoint<C: Call>(engine: &Engine, call: &C, endpoint: &Endpoint) -> Result<Probed> {
     let settings = Settings::resolve(engine.config(), &Default::default());
-    let endpoint = call.resolve(&req.provider, &ResolveRequest::default()).map_err(|e| provider_error(e, None, None))?;
 
     let mut websocket: Option<std::result::Result<String, Problem>> = None;
     if settings.websocket && endpoint.websocket {
@@ -34,6 +64,9 @@ pub fn probe<C: Call>(engine: &Engine, call: &C, req: &ProbeRequest) -> Result<P
                 Ok(url.clone())
             })?;
             if let Err(problem) = &outcome {
+                if let Some(http) = unauthorized_status(problem) {
+                    return Ok(Probed::Unauthorized(http));
+                }
                 call.log(LogLevel::Info, &format!("responses: probe: websocket handshake failed: {}", short_reason(problem)));
             }
             websocket = Some(outcome);
@@ -50,7 +83,12 @@ pub fn probe<C: Call>(engine: &Engine, call: &C, req: &ProbeRequest) -> Result<P
         (_, Err(problem)) => Err(problem),
     };
     let websocket_ok = matches!(websocket, Some(Ok(_)));
-    match get {
+    if let Err(problem) = &get {
+        if let Some(http) = unauthorized_status(problem) {
+            return Ok(Probed::Unauthorized(http));
+        }
+    }
+    let result = match get {
         Ok(status) => Ok(ProbeResult {
             url: display_url(&models_url),
             status,
@@ -76,6 +114,14 @@ pub fn probe<C: Call>(engine: &Engine, call: &C, req: &ProbeRequest) -> Result<P
             add_details(&mut error, &problem, settings.connect.min(PROBE_LIMIT));
             Err(error)
         }
+    };
+    Ok(Probed::Done(result))
+}
+
+fn unauthorized_status(problem: &Problem) -> Option<crate::classify::HttpError> {
+    match problem {
+        Problem::Http(http) if http.status == 401 => Some((**http).clone()),
+        _ => None,
     }
 }
 
