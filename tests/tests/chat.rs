@@ -57,6 +57,9 @@ fn a_plain_answer_goes_to_stdout_only_over_the_websocket() {
     assert_eq!(handshake.header("openai-beta"), Some("responses_websockets=2026-02-06"));
     assert!(handshake.header("user-agent").is_none(), "no User-Agent on the websocket, as the official client");
     let session_id = handshake.header("session_id").unwrap().to_owned();
+    for spelling in ["session-id", "thread-id", "x-client-request-id"] {
+        assert_eq!(handshake.header(spelling), Some(session_id.as_str()), "{spelling}");
+    }
 
     // The request, field by field.
     let body = frames[0].json();

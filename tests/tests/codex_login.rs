@@ -505,3 +505,26 @@ fn secrets_stay_out_of_logs_and_output_through_refresh_and_quarantine() {
     let quarantined = home.run(&["chat", "-q", "hi", "--json"]).expect_code(3);
     assert_secrets_absent(&mock, &home, &[&login, &refreshed, &quarantined]);
 }
+
+#[test]
+fn round_robin_spreads_requests_over_the_pool() {
+    let mock = MockServer::start();
+    let home = home_for(&mock);
+    let a = AccountSpec::default();
+    let b = AccountSpec::new("b@example.com", "acct-2", "user-2", "plus");
+    mock.account(b.clone());
+    let ta = mock.issue_tokens(&a, 3600);
+    let tb = mock.issue_tokens(&b, 3600);
+    seed_pool(&home, &[(&ta, &a), (&tb, &b)]);
+    std::fs::write(home.path("config.toml"), "[plugin_config.openai-codex]\npool_strategy = \"round_robin\"\n").unwrap();
+    for _ in 0..4 {
+        models_ok(&home);
+    }
+    let used: Vec<String> = mock.requests_to("/backend-api/codex/models").iter().map(bearer).collect();
+    assert_eq!(used, [ta.access_token.as_str(), tb.access_token.as_str(), ta.access_token.as_str(), tb.access_token.as_str()]);
+
+    std::fs::write(home.path("config.toml"), "[plugin_config.openai-codex]\npool_strategy = \"sideways\"\n").unwrap();
+    let bad = home.run(&["models", "--json"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("round_robin"), "{}", bad.stderr);
+}

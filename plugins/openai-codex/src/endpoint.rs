@@ -76,8 +76,12 @@ pub fn build(base_url: &str, user_agent: &str, entry: &Entry, access_token: &str
     headers.insert("user-agent".to_owned(), user_agent.to_owned());
     headers.insert("version".to_owned(), CODEX_VERSION.to_owned());
     if !request.session_id.is_empty() {
-        headers.insert("session_id".to_owned(), request.session_id.clone());
-        headers.insert("x-client-request-id".to_owned(), request.session_id.clone());
+        // Codex 0.169.0 spells these `session-id` and `thread-id` (seen on our mock);
+        // older Codex and Hermes send `session_id`, and proxies that drop underscored
+        // headers are common. Both spellings go out, with the same conversation id.
+        for name in ["session_id", "session-id", "thread-id", "x-client-request-id"] {
+            headers.insert(name.to_owned(), request.session_id.clone());
+        }
     }
     if entry.id_claims().is_fedramp() || Claims::decode(access_token).is_fedramp() {
         headers.insert("x-openai-fedramp".to_owned(), "true".to_owned());

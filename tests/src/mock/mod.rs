@@ -24,6 +24,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use axum::body::Body;
+use axum::serve::ListenerExt;
 use axum::extract::{Request, State as AxumState};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
@@ -148,7 +149,13 @@ impl MockServer {
                 let runtime =
                     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("mock server runtime");
                 runtime.block_on(async move {
-                    let listener = tokio::net::TcpListener::from_std(listener).expect("mock server listener");
+                    // Without TCP_NODELAY, Nagle's algorithm holds small frames back by
+                    // ~40 ms, which the benchmark would charge to the client.
+                    let listener = tokio::net::TcpListener::from_std(listener)
+                        .expect("mock server listener")
+                        .tap_io(|stream| {
+                            let _ = stream.set_nodelay(true);
+                        });
                     tokio::select! {
                         _ = axum::serve(listener, app).into_future() => {}
                         _ = stop => {}
