@@ -56,7 +56,7 @@ fn probe_endpoint<C: Call>(engine: &Engine, call: &C, endpoint: &Endpoint) -> Re
     let mut websocket: Option<std::result::Result<String, Problem>> = None;
     if settings.websocket && endpoint.websocket {
         if let Some(url) = websocket_url(&endpoint.base_url) {
-            let headers = websocket_headers(&endpoint);
+            let headers = websocket_headers(endpoint);
             let limit = settings.connect.min(PROBE_LIMIT);
             let outcome = call.run(async {
                 let connection = ws::connect(&url, &headers, limit).await?;
