@@ -44,9 +44,6 @@ const SHORT_CHUNKS: [&str; 6] = ["Short", " answer", " from", " the", " benchmar
 const DRAIN_DELTAS: usize = 20_000;
 const SHORT_RUNS: usize = 7;
 const DRAIN_RUNS: usize = 5;
-/// Every first-party plugin package: `talaria chat` loads the provider and transport
-/// plugins from beside the binary, and a user's install has them all.
-const FIRST_PARTY_PLUGINS: [&str; 4] = ["talaria-example-tools", "talaria-openai-api", "talaria-openai-codex", "talaria-responses"];
 const SHORT_TIMEOUT: Duration = Duration::from_secs(120);
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(300);
 /// The API key the mock's `/v1` accepts (the Codex CLI's custom provider sends it).
@@ -64,7 +61,6 @@ fn main() {
     let started = Instant::now();
     eprintln!("building the release binary and the first-party plugins…");
     let talaria = release_artifacts().talaria.clone();
-    build_first_party_plugins();
     // <target>/release/talaria → <target>/peers
     let peers_dir = talaria.parent().and_then(Path::parent).expect("target dir").join("peers");
     std::fs::create_dir_all(peers_dir.join("scratch")).unwrap();
@@ -516,18 +512,6 @@ impl Client {
 }
 
 // ------------------------------------------------------------------------- installs
-
-/// `release_artifacts()` builds the binary and the plugin_abi bench's plugins only; chat
-/// needs the provider and transport plugins next to the binary too.
-fn build_first_party_plugins() {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(workspace_root()).args(["build", "--quiet", "--release", "-p", "talaria"]);
-    for p in FIRST_PARTY_PLUGINS {
-        cmd.args(["-p", p]);
-    }
-    assert!(cmd.status().expect("run cargo build").success(), "cargo build of the first-party plugins failed");
-}
 
 /// `npm install --prefix <peers>/codex-0.169.0 @openai/codex@0.169.0`, unless that copy
 /// already answers `codex-cli 0.169.0`.

@@ -12,9 +12,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-/// Packages the tests need built, besides the host.
-const PLUGIN_PACKAGES: &[&str] = &[
-    "talaria-example-tools",
+/// The first-party plugins: the binary finds them beside itself, so every test run and
+/// every benchmark builds them all (a chat needs a provider and the transport).
+pub const FIRST_PARTY_PLUGINS: &[&str] = &["talaria-example-tools", "talaria-openai-api", "talaria-openai-codex", "talaria-responses"];
+
+/// Fixture packages the tests need built, besides the host and the first-party plugins.
+const FIXTURE_PACKAGES: &[&str] = &[
     "talaria-fixture-word-tools",
     "talaria-fixture-panic-init",
     "talaria-fixture-wrong-abi",
@@ -22,9 +25,8 @@ const PLUGIN_PACKAGES: &[&str] = &[
     "talaria-fixture-event-burst",
 ];
 
-/// Packages the benchmarks need built, besides the host: the first-party plugins (whose
-/// loading they time) and the fixtures they call.
-const BENCH_PLUGIN_PACKAGES: &[&str] = &["talaria-example-tools", "talaria-fixture-event-burst"];
+/// Fixtures the benchmarks call.
+const BENCH_FIXTURE_PACKAGES: &[&str] = &["talaria-fixture-event-burst"];
 
 pub struct Artifacts {
     pub talaria: PathBuf,
@@ -45,23 +47,23 @@ pub fn workspace_root() -> PathBuf {
 /// Debug builds of the host and every plugin the tests load.
 pub fn artifacts() -> &'static Artifacts {
     static ARTIFACTS: OnceLock<Artifacts> = OnceLock::new();
-    ARTIFACTS.get_or_init(|| build(&[], PLUGIN_PACKAGES))
+    ARTIFACTS.get_or_init(|| build(&[], FIXTURE_PACKAGES))
 }
 
 /// Release builds of the host, the first-party plugins and the benchmark fixtures.
 pub fn release_artifacts() -> &'static Artifacts {
     static ARTIFACTS: OnceLock<Artifacts> = OnceLock::new();
-    ARTIFACTS.get_or_init(|| build(&["--release"], BENCH_PLUGIN_PACKAGES))
+    ARTIFACTS.get_or_init(|| build(&["--release"], BENCH_FIXTURE_PACKAGES))
 }
 
-fn build(profile_args: &[&str], plugins: &[&str]) -> Artifacts {
+fn build(profile_args: &[&str], fixtures: &[&str]) -> Artifacts {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(workspace_root())
         .args(["build", "--quiet", "--message-format=json", "-p", "talaria"])
         .args(profile_args)
         .stderr(std::process::Stdio::inherit());
-    for p in plugins {
+    for p in FIRST_PARTY_PLUGINS.iter().chain(fixtures) {
         cmd.args(["-p", p]);
     }
     let out = cmd.output().expect("run cargo build for the test artifacts");
