@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use talaria_tests::stats::{ratio, spread, Stats};
 use talaria_tests::artifacts::{release_artifacts, workspace_root};
 use talaria_tests::codex::seed_pool;
 use talaria_tests::mock::{sse_frame, text_events, AccountSpec, MockServer, Recorded};
@@ -141,41 +142,9 @@ fn main() {
 
 // ---------------------------------------------------------------------------- stats
 
-#[derive(Clone, Copy)]
-struct Stats {
-    median: f64,
-    min: f64,
-    max: f64,
-}
-
-fn stats(mut xs: Vec<f64>) -> Option<Stats> {
-    if xs.is_empty() {
-        return None;
-    }
-    xs.sort_by(f64::total_cmp);
-    let n = xs.len();
-    let median = if n % 2 == 1 { xs[n / 2] } else { (xs[n / 2 - 1] + xs[n / 2]) / 2.0 };
-    Some(Stats { median, min: xs[0], max: xs[n - 1] })
-}
-
-/// "412 (390–430)": a median and its spread, scaled by `unit`.
-fn spread(s: Option<Stats>, unit: f64, decimals: usize) -> String {
-    let Some(s) = s else { return "—".into() };
-    let f = |x: f64| format!("{:.*}", decimals, x / unit);
-    format!("{} ({}–{})", f(s.median), f(s.min), f(s.max))
-}
-
-/// "1.23× (1.20–1.30)".
-fn ratio(s: Option<Stats>) -> String {
-    match s {
-        Some(s) => format!("{:.2}× ({:.2}–{:.2})", s.median, s.min, s.max),
-        None => "—".into(),
-    }
-}
-
 /// Ratios a/b of the runs of one repetition (moments apart), where both runs passed.
 fn paired(a: &[Option<Sample>], b: &[Option<Sample>], f: impl Fn(&Sample) -> Option<f64>) -> Option<Stats> {
-    stats(a.iter().zip(b).filter_map(|(x, y)| Some(f(x.as_ref()?)? / f(y.as_ref()?)?)).collect())
+    Stats::of(a.iter().zip(b).filter_map(|(x, y)| Some(f(x.as_ref()?)? / f(y.as_ref()?)?)).collect())
 }
 
 // -------------------------------------------------------------------------- clients
@@ -849,7 +818,7 @@ fn wrapper_overhead(time: &Path, peers_dir: &Path) -> f64 {
     for _ in 0..21 {
         diffs.push(once(true) - once(false));
     }
-    stats(diffs).map_or(0.0, |s| s.median)
+    Stats::of(diffs).map_or(0.0, |s| s.median)
 }
 
 // ----------------------------------------------------------------------------- report
@@ -914,8 +883,8 @@ fn report(
         let _ = writeln!(out, "**{name} was not measured:** {why}\n");
     }
 
-    let secs = |s: usize, c: usize| stats(results[s][c].iter().flatten().map(|x| x.secs * 1e3).collect());
-    let rss = |s: usize, c: usize| stats(results[s][c].iter().flatten().filter_map(|x| x.rss_kib.map(|k| k / 1024.0)).collect());
+    let secs = |s: usize, c: usize| Stats::of(results[s][c].iter().flatten().map(|x| x.secs * 1e3).collect());
+    let rss = |s: usize, c: usize| Stats::of(results[s][c].iter().flatten().filter_map(|x| x.rss_kib.map(|k| k / 1024.0)).collect());
     let turns = |s: usize, c: usize| {
         let mut n: Vec<usize> = results[s][c].iter().flatten().map(|x| x.responses).collect();
         n.sort_unstable();

@@ -28,6 +28,7 @@ use talaria_plugin_api::abi::{event_sink, CancelFlag, EventSink};
 use talaria_plugin_api::abi_stable::std_types::RStr;
 use talaria_plugin_api::payload::Event;
 use talaria_sdk::testing::Harness;
+use talaria_tests::stats::{ratio, spread, Stats};
 use talaria_tests::artifacts::{release_artifacts, workspace_root, Artifacts};
 
 const EVENTS: u64 = 200_000;
@@ -58,29 +59,8 @@ fn main() {
 
 // ---------------------------------------------------------------------------- stats
 
-#[derive(Clone, Copy)]
-struct Stats {
-    median: f64,
-    min: f64,
-    max: f64,
-}
-
-fn stats(mut xs: Vec<f64>) -> Stats {
-    xs.sort_by(f64::total_cmp);
-    let n = xs.len();
-    let median = if n % 2 == 1 { xs[n / 2] } else { (xs[n / 2 - 1] + xs[n / 2]) / 2.0 };
-    Stats { median, min: xs[0], max: xs[n - 1] }
-}
-
-/// "4.12 (3.90–4.30)": a median and its spread, scaled by `unit`.
-fn spread(s: Stats, unit: f64, decimals: usize) -> String {
-    let f = |x: f64| format!("{:.*}", decimals, x / unit);
-    format!("{} ({}–{})", f(s.median), f(s.min), f(s.max))
-}
-
-/// "1.23× (1.20–1.30)": a ratio and its spread.
-fn ratio(s: Stats) -> String {
-    format!("{:.2}× ({:.2}–{:.2})", s.median, s.min, s.max)
+fn stats(xs: Vec<f64>) -> Stats {
+    Stats::of(xs).expect("at least one sample")
 }
 
 /// Paired ratios a/b of runs measured moments apart, so drift affects both alike.
@@ -365,7 +345,9 @@ fn run_talaria(talaria: &Path, args: &[&str], time_tool: Option<&Path>) -> Outco
     let start = Instant::now();
     let out = cmd.output().unwrap();
     let secs = start.elapsed().as_secs_f64();
-    let rss_kib = time_tool.and_then(|_| std::fs::read_to_string(&rss_file).ok()?.trim().parse().ok());
+    // time(1) puts "Command exited with non-zero status N" before the figure when the
+    // command fails (doctor does in a home with no login), so the figure is the last line.
+    let rss_kib = time_tool.and_then(|_| std::fs::read_to_string(&rss_file).ok()?.lines().last()?.trim().parse().ok());
     Outcome { secs, stdout: String::from_utf8_lossy(&out.stdout).into_owned(), rss_kib }
 }
 

@@ -8,6 +8,7 @@
 pub mod artifacts;
 pub mod codex;
 pub mod home;
+pub mod stats;
 pub mod mock;
 
 pub use artifacts::{artifacts, Artifacts};
