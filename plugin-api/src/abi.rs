@@ -112,31 +112,23 @@ pub trait HostServices: Send + Sync {
     /// Logs into the host's tracing (levels: 1 error, 2 warn, 3 info, 4 debug, 5 trace).
     fn log(&self, level: u8, message: RStr<'_>);
 
-    /// The plugin's section of the profile's config (`[plugin_config.<id>]`) as JSON,
-    /// `null` when absent.
+    /// [`crate::payload::PluginConfig`] as JSON: the plugin's `[plugin_config.<id>]`
+    /// table and the config sections its manifest declares it owns.
     fn config(&self) -> RString;
 
-    /// The plugin's stored credentials for `provider` as JSON (`null` when none).
-    fn credentials_get(&self, provider: RStr<'_>) -> RResult<RString, PluginError>;
+    /// Stored credentials (`null` when none) under `namespace`: a provider id the
+    /// plugin's manifest declares, or the plugin's own id. Anything else is `Denied`.
+    fn credentials_get(&self, namespace: RStr<'_>) -> RResult<RString, PluginError>;
 
     /// Locks the store, re-reads it, runs `updater` on the current value and writes the
-    /// result atomically. Returns the value stored afterwards.
-    fn credentials_update(&self, provider: RStr<'_>, updater: CredentialUpdaterMut<'_>) -> RResult<RString, PluginError>;
+    /// result atomically. Returns the value stored afterwards. Same scope as `credentials_get`.
+    fn credentials_update(&self, namespace: RStr<'_>, updater: CredentialUpdaterMut<'_>) -> RResult<RString, PluginError>;
 
-    /// Asks the user (or the profile's approval policy) to approve an action.
-    /// Request and answer are [`crate::payload::ApprovalRequest`] / `ApprovalDecision` JSON.
-    fn request_approval(&self, request: RStr<'_>) -> RResult<RString, PluginError>;
-
-    /// Calls another plugin through the host (a runtime calling a provider or a tool).
+    /// Runs a host service ([`crate::methods`]: `model.stream`, `tools.list`,
+    /// `tools.call`, `approvals.request`, `provider.*`) with JSON params, streaming its
+    /// events into `events`; returns the JSON result.
     #[sabi(last_prefix_field)]
-    fn call_plugin(
-        &self,
-        plugin_id: RStr<'_>,
-        method: RStr<'_>,
-        params: RStr<'_>,
-        events: EventSinkArc,
-        cancel: CancelFlag,
-    ) -> RResult<RString, PluginError>;
+    fn call(&self, method: RStr<'_>, params: RStr<'_>, events: EventSinkArc, cancel: CancelFlag) -> RResult<RString, PluginError>;
 }
 
 pub type HostServicesBox = HostServices_TO<'static, RBox<()>>;
@@ -147,7 +139,7 @@ pub trait Plugin: Send + Sync {
     /// [`crate::payload::Description`] as JSON.
     fn describe(&self) -> RResult<RString, PluginError>;
 
-    /// Runs one method (see [`crate::payload::methods`]) with JSON params, streaming
+    /// Runs one method (see [`crate::methods`]) with JSON params, streaming
     /// events into `events`; returns the JSON result.
     #[sabi(last_prefix_field)]
     fn call(&self, method: RStr<'_>, params: RStr<'_>, events: EventSinkArc, cancel: CancelFlag) -> RResult<RString, PluginError>;

@@ -10,9 +10,13 @@
 //! in safe traits. The host and the SDK share it so both sides agree on every type.
 
 pub mod abi;
+pub mod items;
 pub mod manifest;
+pub mod methods;
 pub mod payload;
 pub mod provider;
+pub mod router;
+pub mod runtime;
 pub mod text;
 pub mod transport;
 pub mod version;

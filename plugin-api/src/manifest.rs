@@ -80,6 +80,9 @@ pub struct Manifest {
     pub description: String,
     pub capabilities: Vec<Capability>,
     pub provides: Provides,
+    /// Top-level sections of the profile's config.toml the plugin owns and receives
+    /// (`config = ["mcp_servers"]`).
+    pub config: Vec<String>,
 }
 
 /// The file as written; `kind` and `kinds` are both accepted.
@@ -98,6 +101,8 @@ struct RawManifest {
     capabilities: Vec<Capability>,
     #[serde(default)]
     provides: Provides,
+    #[serde(default)]
+    config: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -114,6 +119,8 @@ pub enum ManifestError {
     NoKind,
     #[error("`library` {0:?} must be a file name in the plugin's folder, not a path")]
     BadLibrary(String),
+    #[error("`config` section {0:?} is not a plain table name (use lowercase letters, digits and `_`)")]
+    BadSection(String),
 }
 
 impl Manifest {
@@ -137,6 +144,9 @@ impl Manifest {
                 return Err(ManifestError::BadLibrary(lib.clone()));
             }
         }
+        if let Some(bad) = raw.config.iter().find(|s| !is_valid_section(s)) {
+            return Err(ManifestError::BadSection(bad.clone()));
+        }
         Ok(Manifest {
             id: raw.id,
             version,
@@ -146,11 +156,26 @@ impl Manifest {
             description: raw.description,
             capabilities: raw.capabilities,
             provides: raw.provides,
+            config: raw.config,
         })
     }
 
     pub fn has_kind(&self, kind: PluginKind) -> bool {
         self.kinds.contains(&kind)
+    }
+
+    /// The credential namespaces the plugin may use: the providers it declares, and its own id.
+    pub fn credential_namespaces(&self) -> impl Iterator<Item = &str> {
+        self.provides.providers.iter().map(String::as_str).chain(std::iter::once(self.id.as_str()))
+    }
+
+    /// The runtime ids a runtime plugin serves: `provides.runtimes`, or its own id.
+    pub fn runtime_ids(&self) -> Vec<String> {
+        if self.provides.runtimes.is_empty() {
+            vec![self.id.clone()]
+        } else {
+            self.provides.runtimes.clone()
+        }
     }
 
     /// The file name of the library on this platform.
@@ -187,6 +212,10 @@ impl Manifest {
     }
 }
 
+fn is_valid_section(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
 /// Plugin ids are used as folder names and config keys, so keep them plain.
 pub fn is_valid_id(id: &str) -> bool {
     let mut chars = id.chars();
@@ -219,6 +248,7 @@ mod tests {
         assert!(matches!(Manifest::parse("id='a'\nversion='x'\nkind='tool'\nabi='^1'"), Err(ManifestError::BadVersion(_))));
         assert!(matches!(Manifest::parse("id='a'\nversion='1.0.0'\nabi='^1'"), Err(ManifestError::NoKind)));
         assert!(matches!(Manifest::parse("id='a'\nversion='1.0.0'\nkind='tool'\nabi='^1'\nlibrary='../x.so'"), Err(ManifestError::BadLibrary(_))));
+        assert!(matches!(Manifest::parse("id='a'\nversion='1.0.0'\nkind='tool'\nabi='^1'\nconfig=['a.b']"), Err(ManifestError::BadSection(_))));
         let err = Manifest::parse("id='a'\nversion='1.0.0'\nkind='gadget'\nabi='^1'").unwrap_err();
         assert!(err.to_string().contains("gadget"), "{err}");
     }

@@ -1,46 +1,18 @@
-//! The JSON payloads that cross the ABI: method names, tool specs and calls, events,
-//! approvals and error kinds.
+//! The JSON payloads every kind of plugin shares: tool specs and calls, the one event
+//! schema, approvals, usage, error kinds and host info.
 //!
 //! Every struct tolerates unknown fields and defaults missing optional ones, so a newer
 //! peer can add fields in a minor ABI version without breaking an older one.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Method names understood by `Plugin::call`. A plugin answers an unknown method with
-/// [`ErrorKind::UnknownMethod`].
-pub mod methods {
-    /// Tool plugins: run one tool. Params [`super::ToolCallRequest`], result [`super::ToolOutput`].
-    pub const TOOL_CALL: &str = "tool.call";
+use crate::transport::FailureClass;
 
-    /// Providers: sign in. Params [`crate::provider::LoginRequest`], result [`crate::provider::Account`].
-    pub const PROVIDER_LOGIN: &str = "provider.login";
-    /// Providers: forget every stored credential. Params `{}`, result [`crate::provider::LogoutResult`].
-    pub const PROVIDER_LOGOUT: &str = "provider.logout";
-    /// Providers: the credential pool. Params `{}`, result `[`[`crate::provider::Account`]`]`.
-    pub const PROVIDER_ACCOUNTS: &str = "provider.accounts";
-    /// Providers: drop one pooled credential. Params [`crate::provider::RemoveAccountRequest`],
-    /// result the removed [`crate::provider::Account`].
-    pub const PROVIDER_REMOVE_ACCOUNT: &str = "provider.remove_account";
-    /// Providers: endpoint and headers for the next request (refreshing first if due).
-    /// Params [`crate::provider::ResolveRequest`], result [`crate::provider::Endpoint`].
-    pub const PROVIDER_RESOLVE: &str = "provider.resolve";
-    /// Providers: a request failed with 401/429/...; answer with the endpoint to retry
-    /// with. Params [`crate::provider::FailureReport`], result [`crate::provider::Endpoint`].
-    pub const PROVIDER_REPORT: &str = "provider.report";
-    /// Providers: the models on offer. Params [`crate::provider::ModelsRequest`], result
-    /// [`crate::provider::ModelList`].
-    pub const PROVIDER_MODELS: &str = "provider.models";
-
-    /// Transports: one streamed model request. Params [`crate::transport::StreamRequest`],
-    /// result [`crate::transport::StreamResult`].
-    pub const TRANSPORT_STREAM: &str = "transport.stream";
-    /// Transports: check that the provider's backend answers. Params
-    /// [`crate::transport::ProbeRequest`], result [`crate::transport::ProbeResult`].
-    pub const TRANSPORT_PROBE: &str = "transport.probe";
-}
-
-/// What a plugin instance offers, returned by `Plugin::describe`.
+/// What a plugin instance offers, returned by `Plugin::describe`. A tool plugin's list
+/// may change at run time (an MCP server connecting): the host asks again whenever it
+/// lists the tools.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Description {
     #[serde(default)]
@@ -65,9 +37,25 @@ fn empty_object_schema() -> Value {
     serde_json::json!({ "type": "object", "properties": {} })
 }
 
+/// `tools.list`: a tool and the plugin that serves it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListedTool {
+    pub plugin: String,
+    #[serde(flatten)]
+    pub spec: ToolSpec,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ToolList {
+    pub tools: Vec<ListedTool>,
+    /// Tool plugins that could not be used, in words (they are skipped, not fatal).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolCallRequest {
-    /// The model's id for this call, echoed in events.
+    /// The model's id for this call, echoed in events and approvals.
     #[serde(default)]
     pub call_id: String,
     pub name: String,
@@ -75,53 +63,124 @@ pub struct ToolCallRequest {
     pub arguments: Value,
 }
 
+/// What a tool hands back: text for the model, and optionally images and structured
+/// data (an MCP tool's `structuredContent`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolOutput {
-    /// Text handed back to the model.
     pub content: String,
     /// The tool ran but failed; the model should see the failure rather than the turn
     /// aborting.
     #[serde(default)]
     pub is_error: bool,
+    /// Images as `data:` URLs, shown to the model after the text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub structured: Option<Value>,
 }
 
 impl ToolOutput {
     pub fn text(content: impl Into<String>) -> Self {
-        ToolOutput { content: content.into(), is_error: false }
+        ToolOutput { content: content.into(), is_error: false, images: Vec::new(), structured: None }
     }
     pub fn error(content: impl Into<String>) -> Self {
-        ToolOutput { content: content.into(), is_error: true }
+        ToolOutput { is_error: true, ..ToolOutput::text(content) }
     }
 }
 
-/// What a plugin asks the host to approve.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What an approval is for; the front end shows each kind its own way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalKind {
+    /// Run a command.
+    Exec,
+    /// Edit files.
+    Patch,
+    /// Reach the network.
+    Network,
+    /// Call a tool of an MCP server.
+    McpTool,
+    /// Widen what the agent may do (a sandbox permission).
+    Permission,
+    /// A question for the user.
+    Question,
+    #[serde(other)]
+    Other,
+}
+
+/// What a plugin asks the host to approve: exactly what will happen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ApprovalRequest {
+    pub kind: ApprovalKind,
+    /// The tool call this approval belongs to, when there is one.
+    #[serde(default)]
+    pub call_id: String,
     /// One line saying what will happen.
     pub summary: String,
-    /// The exact command line, when the action runs a command.
+    /// The exact command line, for `exec`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
-    /// The exact patch, when the action edits files.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub patch: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cwd: Option<String>,
-    /// Filled in by the host: which plugin and tool asked.
+    /// The change as a unified diff, for `patch`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patch: Option<String>,
+    /// The tool asking, when a tool asks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    /// Filled in by the host: which plugin asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plugin: Option<String>,
 }
 
+impl ApprovalRequest {
+    pub fn exec(call_id: &str, command: &str, cwd: Option<String>) -> Self {
+        ApprovalRequest {
+            kind: ApprovalKind::Exec,
+            call_id: call_id.to_owned(),
+            summary: format!("run `{command}`"),
+            command: Some(command.to_owned()),
+            cwd,
+            patch: None,
+            tool: None,
+            plugin: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Accept,
+    /// Accept, and accept the same request again without asking for the rest of the session.
+    AcceptForSession,
+    Decline,
+    /// Decline and stop the turn.
+    Cancel,
+}
+
+impl Decision {
+    pub fn approved(self) -> bool {
+        matches!(self, Decision::Accept | Decision::AcceptForSession)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApprovalDecision {
-    pub approved: bool,
+    pub decision: Decision,
     /// Why, in words the model can read ("declined by the user", "no terminal to ask on").
     #[serde(default)]
     pub reason: String,
 }
 
+impl ApprovalDecision {
+    pub fn approved(&self) -> bool {
+        self.decision.approved()
+    }
+}
+
 /// Token counts as the server reported them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Usage {
     #[serde(default)]
     pub input_tokens: u64,
@@ -135,19 +194,70 @@ pub struct Usage {
     pub total_tokens: u64,
 }
 
-/// Events a plugin streams into the host's sink while a call runs. The host renders
-/// them and, for `chat --json`, prints them one per line.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+impl Usage {
+    pub fn add(&mut self, more: &Usage) {
+        self.input_tokens += more.input_tokens;
+        self.output_tokens += more.output_tokens;
+        self.cached_input_tokens += more.cached_input_tokens;
+        self.reasoning_output_tokens += more.reasoning_output_tokens;
+        self.total_tokens += more.total_tokens;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.input_tokens == 0 && self.total_tokens == 0
+    }
+}
+
+/// The one event schema: what plugins stream while a call runs, what the renderer draws,
+/// what the sessions store records, and what `chat --json` prints, one per line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
+    /// The session a chat runs in (the host's, first).
+    Session { id: String, resumed: bool, runtime: String, provider: String, model: String },
     TextDelta { delta: String },
     ReasoningDelta { delta: String },
-    ToolCall { call_id: String, name: String, #[serde(default)] arguments: Value },
-    ToolResult { call_id: String, output: String, #[serde(default)] is_error: bool },
+    ToolCall {
+        call_id: String,
+        name: String,
+        #[serde(default)]
+        arguments: Value,
+    },
+    ToolResult {
+        call_id: String,
+        #[serde(default)]
+        name: String,
+        output: String,
+        #[serde(default)]
+        is_error: bool,
+    },
+    /// Emitted by the host when a plugin asks for an approval.
+    ApprovalRequest { request: ApprovalRequest },
+    /// Emitted by the host with the answer.
+    ApprovalDecision {
+        #[serde(default)]
+        call_id: String,
+        decision: Decision,
+        approved: bool,
+        reason: String,
+    },
+    /// Reconnecting, waiting, a tool's progress. The terminal shows it; `--json` sends it
+    /// to stderr, since it is not one of the contract's event types.
     Progress { message: String },
     Warning { message: String },
-    Error { message: String },
-    TurnCompleted { text: String, #[serde(default)] usage: Option<Usage> },
+    Error {
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        class: Option<FailureClass>,
+    },
+    /// The end of a turn (the host's, last).
+    TurnCompleted {
+        text: String,
+        #[serde(default)]
+        usage: Usage,
+        #[serde(default)]
+        interrupted: bool,
+    },
     /// Device-code login: show the user where to go and what to type.
     LoginCode { verification_url: String, user_code: String, expires_in_secs: u64 },
     /// An event type this build does not know (sent by a newer peer); skipped.
@@ -155,11 +265,22 @@ pub enum Event {
     Unknown,
 }
 
+impl Event {
+    pub fn approval_decision(call_id: &str, decision: &ApprovalDecision) -> Event {
+        Event::ApprovalDecision {
+            call_id: call_id.to_owned(),
+            decision: decision.decision,
+            approved: decision.approved(),
+            reason: decision.reason.clone(),
+        }
+    }
+}
+
 /// Stable error kinds, carried as a number across the ABI so a newer peer's kinds
 /// degrade to [`ErrorKind::Other`] instead of being undefined behaviour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
-    Other,
     InvalidRequest,
     UnknownMethod,
     Cancelled,
@@ -169,6 +290,8 @@ pub enum ErrorKind {
     Panicked,
     Denied,
     Unavailable,
+    #[serde(other)]
+    Other,
 }
 
 impl ErrorKind {
@@ -203,6 +326,13 @@ impl ErrorKind {
     }
 }
 
+/// The `data` of an `InvalidRequest` error about the plugin's own config: which key (as
+/// path segments) is wrong, so the host can name the file and line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigProblem {
+    pub config_key: Vec<String>,
+}
+
 /// Context the host hands a plugin at init (JSON through `HostServices::host_info`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct HostInfo {
@@ -214,6 +344,21 @@ pub struct HostInfo {
     pub profile_dir: String,
     /// A folder the plugin may use for its own state.
     pub plugin_data_dir: String,
+}
+
+/// What `HostServices::config` returns: the plugin's `[plugin_config.<id>]` table and
+/// the top-level sections its manifest says it owns (`config = ["mcp_servers"]`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PluginConfig {
+    #[serde(default)]
+    pub plugin: Value,
+    #[serde(default)]
+    pub sections: serde_json::Map<String, Value>,
+}
+
+/// The JSON Schema of the event stream (`docs/events.schema.json`).
+pub fn event_schema() -> Value {
+    serde_json::to_value(schemars::schema_for!(Event)).unwrap_or(Value::Null)
 }
 
 #[cfg(test)]
@@ -230,6 +375,9 @@ mod tests {
     fn events_serialize_with_a_type_tag() {
         let s = serde_json::to_string(&Event::TextDelta { delta: "hi".into() }).unwrap();
         assert_eq!(s, r#"{"type":"text_delta","delta":"hi"}"#);
+        let d = ApprovalDecision { decision: Decision::AcceptForSession, reason: "ok".into() };
+        let v = serde_json::to_value(Event::approval_decision("c1", &d)).unwrap();
+        assert_eq!(v, serde_json::json!({"type":"approval_decision","call_id":"c1","decision":"accept_for_session","approved":true,"reason":"ok"}));
     }
 
     #[test]
@@ -238,5 +386,14 @@ mod tests {
             assert_eq!(ErrorKind::from_code(k.code()), k);
         }
         assert_eq!(ErrorKind::from_code(999), ErrorKind::Other);
+        assert_eq!(serde_json::from_str::<ErrorKind>("\"teleported\"").unwrap(), ErrorKind::Other);
+    }
+
+    #[test]
+    fn the_schema_knows_every_event_type() {
+        let schema = event_schema().to_string();
+        for t in ["session", "text_delta", "tool_call", "approval_request", "approval_decision", "turn_completed", "error"] {
+            assert!(schema.contains(&format!("\"{t}\"")), "{t}");
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! Payloads of the provider methods (`provider.*` in [`crate::payload::methods`]).
+//! Payloads of the provider methods (`provider.*` in [`crate::methods`]).
 //!
 //! A provider owns everything about *who* talks to a backend: signing in, the pool of
 //! stored credentials, token refresh, and the endpoint and headers a request must carry.
@@ -10,6 +10,39 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+use crate::transport::FailureClass;
+
+/// Every provider method's params: which provider is asked (one plugin may serve
+/// several provider ids), and the method's own fields beside it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProviderCall<T> {
+    pub provider: String,
+    #[serde(flatten)]
+    pub request: T,
+}
+
+impl<T> ProviderCall<T> {
+    pub fn new(provider: &str, request: T) -> Self {
+        ProviderCall { provider: provider.to_owned(), request }
+    }
+}
+
+/// No parameters beyond the provider id.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Empty {}
+
+/// `provider.info`: what the host must know to route requests for a provider.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProviderInfo {
+    pub id: String,
+    /// The API the endpoint speaks; the host hands model requests to the transport
+    /// plugin that provides a transport of this name (`responses`, `chat-completions`).
+    pub wire_api: String,
+    /// Whether `provider.login` means anything (false for API-key providers).
+    #[serde(default)]
+    pub supports_login: bool,
+}
 
 /// `provider.login`: sign in and store the credential. Progress arrives as events
 /// ([`crate::payload::Event::LoginCode`], `progress`); the result is the stored [`Account`].
@@ -151,12 +184,40 @@ pub struct Endpoint {
     /// The backend accepts zstd-compressed request bodies.
     #[serde(default)]
     pub zstd: bool,
-    /// The backend is the ChatGPT Codex backend (no `max_output_tokens`, `store: false`).
-    #[serde(default)]
-    pub codex_backend: bool,
     /// Fields to merge into the request body (e.g. `service_tier`).
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub body: Map<String, Value>,
+    /// Prefixes of the backend's rate-limit window headers
+    /// (`{prefix}-{window}-used-percent`, `{prefix}-{window}-reset-at`), e.g. `x-codex`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rate_limit_headers: Vec<String>,
+    /// Provider-specific advice the transport adds to its messages for a failure class
+    /// ("add another account with ...").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hints: Vec<ErrorHint>,
+}
+
+/// Advice for one class of failure, optionally only when the backend's message
+/// contains a phrase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorHint {
+    pub class: FailureClass,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when_message_contains: Option<String>,
+    pub hint: String,
+}
+
+impl Endpoint {
+    /// The provider's advice for a failure, if it gave any.
+    pub fn hint_for(&self, class: FailureClass, message: &str) -> Option<&str> {
+        let specific = self
+            .hints
+            .iter()
+            .find(|h| h.class == class && h.when_message_contains.as_deref().is_some_and(|m| message.contains(m)));
+        specific
+            .or_else(|| self.hints.iter().find(|h| h.class == class && h.when_message_contains.is_none()))
+            .map(|h| h.hint.as_str())
+    }
 }
 
 /// `provider.report`: a request made with an [`Endpoint`] failed. The provider answers
@@ -212,6 +273,35 @@ pub struct ModelInfo {
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_window: Option<u64>,
+    /// Reasoning support; `None` for a model that does not reason (send no reasoning).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<ReasoningSupport>,
+    /// `text`, `image`; empty when the provider does not say (assume text only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub input_modalities: Vec<String>,
+    /// The Codex catalog's tool forms and limits, passed on as given: `shell_type`,
+    /// `apply_patch_tool_type`, `truncation_policy`, `supports_parallel_tool_calls`,
+    /// `auto_compact_token_limit`, `experimental_supported_tools`, ...
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub tools: Map<String, Value>,
+}
+
+impl ModelInfo {
+    pub fn takes_images(&self) -> bool {
+        self.input_modalities.iter().any(|m| m == "image")
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReasoningSupport {
+    /// The effort to ask for when the user chose none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_effort: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub efforts: Vec<String>,
+    /// The model can stream a summary of its reasoning.
+    #[serde(default)]
+    pub summaries: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,19 +1,24 @@
-//! Payloads of the transport methods (`transport.*` in [`crate::payload::methods`]).
+//! Payloads of the transport methods (`transport.*` in [`crate::methods`]), which are
+//! also the payloads of the host's `model.stream` service: a runtime asks the host for
+//! one model request, the host hands it to the transport that speaks the provider's
+//! `wire_api`.
 //!
 //! A transport sends one model request and streams the answer back as events
 //! (`text_delta`, `reasoning_delta`, `progress`, `warning`). It gets its endpoint and
 //! headers from the provider named in the request (`provider.resolve`) and reports
-//! auth and rate-limit failures back to it (`provider.report`).
+//! auth and rate-limit failures back to it (`provider.report`). How the conversation
+//! and the tools look on the wire is the transport's business alone.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use crate::payload::Usage;
+use crate::items::Item;
+use crate::payload::{ToolSpec, Usage};
 
-/// `transport.stream`: one Responses API request.
+/// `transport.stream` / `model.stream`: one model request.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StreamRequest {
-    /// The provider plugin to resolve the endpoint with.
+    /// The provider (by provider id) to resolve the endpoint with.
     pub provider: String,
     /// The conversation id: the provider's `session_id` header, and the key under which
     /// the transport keeps its connection and its websocket/SSE choice.
@@ -23,19 +28,29 @@ pub struct StreamRequest {
     pub fast: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instructions: Option<String>,
-    /// Responses API input items (the whole history).
+    /// The whole conversation so far, this request's new items last.
     #[serde(default)]
-    pub input: Vec<Value>,
-    /// Responses API tool definitions (`{"type":"function","name",...}`).
+    pub input: Vec<Item>,
+    /// The tools the model may call (as function tools).
     #[serde(default)]
-    pub tools: Vec<Value>,
-    /// `{"effort": "medium", "summary": "auto"}`; `None` sends no reasoning.
+    pub tools: Vec<ToolSpec>,
+    /// `None` sends no reasoning settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reasoning: Option<Value>,
+    pub reasoning: Option<ReasoningRequest>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_cache_key: Option<String>,
     #[serde(default)]
     pub options: StreamOptions,
+}
+
+/// How much the model should reason, and whether to stream a summary of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReasoningRequest {
+    /// `low`, `medium`, `high`, ... as the model's catalog entry lists them.
+    pub effort: String,
+    /// `auto`, `concise`, `detailed`; `None` asks for no summary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
 }
 
 /// Knobs a user or test may turn; `None` means the transport's default.
@@ -60,10 +75,10 @@ pub struct StreamOptions {
 pub struct StreamResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_id: Option<String>,
-    /// The output items (`response.output_item.done`), in order: messages, reasoning,
-    /// function calls. The runtime builds the next request's input from them.
+    /// The output items, in order: messages, reasoning, tool calls. The runtime builds
+    /// the next request's input from them.
     #[serde(default)]
-    pub output: Vec<Value>,
+    pub output: Vec<Item>,
     /// The assistant's text, concatenated.
     #[serde(default)]
     pub text: String,
@@ -98,7 +113,7 @@ pub struct TransportFailure {
     pub fallback_worthy: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureClass {
     /// HTTP 403 with `cf-mitigated: challenge`.

@@ -1,13 +1,17 @@
 //! Our own semver'd ABI version, checked on top of abi_stable's layout check.
 //!
 //! abi_stable proves the *shapes* agree; this version says whether the *meaning* of the
-//! payloads and methods agrees. A plugin built against `1.x` loads in any host `1.y` with
+//! payloads and methods agrees. A plugin built against `2.x` loads in any host `2.y` with
 //! `y >= x`: minors only add optional fields, methods and capabilities.
+//!
+//! 2.0 (from 1.0): typed methods and one host-service entry (`HostServices::call`)
+//! instead of `request_approval` and `call_plugin`; runtimes, typed conversation items,
+//! one event schema, credentials scoped to the plugin's declared providers.
 
 use semver::Version;
 
 /// The ABI version this build of the host and SDK speak.
-pub const ABI_VERSION: &str = "1.0.0";
+pub const ABI_VERSION: &str = "2.0.0";
 
 /// Why a plugin's ABI version is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,5 +1,6 @@
 use talaria_plugin_api::abi::{CancelFlag, EventSinkArc};
 use talaria_plugin_api::abi_stable::std_types::RStr;
+use talaria_plugin_api::methods::ApprovalsRequest;
 use talaria_plugin_api::payload::{ApprovalDecision, ApprovalRequest, Event};
 
 use crate::{Error, Host, Result};
@@ -46,9 +47,10 @@ impl CallContext {
         }
     }
 
-    /// Asks for approval; the plugin id is filled in by the host.
+    /// Asks for approval; the host fills in the plugin, shows the request (terminal,
+    /// `--json`) and remembers acceptances for the session.
     pub fn request_approval(&self, request: &ApprovalRequest) -> Result<ApprovalDecision> {
-        self.host.request_approval(request)
+        self.host.call::<ApprovalsRequest>(request, self)
     }
 
     pub(crate) fn sink(&self) -> &EventSinkArc {

@@ -25,6 +25,10 @@ impl Error {
     pub fn cancelled() -> Self {
         Self::new(ErrorKind::Cancelled, "cancelled")
     }
+    /// A method this plugin does not offer.
+    pub fn unsupported(what: impl std::fmt::Display) -> Self {
+        Self::new(ErrorKind::UnknownMethod, format!("{what} is not supported by this plugin"))
+    }
     pub fn with_data(mut self, data: serde_json::Value) -> Self {
         self.data = Some(data);
         self

@@ -6,7 +6,10 @@ use talaria_plugin_api::abi::{CredentialUpdater, CredentialUpdater_TO, HostServi
 use talaria_plugin_api::abi_stable::sabi_trait::TD_Opaque;
 use talaria_plugin_api::abi_stable::sabi_types::RMut;
 use talaria_plugin_api::abi_stable::std_types::{ROption, RResult, RStr, RString};
-use talaria_plugin_api::payload::{ApprovalDecision, ApprovalRequest, HostInfo};
+use talaria_plugin_api::methods::{self, Method};
+use talaria_plugin_api::payload::{ConfigProblem, HostInfo, PluginConfig, ToolCallRequest, ToolList, ToolOutput};
+use talaria_plugin_api::provider::Empty;
+use talaria_plugin_api::transport::{StreamRequest, StreamResult};
 
 use crate::{CallContext, Error, Result};
 
@@ -50,20 +53,34 @@ impl Host {
         self.log(LogLevel::Warn, message)
     }
 
-    /// The plugin's config section, deserialized; `None` when the profile has none.
+    fn plugin_config(&self) -> Result<PluginConfig> {
+        Ok(serde_json::from_str(&self.services.config())?)
+    }
+
+    /// The plugin's `[plugin_config.<id>]` table, deserialized; `None` when the profile
+    /// has none. A table that does not fit `T` is an error naming the key.
     pub fn config<T: DeserializeOwned>(&self) -> Result<Option<T>> {
-        let value: Value = serde_json::from_str(&self.services.config())?;
+        let value = self.plugin_config()?.plugin;
         if value.is_null() {
             return Ok(None);
         }
-        serde_json::from_value(value)
-            .map(Some)
-            .map_err(|e| Error::invalid(format!("invalid plugin config: {e}")))
+        serde_json::from_value(value).map(Some).map_err(|e| Error::invalid(format!("invalid plugin config: {e}")))
     }
 
-    /// The stored credentials for `provider` (`Value::Null` when none).
-    pub fn credentials(&self, provider: &str) -> Result<Value> {
-        let text = result(self.services.credentials_get(RStr::from_str(provider)))?;
+    /// A top-level config section the plugin's manifest owns (`config = ["name"]`);
+    /// `None` when the profile has none. When it does not fit `T`, the error names the
+    /// section, so the host can point at the file and line.
+    pub fn config_section<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>> {
+        let Some(value) = self.plugin_config()?.sections.remove(name) else {
+            return Ok(None);
+        };
+        serde_json::from_value(value).map(Some).map_err(|e| Error::config(&[name], e.to_string()))
+    }
+
+    /// The stored credentials under `namespace` (`Value::Null` when none): a provider id
+    /// the manifest declares, or the plugin's own id.
+    pub fn credentials(&self, namespace: &str) -> Result<Value> {
+        let text = result(self.services.credentials_get(RStr::from_str(namespace)))?;
         Ok(serde_json::from_str(&text)?)
     }
 
@@ -72,32 +89,55 @@ impl Host {
     /// `update` sees the value as it is on disk *now* (another process may have just
     /// rotated a token) and returns `Some(new)` to store it or `None` to leave it.
     /// Returns what is stored afterwards.
-    pub fn update_credentials<F>(&self, provider: &str, update: F) -> Result<Value>
+    pub fn update_credentials<F>(&self, namespace: &str, update: F) -> Result<Value>
     where
         F: FnMut(Value) -> Result<Option<Value>>,
     {
         let mut updater = ClosureUpdater { update };
         let handle = CredentialUpdater_TO::from_ptr(RMut::new(&mut updater), TD_Opaque);
-        let text = result(self.services.credentials_update(RStr::from_str(provider), handle))?;
+        let text = result(self.services.credentials_update(RStr::from_str(namespace), handle))?;
         Ok(serde_json::from_str(&text)?)
     }
 
-    /// Asks for approval of an action; the host decides how (terminal prompt, policy).
-    pub fn request_approval(&self, request: &ApprovalRequest) -> Result<ApprovalDecision> {
-        let text = result(self.services.request_approval(RStr::from_str(&serde_json::to_string(request)?)))?;
-        Ok(serde_json::from_str(&text)?)
-    }
-
-    /// Calls a method of another plugin, forwarding this call's events and cancellation.
-    pub fn call_plugin(&self, plugin_id: &str, method: &str, params: &Value, cx: &CallContext) -> Result<Value> {
-        let text = result(self.services.call_plugin(
-            RStr::from_str(plugin_id),
-            RStr::from_str(method),
-            RStr::from_str(&params.to_string()),
+    /// Calls a host service ([`talaria_plugin_api::methods`]), forwarding this call's
+    /// events and cancellation.
+    pub fn call<M: Method>(&self, params: &M::Params, cx: &CallContext) -> Result<M::Output> {
+        let params = serde_json::to_string(params)?;
+        let text = result(self.services.call(
+            RStr::from_str(M::NAME),
+            RStr::from_str(&params),
             cx.sink().clone(),
             cx.cancel_flag().clone(),
         ))?;
-        Ok(serde_json::from_str(&text)?)
+        // serde's message may quote the value (a token, say): give the place, not the text.
+        serde_json::from_str(&text).map_err(|e| {
+            Error::other(format!("the host answered {} with a malformed result (line {} column {})", M::NAME, e.line(), e.column()))
+        })
+    }
+
+    /// One model request, sent by the host through the transport that speaks the
+    /// provider's wire API. Deltas stream as events on `cx`.
+    pub fn model_stream(&self, request: &StreamRequest, cx: &CallContext) -> Result<StreamResult> {
+        self.call::<methods::ModelStream>(request, cx)
+    }
+
+    /// Every enabled tool of the profile, whichever plugin serves it.
+    pub fn tools(&self, cx: &CallContext) -> Result<ToolList> {
+        self.call::<methods::ToolsList>(&Empty {}, cx)
+    }
+
+    /// Calls a tool by name through the host (the tool asks for its own approvals).
+    pub fn call_tool(&self, request: &ToolCallRequest, cx: &CallContext) -> Result<ToolOutput> {
+        self.call::<methods::ToolsCall>(request, cx)
+    }
+}
+
+impl Error {
+    /// An error about the plugin's own config: `key` is the path of the offending key
+    /// (`["mcp_servers", "files", "timeout"]`), which the host turns into a file and line.
+    pub fn config(key: &[&str], message: impl Into<String>) -> Error {
+        let problem = ConfigProblem { config_key: key.iter().map(|s| (*s).to_owned()).collect() };
+        Error::invalid(message).with_data(serde_json::to_value(problem).unwrap_or(Value::Null))
     }
 }
 

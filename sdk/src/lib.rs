@@ -1,29 +1,54 @@
 //! Write talaria plugins in safe Rust.
 //!
-//! A plugin is a type implementing [`Plugin`] (or, for tools, a [`ToolSet`] of [`Tool`]s),
-//! exported with [`export_plugin!`]. The SDK turns it into the stable ABI the host loads:
-//! it catches panics at every boundary, converts JSON payloads to typed values, and
-//! gives the plugin a [`Host`] handle (logging, config, credentials, approvals, calls to
-//! other plugins) and a [`CallContext`] per call (events, cancellation).
+//! A plugin implements the trait of its kind — [`Tool`]s gathered in a [`ToolSet`], a
+//! [`Provider`], a [`Transport`], a [`Runtime`], a [`Router`] — and exports them with
+//! [`export_plugin!`] (several kinds at once through [`Exports`]). The SDK turns it into
+//! the stable ABI the host loads: it catches panics at every boundary, converts the JSON
+//! payloads to the typed ones of each method, and gives the plugin a [`Host`] handle
+//! (logging, config, its credentials, and the host services: `model.stream`, the tools,
+//! approvals, providers) and a [`CallContext`] per call (events, cancellation).
 //!
-//! ```ignore
-//! use talaria_sdk::{export_plugin, Host, ToolSet};
+//! ```
+//! use serde_json::{json, Value};
+//! use talaria_sdk::{CallContext, Host, Result, Tool, ToolOutput, ToolSet, ToolSpec};
 //!
-//! fn init(host: Host) -> talaria_sdk::Result<ToolSet> {
-//!     Ok(ToolSet::new().with(MyTool))
+//! struct Shout;
+//! impl Tool for Shout {
+//!     fn spec(&self) -> ToolSpec {
+//!         ToolSpec {
+//!             name: "shout".into(),
+//!             description: "Upper-cases a text".into(),
+//!             input_schema: json!({"type": "object", "properties": {"text": {"type": "string"}}}),
+//!             needs_approval: false,
+//!         }
+//!     }
+//!     fn call(&self, args: Value, _cx: &CallContext) -> Result<ToolOutput> {
+//!         Ok(ToolOutput::text(args["text"].as_str().unwrap_or_default().to_uppercase()))
+//!     }
 //! }
 //!
-//! export_plugin!(manifest: include_str!("../plugin.toml"), init: init);
+//! fn init(_host: Host) -> Result<ToolSet> {
+//!     Ok(ToolSet::new().with(Shout))
+//! }
+//! // In the plugin crate: talaria_sdk::export_plugin!(manifest: include_str!("../plugin.toml"), init: init);
+//!
+//! // And its unit test, with no library built or loaded:
+//! let h = talaria_sdk::testing::Harness::start(init)?;
+//! let (out, _events) = h.call_tool("shout", json!({"text": "hi"}))?;
+//! assert_eq!(out.content, "HI");
+//! # Ok::<(), talaria_sdk::Error>(())
 //! ```
 //!
 //! [`testing::Harness`] runs a plugin in-process, through the same ABI adapters the host
-//! uses, so a plugin can be unit-tested without building and loading the library.
+//! uses, with fake providers, transports and tools registered around it, so a runtime or
+//! a transport can be unit-tested without the host.
 
 mod adapter;
 mod context;
 mod error;
 mod export;
 mod host;
+mod kinds;
 mod plugin;
 pub mod runtime;
 pub mod testing;
@@ -32,13 +57,16 @@ mod tools;
 pub use context::CallContext;
 pub use error::{Error, Result};
 pub use host::{Host, LogLevel};
+pub use kinds::{Exports, Provider, Router, Runtime, Transport};
 pub use plugin::Plugin;
 pub use talaria_plugin_api::manifest::{Manifest, PluginKind};
 pub use talaria_plugin_api::payload::{
-    methods, ApprovalDecision, ApprovalRequest, Description, ErrorKind, Event, HostInfo, ToolCallRequest,
-    ToolOutput, ToolSpec, Usage,
+    ApprovalDecision, ApprovalKind, ApprovalRequest, Decision, Description, ErrorKind, Event, HostInfo, ListedTool,
+    ToolCallRequest, ToolList, ToolOutput, ToolSpec, Usage,
 };
-pub use talaria_plugin_api::{provider, text, transport, ABI_VERSION};
+/// The payloads of `runtime.turn`.
+pub use talaria_plugin_api::runtime as turn;
+pub use talaria_plugin_api::{items, methods, provider, router, text, transport, ABI_VERSION};
 pub use tools::{parse_args, Tool, ToolSet};
 
 /// Re-exports for [`export_plugin!`]'s expansion; not part of the public API.

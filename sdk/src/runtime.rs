@@ -26,6 +26,25 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime> {
         .map_err(|e| Error::other(format!("could not start the plugin's async runtime: {e}")))
 }
 
+/// A multi-threaded runtime of the plugin's own, for plugins whose libraries spawn tasks
+/// that must run while the calling thread waits (rmcp's transports, say). Started on
+/// first use with two worker threads; needs the SDK's `multi-thread` feature.
+#[cfg(feature = "multi-thread")]
+pub fn multi_thread() -> Result<&'static tokio::runtime::Runtime> {
+    static MULTI: OnceLock<std::result::Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+    MULTI
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .thread_name("talaria-plugin-mt")
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| Error::other(format!("could not start the plugin's multi-threaded runtime: {e}")))
+}
+
 /// Runs a future to completion on the plugin's own runtime. Safe to call from several
 /// host threads at once.
 pub fn block_on<F: Future>(future: F) -> Result<F::Output> {

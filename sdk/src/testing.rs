@@ -1,11 +1,16 @@
 //! An in-process test harness: runs a plugin through the same ABI adapters the host
 //! uses, with a fake host whose credentials, approvals, config and logs a test controls
-//! and inspects. No library is built or loaded.
+//! and inspects, and around which a test registers fake providers, transports and tools
+//! (so a runtime's `model.stream` and `tools.call` reach them). No library is built or
+//! loaded.
 //!
-//! ```ignore
-//! let h = Harness::builder().approve_all().start(my_plugin::init)?;
-//! let (out, events) = h.call_tool("run_command", json!({"command": "echo hi"}))?;
-//! assert_eq!(h.approval_requests().len(), 1);
+//! ```
+//! # use talaria_sdk::{testing::Harness, ToolSet, Host, Result};
+//! # fn init(_: Host) -> Result<ToolSet> { Ok(ToolSet::new()) }
+//! let h = Harness::builder().approve_all().start(init)?;
+//! assert!(h.describe()?.tools.is_empty());
+//! assert!(h.approval_requests().is_empty());
+//! # Ok::<(), talaria_sdk::Error>(())
 //! ```
 
 use std::collections::BTreeMap;
@@ -17,11 +22,15 @@ use talaria_plugin_api::abi::{
 };
 use talaria_plugin_api::abi_stable::sabi_trait::TD_Opaque;
 use talaria_plugin_api::abi_stable::std_types::{ROption, RResult, RStr, RString};
+use talaria_plugin_api::methods::{self, Method};
 use talaria_plugin_api::payload::{
-    methods, ApprovalDecision, ApprovalRequest, Description, ErrorKind, Event, HostInfo, ToolCallRequest, ToolOutput,
+    ApprovalDecision, ApprovalRequest, Decision, Description, ErrorKind, Event, HostInfo, ListedTool, PluginConfig,
+    ToolCallRequest, ToolList, ToolOutput,
 };
+use talaria_plugin_api::provider::{Empty, ProviderCall};
+use talaria_plugin_api::runtime::{TurnRequest, TurnResult};
 
-use crate::{Error, Host, Plugin, Result};
+use crate::{CallContext, Error, Exports, Host, Plugin, Provider, Result, ToolSet, Transport};
 
 /// How the fake host answers approval requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,17 +44,96 @@ struct FakeState {
     credentials: Mutex<BTreeMap<String, Value>>,
     approval_requests: Mutex<Vec<ApprovalRequest>>,
     logs: Mutex<Vec<(u8, String)>>,
+    /// Provider id → the plugin serving it.
+    providers: BTreeMap<String, Arc<dyn Plugin>>,
+    /// Wire API → the transport speaking it.
+    transports: BTreeMap<String, Arc<dyn Plugin>>,
+    tools: Vec<Arc<ToolSet>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+#[derive(Clone)]
 struct FakeHost {
     state: Arc<FakeState>,
     config: Value,
     info: HostInfo,
     approvals: ApprovalPolicy,
+}
+
+impl FakeHost {
+    fn host(&self) -> Host {
+        Host::new(HostServices_TO::from_value(self.clone(), TD_Opaque))
+    }
+
+    /// A fake plugin's method, run with this host and the caller's events.
+    fn run(&self, plugin: &dyn Plugin, method: &str, params: Value, events: EventSinkArc, cancel: CancelFlag) -> Result<Value> {
+        let cx = CallContext::new(self.host(), events, cancel);
+        plugin.call(method, params, &cx)
+    }
+
+    fn provider(&self, id: &str) -> Result<&Arc<dyn Plugin>> {
+        self.state
+            .providers
+            .get(id)
+            .ok_or_else(|| Error::new(ErrorKind::Unavailable, format!("the test harness has no provider {id:?}")))
+    }
+
+    fn service(&self, method: &str, params: Value, events: EventSinkArc, cancel: CancelFlag) -> Result<Value> {
+        match method {
+            methods::ApprovalsRequest::NAME => {
+                let request: ApprovalRequest = serde_json::from_value(params)?;
+                lock(&self.state.approval_requests).push(request);
+                let decision = match self.approvals {
+                    ApprovalPolicy::ApproveAll => ApprovalDecision { decision: Decision::Accept, reason: "approved by the test harness".into() },
+                    ApprovalPolicy::DenyAll => ApprovalDecision { decision: Decision::Decline, reason: "declined by the test harness".into() },
+                };
+                Ok(serde_json::to_value(decision)?)
+            }
+            methods::ToolsList::NAME => {
+                let tools = self
+                    .state
+                    .tools
+                    .iter()
+                    .flat_map(|set| set.describe().tools)
+                    .map(|spec| ListedTool { plugin: "harness".into(), spec })
+                    .collect();
+                Ok(serde_json::to_value(ToolList { tools, warnings: Vec::new() })?)
+            }
+            methods::ToolsCall::NAME => {
+                let request: ToolCallRequest = serde_json::from_value(params.clone())?;
+                let set = self
+                    .state
+                    .tools
+                    .iter()
+                    .find(|set| set.describe().tools.iter().any(|t| t.name == request.name))
+                    .ok_or_else(|| Error::new(ErrorKind::UnknownMethod, format!("no tool named {:?}", request.name)))?;
+                self.run(set.as_ref(), methods::ToolCall::NAME, params, events, cancel)
+            }
+            methods::ModelStream::NAME => {
+                let provider = params["provider"].as_str().unwrap_or_default().to_owned();
+                let info = self.run(
+                    self.provider(&provider)?.as_ref(),
+                    methods::ProviderInfoMethod::NAME,
+                    serde_json::to_value(ProviderCall::new(&provider, Empty {}))?,
+                    events.clone(),
+                    cancel.clone(),
+                )?;
+                let wire_api = info["wire_api"].as_str().unwrap_or_default();
+                let transport = self.state.transports.get(wire_api).ok_or_else(|| {
+                    Error::new(ErrorKind::Unavailable, format!("the test harness has no transport for wire API {wire_api:?}"))
+                })?;
+                self.run(transport.as_ref(), methods::TransportStream::NAME, params, events, cancel)
+            }
+            m if m.starts_with("provider.") => {
+                let provider = params["provider"].as_str().unwrap_or_default().to_owned();
+                self.run(self.provider(&provider)?.as_ref(), m, params, events, cancel)
+            }
+            other => Err(Error::new(ErrorKind::UnknownMethod, format!("the host has no service {other:?}"))),
+        }
+    }
 }
 
 impl abi::HostServices for FakeHost {
@@ -61,18 +149,18 @@ impl abi::HostServices for FakeHost {
         self.config.to_string().into()
     }
 
-    fn credentials_get(&self, provider: RStr<'_>) -> RResult<RString, PluginError> {
-        let value = lock(&self.state.credentials).get(provider.as_str()).cloned().unwrap_or(Value::Null);
+    fn credentials_get(&self, namespace: RStr<'_>) -> RResult<RString, PluginError> {
+        let value = lock(&self.state.credentials).get(namespace.as_str()).cloned().unwrap_or(Value::Null);
         RResult::ROk(value.to_string().into())
     }
 
-    fn credentials_update(&self, provider: RStr<'_>, mut updater: CredentialUpdaterMut<'_>) -> RResult<RString, PluginError> {
+    fn credentials_update(&self, namespace: RStr<'_>, mut updater: CredentialUpdaterMut<'_>) -> RResult<RString, PluginError> {
         let mut store = lock(&self.state.credentials);
-        let current = store.get(provider.as_str()).cloned().unwrap_or(Value::Null);
+        let current = store.get(namespace.as_str()).cloned().unwrap_or(Value::Null);
         match updater.update(RStr::from_str(&current.to_string())) {
             RResult::ROk(ROption::RSome(new)) => match serde_json::from_str::<Value>(&new) {
                 Ok(value) => {
-                    store.insert(provider.to_string(), value.clone());
+                    store.insert(namespace.to_string(), value.clone());
                     RResult::ROk(value.to_string().into())
                 }
                 Err(e) => RResult::RErr(PluginError::new(ErrorKind::InvalidRequest, format!("not JSON: {e}"))),
@@ -82,24 +170,15 @@ impl abi::HostServices for FakeHost {
         }
     }
 
-    fn request_approval(&self, request: RStr<'_>) -> RResult<RString, PluginError> {
-        let parsed: ApprovalRequest = match serde_json::from_str(request.as_str()) {
-            Ok(r) => r,
-            Err(e) => return RResult::RErr(PluginError::new(ErrorKind::InvalidRequest, e.to_string())),
+    fn call(&self, method: RStr<'_>, params: RStr<'_>, events: EventSinkArc, cancel: CancelFlag) -> RResult<RString, PluginError> {
+        let run = || -> Result<String> {
+            let params: Value = if params.is_empty() { Value::Null } else { serde_json::from_str(params.as_str())? };
+            Ok(self.service(method.as_str(), params, events, cancel)?.to_string())
         };
-        lock(&self.state.approval_requests).push(parsed);
-        let decision = match self.approvals {
-            ApprovalPolicy::ApproveAll => ApprovalDecision { approved: true, reason: "approved by the test harness".into() },
-            ApprovalPolicy::DenyAll => ApprovalDecision { approved: false, reason: "declined by the test harness".into() },
-        };
-        RResult::ROk(serde_json::to_string(&decision).unwrap_or_default().into())
-    }
-
-    fn call_plugin(&self, plugin_id: RStr<'_>, _: RStr<'_>, _: RStr<'_>, _: EventSinkArc, _: CancelFlag) -> RResult<RString, PluginError> {
-        RResult::RErr(PluginError::new(
-            ErrorKind::Unavailable,
-            format!("the test harness has no plugin {plugin_id:?} to call"),
-        ))
+        match run() {
+            Ok(text) => RResult::ROk(text.into()),
+            Err(e) => RResult::RErr(e.into()),
+        }
     }
 }
 
@@ -115,16 +194,21 @@ impl EventSink for Recorder {
 
 /// Configures a [`Harness`].
 pub struct HarnessBuilder {
-    config: Value,
+    config: PluginConfig,
     approvals: ApprovalPolicy,
-    credentials: BTreeMap<String, Value>,
+    state: FakeState,
     info: HostInfo,
 }
 
 impl HarnessBuilder {
-    /// The plugin's config section, as the host would pass it.
+    /// The plugin's `[plugin_config.<id>]` table, as the host would pass it.
     pub fn config(mut self, config: Value) -> Self {
-        self.config = config;
+        self.config.plugin = config;
+        self
+    }
+    /// A config section the plugin owns (`config = ["name"]` in its manifest).
+    pub fn config_section(mut self, name: &str, value: Value) -> Self {
+        self.config.sections.insert(name.to_owned(), value);
         self
     }
     pub fn approve_all(mut self) -> Self {
@@ -135,8 +219,26 @@ impl HarnessBuilder {
         self.approvals = ApprovalPolicy::DenyAll;
         self
     }
-    pub fn credentials(mut self, provider: &str, value: Value) -> Self {
-        self.credentials.insert(provider.to_owned(), value);
+    pub fn credentials(self, namespace: &str, value: Value) -> Self {
+        lock(&self.state.credentials).insert(namespace.to_owned(), value);
+        self
+    }
+    /// A fake provider serving `ids` (its `info` names the wire API it speaks).
+    pub fn provider(mut self, ids: &[&str], provider: impl Provider) -> Self {
+        let plugin: Arc<dyn Plugin> = Arc::new(Exports::new().provider(provider));
+        for id in ids {
+            self.state.providers.insert((*id).to_owned(), plugin.clone());
+        }
+        self
+    }
+    /// A fake transport for `wire_api`; `model.stream` reaches it.
+    pub fn transport(mut self, wire_api: &str, transport: impl Transport) -> Self {
+        self.state.transports.insert(wire_api.to_owned(), Arc::new(Exports::new().transport(transport)));
+        self
+    }
+    /// Fake tools; `tools.list` and `tools.call` reach them.
+    pub fn tools(mut self, tools: ToolSet) -> Self {
+        self.state.tools.push(Arc::new(tools));
         self
     }
 
@@ -146,8 +248,9 @@ impl HarnessBuilder {
         P: Plugin,
         F: FnOnce(Host) -> Result<P>,
     {
-        let state = Arc::new(FakeState { credentials: Mutex::new(self.credentials), ..Default::default() });
-        let host = FakeHost { state: state.clone(), config: self.config, info: self.info, approvals: self.approvals };
+        let state = Arc::new(self.state);
+        let config = serde_json::to_value(&self.config)?;
+        let host = FakeHost { state: state.clone(), config, info: self.info, approvals: self.approvals };
         let services = HostServices_TO::from_value(host, TD_Opaque);
         let plugin = crate::export::init_plugin(services, init).into_result().map_err(Error::from)?;
         Ok(Harness { plugin, state })
@@ -163,9 +266,9 @@ pub struct Harness {
 impl Harness {
     pub fn builder() -> HarnessBuilder {
         HarnessBuilder {
-            config: Value::Null,
+            config: PluginConfig::default(),
             approvals: ApprovalPolicy::DenyAll,
-            credentials: BTreeMap::new(),
+            state: FakeState::default(),
             info: HostInfo {
                 host_version: "test-harness".into(),
                 abi_version: crate::ABI_VERSION.into(),
@@ -194,6 +297,12 @@ impl Harness {
         self.call_with_cancel(method, params, CancelFlag::new())
     }
 
+    /// Calls a typed method.
+    pub fn call_method<M: Method>(&self, params: &M::Params) -> Result<(M::Output, Vec<Event>)> {
+        let (out, events) = self.call(M::NAME, serde_json::to_value(params)?)?;
+        Ok((serde_json::from_value(out)?, events))
+    }
+
     /// Calls a method with a cancellation flag the test controls (already set, or set
     /// from another thread).
     pub fn call_with_cancel(&self, method: &str, params: Value, cancel: CancelFlag) -> Result<(Value, Vec<Event>)> {
@@ -214,8 +323,12 @@ impl Harness {
     /// Calls one tool of a tool plugin.
     pub fn call_tool(&self, name: &str, arguments: Value) -> Result<(ToolOutput, Vec<Event>)> {
         let request = ToolCallRequest { call_id: "call_test".into(), name: name.into(), arguments };
-        let (out, events) = self.call(methods::TOOL_CALL, serde_json::to_value(request)?)?;
-        Ok((serde_json::from_value(out)?, events))
+        self.call_method::<methods::ToolCall>(&request)
+    }
+
+    /// Runs one turn of a runtime plugin.
+    pub fn turn(&self, request: &TurnRequest) -> Result<(TurnResult, Vec<Event>)> {
+        self.call_method::<methods::RuntimeTurn>(request)
     }
 
     /// The approval requests the plugin made so far.
@@ -228,9 +341,9 @@ impl Harness {
         lock(&self.state.logs).clone()
     }
 
-    /// The fake store's credentials for `provider` (`Null` when none).
-    pub fn credentials(&self, provider: &str) -> Value {
-        lock(&self.state.credentials).get(provider).cloned().unwrap_or(Value::Null)
+    /// The fake store's credentials under `namespace` (`Null` when none).
+    pub fn credentials(&self, namespace: &str) -> Value {
+        lock(&self.state.credentials).get(namespace).cloned().unwrap_or(Value::Null)
     }
 }
 
@@ -324,7 +437,62 @@ mod tests {
         let cancel = CancelFlag::new();
         cancel.cancel();
         let req = json!({"name": "echo", "arguments": {"text": "x"}});
-        let err = h.call_with_cancel(methods::TOOL_CALL, req, cancel).unwrap_err();
+        let err = h.call_with_cancel(methods::ToolCall::NAME, req, cancel).unwrap_err();
         assert_eq!(err.kind, ErrorKind::Cancelled);
+    }
+
+    struct FakeProvider;
+    impl crate::Provider for FakeProvider {
+        fn info(&self, provider: &str) -> Result<crate::provider::ProviderInfo> {
+            Ok(crate::provider::ProviderInfo { id: provider.into(), wire_api: "fake-wire".into(), supports_login: false })
+        }
+        fn resolve(&self, _: &str, _: crate::provider::ResolveRequest, _: &CallContext) -> Result<crate::provider::Endpoint> {
+            Ok(Default::default())
+        }
+        fn models(&self, _: &str, _: crate::provider::ModelsRequest, _: &CallContext) -> Result<crate::provider::ModelList> {
+            Ok(Default::default())
+        }
+    }
+
+    struct FakeTransport;
+    impl crate::Transport for FakeTransport {
+        fn stream(&self, req: crate::transport::StreamRequest, cx: &CallContext) -> Result<crate::transport::StreamResult> {
+            cx.emit(&Event::TextDelta { delta: format!("{}:{}", req.provider, req.model) });
+            Ok(crate::transport::StreamResult { text: "streamed".into(), ..Default::default() })
+        }
+    }
+
+    /// A runtime under test: one model request, one approval, one tool call.
+    struct Probe;
+    impl crate::Runtime for Probe {
+        fn turn(&self, req: TurnRequest, cx: &CallContext) -> Result<TurnResult> {
+            let stream = crate::transport::StreamRequest { provider: req.model.provider.clone(), model: req.model.model.clone(), ..Default::default() };
+            let answer = cx.host().model_stream(&stream, cx)?;
+            let decision = cx.request_approval(&ApprovalRequest::exec("c1", "true", None))?;
+            let listed = cx.host().tools(cx)?.tools.len();
+            let call = ToolCallRequest { call_id: "c1".into(), name: "echo".into(), arguments: json!({"text": "tool"}) };
+            let out = cx.host().call_tool(&call, cx)?;
+            Ok(TurnResult { text: format!("{} {} {listed} {}", answer.text, decision.approved(), out.content), ..Default::default() })
+        }
+    }
+
+    #[test]
+    fn a_runtime_reaches_fake_providers_transports_and_tools() {
+        let h = Harness::builder()
+            .approve_all()
+            .provider(&["p1", "p2"], FakeProvider)
+            .transport("fake-wire", FakeTransport)
+            .tools(ToolSet::new().with(Echo))
+            .start(|_: Host| Ok(Exports::new().runtime(Probe)))
+            .unwrap();
+        let mut req = TurnRequest::default();
+        req.model.provider = "p2".into();
+        req.model.model = "m".into();
+        let (result, events) = h.turn(&req).unwrap();
+        assert_eq!(result.text, "streamed true 1 tool");
+        assert!(events.contains(&Event::TextDelta { delta: "p2:m".into() }), "{events:?}");
+        assert_eq!(h.approval_requests()[0].command.as_deref(), Some("true"));
+        req.model.provider = "nobody".into();
+        assert_eq!(h.turn(&req).unwrap_err().kind, ErrorKind::Unavailable);
     }
 }

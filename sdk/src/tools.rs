@@ -3,7 +3,8 @@
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use talaria_plugin_api::payload::{methods, Description, ErrorKind, ToolCallRequest, ToolOutput, ToolSpec};
+use talaria_plugin_api::methods::{self, Method};
+use talaria_plugin_api::payload::{Description, ErrorKind, ToolCallRequest, ToolOutput, ToolSpec};
 
 use crate::{CallContext, Error, Plugin, Result};
 
@@ -48,15 +49,15 @@ impl Plugin for ToolSet {
     }
 
     fn call(&self, method: &str, params: Value, cx: &CallContext) -> Result<Value> {
-        if method != methods::TOOL_CALL {
+        if method != methods::ToolCall::NAME {
             return Err(Error::new(ErrorKind::UnknownMethod, format!("this tool plugin has no method {method:?}")));
         }
-        let request: ToolCallRequest = serde_json::from_value(params)?;
-        let tool = self
-            .find(&request.name)
-            .ok_or_else(|| Error::new(ErrorKind::UnknownMethod, format!("no tool named {:?}", request.name)))?;
-        cx.check_cancelled()?;
-        let output = tool.call(request.arguments, cx)?;
-        Ok(serde_json::to_value(output)?)
+        crate::kinds::serve::<methods::ToolCall>(params, |request: ToolCallRequest| {
+            let tool = self
+                .find(&request.name)
+                .ok_or_else(|| Error::new(ErrorKind::UnknownMethod, format!("no tool named {:?}", request.name)))?;
+            cx.check_cancelled()?;
+            tool.call(request.arguments, cx)
+        })
     }
 }
