@@ -21,18 +21,18 @@ pub enum Command {
     Login(LoginArgs),
     /// Forget a provider's stored credentials
     Logout {
-        #[arg(long, value_name = "ID")]
-        provider: Option<String>,
+        #[command(flatten)]
+        provider: ProviderFlag,
     },
     /// Manage the credential pool
     #[command(subcommand)]
     Auth(AuthCommand),
     /// List the models a provider offers
     Models {
-        #[arg(long, value_name = "ID")]
-        provider: Option<String>,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        provider: ProviderFlag,
+        #[command(flatten)]
+        json: JsonFlag,
     },
     /// List, install, remove, enable and disable plugins
     #[command(subcommand)]
@@ -56,8 +56,8 @@ pub enum Command {
     Sessions(SessionsCommand),
     /// Check plugins, config, credentials and the backend, and say what is wrong
     Doctor {
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        json: JsonFlag,
     },
     /// Print the profile's log
     Logs {
@@ -68,6 +68,30 @@ pub enum Command {
     /// Create, delete, list and select profiles
     #[command(subcommand)]
     Profile(ProfileCommand),
+}
+
+/// `--json`, as every command that has it spells it.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct JsonFlag {
+    /// Print JSON on stdout (chat: one event per line)
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `--provider ID`: a provider id; the profile's `model.provider` when absent.
+#[derive(Debug, Clone, Args)]
+pub struct ProviderFlag {
+    /// The provider (default: the profile's `model.provider`)
+    #[arg(long, value_name = "ID")]
+    pub provider: Option<String>,
+}
+
+/// `--approvals ask|auto|deny`.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct ApprovalsFlag {
+    /// How approval requests are answered: ask on the terminal, accept, or decline
+    #[arg(long, value_enum, default_value = "ask")]
+    pub approvals: ApprovalMode,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -84,8 +108,8 @@ pub struct ChatArgs {
     pub prompt: Option<String>,
     #[arg(short = 'm', long, value_name = "MODEL")]
     pub model: Option<String>,
-    #[arg(long, value_name = "ID")]
-    pub provider: Option<String>,
+    #[command(flatten)]
+    pub provider: ProviderFlag,
     #[arg(long, value_name = "ID")]
     pub runtime: Option<String>,
     /// Continue the given session
@@ -94,11 +118,10 @@ pub struct ChatArgs {
     /// Continue the most recent session
     #[arg(short = 'c', long = "continue")]
     pub continue_last: bool,
-    /// Print one JSON event per line on stdout
-    #[arg(long)]
-    pub json: bool,
-    #[arg(long, value_enum, default_value = "ask")]
-    pub approvals: ApprovalMode,
+    #[command(flatten)]
+    pub json: JsonFlag,
+    #[command(flatten)]
+    pub approvals: ApprovalsFlag,
     /// Ask for the priority service tier
     #[arg(long)]
     pub fast: bool,
@@ -120,11 +143,10 @@ pub struct LoginArgs {
 pub enum AuthCommand {
     /// One line per pooled credential
     List {
-        #[arg(long)]
-        json: bool,
-        /// The provider whose pool to list (default: the profile's `model.provider`)
-        #[arg(long, value_name = "ID")]
-        provider: Option<String>,
+        #[command(flatten)]
+        json: JsonFlag,
+        #[command(flatten)]
+        provider: ProviderFlag,
     },
     /// Add another account to a provider's pool
     Add {
@@ -139,17 +161,15 @@ pub enum AuthCommand {
     /// Remove pooled credential N (as numbered by `auth list`)
     Remove {
         index: usize,
-        /// The provider whose pool to change (default: the profile's `model.provider`)
-        #[arg(long, value_name = "ID")]
-        provider: Option<String>,
+        #[command(flatten)]
+        provider: ProviderFlag,
     },
     /// Which credential is in use and whether it works
     Status {
-        #[arg(long)]
-        json: bool,
-        /// The provider to report on (default: the profile's `model.provider`)
-        #[arg(long, value_name = "ID")]
-        provider: Option<String>,
+        #[command(flatten)]
+        json: JsonFlag,
+        #[command(flatten)]
+        provider: ProviderFlag,
     },
 }
 
@@ -157,8 +177,8 @@ pub enum AuthCommand {
 pub enum PluginsCommand {
     /// Every plugin found, with its source, whether it is enabled and whether it loads
     List {
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        json: JsonFlag,
     },
     /// Install a plugin from a folder holding plugin.toml and the library
     Install {
@@ -176,8 +196,8 @@ pub enum PluginsCommand {
     /// Everything known about one plugin (loads it, to list its tools)
     Info {
         id: String,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        json: JsonFlag,
     },
     /// Call one tool of a plugin directly, as the agent loop would (for plugin authors)
     Call {
@@ -186,16 +206,16 @@ pub enum PluginsCommand {
         /// The tool's arguments as a JSON object
         #[arg(default_value = "{}")]
         args: String,
-        #[arg(long, value_enum, default_value = "ask")]
-        approvals: ApprovalMode,
+        #[command(flatten)]
+        approvals: ApprovalsFlag,
     },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum RuntimeCommand {
     List {
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        json: JsonFlag,
     },
     /// Make this runtime the profile's default (`model.runtime`)
     Use { id: String },
@@ -223,21 +243,21 @@ pub enum McpCommand {
 #[derive(Debug, Subcommand)]
 pub enum AuxCommand {
     List {
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        json: JsonFlag,
     },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum SessionsCommand {
     List {
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        json: JsonFlag,
     },
     Show {
         id: String,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        json: JsonFlag,
     },
     Delete { id: String },
 }

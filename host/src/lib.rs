@@ -1,21 +1,23 @@
 //! The talaria host as a library: the `talaria` binary is a thin `main` over
 //! [`cli_main`], and benchmarks use the same loader and registry the binary does.
 
-pub mod agent;
 pub mod app;
+pub mod approvals;
 pub mod chat;
 pub mod cli;
+pub mod client;
 pub mod commands;
 pub mod config;
 pub mod credentials;
 pub mod error;
+pub mod events;
 pub mod fsutil;
 pub mod home;
-pub mod host_services;
 pub mod logging;
 pub mod output;
 pub mod plugins;
 pub mod provider;
+pub mod services;
 pub mod sessions;
 
 use std::process::ExitCode;

@@ -13,10 +13,12 @@ use std::time::{Duration, SystemTime};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use serde::Serialize;
 
+use talaria_plugin_api::items::Item;
+
 use crate::error::{io_error, Error, Result};
 
 /// The schema this build writes; `migrate_step` knows how to reach it from 0.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 /// Another process may be mid-write; wait for it rather than fail the turn.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Every SQLite database file starts with these bytes.
@@ -224,24 +226,25 @@ impl SessionStore {
         tx.commit().map_err(|e| self.err(e))
     }
 
-    /// Appends conversation items (Responses API input items) in order.
-    pub fn add_items(&self, id: &str, items: &[serde_json::Value]) -> Result<()> {
+    /// Appends conversation items in order.
+    pub fn add_items(&self, id: &str, items: &[Item]) -> Result<()> {
         let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
         self.touch(id)?;
         for item in items {
             tx.execute(
                 "INSERT INTO items (session_id, seq, item)
                  SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2 FROM items WHERE session_id = ?1",
-                params![id, item.to_string()],
+                params![id, serde_json::to_string(item).map_err(|e| Error::failure(format!("cannot encode an item: {e}")))?],
             )
             .map_err(|e| self.err(e))?;
         }
         tx.commit().map_err(|e| self.err(e))
     }
 
-    /// The session's conversation items, oldest first. An item that no longer parses is
-    /// an error naming the file, not silently dropped history.
-    pub fn items(&self, id: &str) -> Result<Vec<serde_json::Value>> {
+    /// The session's conversation items, oldest first. An item that is not JSON is an
+    /// error naming the file, not silently dropped history (an unknown item type is kept
+    /// as it is).
+    pub fn items(&self, id: &str) -> Result<Vec<Item>> {
         let mut stmt = self.conn.prepare("SELECT seq, item FROM items WHERE session_id = ?1 ORDER BY seq").map_err(|e| self.err(e))?;
         let rows: Vec<(i64, String)> = stmt
             .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -254,6 +257,31 @@ impl SessionStore {
                 })
             })
             .collect()
+    }
+
+    /// Stores what the session's runtime keeps between turns.
+    pub fn set_runtime_state(&self, id: &str, state: Option<&serde_json::Value>) -> Result<()> {
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        self.touch(id)?;
+        tx.execute("UPDATE sessions SET runtime_state = ?2 WHERE id = ?1", params![id, state.map(|s| s.to_string())])
+            .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    /// What the runtime stored for the session, `None` when nothing.
+    pub fn runtime_state(&self, id: &str) -> Result<Option<serde_json::Value>> {
+        let text: Option<String> = self
+            .conn
+            .query_row("SELECT runtime_state FROM sessions WHERE id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err(e))?
+            .flatten();
+        text.map(|t| {
+            serde_json::from_str(&t).map_err(|e| {
+                Error::failure(format!("the runtime state of session {id} in {} is not valid JSON: {e}", self.path.display()))
+            })
+        })
+        .transpose()
     }
 
     /// All sessions, most recently updated first.
@@ -469,6 +497,9 @@ fn migrate_step(tx: &rusqlite::Transaction<'_>, from: i64) -> rusqlite::Result<(
                  PRIMARY KEY (session_id, seq)
              );",
         ),
+        // What the session's runtime keeps between turns (the Codex runtime's thread id,
+        // say): JSON that runtime alone reads.
+        2 => tx.execute_batch("ALTER TABLE sessions ADD COLUMN runtime_state TEXT;"),
         _ => Ok(()),
     }
 }
@@ -611,17 +642,36 @@ mod tests {
         let (_dir, store) = store();
         let s = store.create("auto", "p", "m").unwrap();
         let other = store.create("auto", "p", "m").unwrap();
-        let first = [json!({"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]})];
-        let second = [json!({"type": "function_call", "call_id": "c1", "name": "t", "arguments": "{}"}), json!({"type": "function_call_output", "call_id": "c1", "output": "ok"})];
+        let item = |v: serde_json::Value| -> Item { serde_json::from_value(v).unwrap() };
+        let first = [Item::user_text("hi")];
+        let second = [
+            item(json!({"type": "function_call", "call_id": "c1", "name": "t", "arguments": "{}"})),
+            item(json!({"type": "function_call_output", "call_id": "c1", "output": "ok"})),
+            // A type this build does not know survives the round trip.
+            item(json!({"type": "image_generation_call", "result": "AAAA"})),
+        ];
         store.add_items(&s.id, &first).unwrap();
         store.add_items(&other.id, &first).unwrap();
         store.add_items(&s.id, &second).unwrap();
         let got = store.items(&s.id).unwrap();
-        assert_eq!(got, [first[0].clone(), second[0].clone(), second[1].clone()]);
+        assert_eq!(got, [first[0].clone(), second[0].clone(), second[1].clone(), second[2].clone()]);
+        assert!(matches!(got[3], Item::Unknown(_)));
         assert!(store.add_items("nope", &first).is_err());
         store.delete(&s.id).unwrap();
         assert!(store.items(&s.id).unwrap().is_empty());
         assert_eq!(store.items(&other.id).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn runtime_state_is_kept_per_session() {
+        let (_dir, store) = store();
+        let s = store.create("codex_app_server", "p", "m").unwrap();
+        assert_eq!(store.runtime_state(&s.id).unwrap(), None);
+        store.set_runtime_state(&s.id, Some(&json!({"thread_id": "t-1"}))).unwrap();
+        assert_eq!(store.runtime_state(&s.id).unwrap(), Some(json!({"thread_id": "t-1"})));
+        store.set_runtime_state(&s.id, None).unwrap();
+        assert_eq!(store.runtime_state(&s.id).unwrap(), None);
+        assert!(store.set_runtime_state("nope", None).is_err());
     }
 
     #[test]

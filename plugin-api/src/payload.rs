@@ -344,6 +344,9 @@ pub struct HostInfo {
     pub profile_dir: String,
     /// A folder the plugin may use for its own state.
     pub plugin_data_dir: String,
+    /// The plugin's own id (its credential namespace, its `[plugin_config.<id>]`).
+    #[serde(default)]
+    pub plugin_id: String,
 }
 
 /// What `HostServices::config` returns: the plugin's `[plugin_config.<id>]` table and

@@ -1,4 +1,6 @@
-use talaria_plugin_api::abi::{CancelFlag, EventSinkArc};
+use std::sync::Arc;
+
+use talaria_plugin_api::abi::{event_sink, CancelFlag, EventSink, EventSinkArc};
 use talaria_plugin_api::abi_stable::std_types::RStr;
 use talaria_plugin_api::methods::ApprovalsRequest;
 use talaria_plugin_api::payload::{ApprovalDecision, ApprovalRequest, Event};
@@ -10,11 +12,24 @@ pub struct CallContext {
     host: Host,
     events: EventSinkArc,
     cancel: CancelFlag,
+    /// The model's id for the tool call being served (empty outside `tool.call`).
+    call_id: String,
 }
 
 impl CallContext {
     pub(crate) fn new(host: Host, events: EventSinkArc, cancel: CancelFlag) -> Self {
-        CallContext { host, events, cancel }
+        CallContext { host, events, cancel, call_id: String::new() }
+    }
+
+    /// The same call, serving tool call `call_id`.
+    pub(crate) fn for_tool_call(&self, call_id: &str) -> CallContext {
+        CallContext { host: self.host.clone(), events: self.events.clone(), cancel: self.cancel.clone(), call_id: call_id.to_owned() }
+    }
+
+    /// The id of the tool call this call serves, for approvals and events (empty outside
+    /// a tool call).
+    pub fn call_id(&self) -> &str {
+        &self.call_id
     }
 
     pub fn host(&self) -> &Host {
@@ -53,11 +68,31 @@ impl CallContext {
         self.host.call::<ApprovalsRequest>(request, self)
     }
 
+    /// A context for a nested call whose events still reach the host, and are also
+    /// shown to `observe` (as JSON) first: how a runtime keeps the text that streamed
+    /// before a model request was interrupted.
+    pub fn tee(&self, observe: impl Fn(&str) + Send + Sync + 'static) -> CallContext {
+        let tee = Tee { next: self.events.clone(), observe: Arc::new(observe) };
+        CallContext { host: self.host.clone(), events: event_sink(tee), cancel: self.cancel.clone(), call_id: self.call_id.clone() }
+    }
+
     pub(crate) fn sink(&self) -> &EventSinkArc {
         &self.events
     }
 
     pub fn cancel_flag(&self) -> &CancelFlag {
         &self.cancel
+    }
+}
+
+struct Tee {
+    next: EventSinkArc,
+    observe: Arc<dyn Fn(&str) + Send + Sync>,
+}
+
+impl EventSink for Tee {
+    fn emit(&self, event: RStr<'_>) {
+        (self.observe)(event.as_str());
+        self.next.emit(event);
     }
 }

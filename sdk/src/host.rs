@@ -64,7 +64,15 @@ impl Host {
         if value.is_null() {
             return Ok(None);
         }
-        serde_json::from_value(value).map(Some).map_err(|e| Error::invalid(format!("invalid plugin config: {e}")))
+        let id = self.info().plugin_id;
+        serde_json::from_value(value).map(Some).map_err(|e| {
+            let message = format!("invalid plugin config: {e}");
+            if id.is_empty() {
+                Error::invalid(message)
+            } else {
+                Error::config(&["plugin_config", &id], message)
+            }
+        })
     }
 
     /// A top-level config section the plugin's manifest owns (`config = ["name"]`);

@@ -57,7 +57,7 @@ impl Plugin for ToolSet {
                 .find(&request.name)
                 .ok_or_else(|| Error::new(ErrorKind::UnknownMethod, format!("no tool named {:?}", request.name)))?;
             cx.check_cancelled()?;
-            tool.call(request.arguments, cx)
+            tool.call(request.arguments, &cx.for_tool_call(&request.call_id))
         })
     }
 }

@@ -20,8 +20,8 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 use talaria::app::App;
+use talaria::approvals::Approvals;
 use talaria::cli::ApprovalMode;
-use talaria::host_services::PolicyApprover;
 use talaria::plugins::{Registry, Source};
 use talaria_fixture_event_burst::{delta_text, EMIT};
 use talaria_plugin_api::abi::{event_sink, CancelFlag, EventSink};
@@ -166,7 +166,7 @@ impl EventBench {
         std::env::set_var("TALARIA_HOME", scratch.path().join("home"));
         std::env::set_var("TALARIA_PLUGIN_PATH", scratch.path().join("plugin-path"));
         let app = App::new(None).unwrap();
-        let registry = Registry::open(&app, Arc::new(PolicyApprover { mode: ApprovalMode::Deny })).unwrap();
+        let registry = Registry::open(&app, Arc::new(Approvals::new(ApprovalMode::Deny))).unwrap();
         assert_eq!(registry.entry("event-burst").unwrap().source, Source::Path);
         let harness = Harness::start(talaria_fixture_event_burst::init).unwrap();
         EventBench { registry, harness, _scratch: scratch }
@@ -183,7 +183,8 @@ impl EventBench {
             Variant::Dylib(kind) => {
                 let tally = Arc::new(Tally::default());
                 let sink = event_sink(BenchSink(kind, tally.clone()));
-                let out = self.registry.call("event-burst", EMIT, &params.to_string(), sink, CancelFlag::new()).unwrap();
+                let plugin = self.registry.plugin("event-burst").unwrap();
+                let out = talaria::client::call_raw(&plugin, EMIT, &params.to_string(), sink, CancelFlag::new()).unwrap();
                 // As the harness does: parse the recording, drop the text, keep the events.
                 let recorded = std::mem::take(&mut *tally.recorded.lock().unwrap());
                 let events: Vec<Event> = recorded.iter().map(|e| serde_json::from_str(e).unwrap()).collect();

@@ -14,7 +14,8 @@ use std::sync::OnceLock;
 
 /// The first-party plugins: the binary finds them beside itself, so every test run and
 /// every benchmark builds them all (a chat needs a provider and the transport).
-pub const FIRST_PARTY_PLUGINS: &[&str] = &["talaria-example-tools", "talaria-openai-api", "talaria-openai-codex", "talaria-responses"];
+pub const FIRST_PARTY_PLUGINS: &[&str] =
+    &["talaria-agent-loop", "talaria-example-tools", "talaria-openai-api", "talaria-openai-codex", "talaria-responses"];
 
 /// Fixture packages the tests need built, besides the host and the first-party plugins.
 const FIXTURE_PACKAGES: &[&str] = &[
@@ -23,6 +24,8 @@ const FIXTURE_PACKAGES: &[&str] = &[
     "talaria-fixture-wrong-abi",
     "talaria-fixture-not-a-plugin",
     "talaria-fixture-event-burst",
+    "talaria-fixture-relay-runtime",
+    "talaria-fixture-twin-provider",
 ];
 
 /// Fixtures the benchmarks call.

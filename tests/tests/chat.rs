@@ -426,3 +426,63 @@ fn the_repl_runs_turns_and_slash_commands_on_a_terminal() {
     let sessions = home.run(&["sessions", "list", "--json"]).ok().json();
     assert_eq!(sessions.as_array().unwrap().len(), 1);
 }
+
+/// The approval prompt on a real terminal: allow once, allow for the session (the same
+/// command is not asked again), and deny, each answered as typed.
+#[test]
+fn the_repl_approval_prompt_offers_once_session_and_deny() {
+    use std::io::Write;
+    let mock = MockServer::start();
+    let (home, _) = signed_in(&mock);
+    quick_transport(&home, 2, "websocket = false\n");
+    for (i, command) in ["echo one", "echo two", "echo three", "echo two"].iter().enumerate() {
+        mock.push_events(function_call_events(&format!("resp_call_{i}"), &format!("call_{i}"), "run_command", &format!(r#"{{"command":"{command}"}}"#)));
+        mock.push_events(text_events(&format!("resp_text_{i}"), &["done"]));
+    }
+    let talaria = talaria_tests::artifacts().talaria.clone();
+    let plain = home.command(&[]);
+    let mut script = std::process::Command::new("script");
+    script.args(["-q", "-e", "-c", &format!("{} chat", talaria.display()), "/dev/null"]);
+    for (key, value) in plain.get_envs() {
+        match value {
+            Some(value) => script.env(key, value),
+            None => script.env_remove(key),
+        };
+    }
+    let mut child = script
+        .env("TERM", "dumb")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for line in ["first", "y", "second", "a", "third", "n", "fourth"] {
+        writeln!(stdin, "{line}\r").unwrap();
+        stdin.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    stdin.write_all(b"\x04").unwrap();
+    drop(stdin);
+    let run = Run::wait(child);
+    let screen = format!("{}{}", run.stdout, run.stderr);
+    assert_eq!(run.code, 0, "{screen}");
+    assert_eq!(screen.matches("Allow? [y] once, [a] for this session, [N] no").count(), 3, "{screen}");
+    assert!(screen.contains("wants to run `echo one`"), "{screen}");
+
+    // What each tool call answered, as the model was told right after it.
+    let outputs: Vec<String> = posts(&mock)
+        .iter()
+        .filter_map(|p| {
+            let body = p.json();
+            let last = body["input"].as_array()?.last()?.clone();
+            (last["type"] == "function_call_output").then(|| last["output"].as_str().unwrap_or_default().to_owned())
+        })
+        .collect();
+    assert_eq!(outputs.len(), 4, "{outputs:?}");
+    assert!(outputs[0].contains("one"), "{outputs:?}");
+    assert!(outputs[1].contains("two"), "{outputs:?}");
+    assert!(outputs[2].contains("declined"), "{outputs:?}");
+    assert!(outputs[3].contains("two") && !outputs[3].contains("declined"), "accepted for the session: {outputs:?}");
+}

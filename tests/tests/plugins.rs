@@ -62,10 +62,10 @@ fn broken_plugins(home: &mut TestHome) {
     let suffix = std::env::consts::DLL_SUFFIX;
     home.plugin_folder(&root.join("panic-init"), "tests/fixtures/panic-init", "talaria-fixture-panic-init", |m| m);
     home.plugin_folder(&root.join("wrong-abi"), "tests/fixtures/wrong-abi", "talaria-fixture-wrong-abi", |m| m);
-    // The same library, but its manifest claims ABI 1: only the library's own report
+    // The same library, but its manifest claims ABI 2: only the library's own report
     // reveals the mismatch.
     home.plugin_folder(&root.join("wrong-abi-lying"), "tests/fixtures/wrong-abi", "talaria-fixture-wrong-abi", |m| {
-        m.replace("id = \"wrong-abi\"", "id = \"wrong-abi-lying\"").replace("^2.0", "^1.0")
+        m.replace("id = \"wrong-abi\"", "id = \"wrong-abi-lying\"").replace("^3.0", "^2.0")
     });
     home.plugin_folder(&root.join("mismatch"), "tests/fixtures/word-tools", "talaria-fixture-word-tools", |m| {
         m.replace("version = \"0.3.0\"", "version = \"9.9.9\"").replace("id = \"word-tools\"", "id = \"mismatch\"")
@@ -74,20 +74,20 @@ fn broken_plugins(home: &mut TestHome) {
     std::fs::create_dir_all(&not_plugin).unwrap();
     std::fs::write(
         not_plugin.join("plugin.toml"),
-        "id = \"not-a-plugin\"\nversion = \"0.1.0\"\nkind = \"tool\"\nabi = \"^1.0\"\nlibrary = \"talaria_fixture_not_a_plugin\"\n",
+        "id = \"not-a-plugin\"\nversion = \"0.1.0\"\nkind = \"tool\"\nabi = \"^2.0\"\nlibrary = \"talaria_fixture_not_a_plugin\"\n",
     )
     .unwrap();
     std::fs::copy(artifacts().library("talaria-fixture-not-a-plugin"), not_plugin.join(format!("libtalaria_fixture_not_a_plugin{suffix}"))).unwrap();
     let garbage = root.join("garbage");
     std::fs::create_dir_all(&garbage).unwrap();
-    std::fs::write(garbage.join("plugin.toml"), "id = \"garbage\"\nversion = \"0.1.0\"\nkind = \"tool\"\nabi = \"^1.0\"\n").unwrap();
+    std::fs::write(garbage.join("plugin.toml"), "id = \"garbage\"\nversion = \"0.1.0\"\nkind = \"tool\"\nabi = \"^2.0\"\n").unwrap();
     std::fs::write(garbage.join(format!("libgarbage{suffix}")), "this is not a library\n").unwrap();
     let no_manifest = root.join("no-manifest");
     std::fs::create_dir_all(&no_manifest).unwrap();
     std::fs::copy(artifacts().library("talaria-fixture-word-tools"), no_manifest.join(format!("libword{suffix}"))).unwrap();
     let bad_manifest = root.join("bad-manifest");
     std::fs::create_dir_all(&bad_manifest).unwrap();
-    std::fs::write(bad_manifest.join("plugin.toml"), "id = \"bad-manifest\"\nversion = \"one\"\nkind = \"tool\"\nabi = \"^1.0\"\n").unwrap();
+    std::fs::write(bad_manifest.join("plugin.toml"), "id = \"bad-manifest\"\nversion = \"one\"\nkind = \"tool\"\nabi = \"^2.0\"\n").unwrap();
     home.set_env("TALARIA_PLUGIN_PATH", &root);
 }
 
@@ -101,8 +101,8 @@ fn broken_plugins_are_reported_by_file_and_reason_and_break_nothing_else() {
 
     // `plugins list` never runs a plugin's init, so the panicking one lists as ok ...
     assert_eq!(status("panic-init"), "ok");
-    assert!(status("wrong-abi").contains("^2.0") && status("wrong-abi").contains("1.0.0"), "{}", status("wrong-abi"));
-    assert!(status("wrong-abi-lying").contains("ABI 2.0.0"), "{}", status("wrong-abi-lying"));
+    assert!(status("wrong-abi").contains("^3.0") && status("wrong-abi").contains("2.0.0"), "{}", status("wrong-abi"));
+    assert!(status("wrong-abi-lying").contains("ABI 3.0.0"), "{}", status("wrong-abi-lying"));
     assert!(status("wrong-abi-lying").contains("major versions differ"), "{}", status("wrong-abi-lying"));
     assert!(status("mismatch").contains("disagrees") && status("mismatch").contains("9.9.9"), "{}", status("mismatch"));
     assert!(status("not-a-plugin").contains("not a talaria plugin"), "{}", status("not-a-plugin"));
@@ -199,7 +199,7 @@ fn an_sdk_plugin_is_installed_listed_enabled_per_profile_called_and_removed() {
 #[test]
 fn a_plugin_that_would_not_load_is_not_installed() {
     let home = TestHome::new();
-    let folder = home.plugin_folder(&home.dir.path().join("bad"), "tests/fixtures/wrong-abi", "talaria-fixture-wrong-abi", |m| m.replace("^2.0", "^1.0"));
+    let folder = home.plugin_folder(&home.dir.path().join("bad"), "tests/fixtures/wrong-abi", "talaria-fixture-wrong-abi", |m| m.replace("^3.0", "^2.0"));
     let run = home.run(&["plugins", "install", folder.to_str().unwrap()]).expect_code(2);
     assert!(run.stderr.contains("not installed") && run.stderr.contains("ABI 2.0.0"), "{}", run.stderr);
     assert!(!home.path("plugins/wrong-abi").exists());

@@ -1,19 +1,22 @@
-//! `chat --json`: one JSON object per line on stdout, each with a `type`.
+//! `chat --json`: one event per line on stdout, exactly as the schema
+//! (`docs/events.schema.json`) describes it.
 
-use crate::agent::{ChatEvent, TurnObserver};
+use talaria_plugin_api::payload::Event;
+
+use crate::events::Observer;
 
 pub struct JsonPrinter;
 
-impl TurnObserver for JsonPrinter {
-    fn event(&self, event: &ChatEvent) {
-        if let ChatEvent::Progress { message } = event {
-            // Not one of the documented event types; people still see it.
-            eprintln!("{message}");
-            return;
-        }
-        match serde_json::to_string(event) {
-            Ok(line) => crate::output::print_line(&line),
-            Err(e) => tracing::error!("could not encode a chat event: {e}"),
+impl Observer for JsonPrinter {
+    fn event(&self, event: &Event) {
+        match event {
+            // Not one of the contract's event types; people still see it.
+            Event::Progress { message } => eprintln!("{message}"),
+            Event::Unknown | Event::LoginCode { .. } => {}
+            event => match serde_json::to_string(event) {
+                Ok(line) => crate::output::print_line(&line),
+                Err(e) => tracing::error!("could not encode a chat event: {e}"),
+            },
         }
     }
 }

@@ -1,42 +1,87 @@
-//! `talaria chat` on the native runtime: one-shot (`-q`), `--json`, and the REPL.
+//! `talaria chat`: one-shot (`-q`), `--json`, and the REPL, on whichever runtime the
+//! flag, the resumed session or the profile names.
 //!
-//! A [`Chat`] owns one conversation: the session row in `sessions.db`, the items sent to
-//! the model so far, and the turn settings (model, fast mode, approvals). Every turn is
-//! stored as it ends, interrupted or failed turns included.
+//! A [`Chat`] owns one conversation: the session row in `sessions.db`, its items and
+//! the runtime's saved state, and the turn settings (runtime, model, fast mode). Each
+//! turn goes to the runtime plugin as `runtime.turn`; its events are rendered, printed
+//! (`--json`) and recorded, and the turn is stored as it ends, interrupted or failed
+//! turns included.
 
 mod interrupt;
 mod json;
+mod record;
 mod render;
 mod repl;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use serde_json::Value;
-use talaria_plugin_api::transport::StreamOptions;
+use talaria_plugin_api::items::Item;
+use talaria_plugin_api::methods::RuntimeTurn;
+use talaria_plugin_api::payload::{ErrorKind, Event};
+use talaria_plugin_api::runtime::{ModelRef, SessionContext, TurnRequest, TurnResult, TurnStatus, UserInput};
 
-use crate::agent::approvals::ObservedApprover;
-use crate::agent::{Agent, ChatEvent, ModelChoice, ToolTable, TurnObserver, TurnOutcome, TurnSettings, DEFAULT_TURN_BUDGET};
 use crate::app::App;
 use crate::cli::ChatArgs;
+use crate::client;
 use crate::error::{Error, Exit, Result};
-use crate::plugins::Registry;
+use crate::events::{self, Observer};
+use crate::plugins::{LoadedPlugin, Registry};
 use crate::sessions::{SessionRecord, SessionStore};
 
 pub use interrupt::INTERRUPTED_EXIT;
+use record::TurnRecorder;
 
-/// The runtime id this module drives.
-const RUNTIME: &str = crate::plugins::registry::NATIVE_RUNTIME;
+/// What a chat runs on, decided before anything is loaded: the session to continue (if
+/// any), the runtime and the model.
+pub struct Plan {
+    pub resumed: Option<SessionRecord>,
+    pub runtime: String,
+    pub model: ModelRef,
+}
+
+impl Plan {
+    /// Flags first, then the resumed session's own choices, then the profile's.
+    pub fn new(app: &App, args: &ChatArgs, store: &SessionStore) -> Result<Plan> {
+        let config = app.config()?;
+        let resumed = if args.continue_last {
+            Some(store.latest()?.ok_or_else(|| Error::usage("there is no session to continue yet; start one with `talaria chat`"))?)
+        } else {
+            args.resume.as_deref().map(|id| store.resolve(id)).transpose()?
+        };
+        let pick = |flag: &Option<String>, stored: fn(&SessionRecord) -> &String, configured: &String| {
+            flag.clone().or_else(|| resumed.as_ref().map(|s| stored(s).clone())).unwrap_or_else(|| configured.clone())
+        };
+        let runtime = pick(&args.runtime, |s| &s.runtime, &config.model.runtime);
+        let provider = pick(&args.provider.provider, |s| &s.provider, &config.model.provider);
+        let model = pick(&args.model, |s| &s.model, &config.model.default);
+        Ok(Plan { resumed, runtime, model: ModelRef { provider, model } })
+    }
+}
+
+/// The settings of the turns to come; the REPL changes them.
+struct Settings {
+    runtime: String,
+    model: ModelRef,
+    fallback: Option<ModelRef>,
+    fast: bool,
+    approval_policy: String,
+}
 
 pub struct Chat {
-    approver: Arc<ObservedApprover>,
-    agent: Agent,
-    observer: Arc<dyn TurnObserver>,
+    registry: Arc<Registry>,
+    runtime: Arc<LoadedPlugin>,
+    observer: Arc<dyn Observer>,
     renderer: Option<Arc<render::TerminalRenderer>>,
     store: SessionStore,
     session: SessionRecord,
-    history: Vec<Value>,
-    settings: TurnSettings,
+    history: Vec<Item>,
+    state: Option<Value>,
+    settings: Settings,
     json: bool,
+    /// Tool warnings already shown (a broken tool plugin is reported once).
+    warned: BTreeSet<String>,
 }
 
 /// What the command does with the outcome of a one-shot turn.
@@ -46,57 +91,58 @@ pub enum Finish {
 }
 
 impl Chat {
-    /// Opens the session (new, `-c` or `--resume`), the plugins and the renderer.
-    /// `registry` must have been opened with `approver`.
-    pub fn open(app: &App, args: &ChatArgs, registry: Arc<Registry>, approver: Arc<ObservedApprover>) -> Result<Chat> {
+    /// Opens the session (new, `-c` or `--resume`), the runtime and the renderer.
+    pub fn open(app: &App, args: &ChatArgs, registry: Arc<Registry>, store: SessionStore, plan: Plan) -> Result<Chat> {
         let config = app.config()?;
-        let store = SessionStore::open(&app.profile.sessions_path())?;
-        let resumed = if args.continue_last {
-            Some(store.latest()?.ok_or_else(|| Error::usage("there is no session to continue yet; start one with `talaria chat`"))?)
-        } else {
-            args.resume.as_deref().map(|id| store.resolve(id)).transpose()?
-        };
-        let provider = args.provider.clone().or_else(|| resumed.as_ref().map(|s| s.provider.clone())).unwrap_or_else(|| config.model.provider.clone());
-        let model = args.model.clone().or_else(|| resumed.as_ref().map(|s| s.model.clone())).unwrap_or_else(|| config.model.default.clone());
-        let (session, history) = match resumed {
+        let info = registry.runtime(&plan.runtime)?;
+        let runtime = registry.plugin(&info.plugin)?;
+        let (session, history, state) = match plan.resumed {
             Some(session) => {
                 let history = store.items(&session.id)?;
-                (session, history)
+                let state = store.runtime_state(&session.id)?;
+                (session, history, state)
             }
-            None => (store.create(RUNTIME, &provider, &model)?, Vec::new()),
+            None => (store.create(&plan.runtime, &plan.model.provider, &plan.model.model)?, Vec::new(), None),
         };
-
-        let (observer, renderer): (Arc<dyn TurnObserver>, _) = if args.json {
+        let (observer, renderer): (Arc<dyn Observer>, _) = if args.json.json {
             (Arc::new(json::JsonPrinter), None)
         } else {
             let r = render::TerminalRenderer::new();
             (r.clone(), Some(r))
         };
-        approver.observe(observer.clone());
-        let mut warnings = Vec::new();
-        let tools = ToolTable::load(&registry, &mut warnings);
-        for message in warnings {
-            observer.event(&ChatEvent::Warning { message });
-        }
-        let settings = TurnSettings {
-            session_id: session.id.clone(),
-            primary: ModelChoice { provider: provider.clone(), model: model.clone() },
-            fallback: config.fallback_model.as_ref().map(|f| ModelChoice { provider: f.provider.clone(), model: f.model.clone() }),
+        let settings = Settings {
+            runtime: plan.runtime,
+            model: plan.model,
+            fallback: config.fallback_model.as_ref().map(|f| ModelRef { provider: f.provider.clone(), model: f.model.clone() }),
             fast: args.fast || config.model.fast,
-            instructions: instructions(),
-            budget: DEFAULT_TURN_BUDGET,
-            stream_options: StreamOptions::default(),
+            approval_policy: config.tools.approval_policy.clone(),
         };
-        let resumed = !history.is_empty() || session.message_count > 0;
-        observer.event(&ChatEvent::Session {
-            id: session.id.clone(),
-            resumed,
-            runtime: RUNTIME.into(),
-            provider,
-            model,
+        let chat = Chat {
+            registry,
+            runtime,
+            observer,
+            renderer,
+            store,
+            session,
+            history,
+            state,
+            settings,
+            json: args.json.json,
+            warned: BTreeSet::new(),
+        };
+        chat.announce();
+        Ok(chat)
+    }
+
+    /// The `session` event: which session, runtime and model the next turn uses.
+    fn announce(&self) {
+        self.observer.event(&Event::Session {
+            id: self.session.id.clone(),
+            resumed: !self.history.is_empty() || self.session.message_count > 0,
+            runtime: self.settings.runtime.clone(),
+            provider: self.settings.model.provider.clone(),
+            model: self.settings.model.model.clone(),
         });
-        let agent = Agent::new(registry, tools, observer.clone());
-        Ok(Chat { approver, agent, observer, renderer, store, session, history, settings, json: args.json })
     }
 
     /// Runs one turn and stores it. A failed turn is stored too, then returned as the
@@ -108,80 +154,122 @@ impl Chat {
             self.store.set_title(&self.session.id, &title)?;
             self.session.title = Some(title);
         }
+        let request = self.request(prompt);
         if let Some(r) = &self.renderer {
-            r.turn_started(&self.settings.primary.model);
+            r.turn_started(&self.settings.model.model);
         }
+        let recorder = Arc::new(TurnRecorder::new(self.observer.clone()));
         interrupt::install();
         let cancel = interrupt::turn_started();
-        let outcome = self.agent.run_turn(&self.settings, &self.history, prompt, &cancel);
+        let outcome = client::call::<RuntimeTurn>(&self.runtime, &request, events::sink(recorder.clone()), cancel);
         interrupt::turn_ended();
         if let Some(r) = &self.renderer {
             r.turn_finished();
         }
-        self.record(&outcome)?;
-        if let Some(e) = outcome.failure {
-            if self.json {
-                self.observer.event(&ChatEvent::Error { message: e.message.clone(), class: outcome.failure_class });
-            }
-            return Err(e);
+        let result = match outcome {
+            Ok(result) => result,
+            // The runtime gave up on the call as a whole: nothing of the turn to keep
+            // beyond the prompt and what streamed.
+            Err(e) if e.kind() == ErrorKind::Cancelled => TurnResult { status: TurnStatus::Interrupted, text: recorder.text(), ..Default::default() },
+            Err(e) => return Err(self.fail(crate::provider::plugin_error(&e), None)),
+        };
+        self.record(&recorder, &result)?;
+        if let Some(error) = &result.error {
+            let e = Error::new(crate::provider::exit_for(error.kind), error.message.clone());
+            return Err(self.fail(e, error.class));
         }
-        self.observer.event(&ChatEvent::TurnCompleted {
-            text: outcome.text.clone(),
-            usage: outcome.usage.clone(),
-            interrupted: outcome.interrupted,
-        });
-        Ok(if outcome.interrupted { Finish::Interrupted } else { Finish::Done })
+        if result.status == TurnStatus::Failed {
+            return Err(self.fail(Error::failure(format!("runtime {} reported a failed turn without saying why", self.settings.runtime)), None));
+        }
+        let interrupted = result.status == TurnStatus::Interrupted;
+        self.observer.event(&Event::TurnCompleted { text: result.text.clone(), usage: result.usage.clone(), interrupted });
+        Ok(if interrupted { Finish::Interrupted } else { Finish::Done })
     }
 
-    fn record(&mut self, outcome: &TurnOutcome) -> Result<()> {
+    /// Reports a failed turn as an `error` event (for `--json`; the terminal prints the
+    /// returned error itself).
+    fn fail(&self, e: Error, class: Option<talaria_plugin_api::transport::FailureClass>) -> Error {
+        if self.json {
+            self.observer.event(&Event::Error { message: e.message.clone(), class });
+        }
+        e
+    }
+
+    fn request(&mut self, prompt: &str) -> TurnRequest {
+        let tools = self.registry.tool_list();
+        for warning in tools.warnings {
+            if self.warned.insert(warning.clone()) {
+                self.observer.event(&Event::Warning { message: warning });
+            }
+        }
+        TurnRequest {
+            runtime: self.settings.runtime.clone(),
+            session: SessionContext { id: self.session.id.clone(), items: self.history.clone(), state: self.state.clone() },
+            input: UserInput { text: prompt.to_owned(), images: Vec::new() },
+            model: self.settings.model.clone(),
+            fallback: self.settings.fallback.clone(),
+            fast: self.settings.fast,
+            approval_policy: Some(self.settings.approval_policy.clone()),
+            tools: tools.tools.into_iter().map(|t| t.spec).collect(),
+            cwd: std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default(),
+        }
+    }
+
+    fn record(&mut self, recorder: &TurnRecorder, result: &TurnResult) -> Result<()> {
         let id = &self.session.id;
-        for call in &outcome.tool_calls {
+        for call in recorder.tool_calls() {
             self.store.add_tool_call(id, &call.call_id, &call.name, &call.arguments)?;
-            self.store.finish_tool_call(id, &call.call_id, &call.output, call.is_error)?;
+            if let Some((output, is_error)) = &call.result {
+                self.store.finish_tool_call(id, &call.call_id, output, *is_error)?;
+            }
         }
-        if !outcome.text.is_empty() {
-            self.store.add_message(id, "assistant", &outcome.text)?;
+        if !result.text.is_empty() {
+            self.store.add_message(id, "assistant", &result.text)?;
         }
-        if outcome.usage.total_tokens > 0 || outcome.usage.input_tokens > 0 {
-            self.store.add_usage(id, &outcome.usage)?;
+        if !result.usage.is_empty() {
+            self.store.add_usage(id, &result.usage)?;
         }
-        self.store.add_items(id, &outcome.items)?;
-        self.history.extend(outcome.items.iter().cloned());
+        self.store.add_items(id, &result.items)?;
+        if result.state != self.state {
+            self.store.set_runtime_state(id, result.state.as_ref())?;
+            self.state = result.state.clone();
+        }
+        self.history.extend(result.items.iter().cloned());
         Ok(())
     }
 
     /// Starts a new session with the same settings (`/new`).
     fn new_session(&mut self) -> Result<()> {
-        let session = self.store.create(RUNTIME, &self.settings.primary.provider, &self.settings.primary.model)?;
-        self.switch_to(session, Vec::new());
-        Ok(())
+        let session = self.store.create(&self.settings.runtime, &self.settings.model.provider, &self.settings.model.model)?;
+        self.switch_to(session, Vec::new(), None)
     }
 
-    /// Switches to a stored session (`/resume ID`).
+    /// Switches to a stored session (`/resume ID`), on the runtime that made it.
     fn resume(&mut self, id: &str) -> Result<()> {
         let session = self.store.resolve(id)?;
         let history = self.store.items(&session.id)?;
-        self.switch_to(session, history);
-        Ok(())
+        let state = self.store.runtime_state(&session.id)?;
+        self.switch_to(session, history, state)
     }
 
-    fn switch_to(&mut self, session: SessionRecord, history: Vec<Value>) {
-        self.settings.session_id = session.id.clone();
-        self.observer.event(&ChatEvent::Session {
-            id: session.id.clone(),
-            resumed: !history.is_empty(),
-            runtime: RUNTIME.into(),
-            provider: self.settings.primary.provider.clone(),
-            model: self.settings.primary.model.clone(),
-        });
+    fn switch_to(&mut self, session: SessionRecord, history: Vec<Item>, state: Option<Value>) -> Result<()> {
+        if session.runtime != self.settings.runtime {
+            let info = self.registry.runtime(&session.runtime)?;
+            self.runtime = self.registry.plugin(&info.plugin)?;
+            self.settings.runtime = session.runtime.clone();
+        }
+        self.registry.approvals().forget_session();
         self.session = session;
         self.history = history;
+        self.state = state;
+        self.announce();
+        Ok(())
     }
 }
 
-/// Runs `talaria chat` on the native runtime.
-pub fn run(app: &App, args: &ChatArgs, registry: Arc<Registry>, approver: Arc<ObservedApprover>) -> Result<()> {
-    let mut chat = Chat::open(app, args, registry, approver)?;
+/// Runs `talaria chat` with a checked plan.
+pub fn run(app: &App, args: &ChatArgs, registry: Arc<Registry>, store: SessionStore, plan: Plan) -> Result<()> {
+    let mut chat = Chat::open(app, args, registry, store, plan)?;
     match &args.prompt {
         Some(prompt) => match chat.turn(prompt)? {
             Finish::Done => Ok(()),
@@ -189,17 +277,6 @@ pub fn run(app: &App, args: &ChatArgs, registry: Arc<Registry>, approver: Arc<Ob
         },
         None => repl::run(&mut chat),
     }
-}
-
-/// The system prompt of the native loop.
-fn instructions() -> String {
-    let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_else(|_| "unknown".into());
-    format!(
-        "You are talaria, a coding agent running in the user's terminal. Answer concisely. \
-         Use the tools you are given when they help; commands that change things are shown \
-         to the user for approval, and a declined request is final for that call. \
-         The working directory is {cwd}."
-    )
 }
 
 /// A session title from the first prompt: its first line, at most 60 characters.

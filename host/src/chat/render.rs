@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use crate::agent::{ChatEvent, TurnObserver};
+use talaria_plugin_api::payload::Event;
+
+use crate::events::Observer;
 
 pub struct TerminalRenderer {
     markdown: Mutex<MarkdownStream>,
@@ -60,19 +62,19 @@ impl TerminalRenderer {
     }
 }
 
-impl TurnObserver for TerminalRenderer {
-    fn event(&self, event: &ChatEvent) {
+impl Observer for TerminalRenderer {
+    fn event(&self, event: &Event) {
         match event {
-            ChatEvent::TextDelta { delta } => {
+            Event::TextDelta { delta } => {
                 self.spinner.stop();
                 self.markdown.lock().unwrap_or_else(PoisonError::into_inner).push(delta);
                 if let Some(last) = delta.chars().last() {
                     self.at_line_start.store(last == '\n', Ordering::SeqCst);
                 }
             }
-            ChatEvent::ReasoningDelta { .. } => self.spinner.set_label("thinking"),
-            ChatEvent::ToolCall { name, arguments, .. } => self.note(&format!("→ {name} {}", short(&arguments.to_string(), 120))),
-            ChatEvent::ToolResult { name, output, is_error, .. } => {
+            Event::ReasoningDelta { .. } => self.spinner.set_label("thinking"),
+            Event::ToolCall { name, arguments, .. } => self.note(&format!("→ {name} {}", short(&arguments.to_string(), 120))),
+            Event::ToolResult { name, output, is_error, .. } => {
                 let mark = if *is_error { "✗" } else { "←" };
                 let lines = output.lines().count();
                 let first = output.lines().next().unwrap_or("");
@@ -81,21 +83,21 @@ impl TurnObserver for TerminalRenderer {
                 self.spinner.start("waiting for the model".into());
             }
             // The approval prompt itself is the policy's (it prints or asks on stderr).
-            ChatEvent::ApprovalRequest { .. } => {
+            Event::ApprovalRequest { .. } => {
                 self.spinner.stop();
                 self.break_line();
             }
-            ChatEvent::ApprovalDecision { .. } => {}
-            ChatEvent::Progress { message } => {
+            Event::ApprovalDecision { .. } => {}
+            Event::Progress { message } => {
                 if self.spinner.active() {
                     self.spinner.set_label(message);
                 } else {
                     self.note(message);
                 }
             }
-            ChatEvent::Warning { message } => self.note(&format!("warning: {message}")),
-            ChatEvent::Error { message, .. } => self.note(&format!("error: {message}")),
-            ChatEvent::Session { .. } | ChatEvent::TurnCompleted { .. } => {}
+            Event::Warning { message } => self.note(&format!("warning: {message}")),
+            Event::Error { message, .. } => self.note(&format!("error: {message}")),
+            Event::Session { .. } | Event::TurnCompleted { .. } | Event::LoginCode { .. } | Event::Unknown => {}
         }
     }
 }

@@ -25,7 +25,7 @@ pub fn run(chat: &mut Chat) -> Result<()> {
     let history_path = chat.store.path().with_file_name("chat_history");
     // A missing history file is the normal first run.
     let _ = editor.load_history(&history_path);
-    eprintln!("talaria chat — {} (/help for commands, /quit to leave)", chat.settings.primary);
+    eprintln!("talaria chat — {} on {} (/help for commands, /quit to leave)", chat.settings.model, chat.settings.runtime);
     loop {
         let line = match editor.readline("› ") {
             Ok(line) => line,
@@ -70,12 +70,12 @@ fn slash(chat: &mut Chat, command: &str) -> Result<Flow> {
         "help" | "?" => eprintln!("{HELP}"),
         "quit" | "exit" | "q" => return Ok(Flow::Quit),
         "model" if arg.is_empty() => {
-            eprintln!("model: {} (fast mode {})", chat.settings.primary, on_off(chat.settings.fast));
+            eprintln!("model: {} (fast mode {})", chat.settings.model, on_off(chat.settings.fast));
             eprintln!("`talaria models` lists the models your account can use");
         }
         "model" => {
-            chat.settings.primary.model = arg.to_owned();
-            eprintln!("model: {}", chat.settings.primary);
+            chat.settings.model.model = arg.to_owned();
+            eprintln!("model: {}", chat.settings.model);
         }
         "fast" => {
             chat.settings.fast = match arg {
@@ -97,16 +97,18 @@ fn slash(chat: &mut Chat, command: &str) -> Result<Flow> {
         }
         "sessions" => list_sessions(chat)?,
         "tools" => {
-            let mut any = false;
-            for (plugin, spec) in chat.agent.tools().specs() {
-                any = true;
-                eprintln!("{:<16} {:<14} {}", spec.name, plugin, spec.description);
+            let list = chat.registry.tool_list();
+            for tool in &list.tools {
+                eprintln!("{:<16} {:<14} {}", tool.spec.name, tool.plugin, tool.spec.description);
             }
-            if !any {
+            for warning in &list.warnings {
+                eprintln!("warning: {warning}");
+            }
+            if list.tools.is_empty() {
                 eprintln!("no tools: enable a tool plugin (`talaria plugins list`)");
             }
         }
-        "approvals" if arg.is_empty() => eprintln!("approvals: {}", mode_name(chat.approver.mode())),
+        "approvals" if arg.is_empty() => eprintln!("approvals: {}", mode_name(chat.registry.approvals().mode())),
         "approvals" => {
             let mode = match arg {
                 "ask" => ApprovalMode::Ask,
@@ -114,7 +116,7 @@ fn slash(chat: &mut Chat, command: &str) -> Result<Flow> {
                 "deny" => ApprovalMode::Deny,
                 other => return Err(Error::usage(format!("/approvals takes ask, auto or deny, not {other:?}"))),
             };
-            chat.approver.set_mode(mode);
+            chat.registry.approvals().set_mode(mode);
             eprintln!("approvals: {}", mode_name(mode));
         }
         "codex-runtime" => eprintln!("the codex_app_server runtime is not part of this build yet"),

@@ -19,10 +19,10 @@ use crate::provider::Provider;
 
 pub fn run(app: &App, cmd: AuthCommand) -> Result<()> {
     match cmd {
-        AuthCommand::List { json, provider } => list(app, provider.as_deref(), json),
+        AuthCommand::List { json, provider } => list(app, provider.provider.as_deref(), json.json),
         AuthCommand::Add { provider, import_codex, no_browser } => add(app, &provider, SignIn { import_codex, add_account: true, no_browser }),
-        AuthCommand::Remove { index, provider } => remove(app, provider.as_deref(), index),
-        AuthCommand::Status { json, provider } => status(app, provider.as_deref(), json),
+        AuthCommand::Remove { index, provider } => remove(app, provider.provider.as_deref(), index),
+        AuthCommand::Status { json, provider } => status(app, provider.provider.as_deref(), json.json),
     }
 }
 

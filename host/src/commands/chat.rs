@@ -1,6 +1,6 @@
-//! `talaria chat`: checks what a turn needs (the runtime, the provider and a usable
-//! login, offering to sign in on a terminal, the transport plugin), then hands over to
-//! the native loop in [`crate::chat`].
+//! `talaria chat`: decides the session, runtime and model, checks that the provider
+//! has a usable login (offering to sign in on a terminal), then hands over to
+//! [`crate::chat`].
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
@@ -9,33 +9,25 @@ use talaria_plugin_api::provider::ResolveRequest;
 
 use super::login::{describe_account, sign_in, SignIn};
 use crate::app::App;
+use crate::approvals::Approvals;
+use crate::chat::Plan;
 use crate::cli::ChatArgs;
-use crate::error::{Error, Exit, Result};
-use crate::agent::approvals::ObservedApprover;
+use crate::error::{Exit, Result};
 use crate::plugins::Registry;
 use crate::provider::Provider;
+use crate::sessions::SessionStore;
 
 pub fn run(app: &App, args: ChatArgs) -> Result<()> {
     let config = app.config()?;
-    let approver = Arc::new(ObservedApprover::new(args.approvals));
-    let registry = Registry::open(app, approver.clone())?;
-    let runtime = args.runtime.as_deref().unwrap_or(&config.model.runtime);
-    let runtime = registry.runtime(runtime)?;
-    if let Some(plugin) = &runtime.plugin {
-        return Err(Error::missing(format!(
-            "runtime {} (plugin {plugin}) cannot run turns in this build; use `--runtime auto`",
-            runtime.id
-        )));
-    }
-    let provider = Provider::find(&registry, args.provider.as_deref().unwrap_or(&config.model.provider))?;
-    let request = ResolveRequest {
-        session_id: String::new(),
-        model: Some(args.model.clone().unwrap_or_else(|| config.model.default.clone())),
-        fast: args.fast || config.model.fast,
-    };
+    let registry = Registry::open(app, Arc::new(Approvals::new(args.approvals.approvals)))?;
+    let store = SessionStore::open(&app.profile.sessions_path())?;
+    let plan = Plan::new(app, &args, &store)?;
+    registry.runtime(&plan.runtime)?;
+    // The provider the turn will use: a resumed session's own, not the profile's.
+    let provider = Provider::find(&registry, &plan.model.provider)?;
+    let request = ResolveRequest { session_id: String::new(), model: Some(plan.model.model.clone()), fast: args.fast || config.model.fast };
     ensure_signed_in(app, &provider, &request)?;
-    registry.plugin(crate::agent::TRANSPORT)?;
-    crate::chat::run(app, &args, registry, approver)
+    crate::chat::run(app, &args, registry, store, plan)
 }
 
 /// Resolves an endpoint once, so a missing login is found before the turn starts. On a

@@ -6,24 +6,25 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
-use talaria_plugin_api::abi::{event_sink, CancelFlag, EventSink, EventSinkArc, PluginError};
-use talaria_plugin_api::abi_stable::std_types::RStr;
+use talaria_plugin_api::abi::{CancelFlag, PluginError};
 use talaria_plugin_api::manifest::PluginKind;
-use talaria_plugin_api::payload::{methods, ErrorKind, Event};
+use talaria_plugin_api::methods::TransportProbe;
+use talaria_plugin_api::payload::ErrorKind;
 use talaria_plugin_api::provider::{Account, AccountStatus};
 use talaria_plugin_api::transport::{FailureClass, ProbeRequest, ProbeResult, TransportFailure};
 
 use super::auth::{login_command, sign_in_hint, status_summary, unix_now};
 use super::login::describe_account;
-use crate::agent::TRANSPORT;
 use crate::app::App;
+use crate::approvals::Approvals;
 use crate::cli::ApprovalMode;
+use crate::client;
 use crate::credentials::CredentialStore;
 use crate::error::{Error, Exit, Result};
-use crate::host_services::PolicyApprover;
+use crate::events::notices;
 use crate::output::print_json;
 use crate::plugins::Registry;
-use crate::provider::{print_notice, provider_ids, Provider};
+use crate::provider::Provider;
 
 /// The name of the backend probe's check.
 const BACKEND: &str = "backend";
@@ -127,7 +128,7 @@ pub fn run(app: &App, json: bool) -> Result<()> {
 /// Loads every enabled plugin for real (init included): doctor is where a plugin that
 /// lists fine but cannot start is caught.
 fn plugin_checks(app: &App, checks: &mut Vec<Check>) -> Result<Arc<Registry>> {
-    let registry = Registry::open(app, Arc::new(PolicyApprover { mode: ApprovalMode::Deny }))?;
+    let registry = Registry::open(app, Arc::new(Approvals::new(ApprovalMode::Deny)))?;
     for (dir, reason) in &registry.catalog.unreadable {
         checks.push(Check::new(format!("plugin folder {}", dir.display()), Err(format!("cannot read it: {reason}"))));
     }
@@ -152,13 +153,17 @@ fn plugin_checks(app: &App, checks: &mut Vec<Check>) -> Result<Arc<Registry>> {
 fn provider_auth_checks(app: &App, registry: &Arc<Registry>, checks: &mut Vec<Check>) -> Result<()> {
     let config = app.config()?;
     let used = |id: &str| config.model.provider == id || config.fallback_model.as_ref().is_some_and(|f| f.provider == id);
+    // Every provider id of every enabled provider plugin (a plugin may serve several).
     let plugins: Vec<(String, String)> = registry
         .enabled_of_kind(PluginKind::Provider)
-        .map(|e| (e.id.clone(), provider_ids(e).into_iter().next().unwrap_or_else(|| e.id.clone())))
+        .flat_map(|e| {
+            let ids = e.manifest.as_ref().map(|m| m.provides.providers.clone()).filter(|ids| !ids.is_empty());
+            ids.unwrap_or_else(|| vec![e.id.clone()]).into_iter().map(move |id| (e.id.clone(), id))
+        })
         .collect();
     for (plugin_id, provider_id) in plugins {
         let name = format!("auth {provider_id}");
-        let Ok(provider) = Provider::of_plugin(registry, &plugin_id, &provider_id) else {
+        let Ok(provider) = Provider::find(registry, &provider_id) else {
             checks.push(Check::skip(name, format!("plugin {plugin_id} cannot load (see its check)")));
             continue;
         };
@@ -214,10 +219,11 @@ fn backend_check(app: &App, registry: &Arc<Registry>) -> Result<Check> {
             ..ProbeFacts::default()
         }),
         // A transport too old to have the method: nothing was learned either way.
-        Err(e) if e.kind() == ErrorKind::UnknownMethod => {
-            Check::skip(BACKEND, format!("not probed: the {TRANSPORT} transport cannot probe ({})", e.message))
+        Err(e) if e.kind() == ErrorKind::UnknownMethod => Check::skip(BACKEND, format!("not probed: the transport cannot probe ({})", e.message)),
+        Err(e) => {
+            let transport = registry.transport_for_provider(&provider_id).map(|p| p.id.clone()).unwrap_or_default();
+            failed_probe(&e, &provider_id, &transport)
         }
-        Err(e) => failed_probe(&e, &provider_id),
     })
 }
 
@@ -231,27 +237,25 @@ fn probe_blocker(registry: &Arc<Registry>, provider_id: &str) -> Option<String> 
     if let Err(problem) = provider_auth(&provider) {
         return Some(problem);
     }
-    match registry.plugin(TRANSPORT) {
+    match registry.transport_for_provider(provider_id) {
         Ok(_) => None,
         // Its own `plugin` check already says why; no need to repeat the whole story.
-        Err(e) if e.exit == Exit::Missing => Some(format!("the {TRANSPORT} transport plugin cannot load (see `plugin {TRANSPORT}`)")),
+        Err(e) if e.exit == Exit::Missing => Some(format!("the transport for {provider_id} cannot load (see the plugin checks above)")),
         Err(e) => Some(e.message),
     }
 }
 
-/// One `transport.probe` call; events (progress, warnings) go to stderr as notices.
+/// One `transport.probe` call through the provider's transport; events (progress,
+/// warnings) go to stderr as notices.
 fn probe(registry: &Registry, provider_id: &str) -> std::result::Result<ProbeResult, PluginError> {
+    let transport = registry.transport_for_provider(provider_id).map_err(|e| PluginError::new(ErrorKind::Unavailable, e.message))?;
     let request = ProbeRequest { provider: provider_id.to_owned() };
-    let params = serde_json::to_string(&request).map_err(|e| PluginError::new(ErrorKind::Other, e.to_string()))?;
-    let out = registry.call(TRANSPORT, methods::TRANSPORT_PROBE, &params, notices(), CancelFlag::new())?;
-    serde_json::from_str(&out).map_err(|e| {
-        PluginError::new(ErrorKind::Other, format!("the {TRANSPORT} transport answered the probe with a malformed result: {e}"))
-    })
+    client::call::<TransportProbe>(&transport, &request, notices(), CancelFlag::new())
 }
 
 /// The failed `backend` check: the transport's classification worded for the person
 /// running doctor, and the same facts for scripts.
-fn failed_probe(e: &PluginError, provider_id: &str) -> Check {
+fn failed_probe(e: &PluginError, provider_id: &str, transport: &str) -> Check {
     let data: Option<Value> = serde_json::from_str(e.data.as_str()).ok();
     let failure: Option<TransportFailure> = data.clone().and_then(|d| serde_json::from_value(d).ok());
     // The transport's full message (with the websocket's side of the story) is for the log.
@@ -260,7 +264,7 @@ fn failed_probe(e: &PluginError, provider_id: &str) -> Check {
         return Check::new(BACKEND, Err(e.message.to_string()));
     };
     let extras = ProbeExtras::read(data.as_ref());
-    let detail = describe_failure(&failure, &extras, e.message.as_str(), provider_id);
+    let detail = describe_failure(&failure, &extras, e.message.as_str(), provider_id, transport);
     Check::new(BACKEND, Err(detail)).with_probe(ProbeFacts {
         class: Some(failure.class),
         url: Some(failure.url.clone()).filter(|u| !u.is_empty()),
@@ -293,7 +297,7 @@ impl ProbeExtras {
 
 /// One sentence per class: what happened, then what to do. `message` is the transport's
 /// own wording, used where doctor has nothing better to say.
-fn describe_failure(failure: &TransportFailure, extras: &ProbeExtras, message: &str, provider_id: &str) -> String {
+fn describe_failure(failure: &TransportFailure, extras: &ProbeExtras, message: &str, provider_id: &str, transport: &str) -> String {
     let url = if failure.url.is_empty() { "the backend" } else { failure.url.as_str() };
     let reason = extras.reason.as_deref().unwrap_or(message);
     match failure.class {
@@ -315,7 +319,7 @@ fn describe_failure(failure: &TransportFailure, extras: &ProbeExtras, message: &
             };
             format!(
                 "{what}; check the network connection and any proxy or firewall in the way (on a slow link, raise \
-                 `connect_timeout_ms` / `first_byte_timeout_ms` under [plugin_config.{TRANSPORT}])"
+                 `connect_timeout_ms` / `first_byte_timeout_ms` under [plugin_config.{transport}])"
             )
         }
         FailureClass::Tls => format!(
@@ -351,21 +355,6 @@ fn seconds(d: Duration) -> String {
     }
 }
 
-/// Sends the probe's progress and warning events to stderr; stdout is doctor's report.
-struct Notices;
-
-impl EventSink for Notices {
-    fn emit(&self, event: RStr<'_>) {
-        if let Ok(event) = serde_json::from_str::<Event>(event.as_str()) {
-            print_notice(event);
-        }
-    }
-}
-
-fn notices() -> EventSinkArc {
-    event_sink(Notices)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -384,18 +373,18 @@ mod tests {
     #[test]
     fn each_class_gets_its_own_words() {
         let none = ProbeExtras::default();
-        let cf = describe_failure(&failure(FailureClass::CloudflareChallenge, Some(403), Some("ray-1")), &none, "", "openai-codex");
+        let cf = describe_failure(&failure(FailureClass::CloudflareChallenge, Some(403), Some("ray-1")), &none, "", "openai-codex", "responses");
         assert!(cf.contains("Cloudflare challenge (HTTP 403, cf-mitigated: challenge, cf-ray ray-1)"), "{cf}");
         assert!(cf.contains("`curl -I https://chatgpt.com/backend-api/codex`"), "{cf}");
         let slow = ProbeExtras { reason: None, timeout: Some(Duration::from_millis(1500)) };
-        let timeout = describe_failure(&failure(FailureClass::Timeout, None, None), &slow, "", "openai-codex");
+        let timeout = describe_failure(&failure(FailureClass::Timeout, None, None), &slow, "", "openai-codex", "responses");
         assert!(timeout.starts_with("no answer from https://chatgpt.com/backend-api/codex/models within 1.5 s;"), "{timeout}");
         let bad = ProbeExtras { reason: Some("invalid peer certificate: UnknownIssuer".into()), timeout: None };
-        let tls = describe_failure(&failure(FailureClass::Tls, None, None), &bad, "", "openai-codex");
+        let tls = describe_failure(&failure(FailureClass::Tls, None, None), &bad, "", "openai-codex", "responses");
         assert!(tls.starts_with("TLS handshake with https://chatgpt.com/backend-api/codex/models failed: invalid peer certificate"), "{tls}");
-        let auth = describe_failure(&failure(FailureClass::Auth, Some(401), None), &none, "", "openai-codex");
+        let auth = describe_failure(&failure(FailureClass::Auth, Some(401), None), &none, "", "openai-codex", "responses");
         assert_eq!(auth, "the backend rejected the login (401): run `talaria login`");
-        let other = describe_failure(&failure(FailureClass::Server, Some(502), None), &none, "The backend failed.", "openai-codex");
+        let other = describe_failure(&failure(FailureClass::Server, Some(502), None), &none, "The backend failed.", "openai-codex", "responses");
         assert_eq!(other, "The backend failed.");
     }
 

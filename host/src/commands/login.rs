@@ -15,7 +15,8 @@ use crate::app::App;
 use crate::cli::LoginArgs;
 use crate::config::Config;
 use crate::error::Result;
-use crate::provider::{print_notice, Provider};
+use crate::events::{Notices, Observer};
+use crate::provider::Provider;
 
 /// How one sign-in runs.
 #[derive(Debug, Clone, Copy, Default)]
@@ -93,10 +94,10 @@ struct LoginScreen {
 }
 
 impl LoginScreen {
-    fn show(&self, event: Event) {
+    fn show(&self, event: &Event) {
         match event {
             Event::LoginCode { verification_url, user_code, expires_in_secs } => {
-                eprintln!("{}", code_instructions(&verification_url, &user_code, expires_in_secs));
+                eprintln!("{}", code_instructions(verification_url, user_code, *expires_in_secs));
                 if self.show_qr {
                     if let Some(qr) = qr_code(&verification_url) {
                         eprintln!("{qr}");
@@ -108,7 +109,7 @@ impl LoginScreen {
                     }
                 }
             }
-            other => print_notice(other),
+            other => Notices.event(other),
         }
     }
 }

@@ -14,9 +14,9 @@ mod sessions;
 use std::sync::Arc;
 
 use crate::app::App;
+use crate::approvals::Approvals;
 use crate::cli::{ApprovalMode, Cli, Command};
 use crate::error::{Error, Result};
-use crate::host_services::PolicyApprover;
 use crate::plugins::Registry;
 use crate::provider::Provider;
 
@@ -34,13 +34,13 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Plugins(cmd) => plugins::run(&app, cmd),
         Command::Runtime(cmd) => runtime::run(&app, cmd),
         Command::Sessions(cmd) => sessions::run(&app, cmd),
-        Command::Doctor { json } => doctor::run(&app, json),
+        Command::Doctor { json } => doctor::run(&app, json.json),
         Command::Logs { since } => logs::run(&app, since.as_deref()),
         Command::Profile(_) => unreachable_profile(),
         Command::Login(args) => login::login(&app, args),
-        Command::Logout { provider } => login::logout(&app, provider.as_deref()),
+        Command::Logout { provider } => login::logout(&app, provider.provider.as_deref()),
         Command::Auth(cmd) => auth::run(&app, cmd),
-        Command::Models { provider, json } => models::run(&app, provider.as_deref(), json),
+        Command::Models { provider, json } => models::run(&app, provider.provider.as_deref(), json.json),
         Command::CodexRuntime { .. }
         | Command::Mcp(_)
         | Command::Aux(_) => Err(not_yet_available()),
@@ -55,7 +55,7 @@ fn open_provider(app: &App, flag: Option<&str>) -> Result<Provider> {
         Some(id) => id,
         None => app.config()?.model.provider.as_str(),
     };
-    let registry = Registry::open(app, Arc::new(PolicyApprover { mode: ApprovalMode::Ask }))?;
+    let registry = Registry::open(app, Arc::new(Approvals::new(ApprovalMode::Ask)))?;
     Provider::find(&registry, id)
 }
 

@@ -3,29 +3,35 @@
 use std::sync::Arc;
 
 use serde::Serialize;
-use talaria_plugin_api::abi::{event_sink, CancelFlag, EventSink};
-use talaria_plugin_api::abi_stable::std_types::RStr;
-use talaria_plugin_api::payload::{methods, Event, ToolCallRequest, ToolOutput};
+use talaria_plugin_api::abi::CancelFlag;
+use talaria_plugin_api::manifest::Manifest;
+use talaria_plugin_api::payload::ToolCallRequest;
 
 use crate::app::App;
+use crate::approvals::Approvals;
 use crate::cli::{ApprovalMode, PluginsCommand};
 use crate::config::{edit_config, set_in_list};
 use crate::error::{Error, Result};
-use crate::host_services::PolicyApprover;
 use crate::output::{print_json, print_table};
 use crate::plugins::{install, loader, PluginEntry, Registry};
 
 pub fn run(app: &App, cmd: PluginsCommand) -> Result<()> {
     let approvals = match &cmd {
-        PluginsCommand::Call { approvals, .. } => *approvals,
+        PluginsCommand::Call { approvals, .. } => approvals.approvals,
         _ => ApprovalMode::Deny,
     };
-    let registry = Registry::open(app, Arc::new(PolicyApprover { mode: approvals }))?;
+    let registry = Registry::open(app, Arc::new(Approvals::new(approvals)))?;
     match cmd {
-        PluginsCommand::List { json } => list(&registry, json),
+        PluginsCommand::List { json } => list(&registry, json.json),
         PluginsCommand::Install { path, force } => {
             let entry = install::install(&app.home, &path, force)?;
             eprintln!("installed {} {} into {}", entry.id, version(&entry), entry.dir.display());
+            if let Some(manifest) = &entry.manifest {
+                for line in declarations(manifest) {
+                    eprintln!("  {line}");
+                }
+            }
+            eprintln!("{NATIVE_RIGHTS}");
             if !registry.is_enabled(&entry.id) {
                 eprintln!("note: it is disabled in profile {}; `talaria plugins enable {}` turns it on", app.profile.name, entry.id);
             }
@@ -38,7 +44,7 @@ pub fn run(app: &App, cmd: PluginsCommand) -> Result<()> {
         }
         PluginsCommand::Enable { id } => set_enabled(app, &registry, &id, true),
         PluginsCommand::Disable { id } => set_enabled(app, &registry, &id, false),
-        PluginsCommand::Info { id, json } => info(&registry, &id, json),
+        PluginsCommand::Info { id, json } => info(&registry, &id, json.json),
         PluginsCommand::Call { id, tool, args, .. } => call(&registry, &id, &tool, &args),
     }
 }
@@ -73,6 +79,34 @@ fn record(registry: &Registry, entry: &PluginEntry) -> PluginRecord {
         path: entry.library.as_deref().unwrap_or(&entry.dir).display().to_string(),
         description: manifest.map(|m| m.description.clone()).unwrap_or_default(),
     }
+}
+
+/// Said at install and in `plugins info`: a native plugin is not sandboxed.
+const NATIVE_RIGHTS: &str = "note: a plugin is native code: it runs inside talaria with your user's rights \
+     (files, network, processes). talaria limits only what it hands the plugin (the credentials and \
+     config sections listed above); install plugins you trust.";
+
+/// What a manifest declares, one line each: what the plugin provides, which credentials
+/// it may use, which config sections it receives.
+fn declarations(m: &Manifest) -> Vec<String> {
+    let list = |v: &[String]| v.join(", ");
+    let mut out = vec![format!("kinds: {}", m.kinds.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", "))];
+    for (what, ids) in [
+        ("provides providers", &m.provides.providers),
+        ("provides transports", &m.provides.transports),
+        ("provides runtimes", &m.provides.runtimes),
+        ("provides tools", &m.provides.tools),
+    ] {
+        if !ids.is_empty() {
+            out.push(format!("{what}: {}", list(ids)));
+        }
+    }
+    let namespaces: Vec<String> = m.credential_namespaces().map(str::to_owned).collect();
+    out.push(format!("credentials it may read and change: {}", list(&namespaces)));
+    let mut config = vec![format!("[plugin_config.{}]", m.id)];
+    config.extend(m.config.iter().map(|s| format!("[{s}]")));
+    out.push(format!("config it receives: {}", config.join(", ")));
+    out
 }
 
 fn version(entry: &PluginEntry) -> String {
@@ -143,6 +177,12 @@ fn info(registry: &Registry, id: &str, json: bool) -> Result<()> {
     if !record.description.is_empty() {
         crate::outln!("description: {}", record.description);
     }
+    if let Some(manifest) = &entry.manifest {
+        for line in declarations(manifest) {
+            crate::outln!("declares:    {line}");
+        }
+        crate::outln!("{NATIVE_RIGHTS}");
+    }
     for tool in &tools {
         crate::outln!("tool:        {} — {}", tool.name, tool.description);
     }
@@ -152,34 +192,22 @@ fn info(registry: &Registry, id: &str, json: bool) -> Result<()> {
     Ok(())
 }
 
-/// Prints tool progress to stderr so stdout carries only the tool's output.
-struct StderrEvents;
-
-impl EventSink for StderrEvents {
-    fn emit(&self, event: RStr<'_>) {
-        match serde_json::from_str::<Event>(event.as_str()) {
-            Ok(Event::Progress { message }) | Ok(Event::Warning { message }) => eprintln!("{message}"),
-            _ => {}
-        }
-    }
-}
-
+/// Calls one tool of one plugin through the same path the runtimes use (`tools.call`):
+/// approvals, events and errors behave as in a chat. Progress goes to stderr so stdout
+/// carries only the tool's output.
 fn call(registry: &Registry, id: &str, tool: &str, args: &str) -> Result<()> {
     let arguments: serde_json::Value =
         serde_json::from_str(args).map_err(|e| Error::usage(format!("the tool arguments must be a JSON object: {e}")))?;
     let plugin = registry.plugin(id)?;
-    if !plugin.description.tools.iter().any(|t| t.name == tool) {
-        let names: Vec<&str> = plugin.description.tools.iter().map(|t| t.name.as_str()).collect();
+    let tools = crate::plugins::registry::describe(&plugin.instance).map_err(Error::failure)?.tools;
+    if !tools.iter().any(|t| t.name == tool) {
+        let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
         return Err(Error::usage(format!("plugin {id} has no tool {tool:?}; its tools: {}", names.join(", "))));
     }
     let request = ToolCallRequest { call_id: "cli".into(), name: tool.into(), arguments };
-    let params = serde_json::to_string(&request).map_err(|e| Error::failure(e.to_string()))?;
-    let out = plugin
-        .instance
-        .call(RStr::from_str(methods::TOOL_CALL), RStr::from_str(&params), event_sink(StderrEvents), CancelFlag::new())
-        .into_result()
+    let output = registry
+        .call_tool(&request, Some(id), crate::events::notices(), CancelFlag::new())
         .map_err(|e| Error::failure(format!("{id}/{tool} failed: {}", e.message)))?;
-    let output: ToolOutput = serde_json::from_str(&out).map_err(|e| Error::failure(format!("{id} returned a malformed result: {e}")))?;
     crate::outln!("{}", output.content);
     if output.is_error {
         return Err(Error::failure(format!("{id}/{tool} reported an error")));

@@ -3,27 +3,27 @@
 use std::sync::Arc;
 
 use crate::app::App;
+use crate::approvals::Approvals;
 use crate::cli::{ApprovalMode, RuntimeCommand};
 use crate::config::{edit_config, set_in_list, set_string};
 use crate::error::{Error, Result};
-use crate::host_services::PolicyApprover;
 use crate::output::{print_json, print_table};
 use crate::plugins::Registry;
 
 pub fn run(app: &App, cmd: RuntimeCommand) -> Result<()> {
-    let registry = Registry::open(app, Arc::new(PolicyApprover { mode: ApprovalMode::Deny }))?;
+    let registry = Registry::open(app, Arc::new(Approvals::new(ApprovalMode::Deny)))?;
     let path = app.profile.config_path();
     match cmd {
         RuntimeCommand::List { json } => {
             let runtimes = registry.runtimes();
-            if json {
+            if json.json {
                 return print_json(&runtimes);
             }
             let mut rows = vec![vec!["RUNTIME".into(), "PROVIDED BY".into(), "ENABLED".into(), "".into()]];
             for r in runtimes {
                 rows.push(vec![
                     r.id,
-                    r.plugin.unwrap_or_else(|| "built-in (native agent loop)".into()),
+                    r.plugin,
                     if r.enabled { "yes".into() } else { "no".into() },
                     if r.default { "←".into() } else { String::new() },
                 ]);

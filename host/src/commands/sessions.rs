@@ -17,6 +17,7 @@ pub fn run(app: &App, cmd: SessionsCommand) -> Result<()> {
     let store = SessionStore::open_existing(&path)?;
     match cmd {
         SessionsCommand::List { json } => {
+            let json = json.json;
             let sessions = match &store {
                 Some(store) => store.list()?,
                 None => Vec::new(),
@@ -29,6 +30,7 @@ pub fn run(app: &App, cmd: SessionsCommand) -> Result<()> {
             }
         }
         SessionsCommand::Show { id, json } => {
+            let json = json.json;
             let store = store.ok_or_else(|| no_sessions(&id))?;
             let session = store.resolve(&id)?;
             // Another process may delete it between resolve and get.

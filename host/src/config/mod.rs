@@ -34,6 +34,7 @@ pub struct Config {
     pub mcp_servers: BTreeMap<String, McpServer>,
     pub codex: CodexConfig,
     pub providers: BTreeMap<String, ProviderInstance>,
+    pub tools: ToolsConfig,
     /// `[plugin_config.<plugin-id>]` tables, handed to plugins as JSON.
     #[serde(deserialize_with = "plugin_tables")]
     pub plugin_config: BTreeMap<String, serde_json::Value>,
@@ -142,6 +143,29 @@ fn seconds(secs: f64) -> Duration {
     Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
 }
 
+/// `[tools]`: the coding tools' approval policy and sandbox, in Codex's words.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ToolsConfig {
+    pub approval_policy: String,
+    pub sandbox: String,
+    pub web_search: bool,
+}
+
+impl Default for ToolsConfig {
+    fn default() -> Self {
+        ToolsConfig { approval_policy: "on-request".into(), sandbox: "workspace-write".into(), web_search: false }
+    }
+}
+
+pub const APPROVAL_POLICIES: [&str; 4] = ["untrusted", "on-request", "on-failure", "never"];
+pub const SANDBOX_MODES: [&str; 3] = ["read-only", "workspace-write", "danger-full-access"];
+
+/// The top-level sections a plugin may own (`config = [...]` in its manifest) and
+/// receive as JSON; the host still parses and checks them.
+pub const SHAREABLE_SECTIONS: [&str; 8] =
+    ["model", "fallback_model", "auxiliary", "runtimes", "tools", "mcp_servers", "codex", "providers"];
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CodexConfig {
@@ -184,6 +208,15 @@ impl Config {
             return Err(invalid(path, line, Some(&dotted(&problem.key)), &problem.message));
         }
         Ok(config)
+    }
+
+    /// A top-level section as JSON, for the plugin that owns it; `None` for a section a
+    /// plugin may not own.
+    pub fn section(&self, name: &str) -> Option<serde_json::Value> {
+        if !SHAREABLE_SECTIONS.contains(&name) {
+            return None;
+        }
+        serde_json::to_value(self).ok()?.get(name).cloned().filter(|v| !v.is_null())
     }
 
     /// The `[plugin_config.<id>]` table as JSON, or Null when there is none.
@@ -229,6 +262,16 @@ impl Config {
         for (task, aux) in &self.auxiliary {
             check_timeout(&["auxiliary", task, "timeout"], aux.timeout)?;
         }
+        let one_of = |key: &str, value: &str, allowed: &[&str]| {
+            if allowed.contains(&value) {
+                Ok(())
+            } else {
+                let list = allowed.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(", ");
+                Err(Problem { key: vec!["tools".into(), key.into()], message: format!("{value:?} is not one of {list}") })
+            }
+        };
+        one_of("approval_policy", &self.tools.approval_policy, &APPROVAL_POLICIES)?;
+        one_of("sandbox", &self.tools.sandbox, &SANDBOX_MODES)?;
         Ok(())
     }
 }
@@ -265,6 +308,16 @@ fn read_optional(path: &Path) -> Result<Option<String>> {
         ))),
         Err(e) => Err(io_error(path, "read", e)),
     }
+}
+
+/// An error about `key` in the config file at `path` (a plugin's complaint about a
+/// section it owns), naming the line of the deepest part of the key that is in the file.
+pub fn key_error(path: &Path, key: &[String], message: &str) -> Error {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let line = toml_edit::Document::parse(text.as_str()).ok().and_then(|doc| {
+        (1..=key.len()).rev().find_map(|n| span_of_key(doc.as_table(), &key[..n])).map(|span| line_of(&text, span.start))
+    });
+    invalid(path, line, Some(&dotted(key)), message)
 }
 
 /// The one message shape for every config error, so users and scripts see the file,
@@ -349,6 +402,11 @@ headers = { }
 [codex]
 home = "~/.codex"              # CODEX_HOME for this profile
 bin  = "codex"
+
+[tools]                        # the native runtime's coding tools (Codex's meanings)
+approval_policy = "on-request" # "untrusted" | "on-request" | "on-failure" | "never"
+sandbox = "workspace-write"    # "read-only" | "workspace-write" | "danger-full-access"
+web_search = false             # the hosted web search tool, where the model has it
 "#;
 
     fn parse(text: &str) -> Result<Config> {
@@ -446,8 +504,26 @@ bin  = "codex"
         assert!(m.contains("line 3, key mcp_servers.a.timeout"), "{m}");
         let m = err("[auxiliary.t]\ntimeout = -1.5\n");
         assert!(m.contains("key auxiliary.t.timeout"), "{m}");
+        let m = err("[tools]\nsandbox = \"yolo\"\n");
+        assert!(m.contains("line 2, key tools.sandbox") && m.contains("workspace-write"), "{m}");
         let ok = parse("[providers.p]\nkind = \"openai-compatible\"\nbase_url = \"http://h\"\ntransport = \"responses\"\n");
         assert_eq!(ok.unwrap().providers["p"].transport.as_deref(), Some("responses"));
+    }
+
+    #[test]
+    fn plugin_owned_sections_and_their_errors() {
+        let c = parse("[mcp_servers.a]\ncommand = \"x\"\n").unwrap();
+        assert_eq!(c.section("mcp_servers").unwrap()["a"]["command"], "x");
+        assert_eq!(c.section("plugin_config"), None, "not a section a plugin may own");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "# mine\n[plugin_config.acme]\ngreeting = 5\n").unwrap();
+        let key: Vec<String> = ["plugin_config", "acme", "greeting"].iter().map(|s| s.to_string()).collect();
+        let e = key_error(&path, &key, "must be text");
+        assert_eq!(e.exit, crate::error::Exit::Usage);
+        assert!(e.message.contains("line 3, key plugin_config.acme.greeting: must be text"), "{}", e.message);
+        let e = key_error(&path, &["plugin_config".into(), "acme".into(), "missing".into()], "x");
+        assert!(e.message.contains("line 2"), "falls back to the table: {}", e.message);
     }
 
     #[test]

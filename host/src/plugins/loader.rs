@@ -10,6 +10,7 @@ use std::path::Path;
 use abi_stable::library::{lib_header_from_path, LibraryError};
 use talaria_plugin_api::abi::{HostServicesBox, PluginBox, PluginModuleRef};
 use talaria_plugin_api::manifest::Manifest;
+use talaria_plugin_api::payload::ConfigProblem;
 use talaria_plugin_api::{check_abi_compatible, ABI_VERSION};
 
 use super::discovery::PluginEntry;
@@ -48,6 +49,9 @@ pub enum LoadError {
     ManifestMismatch(String),
     #[error("its initialisation failed: {0}")]
     Init(String),
+    /// The init refused the plugin's config; `key` is the path of the offending key.
+    #[error("{message}")]
+    Config { message: String, key: Vec<String> },
 }
 
 /// Runs every check that does not execute the plugin's own initialisation.
@@ -74,7 +78,12 @@ pub fn inspect(entry: &PluginEntry) -> Result<Inspected, LoadError> {
 /// Inspects, then runs the plugin's init with the host services it will keep.
 pub fn load(entry: &PluginEntry, services: HostServicesBox) -> Result<(Inspected, PluginBox), LoadError> {
     let inspected = inspect(entry)?;
-    let instance = (inspected.module.init())(services).into_result().map_err(|e| LoadError::Init(e.message.into_string()))?;
+    let instance = (inspected.module.init())(services).into_result().map_err(|e| {
+        match serde_json::from_str::<ConfigProblem>(&e.data) {
+            Ok(problem) => LoadError::Config { message: e.message.into_string(), key: problem.config_key },
+            Err(_) => LoadError::Init(e.message.into_string()),
+        }
+    })?;
     Ok((inspected, instance))
 }
 

@@ -1,28 +1,30 @@
-//! The plugins of one profile: what was found, which are enabled, and the live instances
-//! (loaded lazily, once, on first use).
+//! The plugins of one profile: what was found, which are enabled, the live instances
+//! (loaded lazily, once, on first use), and routing by what is asked for: a provider by
+//! provider id, a transport by wire API, a runtime by runtime id, a tool by name.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 
 use talaria_plugin_api::abi::{CancelFlag, EventSinkArc, PluginBox, PluginError};
-use talaria_plugin_api::abi_stable::std_types::RStr;
 use talaria_plugin_api::manifest::{Manifest, PluginKind};
-use talaria_plugin_api::payload::{Description, ErrorKind, ToolSpec};
+use talaria_plugin_api::methods::{self, ProviderInfoMethod};
+use talaria_plugin_api::payload::{Description, ErrorKind, ListedTool, ToolCallRequest, ToolList, ToolOutput};
+use talaria_plugin_api::provider::{Empty, ProviderCall, ProviderInfo};
 
 use super::discovery::{Catalog, PluginEntry};
 use super::loader::{self, LoadError};
 use crate::app::App;
+use crate::approvals::Approvals;
+use crate::client;
 use crate::error::{Error, Result};
-use crate::host_services::{Approver, PluginHost, PluginHostContext};
-
-/// The id of the built-in native agent loop among the runtimes.
-pub const NATIVE_RUNTIME: &str = "auto";
+use crate::services::{PluginHost, ServicesContext};
 
 /// A plugin whose init succeeded.
 pub struct LoadedPlugin {
     pub id: String,
     pub manifest: Manifest,
     pub instance: PluginBox,
+    /// What `describe` said at load (tool lists may change later: ask [`Registry::tool_list`]).
     pub description: Description,
 }
 
@@ -30,27 +32,32 @@ pub struct LoadedPlugin {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RuntimeInfo {
     pub id: String,
-    /// The plugin providing it; `None` for the built-in native loop.
-    pub plugin: Option<String>,
+    /// The plugin providing it.
+    pub plugin: String,
     pub enabled: bool,
     pub default: bool,
 }
+
+type LoadSlot = Arc<OnceLock<std::result::Result<Arc<LoadedPlugin>, String>>>;
 
 pub struct Registry {
     pub catalog: Catalog,
     disabled_plugins: BTreeSet<String>,
     disabled_runtimes: BTreeSet<String>,
     default_runtime: String,
-    context: PluginHostContext,
-    /// A failed load is remembered too, so it is reported once and not retried.
-    loaded: Mutex<HashMap<String, std::result::Result<Arc<LoadedPlugin>, String>>>,
+    context: ServicesContext,
+    /// One slot per plugin id: its init runs once even when several threads ask at once,
+    /// and a failed load is remembered, reported once and not retried.
+    loaded: Mutex<HashMap<String, LoadSlot>>,
+    /// `provider.info` answers, per provider id.
+    provider_infos: Mutex<HashMap<String, ProviderInfo>>,
     me: Weak<Registry>,
 }
 
 impl Registry {
-    pub fn open(app: &App, approver: Arc<dyn Approver>) -> Result<Arc<Registry>> {
+    pub fn open(app: &App, approvals: Arc<Approvals>) -> Result<Arc<Registry>> {
         let config = app.config()?;
-        let context = PluginHostContext::new(app, approver)?;
+        let context = ServicesContext::new(app, approvals)?;
         let catalog = Catalog::discover(&app.home);
         Ok(Arc::new_cyclic(|me| Registry {
             catalog,
@@ -59,6 +66,7 @@ impl Registry {
             default_runtime: config.model.runtime.clone(),
             context,
             loaded: Mutex::new(HashMap::new()),
+            provider_infos: Mutex::new(HashMap::new()),
             me: me.clone(),
         }))
     }
@@ -76,60 +84,58 @@ impl Registry {
         self.context.profile_name()
     }
 
+    pub fn approvals(&self) -> &Arc<Approvals> {
+        self.context.approvals()
+    }
+
     /// The entry for `id`; an unknown id is a usage error (exit 2).
     pub fn entry(&self, id: &str) -> Result<&PluginEntry> {
         self.catalog.get(id).ok_or_else(|| unknown_plugin(id))
     }
 
     /// The live instance of an enabled plugin, loading it on first use. A disabled plugin
-    /// is a usage error (exit 2); one that fails to load is exit 4, naming the file.
+    /// is a usage error (exit 2); one that fails to load is exit 4, naming the file; one
+    /// whose init refuses its config is exit 2, naming the file, line and key.
     pub fn plugin(&self, id: &str) -> Result<Arc<LoadedPlugin>> {
         let entry = self.entry(id)?;
         if !self.is_enabled(id) {
             return Err(Error::usage(format!(
                 "plugin {id} is disabled in profile {}; enable it with `talaria plugins enable {id}`",
-                self.context.profile_name()
+                self.profile_name()
             )));
         }
-        if let Some(done) = self.lock().get(id) {
-            return done.clone().map_err(Error::missing);
-        }
-        // Not holding the lock while the plugin initialises: its init may call back into
-        // the host (and so into this registry).
-        let outcome = self.load(entry).map(Arc::new).map_err(|e| describe_failure(entry, &e));
-        if let Err(message) = &outcome {
-            tracing::warn!(plugin = id, "{message}");
-        }
-        let mut loaded = self.lock();
-        let stored = loaded.entry(id.to_owned()).or_insert(outcome).clone();
-        stored.map_err(Error::missing)
+        let slot = self.slots().entry(id.to_owned()).or_default().clone();
+        // Not holding the map's lock while the plugin initialises: its init may call
+        // back into the host (and so into this registry) for other plugins.
+        let outcome = slot.get_or_init(|| {
+            let outcome = self.load(entry).map(Arc::new).map_err(|e| match e {
+                LoadError::Config { message, key } => self.context.config_error(&key, &message).message,
+                e => describe_failure(entry, &e),
+            });
+            if let Err(message) = &outcome {
+                tracing::warn!(plugin = id, "{message}");
+            }
+            outcome
+        });
+        outcome.clone().map_err(|message| {
+            if message.starts_with("invalid config ") {
+                Error::usage(message)
+            } else {
+                Error::missing(message)
+            }
+        })
     }
 
     fn load(&self, entry: &PluginEntry) -> std::result::Result<LoadedPlugin, LoadError> {
-        let services = PluginHost::boxed(&entry.id, &self.context, self.me.clone());
+        let manifest = entry.manifest.as_ref().ok_or_else(|| LoadError::Entry("no manifest".into()))?;
+        let services = PluginHost::boxed(manifest, &self.context, self.me.clone());
         let (inspected, instance) = loader::load(entry, services)?;
-        let description = instance
-            .describe()
-            .into_result()
-            .map_err(|e| LoadError::Init(format!("describe failed: {}", e.message)))
-            .and_then(|text| {
-                serde_json::from_str::<Description>(&text).map_err(|e| LoadError::Init(format!("describe returned bad JSON: {e}")))
-            })?;
+        let description = describe(&instance).map_err(LoadError::Init)?;
         Ok(LoadedPlugin { id: entry.id.clone(), manifest: inspected.manifest, instance, description })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, std::result::Result<Arc<LoadedPlugin>, String>>> {
+    fn slots(&self) -> MutexGuard<'_, HashMap<String, LoadSlot>> {
         self.loaded.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Calls a method of a plugin (for the host itself and for plugins calling plugins).
-    pub fn call(&self, id: &str, method: &str, params: &str, events: EventSinkArc, cancel: CancelFlag) -> std::result::Result<String, PluginError> {
-        let plugin = self.plugin(id).map_err(|e| PluginError::new(ErrorKind::Unavailable, e.message))?;
-        plugin
-            .instance
-            .call(RStr::from_str(method), RStr::from_str(params), events, cancel)
-            .into_result()
-            .map(|s| s.into_string())
     }
 
     /// Enabled plugins of a kind, in id order.
@@ -140,57 +146,150 @@ impl Registry {
             .filter(move |e| self.is_enabled(&e.id) && e.manifest.as_ref().is_some_and(|m| m.has_kind(kind)))
     }
 
-    /// The tools of every enabled tool plugin. A plugin that fails to load is skipped
-    /// (and reported in `warnings`): one broken plugin must not take the others down.
-    pub fn tools(&self, warnings: &mut Vec<String>) -> Vec<(Arc<LoadedPlugin>, ToolSpec)> {
-        let ids: Vec<String> = self.enabled_of_kind(PluginKind::Tool).map(|e| e.id.clone()).collect();
-        let mut tools = Vec::new();
-        for id in ids {
-            match self.plugin(&id) {
-                Ok(plugin) => tools.extend(plugin.description.tools.iter().cloned().map(|t| (plugin.clone(), t))),
-                Err(e) => warnings.push(e.message),
-            }
+    /// The plugin of `kind` that serves `id` (a provider id, a wire API, a runtime id),
+    /// as `serves` decides. Served only by disabled plugins: exit 2 naming the command
+    /// that enables one; by nobody: exit 2 with `what`'s own hint.
+    fn serving(&self, kind: PluginKind, id: &str, what: &str, serves: impl Fn(&PluginEntry) -> bool) -> Result<Arc<LoadedPlugin>> {
+        let candidates: Vec<&PluginEntry> = self.catalog.entries.iter().filter(|e| serves(e)).collect();
+        if let Some(entry) = candidates.iter().find(|e| self.is_enabled(&e.id)) {
+            return self.plugin(&entry.id);
         }
-        tools
+        if let Some(entry) = candidates.first() {
+            return Err(Error::usage(format!(
+                "the {what} {id} comes from plugin {plugin}, which is disabled in profile {profile}; \
+                 enable it with `talaria plugins enable {plugin}`",
+                plugin = entry.id,
+                profile = self.profile_name(),
+            )));
+        }
+        Err(Error::usage(format!("no plugin provides the {what} {id:?}; `talaria plugins list` shows the {kind} plugins found")))
     }
 
-    /// The native loop plus the runtimes enabled runtime plugins provide.
+    /// The plugin serving provider `id` (its manifest's `provides.providers`, or its own
+    /// id). An entry whose manifest is unusable is matched by its id alone, so asking for
+    /// it reports why it cannot load (exit 4) instead of claiming nobody provides it.
+    pub fn provider_plugin(&self, id: &str) -> Result<Arc<LoadedPlugin>> {
+        self.serving(PluginKind::Provider, id, "model provider", |e| match &e.manifest {
+            Some(m) => m.has_kind(PluginKind::Provider) && (e.id == id || m.provides.providers.iter().any(|p| p == id)),
+            None => e.id == id,
+        })
+    }
+
+    /// What the provider says about itself (`provider.info`), asked once per process.
+    pub fn provider_info(&self, id: &str) -> Result<ProviderInfo> {
+        if let Some(info) = self.provider_infos.lock().unwrap_or_else(PoisonError::into_inner).get(id) {
+            return Ok(info.clone());
+        }
+        let plugin = self.provider_plugin(id)?;
+        let info = client::call::<ProviderInfoMethod>(&plugin, &ProviderCall::new(id, Empty {}), crate::events::notices(), CancelFlag::new())
+            .map_err(|e| crate::provider::plugin_error(&e).context(format!("provider {id}")))?;
+        self.provider_infos.lock().unwrap_or_else(PoisonError::into_inner).insert(id.to_owned(), info.clone());
+        Ok(info)
+    }
+
+    /// The transport plugin for a wire API (its manifest's `provides.transports`).
+    pub fn transport_for(&self, wire_api: &str) -> Result<Arc<LoadedPlugin>> {
+        self.serving(PluginKind::Transport, wire_api, "transport", |e| {
+            e.manifest.as_ref().is_some_and(|m| m.has_kind(PluginKind::Transport) && m.provides.transports.iter().any(|t| t == wire_api))
+        })
+    }
+
+    /// The transport that carries requests for provider `id`.
+    pub fn transport_for_provider(&self, id: &str) -> Result<Arc<LoadedPlugin>> {
+        let info = self.provider_info(id)?;
+        self.transport_for(&info.wire_api).map_err(|e| e.context(format!("provider {id} speaks {}", info.wire_api)))
+    }
+
+    /// Every runtime the enabled runtime plugins provide.
     pub fn runtimes(&self) -> Vec<RuntimeInfo> {
-        let mut out = vec![self.runtime_info(NATIVE_RUNTIME, None)];
+        let mut out = Vec::new();
         for entry in self.enabled_of_kind(PluginKind::Runtime) {
             let Some(manifest) = &entry.manifest else { continue };
-            let ids = if manifest.provides.runtimes.is_empty() { vec![entry.id.clone()] } else { manifest.provides.runtimes.clone() };
-            for id in ids {
-                out.push(self.runtime_info(&id, Some(entry.id.clone())));
+            for id in manifest.runtime_ids() {
+                out.push(RuntimeInfo {
+                    enabled: !self.disabled_runtimes.contains(&id),
+                    default: self.default_runtime == id,
+                    id,
+                    plugin: entry.id.clone(),
+                });
             }
         }
         out
-    }
-
-    fn runtime_info(&self, id: &str, plugin: Option<String>) -> RuntimeInfo {
-        RuntimeInfo {
-            id: id.to_owned(),
-            plugin,
-            enabled: !self.disabled_runtimes.contains(id),
-            default: self.default_runtime == id,
-        }
     }
 
     /// A runtime by id; unknown or disabled is a usage error (exit 2) that names it.
     pub fn runtime(&self, id: &str) -> Result<RuntimeInfo> {
         let runtimes = self.runtimes();
         let Some(found) = runtimes.iter().find(|r| r.id == id) else {
+            // A runtime of a disabled plugin: say which plugin to enable.
+            let serves = |e: &&PluginEntry| e.manifest.as_ref().is_some_and(|m| m.has_kind(PluginKind::Runtime) && m.runtime_ids().iter().any(|r| r == id));
+            if let Some(entry) = self.catalog.entries.iter().find(serves) {
+                return Err(Error::usage(format!(
+                    "runtime {id} comes from plugin {plugin}, which is disabled in profile {profile}; enable it with `talaria plugins enable {plugin}`",
+                    plugin = entry.id,
+                    profile = self.profile_name()
+                )));
+            }
             let known: Vec<&str> = runtimes.iter().map(|r| r.id.as_str()).collect();
             return Err(Error::usage(format!("unknown runtime {id:?}; known runtimes: {}", known.join(", "))));
         };
         if !found.enabled {
             return Err(Error::usage(format!(
                 "runtime {id} is disabled in profile {}; enable it with `talaria runtime enable {id}`",
-                self.context.profile_name()
+                self.profile_name()
             )));
         }
         Ok(found.clone())
     }
+
+    /// Every enabled tool, asked of each tool plugin now (lists may change at run time).
+    /// A plugin that fails to load, or a name two plugins both define, is a warning: the
+    /// other tools still work.
+    pub fn tool_list(&self) -> ToolList {
+        let mut list = ToolList::default();
+        let ids: Vec<String> = self.enabled_of_kind(PluginKind::Tool).map(|e| e.id.clone()).collect();
+        for id in ids {
+            let specs = self.plugin(&id).map_err(|e| e.message).and_then(|p| describe(&p.instance).map(|d| d.tools));
+            match specs {
+                Ok(specs) => {
+                    for spec in specs {
+                        if let Some(first) = list.tools.iter().find(|t| t.spec.name == spec.name) {
+                            list.warnings.push(format!("tool {} of plugin {id} is hidden by the one of plugin {}", spec.name, first.plugin));
+                            continue;
+                        }
+                        list.tools.push(ListedTool { plugin: id.clone(), spec });
+                    }
+                }
+                Err(message) => list.warnings.push(message),
+            }
+        }
+        list.tools.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
+        list
+    }
+
+    /// Calls a tool by name, whichever plugin serves it (or only `plugin`'s). What the
+    /// model should read comes back as an output, errors included; only a cancelled call
+    /// is an error.
+    pub fn call_tool(&self, request: &ToolCallRequest, only: Option<&str>, events: EventSinkArc, cancel: CancelFlag) -> std::result::Result<ToolOutput, PluginError> {
+        let list = self.tool_list();
+        let found = list.tools.iter().find(|t| t.spec.name == request.name && only.is_none_or(|p| p == t.plugin));
+        let Some(tool) = found else {
+            let known: Vec<&str> = list.tools.iter().filter(|t| only.is_none_or(|p| p == t.plugin)).map(|t| t.spec.name.as_str()).collect();
+            return Ok(ToolOutput::error(format!("there is no tool named {:?}; the tools are: {}", request.name, known.join(", "))));
+        };
+        let plugin = self.plugin(&tool.plugin).map_err(|e| PluginError::new(ErrorKind::Unavailable, e.message))?;
+        match client::call::<methods::ToolCall>(&plugin, request, events, cancel) {
+            Err(e) if e.kind() == ErrorKind::Cancelled => Err(e),
+            Err(e) => Ok(ToolOutput::error(format!("{} failed: {}", request.name, e.message))),
+            ok => ok,
+        }
+    }
+}
+
+/// What a plugin offers now (`describe`).
+pub fn describe(instance: &PluginBox) -> std::result::Result<Description, String> {
+    let text = instance.describe().into_result().map_err(|e| format!("describe failed: {}", e.message))?;
+    serde_json::from_str(&text).map_err(|e| format!("describe returned bad JSON: {e}"))
 }
 
 pub fn unknown_plugin(id: &str) -> Error {

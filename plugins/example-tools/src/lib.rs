@@ -139,14 +139,11 @@ impl Tool for RunCommand {
             timeout_secs: Option<u64>,
         }
         let args: Args = parse_args(args)?;
-        let decision = cx.request_approval(&ApprovalRequest {
-            summary: format!("run `{}`", args.command),
-            command: Some(args.command.clone()),
-            patch: None,
-            cwd: args.cwd.clone(),
-            plugin: None,
-        })?;
-        if !decision.approved {
+        // `Tool::call` is not handed the model's call id, so the request carries none;
+        // the host pairs it with the running tool call itself.
+        let request = ApprovalRequest { tool: Some(self.spec().name), ..ApprovalRequest::exec(cx.call_id(), &args.command, args.cwd.clone()) };
+        let decision = cx.request_approval(&request)?;
+        if !decision.approved() {
             return Ok(ToolOutput::error(format!("the command was not run: {}", decision.reason)));
         }
         run(&args.command, args.cwd.as_deref(), Duration::from_secs(args.timeout_secs.unwrap_or(120)), cx)
@@ -221,7 +218,10 @@ mod tests {
         let (out, _) = denied.call_tool("run_command", json!({ "command": cmd })).unwrap();
         assert!(out.is_error && out.content.contains("not run"), "{out:?}");
         assert!(!marker.exists());
-        assert_eq!(denied.approval_requests()[0].command.as_deref(), Some(cmd.as_str()));
+        let asked = &denied.approval_requests()[0];
+        assert_eq!(asked.kind, talaria_sdk::ApprovalKind::Exec);
+        assert_eq!(asked.command.as_deref(), Some(cmd.as_str()));
+        assert_eq!(asked.tool.as_deref(), Some("run_command"));
 
         let approved = Harness::builder().approve_all().start(init).unwrap();
         let (out, _) = approved.call_tool("run_command", json!({ "command": cmd })).unwrap();

@@ -40,8 +40,8 @@ pub fn resolve(settings: &Settings, user_agent: &str, request: &ResolveRequest) 
         credential: Some(ENV_CREDENTIAL.into()),
         websocket: false,
         zstd: false,
-        codex_backend: false,
         body,
+        ..Default::default()
     })
 }
 

@@ -9,10 +9,11 @@ mod auth;
 mod models;
 mod settings;
 
-use serde::de::DeserializeOwned;
-use serde_json::Value;
-use talaria_sdk::provider::{FailureReport, ResolveRequest};
-use talaria_sdk::{export_plugin, methods, CallContext, Error, ErrorKind, Host, Plugin, Result};
+use talaria_sdk::provider::{
+    Account, Endpoint, FailureReport, LoginRequest, LogoutResult, ModelList, ModelsRequest, ProviderInfo,
+    RemoveAccountRequest, ResolveRequest,
+};
+use talaria_sdk::{export_plugin, CallContext, Exports, Host, Provider, Result};
 
 pub use settings::Settings;
 
@@ -31,8 +32,11 @@ impl OpenAiApi {
     }
 }
 
-pub fn init(host: Host) -> Result<OpenAiApi> {
-    Ok(OpenAiApi::new(&host, Settings::from_process_env()))
+/// The plain API speaks the Responses API, so the `responses` transport carries it.
+const WIRE_API: &str = "responses";
+
+pub fn init(host: Host) -> Result<Exports> {
+    Ok(Exports::new().provider(OpenAiApi::new(&host, Settings::from_process_env())))
 }
 
 export_plugin!(manifest: include_str!("../plugin.toml"), init: init);
@@ -44,38 +48,40 @@ fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-impl Plugin for OpenAiApi {
-    fn call(&self, method: &str, params: Value, cx: &CallContext) -> Result<Value> {
-        let settings = &self.settings;
-        match method {
-            methods::PROVIDER_RESOLVE => {
-                let request: ResolveRequest = parse(params)?;
-                to_json(auth::resolve(settings, &self.user_agent, &request)?)
-            }
-            methods::PROVIDER_REPORT => {
-                let report: FailureReport = parse(params)?;
-                Err(auth::report(settings, &report))
-            }
-            methods::PROVIDER_ACCOUNTS => to_json(auth::accounts(settings)),
-            methods::PROVIDER_LOGIN => Err(auth::login_refused()),
-            methods::PROVIDER_LOGOUT => to_json(auth::logout(settings)),
-            methods::PROVIDER_REMOVE_ACCOUNT => Err(auth::remove_refused()),
-            methods::PROVIDER_MODELS => to_json(models::list(settings, &self.user_agent, cx)?),
-            other => Err(Error::new(ErrorKind::UnknownMethod, format!("openai-api has no method {other:?}"))),
-        }
+/// One provider id (`openai-api`, from the manifest), so `provider` is only echoed.
+impl Provider for OpenAiApi {
+    fn info(&self, provider: &str) -> Result<ProviderInfo> {
+        Ok(ProviderInfo { id: provider.to_owned(), wire_api: WIRE_API.to_owned(), supports_login: false })
     }
-}
 
-/// Params of a method; a missing object means all defaults.
-fn parse<T: DeserializeOwned + Default>(params: Value) -> Result<T> {
-    if params.is_null() {
-        return Ok(T::default());
+    fn resolve(&self, _provider: &str, request: ResolveRequest, _cx: &CallContext) -> Result<Endpoint> {
+        auth::resolve(&self.settings, &self.user_agent, &request)
     }
-    serde_json::from_value(params).map_err(|e| Error::invalid(format!("malformed request: {e}")))
-}
 
-fn to_json<T: serde::Serialize>(value: T) -> Result<Value> {
-    serde_json::to_value(value).map_err(|e| Error::other(format!("cannot encode the result: {e}")))
+    fn report(&self, _provider: &str, report: FailureReport, _cx: &CallContext) -> Result<Endpoint> {
+        Err(auth::report(&self.settings, &report))
+    }
+
+    fn models(&self, _provider: &str, _request: ModelsRequest, cx: &CallContext) -> Result<ModelList> {
+        models::list(&self.settings, &self.user_agent, cx)
+    }
+
+    // Not `Error::unsupported`: the user asked to sign in, so say what to do instead.
+    fn login(&self, _provider: &str, _request: LoginRequest, _cx: &CallContext) -> Result<Account> {
+        Err(auth::login_refused())
+    }
+
+    fn logout(&self, _provider: &str, _cx: &CallContext) -> Result<LogoutResult> {
+        Ok(auth::logout(&self.settings))
+    }
+
+    fn accounts(&self, _provider: &str, _cx: &CallContext) -> Result<Vec<Account>> {
+        Ok(auth::accounts(&self.settings))
+    }
+
+    fn remove_account(&self, _provider: &str, _request: RemoveAccountRequest, _cx: &CallContext) -> Result<Account> {
+        Err(auth::remove_refused())
+    }
 }
 
 #[cfg(test)]

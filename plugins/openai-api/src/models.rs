@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use talaria_sdk::provider::{ModelInfo, ModelList, ModelSource};
+use talaria_sdk::provider::{ModelInfo, ModelList, ModelSource, ReasoningSupport};
 use talaria_sdk::{runtime, CallContext, Error, Result};
 
 use crate::settings::{Settings, API_KEY_VAR};
@@ -39,8 +39,22 @@ fn builtin(note: String) -> ModelList {
     }
 }
 
+/// What a model can do. The plain API's `/v1/models` lists ids and owners but no
+/// capabilities, so this provider keeps a small table by model family: reasoning for
+/// GPT-5 and the o-series (the efforts differ by model, so none are listed), images
+/// for those and GPT-4o / GPT-4.1, text only for anything else.
 fn model(slug: String) -> ModelInfo {
-    ModelInfo { slug, ..Default::default() }
+    let reasons = slug.starts_with("gpt-5") || is_o_series(&slug);
+    let images = reasons || slug.starts_with("gpt-4o") || slug.starts_with("gpt-4.1");
+    let reasoning = reasons.then(|| ReasoningSupport { default_effort: Some("medium".into()), efforts: Vec::new(), summaries: true });
+    let modalities: &[&str] = if images { &["text", "image"] } else { &["text"] };
+    ModelInfo { slug, reasoning, input_modalities: modalities.iter().map(|m| (*m).to_owned()).collect(), ..Default::default() }
+}
+
+/// `o1`, `o3-mini`, `o4-mini`: an `o` and a digit (not `omni-moderation`).
+fn is_o_series(slug: &str) -> bool {
+    let mut chars = slug.chars();
+    chars.next() == Some('o') && chars.next().is_some_and(|c| c.is_ascii_digit())
 }
 
 #[derive(Deserialize)]
@@ -94,4 +108,27 @@ fn describe(e: &reqwest::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capabilities_follow_the_model_family() {
+        for slug in ["gpt-5.5", "gpt-5-mini", "o3", "o4-mini", "o1-pro"] {
+            let m = model(slug.into());
+            let reasoning = m.reasoning.as_ref().unwrap_or_else(|| panic!("{slug} reasons"));
+            assert_eq!((reasoning.default_effort.as_deref(), reasoning.summaries), (Some("medium"), true), "{slug}");
+            assert!(m.takes_images(), "{slug}");
+        }
+        for slug in ["gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-nano"] {
+            let m = model(slug.into());
+            assert_eq!((m.reasoning, m.input_modalities), (None, vec!["text".to_owned(), "image".to_owned()]), "{slug}");
+        }
+        for slug in ["gpt-3.5-turbo", "omni-moderation-latest", "text-embedding-3-small", "o"] {
+            let m = model(slug.into());
+            assert_eq!((m.reasoning, m.input_modalities), (None, vec!["text".to_owned()]), "{slug}");
+        }
+    }
 }

@@ -8,9 +8,11 @@ use std::net::TcpListener;
 use std::sync::mpsc;
 
 use serde_json::{json, Value};
-use talaria_sdk::provider::{Account, AccountStatus, Endpoint, LogoutResult, ModelList, ModelSource};
+use talaria_sdk::provider::{Account, AccountStatus, Endpoint, LogoutResult, ModelList, ModelSource, ModelsRequest};
 use talaria_sdk::testing::Harness;
-use talaria_sdk::{methods, ErrorKind};
+use talaria_sdk::methods::{self, Method};
+use talaria_sdk::provider::{ProviderCall, ProviderInfo};
+use talaria_sdk::{Error, ErrorKind, Exports};
 
 use crate::settings::{API_KEY_VAR, BASE_URL_VAR};
 use crate::{OpenAiApi, Settings};
@@ -20,7 +22,14 @@ const KEY: &str = "sk-test-0123456789";
 fn provider(vars: &[(&str, &str)]) -> Harness {
     let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
     let settings = Settings::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()));
-    Harness::start(move |host| Ok(OpenAiApi::new(&host, settings))).unwrap()
+    Harness::start(move |host| Ok(Exports::new().provider(OpenAiApi::new(&host, settings)))).unwrap()
+}
+
+/// Calls a provider method of `openai-api` with `params` (an object, or null for none).
+fn call(h: &Harness, method: &str, params: Value) -> Result<Value, Error> {
+    let mut params = if params.is_null() { json!({}) } else { params };
+    params["provider"] = json!("openai-api");
+    h.call(method, params).map(|(out, _)| out)
 }
 
 fn with_key() -> Harness {
@@ -37,17 +46,18 @@ fn no_secret_in(h: &Harness, text: &str) {
 #[test]
 fn resolve_gives_the_base_url_and_bearer_headers_and_asks_for_priority_when_fast() {
     let h = provider(&[(API_KEY_VAR, KEY), (BASE_URL_VAR, "http://127.0.0.1:9/v1/")]);
-    let (out, _) = h.call(methods::PROVIDER_RESOLVE, json!({"session_id": "", "fast": true})).unwrap();
+    let out = call(&h, methods::ProviderResolve::NAME, json!({"session_id": "", "fast": true})).unwrap();
     let endpoint: Endpoint = serde_json::from_value(out).unwrap();
     assert_eq!(endpoint.base_url, "http://127.0.0.1:9/v1");
     assert_eq!(endpoint.headers["authorization"], format!("Bearer {KEY}"));
     assert!(endpoint.headers["user-agent"].starts_with("talaria/"));
     assert!(!endpoint.headers.contains_key("content-type"));
-    assert!(!endpoint.websocket && !endpoint.zstd && !endpoint.codex_backend);
+    assert!(!endpoint.websocket && !endpoint.zstd);
+    assert!(endpoint.rate_limit_headers.is_empty() && endpoint.hints.is_empty());
     assert_eq!(endpoint.credential.as_deref(), Some("env"));
     assert_eq!(Value::Object(endpoint.body), json!({"service_tier": "priority"}));
 
-    let (out, _) = h.call(methods::PROVIDER_RESOLVE, json!({})).unwrap();
+    let out = call(&h, methods::ProviderResolve::NAME, json!({})).unwrap();
     let endpoint: Endpoint = serde_json::from_value(out).unwrap();
     assert_eq!(endpoint.base_url, "http://127.0.0.1:9/v1");
     assert!(endpoint.body.is_empty());
@@ -56,17 +66,17 @@ fn resolve_gives_the_base_url_and_bearer_headers_and_asks_for_priority_when_fast
 #[test]
 fn without_a_key_resolve_is_an_auth_error_that_says_what_to_export() {
     let h = provider(&[]);
-    let err = h.call(methods::PROVIDER_RESOLVE, json!({})).unwrap_err();
+    let err = call(&h, methods::ProviderResolve::NAME, json!({})).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Auth);
     assert!(err.message.contains("export OPENAI_API_KEY=") && err.message.contains("openai-codex"), "{}", err.message);
-    let (out, _) = h.call(methods::PROVIDER_ACCOUNTS, json!({})).unwrap();
+    let out = call(&h, methods::ProviderAccounts::NAME, json!({})).unwrap();
     assert_eq!(out, json!([]));
 }
 
 #[test]
 fn failure_reports_become_auth_rate_limit_or_request_errors_without_the_key() {
     let h = with_key();
-    let report = |body: Value| h.call(methods::PROVIDER_REPORT, body).unwrap_err();
+    let report = |body: Value| call(&h, methods::ProviderReport::NAME, body).unwrap_err();
 
     let err = report(json!({"status": 401, "code": "invalid_api_key", "message": format!("Incorrect API key provided: {KEY}")}));
     assert_eq!(err.kind, ErrorKind::Auth);
@@ -87,7 +97,7 @@ fn failure_reports_become_auth_rate_limit_or_request_errors_without_the_key() {
 #[test]
 fn the_environment_key_is_the_whole_pool_and_there_is_no_login_to_manage() {
     let h = with_key();
-    let (out, _) = h.call(methods::PROVIDER_ACCOUNTS, json!({})).unwrap();
+    let out = call(&h, methods::ProviderAccounts::NAME, json!({})).unwrap();
     let accounts: Vec<Account> = serde_json::from_value(out.clone()).unwrap();
     assert_eq!(accounts.len(), 1);
     let a = &accounts[0];
@@ -96,21 +106,28 @@ fn the_environment_key_is_the_whole_pool_and_there_is_no_login_to_manage() {
     assert!(a.current);
     no_secret_in(&h, &out.to_string());
 
-    let err = h.call(methods::PROVIDER_LOGIN, json!({"mode": "device_code"})).unwrap_err();
+    let err = call(&h, methods::ProviderLogin::NAME, json!({"mode": "device_code"})).unwrap_err();
     assert_eq!(err.kind, ErrorKind::InvalidRequest);
     assert_eq!(err.message, "openai-api has no login: export OPENAI_API_KEY");
-    let err = h.call(methods::PROVIDER_REMOVE_ACCOUNT, json!({"index": 1})).unwrap_err();
+    let err = call(&h, methods::ProviderRemoveAccount::NAME, json!({"index": 1})).unwrap_err();
     assert_eq!(err.kind, ErrorKind::InvalidRequest);
 
-    let (out, _) = h.call(methods::PROVIDER_LOGOUT, json!({})).unwrap();
+    let out = call(&h, methods::ProviderLogout::NAME, json!({})).unwrap();
     let logout: LogoutResult = serde_json::from_value(out).unwrap();
     assert_eq!(logout.removed, 0);
     assert!(logout.note.unwrap().contains("environment"));
 }
 
 #[test]
+fn info_names_the_responses_wire_api_and_no_login() {
+    let (info, _) = with_key().call_method::<methods::ProviderInfoMethod>(&ProviderCall::new("openai-api", Default::default())).unwrap();
+    assert_eq!(info, ProviderInfo { id: "openai-api".into(), wire_api: "responses".into(), supports_login: false });
+    assert_eq!(methods::ProviderInfoMethod::NAME, "provider.info");
+}
+
+#[test]
 fn unknown_methods_are_refused_as_such() {
-    let err = with_key().call("provider.teleport", json!({})).unwrap_err();
+    let err = call(&with_key(), "provider.teleport", json!({})).unwrap_err();
     assert_eq!(err.kind, ErrorKind::UnknownMethod);
 }
 
@@ -134,8 +151,8 @@ fn one_shot_server(status: &str, body: &str) -> (String, mpsc::Receiver<String>)
 }
 
 fn models(h: &Harness) -> ModelList {
-    let (out, _) = h.call(methods::PROVIDER_MODELS, json!({"refresh": true})).unwrap();
-    serde_json::from_value(out).unwrap()
+    let request = ProviderCall::new("openai-api", ModelsRequest { refresh: true });
+    h.call_method::<methods::ProviderModels>(&request).unwrap().0
 }
 
 fn slugs(list: &ModelList) -> Vec<&str> {
@@ -151,6 +168,7 @@ fn models_come_live_from_the_models_endpoint_sorted_with_the_key_sent() {
     assert_eq!(slugs(&list), ["gpt-4.1", "gpt-5.5", "o3"]);
     assert_eq!(list.default_model, "gpt-5.5");
     assert_eq!(list.note, None);
+    assert!(list.models[1].reasoning.is_some() && list.models[0].reasoning.is_none());
     let head = request.recv().unwrap().to_ascii_lowercase();
     assert!(head.starts_with("get /v1/models http/1.1"), "{head}");
     assert!(head.contains(&format!("authorization: bearer {}", KEY.to_ascii_lowercase())), "{head}");

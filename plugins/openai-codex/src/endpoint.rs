@@ -7,13 +7,19 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
-use talaria_sdk::provider::{Endpoint, ResolveRequest};
+use talaria_sdk::provider::{Endpoint, ErrorHint, ResolveRequest};
+use talaria_sdk::transport::FailureClass;
 
 use crate::jwt::Claims;
 use crate::store::Entry;
-use crate::CODEX_VERSION;
+use crate::{CODEX_VERSION, PROVIDER_ID};
 
 const ORIGINATOR: &str = "codex_cli_rs";
+/// The backend reports its usage windows as `x-codex-{primary,secondary}-used-percent`
+/// and `-reset-at`; the transport reads a quota's reset time from them.
+const RATE_LIMIT_HEADER_PREFIX: &str = "x-codex";
+/// How the backend words its refusal of a model the ChatGPT plan does not include.
+const MODEL_NOT_IN_PLAN: &str = "not supported when using Codex with a ChatGPT account";
 
 /// `codex_cli_rs/0.169.0 (Linux 6.8.0; x86_64) xterm-256color (talaria 0.1.0)`, from
 /// this machine.
@@ -96,9 +102,34 @@ pub fn build(base_url: &str, user_agent: &str, entry: &Entry, access_token: &str
         credential: Some(entry.id.clone()),
         websocket: true,
         zstd: true,
-        codex_backend: true,
         body,
+        rate_limit_headers: vec![RATE_LIMIT_HEADER_PREFIX.to_owned()],
+        hints: hints(),
     }
+}
+
+/// What the transport should advise for this backend's failures, in place of its
+/// generic advice: the pool can take another account when one is limited, and a model
+/// outside the plan has a list of the ones inside it.
+fn hints() -> Vec<ErrorHint> {
+    let hint = |class, when: Option<&str>, text: String| ErrorHint { class, when_message_contains: when.map(str::to_owned), hint: text };
+    vec![
+        hint(
+            FailureClass::Quota,
+            None,
+            format!("Wait for the reset, add another account with `talaria auth add {PROVIDER_ID}`, or switch to another provider or model."),
+        ),
+        hint(
+            FailureClass::RateLimit,
+            None,
+            format!("Wait a moment and try again, or add another account with `talaria auth add {PROVIDER_ID}`."),
+        ),
+        hint(
+            FailureClass::InvalidRequest,
+            Some(MODEL_NOT_IN_PLAN),
+            "Pick another model: `talaria models` lists the ones this account can use.".to_owned(),
+        ),
+    ]
 }
 
 #[cfg(test)]
@@ -115,5 +146,20 @@ mod tests {
         let live = user_agent();
         assert!(live.starts_with("codex_cli_rs/0.169.0 ("), "{live}");
         assert!(live.chars().all(|c| c.is_ascii_graphic() || c == ' '), "{live}");
+    }
+
+    #[test]
+    fn the_hints_advise_another_account_and_the_model_list() {
+        let e = Endpoint { hints: hints(), ..Default::default() };
+        for class in [FailureClass::Quota, FailureClass::RateLimit] {
+            assert!(e.hint_for(class, "").is_some_and(|h| h.contains("`talaria auth add openai-codex`")), "{class:?}");
+        }
+        let refusal = "The 'gpt-5.1-codex' model is not supported when using Codex with a ChatGPT account.";
+        assert_eq!(
+            e.hint_for(FailureClass::InvalidRequest, refusal),
+            Some("Pick another model: `talaria models` lists the ones this account can use.")
+        );
+        assert_eq!(e.hint_for(FailureClass::InvalidRequest, "Unsupported parameter: temperature"), None);
+        assert_eq!(e.hint_for(FailureClass::Auth, ""), None);
     }
 }

@@ -24,10 +24,12 @@ mod store;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use serde::de::DeserializeOwned;
-use serde_json::{json, Value};
-use talaria_sdk::provider::{FailureReport, LoginRequest, ModelsRequest, RemoveAccountRequest, ResolveRequest};
-use talaria_sdk::{export_plugin, methods, CallContext, Error, ErrorKind, Host, Plugin, Result};
+use serde_json::Value;
+use talaria_sdk::provider::{
+    Account, Endpoint, FailureReport, LoginRequest, LogoutResult, ModelList, ModelsRequest, ProviderInfo,
+    RemoveAccountRequest, ResolveRequest,
+};
+use talaria_sdk::{export_plugin, CallContext, Exports, Host, Provider, Result};
 
 use crate::store::Strategy;
 
@@ -39,13 +41,15 @@ pub const CLIENT_ID: &str = "app_EMoamEEZ73f0CkXaXp7hrann";
 pub const CODEX_VERSION: &str = "0.169.0";
 pub const DEFAULT_ISSUER: &str = "https://auth.openai.com";
 pub const DEFAULT_BASE_URL: &str = "https://chatgpt.com/backend-api/codex";
+/// The backend speaks the Responses API (websocket and SSE): the `responses` transport.
+const WIRE_API: &str = "responses";
 
 /// The initialisation the host runs: URLs come from the environment
 /// (`TALARIA_AUTH_ISSUER`, `TALARIA_CODEX_BASE_URL`).
-pub fn init(host: Host) -> Result<CodexProvider> {
+pub fn init(host: Host) -> Result<Exports> {
     let issuer = env_url("TALARIA_AUTH_ISSUER", DEFAULT_ISSUER);
     let base_url = env_url("TALARIA_CODEX_BASE_URL", DEFAULT_BASE_URL);
-    Ok(CodexProvider::new(host, &issuer, &base_url))
+    Ok(Exports::new().provider(CodexProvider::new(host, &issuer, &base_url)))
 }
 
 export_plugin!(manifest: include_str!("../plugin.toml"), init: init);
@@ -97,27 +101,40 @@ impl CodexProvider {
     }
 }
 
-fn params<T: DeserializeOwned>(params: Value) -> Result<T> {
-    let params = if params.is_null() { json!({}) } else { params };
-    serde_json::from_value(params).map_err(|e| Error::invalid(format!("invalid parameters: {e}")))
-}
+/// The `Provider` methods over the inherent ones of `pool`, `login` and `models` (which
+/// win method resolution, so these bodies call those, not themselves). The manifest
+/// declares one provider id, so `provider` is only echoed.
+impl Provider for CodexProvider {
+    fn info(&self, provider: &str) -> Result<ProviderInfo> {
+        Ok(ProviderInfo { id: provider.to_owned(), wire_api: WIRE_API.to_owned(), supports_login: true })
+    }
 
-fn to_json<T: serde::Serialize>(value: &T) -> Result<Value> {
-    serde_json::to_value(value).map_err(|e| Error::other(format!("cannot encode the result: {e}")))
-}
+    fn resolve(&self, _provider: &str, request: ResolveRequest, _cx: &CallContext) -> Result<Endpoint> {
+        self.resolve(&request)
+    }
 
-impl Plugin for CodexProvider {
-    fn call(&self, method: &str, p: Value, cx: &CallContext) -> Result<Value> {
-        match method {
-            methods::PROVIDER_LOGIN => to_json(&self.login(&params::<LoginRequest>(p)?, cx)?),
-            methods::PROVIDER_LOGOUT => to_json(&self.logout()?),
-            methods::PROVIDER_ACCOUNTS => to_json(&self.accounts()?),
-            methods::PROVIDER_REMOVE_ACCOUNT => to_json(&self.remove_account(params::<RemoveAccountRequest>(p)?.index)?),
-            methods::PROVIDER_RESOLVE => to_json(&self.resolve(&params::<ResolveRequest>(p)?)?),
-            methods::PROVIDER_REPORT => to_json(&self.report(&params::<FailureReport>(p)?)?),
-            methods::PROVIDER_MODELS => to_json(&self.models(&params::<ModelsRequest>(p)?)?),
-            other => Err(Error::new(ErrorKind::UnknownMethod, format!("the {PROVIDER_ID} provider has no method {other:?}"))),
-        }
+    fn report(&self, _provider: &str, report: FailureReport, _cx: &CallContext) -> Result<Endpoint> {
+        self.report(&report)
+    }
+
+    fn models(&self, _provider: &str, request: ModelsRequest, _cx: &CallContext) -> Result<ModelList> {
+        self.models(&request)
+    }
+
+    fn login(&self, _provider: &str, request: LoginRequest, cx: &CallContext) -> Result<Account> {
+        self.login(&request, cx)
+    }
+
+    fn logout(&self, _provider: &str, _cx: &CallContext) -> Result<LogoutResult> {
+        self.logout()
+    }
+
+    fn accounts(&self, _provider: &str, _cx: &CallContext) -> Result<Vec<Account>> {
+        self.accounts()
+    }
+
+    fn remove_account(&self, _provider: &str, request: RemoveAccountRequest, _cx: &CallContext) -> Result<Account> {
+        self.remove_account(request.index)
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 use talaria_sdk::provider::{Account, LoginMode, LoginRequest};
-use talaria_sdk::{ApprovalRequest, CallContext, Error, ErrorKind, Event, Result};
+use talaria_sdk::{ApprovalKind, ApprovalRequest, CallContext, Error, ErrorKind, Event, Result};
 
 use crate::codex_import::{self, CodexLogin};
 use crate::issuer::{self, DEVICE_CODE_LIFETIME};
@@ -69,16 +69,19 @@ impl CodexProvider {
             return Ok(None);
         }
         let decision = cx.request_approval(&ApprovalRequest {
+            kind: ApprovalKind::Question,
+            call_id: String::new(),
             summary: format!(
                 "import the Codex CLI login from {} instead of signing in again (a separate sign-in avoids the two clients signing each other out)",
                 path.display()
             ),
             command: None,
-            patch: None,
             cwd: None,
+            patch: None,
+            tool: None,
             plugin: None,
         })?;
-        if !decision.approved {
+        if !decision.approved() {
             return Ok(None);
         }
         self.import(login, request, strategy, cx).map(Some)

@@ -5,8 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use talaria_sdk::provider::{Endpoint, FailureReport, ModelInfo, ModelList, ModelSource, ModelsRequest, ResolveRequest};
+use serde_json::{json, Map, Value};
+use talaria_sdk::provider::{
+    Endpoint, FailureReport, ModelInfo, ModelList, ModelSource, ModelsRequest, ReasoningSupport, ResolveRequest,
+};
 use talaria_sdk::{runtime, ErrorKind, Result};
 
 use crate::http::{describe_send_error, excerpt, retry_after, MODELS_TIMEOUT};
@@ -19,10 +21,29 @@ pub const DEFAULT_MODEL: &str = "gpt-5.3-codex";
 /// A cached list younger than this is used without asking the backend.
 const CACHE_FRESH_SECS: u64 = 5 * 60;
 const CACHE_FILE: &str = "models_cache.json";
+/// 2: models carry their capabilities. Files written before (no `version`, read as 0)
+/// still load, but are never fresh enough to skip asking the backend.
+const CACHE_VERSION: u32 = 2;
+/// What the catalog assumes when an entry has no `input_modalities`.
+const DEFAULT_INPUT_MODALITIES: [&str; 2] = ["text", "image"];
+/// The catalog's fields about tool forms and limits, handed on in `ModelInfo::tools`.
+const TOOL_FIELDS: &[&str] = &[
+    "shell_type",
+    "apply_patch_tool_type",
+    "truncation_policy",
+    "supports_parallel_tool_calls",
+    "auto_compact_token_limit",
+    "experimental_supported_tools",
+    "web_search_tool_type",
+    "tool_mode",
+    "support_verbosity",
+];
 
 /// The cache file's content.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CachedModels {
+    #[serde(default)]
+    pub version: u32,
     pub fetched_at: u64,
     #[serde(default)]
     pub plan: Option<String>,
@@ -37,13 +58,22 @@ enum Unavailable {
     Failed(String),
 }
 
-/// The list compiled in, in priority order; Spark only for Pro plans.
+/// The list compiled in, in priority order; Spark only for Pro plans. Each carries the
+/// capabilities the live catalog gives these models, so a chat offline still reasons
+/// and gets the same tool forms.
 pub fn builtin(plan: Option<&str>) -> Vec<ModelInfo> {
     let model = |slug: &str, name: &str, description: &str, context: u64| ModelInfo {
         slug: slug.to_owned(),
         display_name: Some(name.to_owned()),
         description: Some(description.to_owned()),
         context_window: Some(context),
+        reasoning: Some(ReasoningSupport {
+            default_effort: Some("medium".to_owned()),
+            efforts: ["low", "medium", "high"].map(str::to_owned).to_vec(),
+            summaries: true,
+        }),
+        input_modalities: DEFAULT_INPUT_MODALITIES.map(str::to_owned).to_vec(),
+        tools: builtin_tools(),
     };
     let mut list = vec![
         model("gpt-5.5", "GPT-5.5", "Frontier model for complex coding and agentic work", 272_000),
@@ -55,6 +85,45 @@ pub fn builtin(plan: Option<&str>) -> Vec<ModelInfo> {
         list.push(model("gpt-5.3-codex-spark", "GPT-5.3 Codex Spark", "Very fast Codex model (Pro plans)", 128_000));
     }
     list
+}
+
+/// The tool forms the catalog gives every current model.
+fn builtin_tools() -> Map<String, Value> {
+    let mut tools = Map::new();
+    tools.insert("shell_type".to_owned(), json!("shell_command"));
+    tools.insert("apply_patch_tool_type".to_owned(), json!("freeform"));
+    tools.insert("truncation_policy".to_owned(), json!({"mode": "tokens", "limit": 10_000}));
+    tools.insert("supports_parallel_tool_calls".to_owned(), json!(true));
+    tools
+}
+
+/// A catalog entry's reasoning support: `None` when it names no reasoning levels at all.
+fn reasoning_of(m: &Value) -> Option<ReasoningSupport> {
+    let levels = m.get("supported_reasoning_levels").and_then(Value::as_array);
+    let default_effort = m.get("default_reasoning_level").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
+    if levels.is_none() && default_effort.is_none() {
+        return None;
+    }
+    let efforts = levels
+        .into_iter()
+        .flatten()
+        .filter_map(|level| level.get("effort").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned))
+        .collect();
+    let summaries = m.get("supports_reasoning_summaries").and_then(Value::as_bool).unwrap_or(false);
+    Some(ReasoningSupport { default_effort, efforts, summaries })
+}
+
+/// The entry's `input_modalities`; the catalog's own default when it has none.
+fn input_modalities_of(m: &Value) -> Vec<String> {
+    match m.get("input_modalities").and_then(Value::as_array) {
+        Some(list) => list.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+        None => DEFAULT_INPUT_MODALITIES.map(str::to_owned).to_vec(),
+    }
+}
+
+/// The entry's tool-form fields, passed on as given (their meaning is the runtime's).
+fn tools_of(m: &Value) -> Map<String, Value> {
+    TOOL_FIELDS.iter().filter_map(|key| m.get(*key).filter(|v| !v.is_null()).map(|v| ((*key).to_owned(), v.clone()))).collect()
 }
 
 /// Reads `models[]`: drops hidden models and those outside the account's plan, and
@@ -83,6 +152,9 @@ pub fn parse_models(body: &Value, plan: Option<&str>) -> Vec<ModelInfo> {
                 display_name: text("display_name"),
                 description: text("description"),
                 context_window: m.get("context_window").and_then(Value::as_u64),
+                reasoning: reasoning_of(m),
+                input_modalities: input_modalities_of(m),
+                tools: tools_of(m),
             };
             Some((m.get("priority").and_then(Value::as_f64), info))
         })
@@ -158,7 +230,10 @@ impl CodexProvider {
         let plan = pool.credentials[index].plan();
 
         if !request.refresh {
-            if let Some(c) = cache.as_ref().filter(|c| now.saturating_sub(c.fetched_at) < CACHE_FRESH_SECS && c.plan == plan) {
+            let fresh = |c: &&CachedModels| {
+                c.version == CACHE_VERSION && now.saturating_sub(c.fetched_at) < CACHE_FRESH_SECS && c.plan == plan
+            };
+            if let Some(c) = cache.as_ref().filter(fresh) {
                 return Ok(list(c.models.clone(), ModelSource::Cache, None));
             }
         }
@@ -166,7 +241,7 @@ impl CodexProvider {
         match self.fetch_models() {
             Ok((models, plan)) => {
                 if let Some(path) = &cache_path {
-                    let fresh = CachedModels { fetched_at: now, plan, models: models.clone() };
+                    let fresh = CachedModels { version: CACHE_VERSION, fetched_at: now, plan, models: models.clone() };
                     if let Err(e) = write_cache(path, &fresh) {
                         self.host.warn_log(&format!("cannot write the {PROVIDER_ID} model cache {}: {e}", path.display()));
                     }
@@ -289,6 +364,78 @@ mod tests {
     }
 
     #[test]
+    fn catalog_capabilities_are_passed_on() {
+        let body = json!({"models": [
+            {"slug": "full", "default_reasoning_level": "medium", "supports_reasoning_summaries": true,
+             "supported_reasoning_levels": [{"effort": "low", "description": "quick"}, {"effort": "high"}, {"description": "no effort"}],
+             "input_modalities": ["text"],
+             "shell_type": "shell_command", "apply_patch_tool_type": "freeform",
+             "truncation_policy": {"mode": "tokens", "limit": 10000}, "supports_parallel_tool_calls": true,
+             "auto_compact_token_limit": null, "experimental_supported_tools": ["grep_files"],
+             "web_search_tool_type": "text", "tool_mode": "x", "support_verbosity": false,
+             "base_instructions": "not a tool field", "priority": 0},
+            {"slug": "levels-only", "supported_reasoning_levels": [], "priority": 1},
+            {"slug": "plain", "priority": 2, "input_modalities": []}
+        ]});
+        let models = parse_models(&body, None);
+        let full = &models[0];
+        assert_eq!(
+            full.reasoning,
+            Some(ReasoningSupport { default_effort: Some("medium".into()), efforts: vec!["low".into(), "high".into()], summaries: true })
+        );
+        assert_eq!(full.input_modalities, ["text"]);
+        assert!(!full.takes_images());
+        let keys: Vec<&str> = full.tools.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "apply_patch_tool_type",
+                "experimental_supported_tools",
+                "shell_type",
+                "support_verbosity",
+                "supports_parallel_tool_calls",
+                "tool_mode",
+                "truncation_policy",
+                "web_search_tool_type"
+            ]
+        );
+        assert_eq!(full.tools["truncation_policy"], json!({"mode": "tokens", "limit": 10000}));
+        assert_eq!(models[1].reasoning, Some(ReasoningSupport::default()));
+        assert_eq!(models[1].input_modalities, ["text", "image"], "the catalog's default");
+        assert_eq!((models[2].reasoning.as_ref(), models[2].input_modalities.len(), models[2].tools.len()), (None, 0, 0));
+    }
+
+    #[test]
+    fn the_builtin_list_carries_the_catalog_capabilities() {
+        for m in builtin(Some("pro")) {
+            let reasoning = m.reasoning.as_ref().unwrap();
+            assert_eq!(reasoning.default_effort.as_deref(), Some("medium"), "{}", m.slug);
+            assert_eq!(reasoning.efforts, ["low", "medium", "high"]);
+            assert!(reasoning.summaries && m.takes_images());
+            assert_eq!(m.tools["shell_type"], "shell_command");
+            assert_eq!(m.tools["apply_patch_tool_type"], "freeform");
+            assert_eq!(m.tools["truncation_policy"], json!({"mode": "tokens", "limit": 10000}));
+            assert_eq!(m.tools["supports_parallel_tool_calls"], true);
+        }
+    }
+
+    #[test]
+    fn a_cache_from_the_previous_version_still_loads() {
+        let dir = std::env::temp_dir().join(format!("occ-models-v1-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(CACHE_FILE);
+        let old = json!({"fetched_at": 7, "plan": "plus", "models": [
+            {"slug": "gpt-5.5", "display_name": "GPT-5.5", "context_window": 272000}
+        ]});
+        std::fs::write(&path, old.to_string()).unwrap();
+        let cache = read_cache(&path).unwrap();
+        assert_eq!(cache.version, 0, "never counted as fresh");
+        assert_eq!(cache.models[0].slug, "gpt-5.5");
+        assert_eq!((cache.models[0].reasoning.as_ref(), cache.models[0].tools.len()), (None, 0));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
     fn builtin_list_gates_spark_on_pro() {
         assert_eq!(slugs(&builtin(Some("plus"))), ["gpt-5.5", "gpt-5.4", "gpt-5.4-mini", "gpt-5.3-codex"]);
         assert_eq!(slugs(&builtin(Some("pro"))).last(), Some(&"gpt-5.3-codex-spark"));
@@ -299,7 +446,7 @@ mod tests {
     fn cache_round_trips_atomically() {
         let dir = std::env::temp_dir().join(format!("occ-models-{}", std::process::id()));
         let path = dir.join("sub").join(CACHE_FILE);
-        let cache = CachedModels { fetched_at: 42, plan: Some("plus".into()), models: builtin(None) };
+        let cache = CachedModels { version: CACHE_VERSION, fetched_at: 42, plan: Some("plus".into()), models: builtin(None) };
         write_cache(&path, &cache).unwrap();
         assert_eq!(read_cache(&path), Some(cache));
         let names: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
@@ -312,7 +459,7 @@ mod tests {
 
     #[test]
     fn fallback_prefers_any_cache() {
-        let cache = CachedModels { fetched_at: 1000, plan: None, models: vec![builtin(None).remove(0)] };
+        let cache = CachedModels { version: CACHE_VERSION, fetched_at: 1000, plan: None, models: vec![builtin(None).remove(0)] };
         let l = fallback(Some(cache), None, "offline", 1000 + 7200);
         assert_eq!(l.source, ModelSource::Cache);
         assert_eq!(l.note.as_deref(), Some("offline: showing the list cached 2h ago"));

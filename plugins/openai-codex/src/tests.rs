@@ -6,9 +6,12 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
-use talaria_sdk::provider::{Account, AccountStatus, Endpoint, LogoutResult, ModelList, ModelSource};
+use talaria_sdk::provider::{
+    Account, AccountStatus, Empty, Endpoint, LogoutResult, ModelList, ModelSource, ProviderCall, ProviderInfo,
+};
 use talaria_sdk::testing::Harness;
-use talaria_sdk::{methods, Error, ErrorKind, Event, Host};
+use talaria_sdk::methods::{self, Method};
+use talaria_sdk::{Error, ErrorKind, Event, Exports, Host};
 
 use crate::jwt::fake_jwt;
 use crate::login::{place_login, NewLogin};
@@ -47,6 +50,13 @@ fn pool(entries: Vec<Value>) -> Value {
     json!({ "credentials": entries })
 }
 
+/// Provider methods' params carry the provider id beside their own fields (`null` = none).
+fn with_provider(params: Value) -> Value {
+    let mut params = if params.is_null() { json!({}) } else { params };
+    params["provider"] = json!(PROVIDER_ID);
+    params
+}
+
 struct Setup {
     harness: Harness,
     host: Host,
@@ -62,7 +72,7 @@ fn start(credentials: Option<Value>, config: Value, issuer: &str, base: &str) ->
     let harness = builder
         .start(move |host: Host| {
             *keep.lock().unwrap() = Some(host.clone());
-            Ok(CodexProvider::new(host, &issuer, &base))
+            Ok(Exports::new().provider(CodexProvider::new(host, &issuer, &base)))
         })
         .unwrap();
     let host = slot.lock().unwrap().clone().unwrap();
@@ -78,17 +88,21 @@ fn offline(credentials: Value) -> Setup {
 
 impl Setup {
     fn call<T: serde::de::DeserializeOwned>(&self, method: &str, params: Value) -> Result<(T, Vec<Event>), Error> {
-        let (v, events) = self.harness.call(method, params)?;
+        let (v, events) = self.raw(method, params)?;
         Ok((serde_json::from_value(v).unwrap(), events))
     }
+    /// A provider method of `openai-codex`, through the ABI, with its raw result.
+    fn raw(&self, method: &str, params: Value) -> Result<(Value, Vec<Event>), Error> {
+        self.harness.call(method, with_provider(params))
+    }
     fn resolve(&self, params: Value) -> Result<Endpoint, Error> {
-        self.call(methods::PROVIDER_RESOLVE, params).map(|(e, _)| e)
+        self.call(methods::ProviderResolve::NAME, params).map(|(e, _)| e)
     }
     fn report(&self, params: Value) -> Result<Endpoint, Error> {
-        self.call(methods::PROVIDER_REPORT, params).map(|(e, _)| e)
+        self.call(methods::ProviderReport::NAME, params).map(|(e, _)| e)
     }
     fn accounts(&self) -> Vec<Account> {
-        self.call(methods::PROVIDER_ACCOUNTS, json!({})).unwrap().0
+        self.call(methods::ProviderAccounts::NAME, json!({})).unwrap().0
     }
     fn stored(&self) -> Value {
         self.harness.credentials(PROVIDER_ID)
@@ -223,7 +237,9 @@ fn resolve_builds_the_codex_headers() {
     let e = s.resolve(json!({"session_id": "sess-1", "model": "gpt-5.5"})).unwrap();
     assert_eq!(e.base_url, "https://backend.invalid/codex");
     assert_eq!(e.credential.as_deref(), Some("c-000000000001"));
-    assert!(e.websocket && e.zstd && e.codex_backend);
+    assert!(e.websocket && e.zstd);
+    assert_eq!(e.rate_limit_headers, ["x-codex"]);
+    assert!(e.hint_for(talaria_sdk::transport::FailureClass::Quota, "").is_some_and(|h| h.contains("talaria auth add openai-codex")));
     assert!(e.body.is_empty());
     let h = &e.headers;
     assert!(h["authorization"].starts_with("Bearer eyJ"));
@@ -274,7 +290,7 @@ fn a_malformed_store_is_an_error_not_a_reset() {
     let err = s.resolve(json!({})).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Auth);
     assert!(err.message.contains("`talaria login`"), "{}", err.message);
-    let err = s.harness.call(methods::PROVIDER_ACCOUNTS, json!({})).unwrap_err();
+    let err = s.raw(methods::ProviderAccounts::NAME, json!({})).unwrap_err();
     assert!(err.message.contains("`talaria login`"));
     assert_eq!(s.stored(), json!({"credentials": {"oops": 1}}), "left as it was");
 }
@@ -337,10 +353,17 @@ fn an_unknown_strategy_is_a_clear_error() {
 }
 
 #[test]
+fn info_names_the_responses_wire_api_and_a_login() {
+    let s = offline(pool(vec![]));
+    let (info, _) = s.harness.call_method::<methods::ProviderInfoMethod>(&ProviderCall::new(PROVIDER_ID, Empty {})).unwrap();
+    assert_eq!(info, ProviderInfo { id: PROVIDER_ID.into(), wire_api: "responses".into(), supports_login: true });
+}
+
+#[test]
 fn unknown_methods_are_refused() {
     let s = offline(pool(vec![]));
-    assert_eq!(s.harness.call("provider.teleport", json!({})).unwrap_err().kind, ErrorKind::UnknownMethod);
-    assert_eq!(s.harness.call(methods::TOOL_CALL, json!({})).unwrap_err().kind, ErrorKind::UnknownMethod);
+    assert_eq!(s.raw("provider.teleport", json!({})).unwrap_err().kind, ErrorKind::UnknownMethod);
+    assert_eq!(s.harness.call(methods::ToolCall::NAME, json!({})).unwrap_err().kind, ErrorKind::UnknownMethod);
 }
 
 // ---------------------------------------------------------------- accounts, remove, logout
@@ -375,11 +398,11 @@ fn accounts_show_status_and_never_tokens() {
 #[test]
 fn remove_account_checks_the_range() {
     let s = offline(json!({"current": "c-b", "credentials": [entry("c-a", "a@x", 3600), entry("c-b", "b@x", 3600)]}));
-    let err = s.harness.call(methods::PROVIDER_REMOVE_ACCOUNT, json!({"index": 3})).unwrap_err();
+    let err = s.raw(methods::ProviderRemoveAccount::NAME, json!({"index": 3})).unwrap_err();
     assert_eq!(err.kind, ErrorKind::InvalidRequest);
     assert!(err.message.contains("1 to 2"), "{}", err.message);
-    assert!(s.harness.call(methods::PROVIDER_REMOVE_ACCOUNT, json!({"index": 0})).is_err());
-    let (removed, _): (Account, _) = s.call(methods::PROVIDER_REMOVE_ACCOUNT, json!({"index": 2})).unwrap();
+    assert!(s.raw(methods::ProviderRemoveAccount::NAME, json!({"index": 0})).is_err());
+    let (removed, _): (Account, _) = s.call(methods::ProviderRemoveAccount::NAME, json!({"index": 2})).unwrap();
     assert_eq!((removed.id.as_str(), removed.label.as_str(), removed.index), ("c-b", "b@x", 2));
     let stored = s.stored();
     assert_eq!(stored["credentials"].as_array().unwrap().len(), 1);
@@ -389,10 +412,10 @@ fn remove_account_checks_the_range() {
 #[test]
 fn logout_removes_everything() {
     let s = offline(pool(vec![entry("c-a", "a@x", 3600), entry("c-b", "b@x", 3600)]));
-    let (out, _): (LogoutResult, _) = s.call(methods::PROVIDER_LOGOUT, json!({})).unwrap();
+    let (out, _): (LogoutResult, _) = s.call(methods::ProviderLogout::NAME, json!({})).unwrap();
     assert_eq!(out.removed, 2);
     assert_eq!(s.stored(), Value::Null);
-    let (out, _): (LogoutResult, _) = s.call(methods::PROVIDER_LOGOUT, Value::Null).unwrap();
+    let (out, _): (LogoutResult, _) = s.call(methods::ProviderLogout::NAME, Value::Null).unwrap();
     assert_eq!(out.removed, 0);
 }
 
@@ -690,7 +713,7 @@ fn import_codex_copies_the_login_and_warns() {
     let before = std::fs::read(home.join("auth.json")).unwrap();
     let s = offline(Value::Null);
     let (account, events): (Account, _) =
-        s.call(methods::PROVIDER_LOGIN, json!({"mode": "import_codex", "codex_home": home})).unwrap();
+        s.call(methods::ProviderLogin::NAME, json!({"mode": "import_codex", "codex_home": home})).unwrap();
     assert_eq!(account.label, "i@example.com");
     assert_eq!(account.source, "codex_import");
     assert_eq!(account.index, 1);
@@ -718,13 +741,13 @@ fn import_codex_copies_the_login_and_warns() {
 fn import_refuses_api_keys_and_stale_logins() {
     let home = codex_home("apikey", Some(json!({"auth_mode": "apikey", "OPENAI_API_KEY": "sk-secret"})));
     let s = offline(Value::Null);
-    let err = s.harness.call(methods::PROVIDER_LOGIN, json!({"mode": "import_codex", "codex_home": home})).unwrap_err();
+    let err = s.raw(methods::ProviderLogin::NAME, json!({"mode": "import_codex", "codex_home": home})).unwrap_err();
     assert!(err.message.contains("openai-api"), "{}", err.message);
     assert!(!err.message.contains("sk-secret"));
     let mut stale = codex_file("s@x");
     stale["tokens"]["access_token"] = json!(jwt(now_secs() - 10, "s@x", "a", "u", "plus"));
     let home2 = codex_home("stale", Some(stale));
-    let err = s.harness.call(methods::PROVIDER_LOGIN, json!({"mode": "import_codex", "codex_home": home2})).unwrap_err();
+    let err = s.raw(methods::ProviderLogin::NAME, json!({"mode": "import_codex", "codex_home": home2})).unwrap_err();
     assert!(err.message.contains("run `codex` once"), "{}", err.message);
     assert_eq!(s.stored(), Value::Null);
     for h in [home, home2] {
@@ -743,7 +766,7 @@ fn a_login_heals_a_quarantined_entry_of_the_same_account() {
     e["status_detail"] = json!("x");
     e["custom"] = json!("kept");
     let s = offline(pool(vec![entry("c-0", "z@example.com", 3600), e]));
-    s.call::<Account>(methods::PROVIDER_LOGIN, json!({"mode": "import_codex", "codex_home": home})).unwrap();
+    s.call::<Account>(methods::ProviderLogin::NAME, json!({"mode": "import_codex", "codex_home": home})).unwrap();
     let stored = s.stored();
     let healed = &stored["credentials"][1];
     assert_eq!(healed["id"], "c-h");
@@ -796,7 +819,7 @@ fn device_code_login_end_to_end() {
     let home = codex_home("device", Some(codex_file("i@example.com")));
     let s = start(None, Value::Null, &issuer.url, DEAD);
     let (account, events): (Account, _) =
-        s.call(methods::PROVIDER_LOGIN, json!({"mode": "device_code", "codex_home": home})).unwrap();
+        s.call(methods::ProviderLogin::NAME, json!({"mode": "device_code", "codex_home": home})).unwrap();
     assert_eq!((account.label.as_str(), account.source.as_str()), ("d@example.com", "device_code"));
     assert!(events.iter().any(|e| matches!(e, Event::Progress { message } if message.contains("talaria login --import-codex"))), "{events:?}");
     let code = events.iter().find_map(|e| match e {
@@ -821,14 +844,15 @@ fn an_interactive_login_offers_the_codex_import() {
         .approve_all()
         .start(move |host: Host| {
             *keep.lock().unwrap() = Some(host.clone());
-            Ok(CodexProvider::new(host, DEAD, DEAD))
+            Ok(Exports::new().provider(CodexProvider::new(host, DEAD, DEAD)))
         })
         .unwrap();
-    let (out, _) = h.call(methods::PROVIDER_LOGIN, json!({"mode": "device_code", "interactive": true, "codex_home": home})).unwrap();
+    let (out, _) = h.call(methods::ProviderLogin::NAME, with_provider(json!({"mode": "device_code", "interactive": true, "codex_home": home}))).unwrap();
     let account: Account = serde_json::from_value(out).unwrap();
     assert_eq!(account.source, "codex_import");
     let asked = h.approval_requests();
     assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].kind, talaria_sdk::ApprovalKind::Question);
     assert!(asked[0].summary.contains("import the Codex CLI login from") && asked[0].summary.contains("instead of signing in again"));
     std::fs::remove_dir_all(home).unwrap();
 }
@@ -838,12 +862,12 @@ fn device_login_errors_are_clear() {
     let issuer = mock(|_, _| Reply(404, json!({}), vec![]));
     let home = codex_home("nodev", None);
     let s = start(None, Value::Null, &issuer.url, DEAD);
-    let err = s.harness.call(methods::PROVIDER_LOGIN, json!({"codex_home": home})).unwrap_err();
+    let err = s.raw(methods::ProviderLogin::NAME, json!({"codex_home": home})).unwrap_err();
     assert!(err.message.contains("device-code login is disabled for this issuer"), "{}", err.message);
 
     let cancel = talaria_plugin_api::abi::CancelFlag::new();
     cancel.cancel();
-    let err = s.harness.call_with_cancel(methods::PROVIDER_LOGIN, json!({"codex_home": home}), cancel).unwrap_err();
+    let err = s.harness.call_with_cancel(methods::ProviderLogin::NAME, with_provider(json!({"codex_home": home})), cancel).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Cancelled);
     std::fs::remove_dir_all(home).unwrap();
 }
@@ -853,7 +877,7 @@ fn device_login_errors_are_clear() {
 #[test]
 fn models_without_a_login_are_the_builtin_list() {
     let s = offline(Value::Null);
-    let (list, _): (ModelList, _) = s.call(methods::PROVIDER_MODELS, json!({})).unwrap();
+    let (list, _): (ModelList, _) = s.call(methods::ProviderModels::NAME, json!({})).unwrap();
     assert_eq!(list.source, ModelSource::Builtin);
     assert_eq!(list.default_model, "gpt-5.3-codex");
     assert!(list.note.unwrap().starts_with("not logged in:"));
@@ -876,7 +900,7 @@ fn models_come_live_from_the_backend_with_the_codex_headers() {
         ]}))
     });
     let s = start(Some(pool(vec![entry("c-a", "a@x", 3600)])), Value::Null, DEAD, &format!("{}/codex/", backend.url));
-    let (list, _): (ModelList, _) = s.call(methods::PROVIDER_MODELS, json!({"refresh": true})).unwrap();
+    let (list, _): (ModelList, _) = s.call(methods::ProviderModels::NAME, json!({"refresh": true})).unwrap();
     assert_eq!(list.source, ModelSource::Live);
     assert_eq!(list.models.iter().map(|m| m.slug.as_str()).collect::<Vec<_>>(), ["gpt-5.5", "gpt-5.4"]);
     assert_eq!(list.note, None);
@@ -887,7 +911,7 @@ fn models_recover_from_a_401_with_one_refresh() {
     let issuer = mock(|_, _| ok(refresh_reply("a@x", "acc", 3600, true)));
     let backend = mock(|_, n| if n == 0 { Reply(401, json!({"error": {"code": "token_expired"}}), vec![]) } else { ok(json!({"models": [{"slug": "m"}]})) });
     let s = start(Some(pool(vec![entry("c-a", "a@x", 3600)])), Value::Null, &issuer.url, &backend.url);
-    let (list, _): (ModelList, _) = s.call(methods::PROVIDER_MODELS, json!({})).unwrap();
+    let (list, _): (ModelList, _) = s.call(methods::ProviderModels::NAME, json!({})).unwrap();
     assert_eq!(list.source, ModelSource::Live);
     assert_eq!(list.models[0].slug, "m");
     assert_eq!(issuer.count("/oauth/token"), 1);
@@ -898,12 +922,12 @@ fn models_recover_from_a_401_with_one_refresh() {
 #[test]
 fn models_offline_fall_back_with_a_note() {
     let s = start(Some(pool(vec![entry("c-a", "a@x", 3600)])), Value::Null, DEAD, DEAD);
-    let (list, _): (ModelList, _) = s.call(methods::PROVIDER_MODELS, json!({})).unwrap();
+    let (list, _): (ModelList, _) = s.call(methods::ProviderModels::NAME, json!({})).unwrap();
     assert_eq!(list.source, ModelSource::Builtin);
     assert!(list.note.unwrap().starts_with("offline"));
     let backend = mock(|_, _| Reply(502, json!({}), vec![]));
     let s = start(Some(pool(vec![entry("c-a", "a@x", 3600)])), Value::Null, DEAD, &backend.url);
-    let (list, _): (ModelList, _) = s.call(methods::PROVIDER_MODELS, json!({})).unwrap();
+    let (list, _): (ModelList, _) = s.call(methods::ProviderModels::NAME, json!({})).unwrap();
     assert_eq!(list.source, ModelSource::Builtin);
     assert!(list.note.unwrap().starts_with("offline"));
 }

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use talaria_sdk::provider::Endpoint;
 use talaria_sdk::transport::{FailureClass, TransportFailure};
 use talaria_sdk::{Error, ErrorKind};
 
@@ -67,7 +68,15 @@ pub struct HttpError {
 
 impl HttpError {
     /// From a response: its status, a header lookup (case-insensitive names) and body.
-    pub fn from_response(status: u16, header: &dyn Fn(&str) -> Option<String>, body: &[u8], now: u64) -> HttpError {
+    /// `rate_limit_headers` are the provider's prefixes of usage-window headers
+    /// ([`talaria_sdk::provider::Endpoint::rate_limit_headers`]).
+    pub fn from_response(
+        status: u16,
+        header: &dyn Fn(&str) -> Option<String>,
+        body: &[u8],
+        now: u64,
+        rate_limit_headers: &[String],
+    ) -> HttpError {
         let text = String::from_utf8_lossy(body);
         let parsed: Option<Value> = serde_json::from_str(text.trim()).ok();
         let mut e = HttpError { status, ..Default::default() };
@@ -81,12 +90,12 @@ impl HttpError {
                 }
             }
         }
-        e.read_headers(header, now);
+        e.read_headers(header, now, rate_limit_headers);
         e
     }
 
     /// A websocket error frame: `{"type":"error","status":429,"error":{...},"headers":{...}}`.
-    pub fn from_ws_frame(frame: &Value, now: u64) -> HttpError {
+    pub fn from_ws_frame(frame: &Value, now: u64, rate_limit_headers: &[String]) -> HttpError {
         let status = frame.get("status").and_then(Value::as_u64).unwrap_or(0) as u16;
         let mut e = HttpError { status, ..Default::default() };
         e.read_body_json(frame, now);
@@ -99,7 +108,7 @@ impl HttpError {
                 _ => None,
             })
         };
-        e.read_headers(&lookup, now);
+        e.read_headers(&lookup, now, rate_limit_headers);
         e
     }
 
@@ -119,7 +128,7 @@ impl HttpError {
         }
     }
 
-    fn read_headers(&mut self, header: &dyn Fn(&str) -> Option<String>, now: u64) {
+    fn read_headers(&mut self, header: &dyn Fn(&str) -> Option<String>, now: u64, rate_limit_headers: &[String]) {
         self.cf_challenge = header("cf-mitigated").is_some_and(|v| v.trim().eq_ignore_ascii_case("challenge"));
         self.cf_ray = header("cf-ray");
         self.request_id = header("x-request-id").or_else(|| header("x-oai-request-id"));
@@ -127,7 +136,7 @@ impl HttpError {
             .and_then(|v| retry::parse_retry_after(&v, now))
             .or_else(|| retry::parse_try_again(&self.message));
         if self.reset_at.is_none() {
-            self.reset_at = limit_reset(header);
+            self.reset_at = rate_limit_headers.iter().find_map(|prefix| limit_reset(header, prefix));
         }
     }
 
@@ -136,11 +145,12 @@ impl HttpError {
     }
 }
 
-/// The reset time of the exhausted `x-codex-*` window: the one at 100 %, else the later.
-fn limit_reset(header: &dyn Fn(&str) -> Option<String>) -> Option<u64> {
+/// The reset time of the exhausted `{prefix}-*` window (`x-codex-primary-reset-at`, ...):
+/// the one at 100 %, else the later.
+fn limit_reset(header: &dyn Fn(&str) -> Option<String>, prefix: &str) -> Option<u64> {
     let window = |name: &str| {
-        let used: Option<f64> = header(&format!("x-codex-{name}-used-percent")).and_then(|v| v.trim().parse().ok());
-        let reset: Option<u64> = header(&format!("x-codex-{name}-reset-at")).and_then(|v| v.trim().parse().ok());
+        let used: Option<f64> = header(&format!("{prefix}-{name}-used-percent")).and_then(|v| v.trim().parse().ok());
+        let reset: Option<u64> = header(&format!("{prefix}-{name}-reset-at")).and_then(|v| v.trim().parse().ok());
         (used, reset)
     };
     let (primary_used, primary) = window("primary");
@@ -267,9 +277,9 @@ pub fn fallback_worthy(class: FailureClass) -> bool {
     )
 }
 
-/// Where a failed request was going, with nothing secret in it.
+/// Where a failed request was going; what of it is shown holds nothing secret.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Target {
+pub struct Target<'a> {
     /// The URL that failed (`…/responses`, `wss://…/responses`, `…/models`).
     pub url: String,
     /// The provider's base URL, for the `curl -I` hint.
@@ -278,6 +288,25 @@ pub struct Target {
     pub websocket_tried: bool,
     /// Retries spent before giving up.
     pub retries: u32,
+    /// The endpoint the request went to, for its provider's advice
+    /// ([`Endpoint::hint_for`]). Never shown: its headers hold credentials.
+    pub endpoint: Option<&'a Endpoint>,
+}
+
+impl Target<'_> {
+    /// ` (after N retries)`, or nothing when none were spent.
+    fn after(&self) -> String {
+        match self.retries {
+            0 => String::new(),
+            1 => " (after 1 retry)".to_owned(),
+            n => format!(" (after {n} retries)"),
+        }
+    }
+
+    /// What to try next: the provider's advice for this failure, else `generic`.
+    fn advice<'s>(&'s self, class: FailureClass, message: &str, generic: &'s str) -> &'s str {
+        self.endpoint.and_then(|e| e.hint_for(class, message)).unwrap_or(generic)
+    }
 }
 
 /// The error `transport.stream` / `transport.probe` return for a problem.
@@ -307,11 +336,7 @@ pub fn with_failure(error: Error, failure: &TransportFailure) -> Error {
 /// The user-facing sentence(s): what happened, then what to try.
 pub fn describe(problem: &Problem, class: FailureClass, target: &Target) -> String {
     let url = &target.url;
-    let after = match target.retries {
-        0 => String::new(),
-        1 => " (after 1 retry)".to_owned(),
-        n => format!(" (after {n} retries)"),
-    };
+    let after = target.after();
     match problem {
         Problem::Dns(detail) => format!(
             "Could not resolve the host of {url}{after}: {detail}. Check the network connection and DNS \
@@ -348,19 +373,21 @@ pub fn describe(problem: &Problem, class: FailureClass, target: &Target) -> Stri
             format!("The backend kept closing the websocket at {url} (connection limit reached){after}. Try again.")
         }
         Problem::Local(detail) => format!("Could not build the request to {url}: {detail}."),
-        Problem::Failed { code, message } => describe_model_error(class, code.as_deref(), message, None, None, &after),
+        Problem::Failed { code, message } => describe_model_error(class, code.as_deref(), message, None, target, false),
         Problem::Http(e) if class == FailureClass::CloudflareChallenge => cloudflare_message(e, target),
-        Problem::Http(e) => describe_model_error(class, e.code.as_deref(), &e.message, Some(e.as_ref()), Some(url), &after),
+        Problem::Http(e) => describe_model_error(class, e.code.as_deref(), &e.message, Some(e.as_ref()), target, true),
     }
 }
 
+/// What the backend said, then what to try: the provider's advice for the class when
+/// it gave some (its wording names its own commands), else a generic sentence.
 fn describe_model_error(
     class: FailureClass,
     code: Option<&str>,
     message: &str,
     http: Option<&HttpError>,
-    url: Option<&String>,
-    after: &str,
+    target: &Target,
+    show_url: bool,
 ) -> String {
     use FailureClass as C;
     let said = match (message.is_empty(), code) {
@@ -369,7 +396,9 @@ fn describe_model_error(
         (true, None) => String::new(),
     };
     let status = http.map(|e| format!(" (HTTP {})", e.status)).filter(|_| http.is_some_and(|e| e.status != 0)).unwrap_or_default();
-    let at = url.map(|u| format!(" at {u}")).unwrap_or_default();
+    let at = if show_url { format!(" at {}", target.url) } else { String::new() };
+    let after = target.after();
+    let advice = |generic: &'static str| target.advice(class, message, generic).to_owned();
     let reset = http.and_then(|e| e.reset_at).map(|at| {
         let now = retry::now_secs();
         format!(" The limit resets in {}.", talaria_sdk::text::duration_words(at.saturating_sub(now)))
@@ -377,36 +406,30 @@ fn describe_model_error(
     let reset = reset.unwrap_or_default();
     match class {
         C::ContextTooLong => format!(
-            "The conversation is too long for the model's context window{status}{said}. Start a new session \
-             (/new), or shorten the input."
+            "The conversation is too long for the model's context window{status}{said}. {}",
+            advice("Start a new session (/new), or shorten the input.")
         ),
         C::Quota => format!(
-            "The account's usage limit is reached{status}{said}.{reset} Wait for the reset, add another account \
-             with `talaria auth add openai-codex`, or switch to another provider or model."
+            "The account's usage limit is reached{status}{said}.{reset} {}",
+            advice("Wait for the reset, or switch to another provider or model.")
         ),
         C::RateLimit => format!(
-            "The backend is rate limiting requests{status}{after}{said}.{reset} Wait a moment and try again, or \
-             add another account with `talaria auth add openai-codex`."
+            "The backend is rate limiting requests{status}{after}{said}.{reset} {}",
+            advice("Wait a moment and try again.")
         ),
-        C::InvalidRequest => {
-            let hint = if message.contains("not supported when using Codex with a ChatGPT account") {
-                " Pick another model: `talaria models` lists the ones this account can use."
-            } else {
-                " This is usually a model or request setting the backend does not accept; try another model."
-            };
-            format!("The backend rejected the request{status}{said}.{hint}")
-        }
+        C::InvalidRequest => format!(
+            "The backend rejected the request{status}{said}. {}",
+            advice("This is usually a model or request setting the backend does not accept; try another model.")
+        ),
         C::Server => {
             let overloaded = matches!(code, Some("server_is_overloaded" | "slow_down"));
             if overloaded {
-                format!("The backend is overloaded{status}{said}. Try again in a little while, or use another model.")
+                format!("The backend is overloaded{status}{said}. {}", advice("Try again in a little while, or use another model."))
             } else {
-                format!("The backend failed{status}{at}{after}{said}. Try again in a little while.")
+                format!("The backend failed{status}{at}{after}{said}. {}", advice("Try again in a little while."))
             }
         }
-        C::Auth => format!(
-            "The backend refused the credentials{status}{said}. Sign in again with `talaria login`."
-        ),
+        C::Auth => format!("The backend refused the credentials{status}{said}. {}", advice("Sign in again with `talaria login`.")),
         _ => format!("The request failed{status}{at}{after}{said}."),
     }
 }
@@ -518,9 +541,14 @@ mod tests {
     use std::collections::HashMap;
     use FailureClass as C;
 
+    /// The usage-window header prefix the Codex provider names.
+    fn codex_limits() -> Vec<String> {
+        vec!["x-codex".to_owned()]
+    }
+
     fn http(status: u16, headers: &[(&str, &str)], body: &str) -> HttpError {
         let map: HashMap<String, String> = headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.to_string())).collect();
-        HttpError::from_response(status, &|name: &str| map.get(name).cloned(), body.as_bytes(), 1_000)
+        HttpError::from_response(status, &|name: &str| map.get(name).cloned(), body.as_bytes(), 1_000, &codex_limits())
     }
 
     fn class_of(p: Problem) -> (FailureClass, Action) {
@@ -615,6 +643,20 @@ mod tests {
     }
 
     #[test]
+    fn usage_window_headers_are_read_only_under_the_providers_prefixes() {
+        let headers: HashMap<&str, &str> = [("x-codex-primary-reset-at", "2000"), ("x-acme-secondary-reset-at", "3000")].into();
+        let lookup = |name: &str| headers.get(name).map(|v| v.to_string());
+        let read = |prefixes: &[&str]| {
+            let prefixes: Vec<String> = prefixes.iter().map(|p| p.to_string()).collect();
+            HttpError::from_response(429, &lookup, b"", 1_000, &prefixes).reset_at
+        };
+        assert_eq!(read(&[]), None, "a provider that names none gets none read");
+        assert_eq!(read(&["x-codex"]), Some(2000));
+        assert_eq!(read(&["x-acme"]), Some(3000));
+        assert_eq!(read(&["x-none", "x-acme", "x-codex"]), Some(3000), "the first prefix that has a window");
+    }
+
+    #[test]
     fn html_bodies_are_not_quoted() {
         let e = http(403, &[("cf-mitigated", "challenge")], "<!DOCTYPE html><html>Just a moment</html>");
         assert_eq!(e.message, "");
@@ -631,7 +673,7 @@ mod tests {
             "error": {"type": "usage_limit_reached", "message": "limit", "resets_in_seconds": 10},
             "headers": {"x-codex-primary-reset-at": "99", "Retry-After": 12}
         });
-        let e = HttpError::from_ws_frame(&frame, 1_000);
+        let e = HttpError::from_ws_frame(&frame, 1_000, &codex_limits());
         assert_eq!(e.status, 429);
         assert_eq!(e.code.as_deref(), Some("usage_limit_reached"));
         assert_eq!(e.reset_at, Some(1_010));
@@ -663,6 +705,7 @@ mod tests {
             base: "https://chatgpt.com/backend-api/codex".into(),
             websocket_tried: true,
             retries: 0,
+            endpoint: None,
         };
         let err = failure_error(&Problem::http(e), C::CloudflareChallenge, &target);
         assert_eq!(err.kind, ErrorKind::Network);
@@ -677,17 +720,46 @@ mod tests {
         assert_eq!(data.url, target.url);
     }
 
+    /// An endpoint with advice like the Codex provider's.
+    fn advised() -> Endpoint {
+        let hint = |class, when: Option<&str>, text: &str| talaria_sdk::provider::ErrorHint {
+            class,
+            when_message_contains: when.map(str::to_owned),
+            hint: text.to_owned(),
+        };
+        Endpoint {
+            hints: vec![
+                hint(C::Quota, None, "Wait for the reset, or add another account with `talaria auth add acme`."),
+                hint(C::InvalidRequest, Some("not supported when using Codex"), "Pick another model: `talaria models` lists them."),
+            ],
+            ..Default::default()
+        }
+    }
+
     #[test]
     fn model_errors_keep_the_server_message() {
         let bad = r#"{"detail":"The 'gpt-5.1-codex' model is not supported when using Codex with a ChatGPT account."}"#;
         let e = http(400, &[], bad);
-        let err = failure_error(&Problem::http(e), C::InvalidRequest, &Target::default());
+        let err = failure_error(&Problem::http(e.clone()), C::InvalidRequest, &Target::default());
         assert!(err.message.contains("not supported when using Codex with a ChatGPT account"), "{}", err.message);
-        assert!(err.message.contains("talaria models"), "{}", err.message);
+        assert!(err.message.ends_with("the backend does not accept; try another model."), "generic advice: {}", err.message);
         assert_eq!(err.kind, ErrorKind::Other);
+        let endpoint = advised();
+        let target = Target { endpoint: Some(&endpoint), ..Default::default() };
+        let err = failure_error(&Problem::http(e), C::InvalidRequest, &target);
+        assert!(err.message.starts_with("The backend rejected the request (HTTP 400): The 'gpt-5.1-codex' model"), "{}", err.message);
+        assert!(err.message.ends_with(" Pick another model: `talaria models` lists them."), "{}", err.message);
+        let other = http(400, &[], r#"{"error":{"message":"Unsupported parameter"}}"#);
+        let err = failure_error(&Problem::http(other), C::InvalidRequest, &target);
+        assert!(err.message.ends_with("try another model."), "advice only when the message matches: {}", err.message);
         let quota = http(429, &[], r#"{"error":{"type":"usage_limit_reached","message":"The usage limit has been reached","resets_at":4600}}"#);
-        let err = failure_error(&Problem::http(quota), C::Quota, &Target::default());
+        let err = failure_error(&Problem::http(quota.clone()), C::Quota, &Target::default());
+        assert!(err.message.ends_with("Wait for the reset, or switch to another provider or model."), "{}", err.message);
         assert_eq!(err.kind, ErrorKind::RateLimited);
+        let endpoint = advised();
+        let err = failure_error(&Problem::http(quota), C::Quota, &Target { endpoint: Some(&endpoint), ..Default::default() });
+        assert!(err.message.starts_with("The account's usage limit is reached (HTTP 429): The usage limit has been reached."), "{}", err.message);
+        assert!(err.message.ends_with(" Wait for the reset, or add another account with `talaria auth add acme`."), "{}", err.message);
         let data: TransportFailure = serde_json::from_value(err.data.unwrap()).unwrap();
         assert_eq!(data.reset_at, Some(4600));
         assert_eq!(data.class, C::Quota);

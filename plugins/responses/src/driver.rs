@@ -158,7 +158,8 @@ impl Engine {
                 && !self.https_only(&req.session_id)
                 && websocket_url(&endpoint.base_url).is_some();
             budget.websocket_tried |= websocket;
-            let body = build_body(req, &endpoint);
+            let body = build_body(req, &endpoint)
+                .map_err(|e| Error::other(format!("the conversation could not be encoded as a request body: {e}")))?;
             gates.text.restart();
             gates.reasoning.restart();
             let outcome = {
@@ -186,6 +187,7 @@ impl Engine {
                 base: display_url(&endpoint.base_url),
                 websocket_tried: budget.websocket_tried || self.https_only(&req.session_id),
                 retries: budget.retries,
+                endpoint: Some(&endpoint),
             };
             let verdict = classify(&problem);
             let reason = short_reason(&problem);
@@ -305,6 +307,7 @@ impl Engine {
             return Ok(Outcome::Failed { problem, handshake: true });
         };
         let headers = websocket_headers(endpoint);
+        let limits: &[String] = &endpoint.rate_limit_headers;
         let kept = self.take_connection(session_id);
         let watch = (settings.first_byte, settings.idle);
         let connect_limit = settings.connect;
@@ -314,7 +317,7 @@ impl Engine {
             let mut reused = kept.is_some();
             let mut connection = match kept {
                 Some(c) => c,
-                None => match ws::connect(&url, &headers, connect_limit).await {
+                None => match ws::connect(&url, &headers, connect_limit, limits).await {
                     Ok(c) => c,
                     Err(problem) => return (Outcome::Failed { problem, handshake: true }, None),
                 },
@@ -322,14 +325,14 @@ impl Engine {
             let mut full_retry_left = true;
             loop {
                 let incremental = connection.last.as_ref().is_some_and(|last| incremental_input(last, body).is_some());
-                match connection.exchange(body, watch, feed).await {
+                match connection.exchange(body, watch, feed, limits).await {
                     Ok(result) => return (Outcome::Done(result), Some(connection)),
                     // The server no longer knows the response we continued: send the
                     // whole conversation once on a fresh socket rather than fail the turn.
                     Err((problem, _)) if incremental && full_retry_left && forgot_previous(&problem) => {
                         (feed.log)("responses: the previous response is unknown to the server; sending the full request");
                         full_retry_left = false;
-                        connection = match ws::connect(&url, &headers, connect_limit).await {
+                        connection = match ws::connect(&url, &headers, connect_limit, limits).await {
                             Ok(c) => c,
                             Err(problem) => return (Outcome::Failed { problem, handshake: true }, None),
                         };
@@ -339,7 +342,7 @@ impl Engine {
                     Err((Problem::Stream(_), false)) if reused => {
                         (feed.log)("responses: the kept websocket was stale; reconnecting");
                         reused = false;
-                        connection = match ws::connect(&url, &headers, connect_limit).await {
+                        connection = match ws::connect(&url, &headers, connect_limit, limits).await {
                             Ok(c) => c,
                             Err(problem) => return (Outcome::Failed { problem, handshake: true }, None),
                         };
@@ -379,7 +382,7 @@ fn sse_attempt<C: Call>(
     };
     let url = join(&endpoint.base_url, "responses");
     let watch = (settings.first_byte, settings.idle);
-    match call.run(http::stream(&client, &url, headers, bytes, watch, feed))? {
+    match call.run(http::stream(&client, &url, headers, bytes, watch, feed, &endpoint.rate_limit_headers))? {
         Ok(result) => Ok(Outcome::Done(result)),
         Err(problem) => failed(problem),
     }

@@ -3,7 +3,9 @@
 
 use std::collections::HashSet;
 
+use serde::Deserialize;
 use serde_json::Value;
+use talaria_sdk::items::Item;
 use talaria_sdk::transport::StreamResult;
 use talaria_sdk::Usage;
 
@@ -133,13 +135,19 @@ impl ResponseBuilder {
         let text = if done_text.is_empty() { self.streamed_text } else { done_text };
         StreamResult {
             response_id: self.response_id,
-            output,
+            output: output.into_iter().map(item_of).collect(),
             text,
             usage: self.usage,
             model: model.or(self.response_model),
             transport: transport.to_owned(),
         }
     }
+}
+
+/// A server output item as a typed item: its server id and status go, and a type (or
+/// shape) this build does not know is kept whole as `Item::Unknown`.
+pub fn item_of(value: Value) -> Item {
+    Item::deserialize(&value).unwrap_or(Item::Unknown(value))
 }
 
 fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
@@ -322,8 +330,9 @@ mod tests {
         assert_eq!(r.response_id.as_deref(), Some("resp_1"));
         assert_eq!(r.text, "Hello");
         assert_eq!(r.output.len(), 3);
-        assert_eq!(r.output[0]["type"], "reasoning");
-        assert_eq!(r.output[2]["type"], "function_call");
+        assert!(matches!(&r.output[0], Item::Reasoning(r) if r.encrypted_content.as_deref() == Some("xyz")), "{:?}", r.output[0]);
+        assert_eq!(r.output[1].message_text(), "Hello");
+        assert!(matches!(&r.output[2], Item::FunctionCall(c) if c.call_id == "c1"), "{:?}", r.output[2]);
         assert_eq!(
             r.usage,
             Some(Usage {
@@ -381,6 +390,17 @@ mod tests {
             Dispatch::Problem(Problem::Failed { code: Some("context_length_exceeded".into()), message: "too long".into() })
         );
         assert!(matches!(&d[1], Dispatch::Problem(Problem::Stream(m)) if m.contains("max_output_tokens")));
+    }
+
+    #[test]
+    fn output_items_lose_server_ids_and_unknown_ones_are_kept_whole() {
+        let call = json!({"type":"function_call","id":"fc_1","status":"completed","name":"f","arguments":"{}","call_id":"c1"});
+        assert_eq!(
+            serde_json::to_value(item_of(call)).unwrap(),
+            json!({"type":"function_call","name":"f","arguments":"{}","call_id":"c1"})
+        );
+        let image = json!({"type":"image_generation_call","id":"ig_1","result":"AAAA"});
+        assert_eq!(item_of(image.clone()), Item::Unknown(image));
     }
 
     #[test]

@@ -37,6 +37,7 @@ pub fn header_map(headers: &[(String, String)]) -> Result<HeaderMap, Problem> {
 }
 
 /// One HTTP attempt: sends the body, reads the SSE stream to `response.completed`.
+/// `rate_limit_headers`: the provider's usage-window header prefixes, read on an error.
 pub async fn stream(
     client: &reqwest::Client,
     url: &str,
@@ -44,6 +45,7 @@ pub async fn stream(
     body: Vec<u8>,
     watchdog: (Duration, Duration),
     feed: &mut Feed<'_>,
+    rate_limit_headers: &[String],
 ) -> Result<StreamResult, Problem> {
     let mut watchdog = Watchdog::start(watchdog.0, watchdog.1);
     let send = client.post(url).headers(headers).body(body).send();
@@ -54,7 +56,7 @@ pub async fn stream(
     };
     let status = response.status();
     if !status.is_success() {
-        return Err(error_response(response, &watchdog).await);
+        return Err(error_response(response, &watchdog, rate_limit_headers).await);
     }
     let model = header(response.headers(), "openai-model");
     let mut builder = ResponseBuilder::new();
@@ -90,7 +92,13 @@ pub async fn stream(
 }
 
 /// `GET {url}` with the endpoint's headers: the probe. Returns the status.
-pub async fn get(client: &reqwest::Client, url: &str, headers: HeaderMap, limit: Duration) -> Result<u16, Problem> {
+pub async fn get(
+    client: &reqwest::Client,
+    url: &str,
+    headers: HeaderMap,
+    limit: Duration,
+    rate_limit_headers: &[String],
+) -> Result<u16, Problem> {
     let watchdog = Watchdog::start(limit, limit);
     let send = client.get(url).headers(headers).send();
     let response = match tokio::time::timeout_at(watchdog.deadline(), send).await {
@@ -99,12 +107,12 @@ pub async fn get(client: &reqwest::Client, url: &str, headers: HeaderMap, limit:
         Ok(Ok(response)) => response,
     };
     if !response.status().is_success() {
-        return Err(error_response(response, &watchdog).await);
+        return Err(error_response(response, &watchdog, rate_limit_headers).await);
     }
     Ok(response.status().as_u16())
 }
 
-async fn error_response(response: reqwest::Response, watchdog: &Watchdog) -> Problem {
+async fn error_response(response: reqwest::Response, watchdog: &Watchdog, rate_limit_headers: &[String]) -> Problem {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let mut body = Vec::new();
@@ -118,7 +126,7 @@ async fn error_response(response: reqwest::Response, watchdog: &Watchdog) -> Pro
     }
     body.truncate(MAX_ERROR_BODY);
     let lookup = |name: &str| header(&headers, name);
-    Problem::http(HttpError::from_response(status, &lookup, &body, now_secs()))
+    Problem::http(HttpError::from_response(status, &lookup, &body, now_secs(), rate_limit_headers))
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {

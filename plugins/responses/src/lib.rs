@@ -27,20 +27,19 @@ pub mod ws;
 
 use std::future::Future;
 
-use serde_json::Value;
-use talaria_sdk::provider::{Endpoint, FailureReport, ResolveRequest};
-use talaria_sdk::transport::{ProbeRequest, StreamRequest};
-use talaria_sdk::{export_plugin, methods, runtime, CallContext, Error, ErrorKind, Event, Host, LogLevel, Plugin, Result};
+use talaria_sdk::methods::{ProviderReport, ProviderResolve};
+use talaria_sdk::provider::{Endpoint, FailureReport, ProviderCall, ResolveRequest};
+use talaria_sdk::transport::{ProbeRequest, ProbeResult, StreamRequest, StreamResult};
+use talaria_sdk::{export_plugin, runtime, CallContext, Error, Event, Exports, Host, LogLevel, Result, Transport};
 
 use crate::config::PluginConfig;
 use crate::driver::{Call, Engine};
 
 pub struct ResponsesTransport {
-    host: Host,
     engine: Engine,
 }
 
-pub fn init(host: Host) -> Result<ResponsesTransport> {
+pub fn init(host: Host) -> Result<Exports> {
     // reqwest and tungstenite are built without a default crypto provider (aws-lc-rs
     // needs a long C build); ring is installed process-wide. Another plugin in the same
     // process may have done it already, which is fine.
@@ -49,35 +48,25 @@ pub fn init(host: Host) -> Result<ResponsesTransport> {
         .config()
         .map_err(|e| Error::invalid(format!("[plugin_config.responses]: {}", e.message)))?
         .unwrap_or_default();
-    Ok(ResponsesTransport { host, engine: Engine::new(config) })
+    Ok(Exports::new().transport(ResponsesTransport { engine: Engine::new(config) }))
 }
 
 export_plugin!(manifest: include_str!("../plugin.toml"), init: init);
 
-impl Plugin for ResponsesTransport {
-    fn call(&self, method: &str, params: Value, cx: &CallContext) -> Result<Value> {
-        let call = HostCall { cx, host: &self.host };
-        match method {
-            methods::TRANSPORT_STREAM => {
-                let request: StreamRequest = serde_json::from_value(params)?;
-                let result = self.engine.stream(&call, &request)?;
-                Ok(serde_json::to_value(result)?)
-            }
-            methods::TRANSPORT_PROBE => {
-                let request: ProbeRequest = serde_json::from_value(params)?;
-                let result = probe::probe(&self.engine, &call, &request)?;
-                Ok(serde_json::to_value(result)?)
-            }
-            other => Err(Error::new(ErrorKind::UnknownMethod, format!("the responses transport has no method {other:?}"))),
-        }
+impl Transport for ResponsesTransport {
+    fn stream(&self, request: StreamRequest, cx: &CallContext) -> Result<StreamResult> {
+        self.engine.stream(&HostCall { cx }, &request)
+    }
+
+    fn probe(&self, request: ProbeRequest, cx: &CallContext) -> Result<ProbeResult> {
+        probe::probe(&self.engine, &HostCall { cx }, &request)
     }
 }
 
 /// [`Call`] over the host: events and cancellation from the call's context, the
-/// provider through `call_plugin`, futures on the SDK's runtime.
+/// provider through the host's `provider.*` services, futures on the SDK's runtime.
 struct HostCall<'a> {
     cx: &'a CallContext,
-    host: &'a Host,
 }
 
 impl Call for HostCall<'_> {
@@ -90,17 +79,15 @@ impl Call for HostCall<'_> {
     }
 
     fn log(&self, level: LogLevel, message: &str) {
-        self.host.log(level, message);
+        self.cx.host().log(level, message);
     }
 
     fn resolve(&self, provider: &str, request: &ResolveRequest) -> Result<Endpoint> {
-        let out = self.host.call_plugin(provider, methods::PROVIDER_RESOLVE, &serde_json::to_value(request)?, self.cx)?;
-        serde_json::from_value(out).map_err(|e| Error::other(format!("the provider {provider:?} returned a malformed endpoint: {e}")))
+        self.cx.host().call::<ProviderResolve>(&ProviderCall::new(provider, request.clone()), self.cx)
     }
 
     fn report(&self, provider: &str, report: &FailureReport) -> Result<Endpoint> {
-        let out = self.host.call_plugin(provider, methods::PROVIDER_REPORT, &serde_json::to_value(report)?, self.cx)?;
-        serde_json::from_value(out).map_err(|e| Error::other(format!("the provider {provider:?} returned a malformed endpoint: {e}")))
+        self.cx.host().call::<ProviderReport>(&ProviderCall::new(provider, report.clone()), self.cx)
     }
 
     fn run<F: Future>(&self, future: F) -> Result<F::Output> {
@@ -111,9 +98,15 @@ impl Call for HostCall<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+
     use serde_json::json;
+    use talaria_sdk::methods::{Method, TransportStream};
+    use talaria_sdk::provider::{ModelList, ModelsRequest, ProviderInfo};
     use talaria_sdk::testing::Harness;
-    use talaria_sdk::transport::{FailureClass, TransportFailure};
+    use talaria_sdk::transport::{FailureClass, StreamOptions, TransportFailure};
+    use talaria_sdk::{ErrorKind, Provider};
 
     #[test]
     fn the_manifest_declares_the_transport() {
@@ -122,12 +115,15 @@ mod tests {
         assert_eq!(m.kinds, vec![talaria_sdk::PluginKind::Transport]);
         assert_eq!(m.provides.transports, vec!["responses"]);
         assert_eq!(m.library.as_deref(), Some("talaria_responses"));
+        assert_eq!(m.abi.to_string(), "^2.0");
     }
 
     #[test]
     fn unknown_methods_are_refused() {
         let h = Harness::builder().config(json!({"websocket": false, "max_retries": 1})).start(init).unwrap();
         let err = h.call("tool.call", json!({})).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::UnknownMethod);
+        let err = h.call("provider.resolve", json!({"provider": "x"})).unwrap_err();
         assert_eq!(err.kind, ErrorKind::UnknownMethod);
     }
 
@@ -142,12 +138,97 @@ mod tests {
     fn a_provider_that_cannot_be_called_fails_the_stream_with_data() {
         let h = Harness::start(init).unwrap();
         let req = StreamRequest { provider: "nobody".into(), session_id: "s".into(), model: "m".into(), ..Default::default() };
-        let err = h.call(methods::TRANSPORT_STREAM, serde_json::to_value(req).unwrap()).unwrap_err();
+        let err = h.call_method::<TransportStream>(&req).unwrap_err();
         assert_eq!(err.kind, ErrorKind::Unavailable);
         assert!(err.message.contains("nobody"), "{}", err.message);
         let failure: TransportFailure = serde_json::from_value(err.data.unwrap()).unwrap();
         assert_eq!(failure.class, FailureClass::Other);
-        let err = h.call(methods::TRANSPORT_STREAM, json!({"model": 3})).unwrap_err();
+        let err = h.call(TransportStream::NAME, json!({"model": 3})).unwrap_err();
         assert_eq!(err.kind, ErrorKind::InvalidRequest);
+    }
+
+    /// A provider that hands out `base` and records what it is asked.
+    struct Recording {
+        base: String,
+        asked: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl Provider for Recording {
+        fn info(&self, provider: &str) -> Result<ProviderInfo> {
+            Ok(ProviderInfo { id: provider.into(), wire_api: "responses".into(), supports_login: false })
+        }
+        fn resolve(&self, provider: &str, request: ResolveRequest, _: &CallContext) -> Result<Endpoint> {
+            self.asked.lock().unwrap().push(format!("resolve {provider} {}", request.session_id));
+            Ok(Endpoint { base_url: self.base.clone(), credential: Some("k1".into()), ..Default::default() })
+        }
+        fn report(&self, provider: &str, report: FailureReport, _: &CallContext) -> Result<Endpoint> {
+            self.asked.lock().unwrap().push(format!("report {provider} {} {:?}", report.status, report.credential));
+            Err(Error::new(ErrorKind::Auth, "run `talaria login`"))
+        }
+        fn models(&self, _: &str, _: ModelsRequest, _: &CallContext) -> Result<ModelList> {
+            Ok(ModelList::default())
+        }
+    }
+
+    fn with_provider(base: &str) -> (Harness, Arc<Mutex<Vec<String>>>) {
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let provider = Recording { base: base.to_owned(), asked: asked.clone() };
+        let h = Harness::builder().config(json!({"websocket": false})).provider(&["acme"], provider).start(init).unwrap();
+        (h, asked)
+    }
+
+    fn stream_request() -> StreamRequest {
+        let options = StreamOptions { max_retries: Some(0), ..Default::default() };
+        StreamRequest { provider: "acme".into(), session_id: "s-1".into(), model: "m".into(), options, ..Default::default() }
+    }
+
+    #[test]
+    fn the_endpoint_comes_from_the_named_provider_through_the_host() {
+        // Nothing listens on a port that was just released.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let (h, asked) = with_provider(&format!("http://127.0.0.1:{port}/v1"));
+        let err = h.call_method::<TransportStream>(&stream_request()).unwrap_err();
+        assert_eq!(*asked.lock().unwrap(), ["resolve acme s-1"]);
+        let failure: TransportFailure = serde_json::from_value(err.data.unwrap()).unwrap();
+        assert_eq!((failure.class, failure.url), (FailureClass::Connect, format!("http://127.0.0.1:{port}/v1/responses")));
+    }
+
+    #[test]
+    fn a_401_is_reported_to_the_provider_through_the_host() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}/v1", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            // Read the whole request (head and body) before answering, so closing the
+            // socket does not reset it under the client.
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = stream.read(&mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                seen.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&seen).to_ascii_lowercase();
+                let Some(head_end) = text.find("\r\n\r\n") else { continue };
+                let length = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .unwrap_or(0);
+                if seen.len() >= head_end + 4 + length {
+                    break;
+                }
+            }
+            let body = r#"{"error":{"message":"token expired"}}"#;
+            let reply = format!("HTTP/1.1 401 Unauthorized\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+            stream.write_all(reply.as_bytes()).unwrap();
+        });
+        let (h, asked) = with_provider(&base);
+        let err = h.call_method::<TransportStream>(&stream_request()).unwrap_err();
+        assert_eq!(*asked.lock().unwrap(), ["resolve acme s-1", "report acme 401 Some(\"k1\")"]);
+        assert_eq!((err.kind, err.message.as_str()), (ErrorKind::Auth, "run `talaria login`"));
+        let failure: TransportFailure = serde_json::from_value(err.data.unwrap()).unwrap();
+        assert_eq!((failure.class, failure.status), (FailureClass::Auth, Some(401)));
     }
 }

@@ -46,7 +46,13 @@ enum Probed {
 fn unauthorized(endpoint: &Endpoint, http: crate::classify::HttpError) -> Error {
     let models_url = join(&endpoint.base_url, &format!("models?client_version={CLIENT_VERSION}"));
     let problem = Problem::Http(Box::new(http));
-    let target = Target { url: display_url(&models_url), base: display_url(&endpoint.base_url), websocket_tried: false, retries: 0 };
+    let target = Target {
+        url: display_url(&models_url),
+        base: display_url(&endpoint.base_url),
+        websocket_tried: false,
+        retries: 0,
+        endpoint: Some(endpoint),
+    };
     failure_error(&problem, classify(&problem).class, &target)
 }
 
@@ -59,7 +65,7 @@ fn probe_endpoint<C: Call>(engine: &Engine, call: &C, endpoint: &Endpoint) -> Re
             let headers = websocket_headers(endpoint);
             let limit = settings.connect.min(PROBE_LIMIT);
             let outcome = call.run(async {
-                let connection = ws::connect(&url, &headers, limit).await?;
+                let connection = ws::connect(&url, &headers, limit, &endpoint.rate_limit_headers).await?;
                 connection.close().await;
                 Ok(url.clone())
             })?;
@@ -78,7 +84,10 @@ fn probe_endpoint<C: Call>(engine: &Engine, call: &C, endpoint: &Endpoint) -> Re
     headers.retain(|(k, _)| !k.eq_ignore_ascii_case("accept") && !k.eq_ignore_ascii_case("content-type"));
     headers.push(("accept".into(), "application/json".into()));
     let get = match (engine.client(), http::header_map(&headers)) {
-        (Ok(client), Ok(headers)) => call.run(http::get(&client, &models_url, headers, settings.first_byte.min(PROBE_LIMIT)))?,
+        (Ok(client), Ok(headers)) => {
+            let limit = settings.first_byte.min(PROBE_LIMIT);
+            call.run(http::get(&client, &models_url, headers, limit, &endpoint.rate_limit_headers))?
+        }
         (Err(message), _) => Err(Problem::Local(message)),
         (_, Err(problem)) => Err(problem),
     };
@@ -106,6 +115,7 @@ fn probe_endpoint<C: Call>(engine: &Engine, call: &C, endpoint: &Endpoint) -> Re
                 base: display_url(&endpoint.base_url),
                 websocket_tried: websocket.is_some(),
                 retries: 0,
+                endpoint: Some(endpoint),
             };
             let mut error = failure_error(&problem, classify(&problem).class, &target);
             if let Some(Err(ws_problem)) = &websocket {

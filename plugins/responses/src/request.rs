@@ -2,8 +2,10 @@
 //! `response.create` frame and its incremental form (§9), and URLs fit to show.
 
 use serde_json::{json, Map, Value};
+use talaria_sdk::items::Item;
 use talaria_sdk::provider::Endpoint;
-use talaria_sdk::transport::StreamRequest;
+use talaria_sdk::transport::{ReasoningRequest, StreamRequest};
+use talaria_sdk::ToolSpec;
 
 /// Keys this backend must never receive; a provider's `body` cannot add them either.
 /// (`previous_response_id` is websocket-only and added there, after this filter.)
@@ -27,25 +29,25 @@ const NOT_ON_WEBSOCKET: &[&str] = &[
 ];
 
 /// The JSON body of `POST {base}/responses` (and of the websocket `response.create`).
-pub fn build_body(req: &StreamRequest, endpoint: &Endpoint) -> Map<String, Value> {
+/// Fails only if an item cannot be encoded as JSON.
+pub fn build_body(req: &StreamRequest, endpoint: &Endpoint) -> serde_json::Result<Map<String, Value>> {
     let mut body = Map::new();
     body.insert("model".into(), json!(req.model));
     if let Some(instructions) = req.instructions.as_deref().filter(|i| !i.is_empty()) {
         body.insert("instructions".into(), json!(instructions));
     }
-    body.insert("input".into(), Value::Array(req.input.clone()));
+    body.insert("input".into(), Value::Array(wire_items(&req.input)?));
     // An empty or null `tools` broke gpt-5.5 calls (Hermes #32892): leave the key out.
     if !req.tools.is_empty() {
-        body.insert("tools".into(), Value::Array(req.tools.clone()));
+        body.insert("tools".into(), req.tools.iter().map(function_tool).collect());
     }
     body.insert("tool_choice".into(), json!("auto"));
     body.insert("parallel_tool_calls".into(), json!(true));
-    let reasoning = req.reasoning.as_ref().filter(|r| !r.is_null());
-    if let Some(reasoning) = reasoning {
-        body.insert("reasoning".into(), reasoning.clone());
+    if let Some(reasoning) = &req.reasoning {
+        body.insert("reasoning".into(), reasoning_settings(reasoning));
     }
     // With `store: false` the encrypted reasoning is the only way to replay it next turn.
-    let include = if reasoning.is_some() { json!(["reasoning.encrypted_content"]) } else { json!([]) };
+    let include = if req.reasoning.is_some() { json!(["reasoning.encrypted_content"]) } else { json!([]) };
     body.insert("include".into(), include);
     body.insert("store".into(), json!(false));
     body.insert("stream".into(), json!(true));
@@ -61,7 +63,36 @@ pub fn build_body(req: &StreamRequest, endpoint: &Endpoint) -> Map<String, Value
     }
     // Everything below reads a stream; a provider cannot switch that off.
     body.insert("stream".into(), json!(true));
-    body
+    Ok(body)
+}
+
+/// Conversation items in their wire form: a typed item serializes to exactly the
+/// Responses API's item JSON, an unknown one to what it was.
+pub fn wire_items(items: &[Item]) -> serde_json::Result<Vec<Value>> {
+    items.iter().map(serde_json::to_value).collect()
+}
+
+/// A tool as a Responses API function tool. Not strict: strict mode accepts only
+/// schemas that require every property and close every object, which a plugin's tool
+/// schema need not do.
+fn function_tool(spec: &ToolSpec) -> Value {
+    json!({
+        "type": "function",
+        "name": spec.name,
+        "description": spec.description,
+        "parameters": spec.input_schema,
+        "strict": false,
+    })
+}
+
+/// `{"effort": .., "summary": ..}`, without `summary` when none is asked for.
+fn reasoning_settings(reasoning: &ReasoningRequest) -> Value {
+    let mut settings = Map::new();
+    settings.insert("effort".into(), json!(reasoning.effort));
+    if let Some(summary) = &reasoning.summary {
+        settings.insert("summary".into(), json!(summary));
+    }
+    Value::Object(settings)
 }
 
 /// Serializes the HTTP body, zstd-compressed (level 3, as Codex) when the backend takes it.
@@ -82,17 +113,19 @@ pub struct LastExchange {
     pub fields: Map<String, Value>,
     pub input: Vec<Value>,
     pub response_id: String,
+    /// The response's output as the runtime got it (typed items, without server ids),
+    /// in wire form: what a replay of it looks like in the next request's input.
     pub output: Vec<Value>,
 }
 
 impl LastExchange {
-    pub fn new(body: &Map<String, Value>, response_id: String, output: Vec<Value>) -> Self {
+    pub fn new(body: &Map<String, Value>, response_id: String, output: &[Item]) -> serde_json::Result<Self> {
         let mut fields = body.clone();
         let input = match fields.remove("input") {
             Some(Value::Array(items)) => items,
             _ => Vec::new(),
         };
-        LastExchange { fields, input, response_id, output }
+        Ok(LastExchange { fields, input, response_id, output: wire_items(output)? })
     }
 }
 
@@ -110,26 +143,10 @@ pub fn incremental_input(last: &LastExchange, body: &Map<String, Value>) -> Opti
     if old_input != last.input.as_slice() {
         return None;
     }
+    // Both sides went through `Item` (the output when it was returned, the input when
+    // it was sent), so a replayed item is byte-for-byte the produced one.
     let (replayed, new_items) = rest.split_at(last.output.len());
-    let matches = replayed.iter().zip(&last.output).all(|(sent, produced)| same_item(sent, produced));
-    matches.then(|| new_items.to_vec())
-}
-
-/// An output item replayed as input: the runtime may drop the server-only `id` and
-/// `status` fields (Codex does), which does not make it another item.
-fn same_item(sent: &Value, produced: &Value) -> bool {
-    if sent == produced {
-        return true;
-    }
-    match (sent.as_object(), produced.as_object()) {
-        (Some(a), Some(b)) => {
-            let strip = |m: &Map<String, Value>| -> Map<String, Value> {
-                m.iter().filter(|(k, _)| !matches!(k.as_str(), "id" | "status")).map(|(k, v)| (k.clone(), v.clone())).collect()
-            };
-            strip(a) == strip(b)
-        }
-        _ => false,
-    }
+    (replayed == last.output.as_slice()).then(|| new_items.to_vec())
 }
 
 /// The websocket frame: `{"type":"response.create", ...body}`, incremental when it can be.
@@ -218,15 +235,26 @@ pub fn display_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::item_of;
     use std::collections::BTreeMap;
+    use talaria_sdk::items::ToolResultContent;
 
     fn request() -> StreamRequest {
         StreamRequest {
             provider: "openai-codex".into(),
             session_id: "sess-1".into(),
             model: "gpt-5.5".into(),
-            input: vec![json!({"type":"message","role":"user","content":[{"type":"input_text","text":"hi"}]})],
+            input: vec![Item::user_text("hi")],
             ..Default::default()
+        }
+    }
+
+    fn tool(name: &str) -> ToolSpec {
+        ToolSpec {
+            name: name.into(),
+            description: format!("the {name} tool"),
+            input_schema: json!({"type": "object", "properties": {"path": {"type": "string"}}}),
+            needs_approval: true,
         }
     }
 
@@ -236,7 +264,7 @@ mod tests {
 
     #[test]
     fn a_minimal_body_omits_what_is_not_set() {
-        let body = build_body(&request(), &endpoint());
+        let body = build_body(&request(), &endpoint()).unwrap();
         assert_eq!(
             Value::Object(body),
             json!({
@@ -252,7 +280,7 @@ mod tests {
         );
         let mut req = request();
         req.instructions = Some(String::new());
-        let body = build_body(&req, &endpoint());
+        let body = build_body(&req, &endpoint()).unwrap();
         assert!(!body.contains_key("instructions") && !body.contains_key("tools") && !body.contains_key("reasoning"));
     }
 
@@ -260,18 +288,23 @@ mod tests {
     fn a_full_body_has_reasoning_include_tools_and_the_providers_fields() {
         let mut req = request();
         req.instructions = Some("Be brief.".into());
-        req.tools = vec![json!({"type":"function","name":"read_file","parameters":{}})];
-        req.reasoning = Some(json!({"effort":"medium","summary":"auto"}));
+        req.tools = vec![tool("read_file"), tool("list_dir")];
+        req.reasoning = Some(ReasoningRequest { effort: "medium".into(), summary: Some("auto".into()) });
         req.prompt_cache_key = Some("pck_abc".into());
         let mut ep = endpoint();
         ep.body.insert("service_tier".into(), json!("priority"));
         ep.body.insert("max_output_tokens".into(), json!(100));
         ep.body.insert("temperature".into(), json!(0.2));
         ep.body.insert("stream".into(), json!(false));
-        let body = build_body(&req, &ep);
+        let body = build_body(&req, &ep).unwrap();
         assert_eq!(body["instructions"], "Be brief.");
-        assert_eq!(body["tools"][0]["name"], "read_file");
-        assert_eq!(body["reasoning"]["effort"], "medium");
+        assert_eq!(
+            body["tools"][0],
+            json!({"type": "function", "name": "read_file", "description": "the read_file tool",
+                   "parameters": {"type": "object", "properties": {"path": {"type": "string"}}}, "strict": false})
+        );
+        assert_eq!(body["tools"][1]["name"], "list_dir");
+        assert_eq!(body["reasoning"], json!({"effort": "medium", "summary": "auto"}));
         assert_eq!(body["include"], json!(["reasoning.encrypted_content"]));
         assert_eq!(body["prompt_cache_key"], "pck_abc");
         assert_eq!(body["service_tier"], "priority");
@@ -280,11 +313,17 @@ mod tests {
         for key in FORBIDDEN_KEYS {
             assert!(!body.contains_key(*key), "{key}");
         }
+
+        // No summary asked for: the key is left out, the encrypted reasoning still asked for.
+        req.reasoning = Some(ReasoningRequest { effort: "high".into(), summary: None });
+        let body = build_body(&req, &ep).unwrap();
+        assert_eq!(body["reasoning"], json!({"effort": "high"}));
+        assert_eq!(body["include"], json!(["reasoning.encrypted_content"]));
     }
 
     #[test]
     fn zstd_bodies_round_trip() {
-        let body = build_body(&request(), &endpoint());
+        let body = build_body(&request(), &endpoint()).unwrap();
         let plain = encode_body(&body, false).unwrap();
         let packed = encode_body(&body, true).unwrap();
         assert_ne!(plain, packed);
@@ -297,18 +336,30 @@ mod tests {
         json!({"type":"message","role":"user","content":[{"type":"input_text","text":text}]})
     }
 
+    /// The output of a response as the transport hands it to the runtime.
+    fn produced() -> Vec<Item> {
+        [
+            json!({"type":"message","id":"msg_1","status":"completed","role":"assistant","content":[{"type":"output_text","text":"hello","annotations":[]}]}),
+            json!({"type":"function_call","id":"fc_1","status":"completed","name":"f","arguments":"{}","call_id":"c1"}),
+            // A type this build does not know keeps its server id, on both sides.
+            json!({"type":"image_generation_call","id":"ig_1","result":"AAAA"}),
+        ]
+        .into_iter()
+        .map(item_of)
+        .collect()
+    }
+
     #[test]
     fn incremental_requests_send_only_the_new_items() {
-        let first = build_body(&request(), &endpoint());
-        let produced = json!({"type":"message","id":"msg_1","status":"completed","role":"assistant","content":[{"type":"output_text","text":"hello"}]});
-        let call = json!({"type":"function_call","id":"fc_1","name":"f","arguments":"{}","call_id":"c1"});
-        let last = LastExchange::new(&first, "resp_1".into(), vec![produced.clone(), call.clone()]);
+        let first = build_body(&request(), &endpoint()).unwrap();
+        let output = produced();
+        let last = LastExchange::new(&first, "resp_1".into(), &output).unwrap();
 
-        // The runtime replays the output (here without ids) and adds a tool result and a prompt.
-        let replayed = json!({"type":"message","role":"assistant","content":[{"type":"output_text","text":"hello"}]});
+        // The runtime replays the output and adds a tool result and a prompt.
         let mut req = request();
-        req.input.extend([replayed, call.clone(), json!({"type":"function_call_output","call_id":"c1","output":"ok"}), user("next")]);
-        let second = build_body(&req, &endpoint());
+        req.input.extend(output.clone());
+        req.input.extend([Item::function_output("c1", ToolResultContent::Text("ok".into())), Item::user_text("next")]);
+        let second = build_body(&req, &endpoint()).unwrap();
         let items = incremental_input(&last, &second).unwrap();
         assert_eq!(items, vec![json!({"type":"function_call_output","call_id":"c1","output":"ok"}), user("next")]);
         let (frame, incremental) = create_frame(&second, Some(&last));
@@ -320,36 +371,39 @@ mod tests {
 
         // Nothing new at all is still incremental (an empty delta).
         let mut req = request();
-        req.input.extend([produced.clone(), call.clone()]);
-        assert_eq!(incremental_input(&last, &build_body(&req, &endpoint())), Some(vec![]));
+        req.input.extend(output);
+        assert_eq!(incremental_input(&last, &build_body(&req, &endpoint()).unwrap()), Some(vec![]));
     }
 
     #[test]
     fn anything_else_changing_means_a_full_request() {
-        let first = build_body(&request(), &endpoint());
-        let out = json!({"type":"message","role":"assistant","content":[{"type":"output_text","text":"hello"}]});
-        let last = LastExchange::new(&first, "resp_1".into(), vec![out.clone()]);
+        let first = build_body(&request(), &endpoint()).unwrap();
+        let out = Item::assistant_text("hello");
+        let last = LastExchange::new(&first, "resp_1".into(), std::slice::from_ref(&out)).unwrap();
         let next = |f: &dyn Fn(&mut StreamRequest, &mut Endpoint)| {
             let mut req = request();
-            req.input.extend([out.clone(), user("next")]);
+            req.input.extend([out.clone(), Item::user_text("next")]);
             let mut ep = endpoint();
             f(&mut req, &mut ep);
-            build_body(&req, &ep)
+            build_body(&req, &ep).unwrap()
         };
         assert!(incremental_input(&last, &next(&|_, _| {})).is_some());
         assert!(incremental_input(&last, &next(&|r, _| r.model = "gpt-5.4".into())).is_none());
         assert!(incremental_input(&last, &next(&|r, _| r.instructions = Some("x".into()))).is_none());
-        assert!(incremental_input(&last, &next(&|r, _| r.tools = vec![json!({"name":"t"})])).is_none());
+        assert!(incremental_input(&last, &next(&|r, _| r.tools = vec![tool("t")])).is_none());
+        assert!(incremental_input(&last, &next(&|r, _| r.reasoning = Some(ReasoningRequest { effort: "low".into(), summary: None })))
+            .is_none());
         assert!(incremental_input(&last, &next(&|_, e| {
             e.body.insert("service_tier".into(), json!("priority"));
         }))
         .is_none());
         // The history was edited (compaction, a changed prompt).
-        assert!(incremental_input(&last, &next(&|r, _| r.input[0] = user("edited"))).is_none());
-        // The output was not replayed.
+        assert!(incremental_input(&last, &next(&|r, _| r.input[0] = Item::user_text("edited"))).is_none());
+        // The output was not replayed, or replayed changed.
         let mut req = request();
-        req.input.push(user("next"));
-        assert!(incremental_input(&last, &build_body(&req, &endpoint())).is_none());
+        req.input.push(Item::user_text("next"));
+        assert!(incremental_input(&last, &build_body(&req, &endpoint()).unwrap()).is_none());
+        assert!(incremental_input(&last, &next(&|r, _| r.input[1] = Item::assistant_text("hello!"))).is_none());
         // A full frame when there is nothing to continue.
         let (frame, incremental) = create_frame(&first, None);
         assert!(!incremental);

@@ -35,8 +35,14 @@ impl std::fmt::Debug for Connection {
     }
 }
 
-/// Opens the socket. `headers` are the handshake headers (credentials included).
-pub async fn connect(url: &str, headers: &[(String, String)], limit: Duration) -> Result<Connection, Problem> {
+/// Opens the socket. `headers` are the handshake headers (credentials included);
+/// `rate_limit_headers` the provider's usage-window header prefixes, read on a refusal.
+pub async fn connect(
+    url: &str,
+    headers: &[(String, String)],
+    limit: Duration,
+    rate_limit_headers: &[String],
+) -> Result<Connection, Problem> {
     let mut request = url
         .into_client_request()
         .map_err(|e| Problem::Local(format!("not a websocket URL: {e}")))?;
@@ -49,21 +55,21 @@ pub async fn connect(url: &str, headers: &[(String, String)], limit: Duration) -
     }
     let (socket, response) = match tokio::time::timeout(limit, tokio_tungstenite::connect_async(request)).await {
         Err(_) => return Err(Problem::ConnectTimeout(limit)),
-        Ok(Err(e)) => return Err(handshake_problem(e)),
+        Ok(Err(e)) => return Err(handshake_problem(e, rate_limit_headers)),
         Ok(Ok(pair)) => pair,
     };
     let model = response.headers().get("openai-model").and_then(|v| v.to_str().ok()).map(str::to_owned);
     Ok(Connection { socket, last: None, model })
 }
 
-fn handshake_problem(e: tungstenite::Error) -> Problem {
+fn handshake_problem(e: tungstenite::Error, rate_limit_headers: &[String]) -> Problem {
     match e {
         tungstenite::Error::Http(response) => {
             let lookup = |name: &str| {
                 response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
             };
             let body = response.body().as_deref().unwrap_or_default();
-            Problem::http(HttpError::from_response(response.status().as_u16(), &lookup, body, now_secs()))
+            Problem::http(HttpError::from_response(response.status().as_u16(), &lookup, body, now_secs(), rate_limit_headers))
         }
         tungstenite::Error::Io(io) => network_problem(&io),
         tungstenite::Error::Tls(tls) => Problem::Tls(tls.to_string()),
@@ -93,12 +99,14 @@ impl Connection {
 
     /// One request on this socket. `Err((problem, heard_back))`: `heard_back` tells
     /// whether the server answered anything at all (a kept socket that dies before
-    /// answering was stale, not broken by this request).
+    /// answering was stale, not broken by this request). `rate_limit_headers` as for
+    /// [`connect`], for error frames that carry headers.
     pub async fn exchange(
         &mut self,
         body: &Map<String, Value>,
         watchdog: (Duration, Duration),
         feed: &mut Feed<'_>,
+        rate_limit_headers: &[String],
     ) -> Result<StreamResult, (Problem, bool)> {
         let (frame, incremental) = create_frame(body, self.last.as_ref());
         if incremental {
@@ -151,7 +159,7 @@ impl Connection {
                 }
             };
             match event.get("type").and_then(Value::as_str).unwrap_or_default() {
-                "error" => return Err((error_frame(&event), true)),
+                "error" => return Err((error_frame(&event, rate_limit_headers), true)),
                 "codex.rate_limits" | "response.metadata" => continue,
                 _ => {}
             }
@@ -159,10 +167,9 @@ impl Connection {
                 None => {}
                 Some(Ok(())) => {
                     let result = builder.finish(self.model.clone(), "websocket");
-                    self.last = result
-                        .response_id
-                        .clone()
-                        .map(|id| LastExchange::new(body, id, result.output.clone()));
+                    // An output that cannot be encoded again only costs the next
+                    // request its incremental form.
+                    self.last = result.response_id.clone().and_then(|id| LastExchange::new(body, id, &result.output).ok());
                     return Ok(result);
                 }
                 Some(Err(problem)) => return Err((problem, true)),
@@ -172,14 +179,14 @@ impl Connection {
 }
 
 /// `{"type":"error", "status"?, "error":{code, message, ...}, "headers"?}`.
-fn error_frame(event: &Value) -> Problem {
+fn error_frame(event: &Value, rate_limit_headers: &[String]) -> Problem {
     let error = event.get("error").unwrap_or(&Value::Null);
     let code = error.get("code").and_then(Value::as_str).map(str::to_owned);
     if code.as_deref() == Some("websocket_connection_limit_reached") {
         return Problem::ConnectionLimit;
     }
     if event.get("status").and_then(Value::as_u64).is_some() {
-        return Problem::http(HttpError::from_ws_frame(event, now_secs()));
+        return Problem::http(HttpError::from_ws_frame(event, now_secs(), rate_limit_headers));
     }
     let message = error.get("message").and_then(Value::as_str).unwrap_or("the server reported an error").to_owned();
     Problem::Failed { code, message }
@@ -193,10 +200,12 @@ mod tests {
     #[test]
     fn error_frames_are_classified_like_http_errors() {
         let limit = json!({"type":"error","error":{"code":"websocket_connection_limit_reached","message":"60 minutes"}});
-        assert_eq!(error_frame(&limit), Problem::ConnectionLimit);
+        assert_eq!(error_frame(&limit, &[]), Problem::ConnectionLimit);
         let http = json!({"type":"error","status":401,"error":{"message":"token expired"}});
-        assert!(matches!(error_frame(&http), Problem::Http(e) if e.status == 401 && e.message == "token expired"));
+        assert!(matches!(error_frame(&http, &[]), Problem::Http(e) if e.status == 401 && e.message == "token expired"));
         let bare = json!({"type":"error","error":{"code":"server_error","message":"boom"}});
-        assert_eq!(error_frame(&bare), Problem::Failed { code: Some("server_error".into()), message: "boom".into() });
+        assert_eq!(error_frame(&bare, &[]), Problem::Failed { code: Some("server_error".into()), message: "boom".into() });
+        let limited = json!({"type":"error","status":429,"error":{"type":"usage_limit_reached"},"headers":{"x-acme-primary-reset-at":"77"}});
+        assert!(matches!(error_frame(&limited, &["x-acme".to_owned()]), Problem::Http(e) if e.reset_at == Some(77)));
     }
 }

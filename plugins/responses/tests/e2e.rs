@@ -14,7 +14,8 @@ use serde_json::{json, Value};
 use talaria_responses::config::PluginConfig;
 use talaria_responses::driver::{Call, Engine};
 use talaria_responses::probe::probe;
-use talaria_sdk::provider::{Endpoint, FailureReport, ResolveRequest};
+use talaria_sdk::items::Item;
+use talaria_sdk::provider::{Endpoint, ErrorHint, FailureReport, ResolveRequest};
 use talaria_sdk::transport::{FailureClass, ProbeRequest, StreamOptions, StreamRequest, TransportFailure};
 use talaria_sdk::{runtime, Error, ErrorKind, Event, LogLevel, Result};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -332,7 +333,7 @@ fn request(session: &str, options: StreamOptions) -> StreamRequest {
         provider: "fake".into(),
         session_id: session.into(),
         model: "gpt-5.5".into(),
-        input: vec![json!({"type":"message","role":"user","content":[{"type":"input_text","text":"hi"}]})],
+        input: vec![Item::user_text("hi")],
         options,
         ..Default::default()
     }
@@ -393,7 +394,7 @@ fn the_websocket_is_reused_and_the_second_turn_is_incremental() {
 
     let mut req2 = req1.clone();
     req2.input.extend(r1.output.clone());
-    req2.input.push(json!({"type":"message","role":"user","content":[{"type":"input_text","text":"more"}]}));
+    req2.input.push(Item::user_text("more"));
     let r2 = engine.stream(&call, &req2).unwrap();
     assert_eq!(r2.text, "Again");
 
@@ -528,8 +529,13 @@ fn a_provider_auth_error_ends_the_call_with_its_message() {
 fn a_usage_limit_is_a_quota_failure_without_retry() {
     let body = r#"{"error":{"type":"usage_limit_reached","message":"The usage limit has been reached","resets_at":4102444800}}"#;
     let server = Server::start(vec![Step::Http(429, vec![("x-request-id".into(), "req-9".into())], body.into())]);
-    let call = FakeCall::new(endpoint(&server, false))
-        .with_report(|_| Err(Error::new(ErrorKind::RateLimited, "every account is cooling down")));
+    let mut ep = endpoint(&server, false);
+    ep.hints.push(ErrorHint {
+        class: FailureClass::Quota,
+        when_message_contains: None,
+        hint: "Add another account with `talaria auth add acme`.".into(),
+    });
+    let call = FakeCall::new(ep).with_report(|_| Err(Error::new(ErrorKind::RateLimited, "every account is cooling down")));
     let err = Engine::new(PluginConfig::default()).stream(&call, &request("s-quota", quick(3))).unwrap_err();
     assert_eq!(err.kind, ErrorKind::RateLimited);
     let f = failure(&err);
@@ -537,9 +543,37 @@ fn a_usage_limit_is_a_quota_failure_without_retry() {
     assert_eq!(f.reset_at, Some(4_102_444_800));
     assert_eq!(f.request_id.as_deref(), Some("req-9"));
     assert!(err.message.contains("usage limit"), "{}", err.message);
+    assert!(
+        err.message.ends_with("Add another account with `talaria auth add acme`. (every account is cooling down)"),
+        "the provider's advice, then its note: {}",
+        err.message
+    );
     assert_eq!(server.seen().len(), 1);
     let reports = call.reports.lock().unwrap().clone();
     assert_eq!((reports.len(), reports[0].code.as_deref(), reports[0].reset_at), (1, Some("usage_limit_reached"), Some(4_102_444_800)));
+}
+
+#[test]
+fn reset_times_come_from_the_usage_window_headers_the_provider_names() {
+    let windows = || {
+        vec![
+            ("x-acme-primary-used-percent".to_owned(), "100".to_owned()),
+            ("x-acme-primary-reset-at".to_owned(), "4102444800".to_owned()),
+            ("x-codex-primary-reset-at".to_owned(), "4102400000".to_owned()),
+        ]
+    };
+    let reset_seen = |prefixes: &[&str]| {
+        let server = Server::start(vec![Step::Http(429, windows(), "{}".into())]);
+        let mut ep = endpoint(&server, false);
+        ep.rate_limit_headers = prefixes.iter().map(|p| p.to_string()).collect();
+        let call = FakeCall::new(ep).with_report(|_| Err(Error::new(ErrorKind::RateLimited, "cooling down")));
+        let err = Engine::new(PluginConfig::default()).stream(&call, &request("s-windows", quick(0))).unwrap_err();
+        let reported = call.reports.lock().unwrap()[0].reset_at;
+        assert_eq!(reported, failure(&err).reset_at);
+        reported
+    };
+    assert_eq!(reset_seen(&["x-acme"]), Some(4_102_444_800));
+    assert_eq!(reset_seen(&[]), None, "no prefix named, no header read");
 }
 
 #[test]
@@ -686,10 +720,10 @@ fn probe_reports_the_websocket_and_classifies_failures() {
     assert_eq!(failure(&err).class, FailureClass::Auth);
 }
 
-fn next_turn(previous: &StreamRequest, output: &[Value]) -> StreamRequest {
+fn next_turn(previous: &StreamRequest, output: &[Item]) -> StreamRequest {
     let mut next = previous.clone();
     next.input.extend(output.iter().cloned());
-    next.input.push(json!({"type":"message","role":"user","content":[{"type":"input_text","text":"more"}]}));
+    next.input.push(Item::user_text("more"));
     next
 }
 

@@ -140,6 +140,12 @@ pub fn default_models() -> Vec<Value> {
             "supported_in_api": in_api,
             "context_window": context,
             "default_reasoning_level": "medium",
+            "supports_reasoning_summaries": true,
+            "input_modalities": ["text", "image"],
+            "shell_type": "shell_command",
+            "apply_patch_tool_type": "freeform",
+            "truncation_policy": { "mode": "tokens", "limit": 10000 },
+            "supports_parallel_tool_calls": true,
             "supported_reasoning_levels": [
                 { "effort": "low", "description": "Fast responses with lighter reasoning" },
                 { "effort": "medium", "description": "Balances speed and reasoning depth" },
