@@ -164,8 +164,9 @@ impl CredentialStore {
         }
     }
 
+    /// Exit 3: the stored logins are unusable, so the user must sign in again.
     fn corrupt_error(&self, reason: &str) -> Error {
-        Error::failure(format!(
+        Error::auth(format!(
             "{} is not a valid talaria credentials file ({reason}); fix it, or move it aside and \
              log in again with `talaria login` (logging in keeps the bad file as {})",
             self.path.display(),

@@ -24,7 +24,7 @@ use crate::approvals::Approvals;
 use crate::client;
 use crate::config::Config;
 use crate::credentials::CredentialStore;
-use crate::error::{Error, Result};
+use crate::error::{Error, Exit, Result};
 use crate::plugins::Registry;
 
 /// What all plugin hosts of one command share.
@@ -168,8 +168,16 @@ fn provider_of(params: &str) -> std::result::Result<String, PluginError> {
         .map_err(|e| PluginError::new(ErrorKind::InvalidRequest, format!("the request names no provider: {e}")))
 }
 
+/// A host error handed to a plugin, its kind kept (a corrupt `auth.json` is `Auth`: the
+/// user must sign in again).
 fn plugin_error(e: Error) -> PluginError {
-    PluginError::new(ErrorKind::Other, e.message)
+    let kind = match e.exit {
+        Exit::Auth => ErrorKind::Auth,
+        Exit::Usage => ErrorKind::InvalidRequest,
+        Exit::Missing => ErrorKind::Unavailable,
+        Exit::Failure | Exit::Interrupted => ErrorKind::Other,
+    };
+    PluginError::new(kind, e.message)
 }
 
 impl abi::HostServices for PluginHost {

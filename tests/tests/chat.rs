@@ -457,8 +457,10 @@ fn the_repl_approval_prompt_offers_once_session_and_deny() {
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
+    // Enter is a carriage return alone, as a terminal sends it (a stray newline would
+    // answer the next question).
     for line in ["first", "y", "second", "a", "third", "n", "fourth"] {
-        writeln!(stdin, "{line}\r").unwrap();
+        write!(stdin, "{line}\r").unwrap();
         stdin.flush().unwrap();
         std::thread::sleep(Duration::from_millis(700));
     }

@@ -380,6 +380,10 @@ fn a_corrupt_auth_json_is_kept_aside_and_reported() {
     assert_ne!(listed.code, 0);
     assert!(listed.stderr.contains("auth.json"), "{}", listed.stderr);
     assert_eq!(std::fs::read(home.path("auth.json")).unwrap(), b"{ \"providers\": { oops", "reading never rewrites");
+    // A chat cannot use it either: the user must sign in again (exit 3), not a failure (1).
+    let chat = home.run(&["chat", "-q", "hi"]).expect_code(3);
+    assert!(chat.stderr.contains("talaria login"), "{}", chat.stderr);
+    assert_eq!(std::fs::read(home.path("auth.json")).unwrap(), b"{ \"providers\": { oops", "a chat never rewrites it");
 
     mock.set_device_pending_polls(0);
     let login = home.run(&["login", "--no-browser"]).ok();

@@ -267,9 +267,9 @@ impl Registry {
         list
     }
 
-    /// Calls a tool by name, whichever plugin serves it (or only `plugin`'s). What the
-    /// model should read comes back as an output, errors included; only a cancelled call
-    /// is an error.
+    /// Calls a tool by name, whichever plugin serves it (or only `only`'s). An unknown
+    /// name is an error output listing the tools (what a model needs to correct itself);
+    /// a failed call is the plugin's error, for the caller to report its own way.
     pub fn call_tool(&self, request: &ToolCallRequest, only: Option<&str>, events: EventSinkArc, cancel: CancelFlag) -> std::result::Result<ToolOutput, PluginError> {
         let list = self.tool_list();
         let found = list.tools.iter().find(|t| t.spec.name == request.name && only.is_none_or(|p| p == t.plugin));
@@ -278,11 +278,7 @@ impl Registry {
             return Ok(ToolOutput::error(format!("there is no tool named {:?}; the tools are: {}", request.name, known.join(", "))));
         };
         let plugin = self.plugin(&tool.plugin).map_err(|e| PluginError::new(ErrorKind::Unavailable, e.message))?;
-        match client::call::<methods::ToolCall>(&plugin, request, events, cancel) {
-            Err(e) if e.kind() == ErrorKind::Cancelled => Err(e),
-            Err(e) => Ok(ToolOutput::error(format!("{} failed: {}", request.name, e.message))),
-            ok => ok,
-        }
+        client::call::<methods::ToolCall>(&plugin, request, events, cancel)
     }
 }
 

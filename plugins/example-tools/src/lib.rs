@@ -139,8 +139,6 @@ impl Tool for RunCommand {
             timeout_secs: Option<u64>,
         }
         let args: Args = parse_args(args)?;
-        // `Tool::call` is not handed the model's call id, so the request carries none;
-        // the host pairs it with the running tool call itself.
         let request = ApprovalRequest { tool: Some(self.spec().name), ..ApprovalRequest::exec(cx.call_id(), &args.command, args.cwd.clone()) };
         let decision = cx.request_approval(&request)?;
         if !decision.approved() {
