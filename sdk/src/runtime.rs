@@ -11,19 +11,20 @@ use std::time::Duration;
 
 use crate::{CallContext, Error, Result};
 
-static RUNTIME: OnceLock<std::result::Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+type Started = OnceLock<std::result::Result<tokio::runtime::Runtime, String>>;
+
+/// The runtime in `cell`, built by `builder` on first use.
+fn started(cell: &'static Started, mut builder: tokio::runtime::Builder, what: &str) -> Result<&'static tokio::runtime::Runtime> {
+    cell.get_or_init(|| builder.enable_all().build().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| Error::other(format!("could not start the plugin's {what}: {e}")))
+}
 
 fn runtime() -> Result<&'static tokio::runtime::Runtime> {
-    RUNTIME
-        .get_or_init(|| {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .thread_name("talaria-plugin")
-                .build()
-                .map_err(|e| e.to_string())
-        })
-        .as_ref()
-        .map_err(|e| Error::other(format!("could not start the plugin's async runtime: {e}")))
+    static RUNTIME: Started = OnceLock::new();
+    let mut builder = tokio::runtime::Builder::new_current_thread();
+    builder.thread_name("talaria-plugin");
+    started(&RUNTIME, builder, "async runtime")
 }
 
 /// A multi-threaded runtime of the plugin's own, for plugins whose libraries spawn tasks
@@ -31,18 +32,10 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime> {
 /// first use with two worker threads; needs the SDK's `multi-thread` feature.
 #[cfg(feature = "multi-thread")]
 pub fn multi_thread() -> Result<&'static tokio::runtime::Runtime> {
-    static MULTI: OnceLock<std::result::Result<tokio::runtime::Runtime, String>> = OnceLock::new();
-    MULTI
-        .get_or_init(|| {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .thread_name("talaria-plugin-mt")
-                .build()
-                .map_err(|e| e.to_string())
-        })
-        .as_ref()
-        .map_err(|e| Error::other(format!("could not start the plugin's multi-threaded runtime: {e}")))
+    static MULTI: Started = OnceLock::new();
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.worker_threads(2).thread_name("talaria-plugin-mt");
+    started(&MULTI, builder, "multi-threaded runtime")
 }
 
 /// Runs a future to completion on the plugin's own runtime. Safe to call from several
@@ -66,4 +59,18 @@ pub fn block_on_cancellable<F: Future>(cx: &CallContext, future: F) -> Result<F:
             _ = cancelled => Err(Error::cancelled()),
         }
     })
+}
+
+#[cfg(all(test, feature = "multi-thread"))]
+mod tests {
+    #[test]
+    fn spawned_tasks_run_while_the_caller_waits() {
+        let rt = super::multi_thread().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        rt.spawn(async move {
+            tx.send(std::thread::current().name().map(str::to_owned)).unwrap();
+        });
+        let name = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+        assert_eq!(name.as_deref(), Some("talaria-plugin-mt"));
+    }
 }

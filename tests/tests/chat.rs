@@ -375,16 +375,12 @@ fn continue_sends_the_earlier_turns() {
     home.run(&["chat", "-q", "x", "--resume", "nope"]).expect_code(2);
 }
 
-/// The REPL on a real terminal (`script` gives it a pty): slash commands, a turn, the
-/// session kept across turns, and Ctrl+D to leave.
-#[test]
-fn the_repl_runs_turns_and_slash_commands_on_a_terminal() {
+/// Runs `talaria chat` on a real terminal (`script` gives it a pty) with the home's
+/// environment, types `lines` one at a time (Enter is a carriage return alone, as a
+/// terminal sends it), then Ctrl+D. Returns the run and everything the screen showed.
+fn type_into_repl(home: &TestHome, lines: &[&str], pause: Duration) -> (Run, String) {
     use std::io::Write;
-    let mock = MockServer::start();
-    let (home, _) = signed_in(&mock);
-    quick_transport(&home, 2, "websocket = false\n");
     let talaria = talaria_tests::artifacts().talaria.clone();
-    // The same environment a normal run gets, around `script`.
     let plain = home.command(&[]);
     let mut script = std::process::Command::new("script");
     script.args(["-q", "-e", "-c", &format!("{} chat", talaria.display()), "/dev/null"]);
@@ -402,16 +398,28 @@ fn the_repl_runs_turns_and_slash_commands_on_a_terminal() {
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    for line in ["/help", "/fast", "/model gpt-5.5", "first question", "second question", "/tools", "/sessions"] {
-        writeln!(stdin, "{line}\r").unwrap();
+    for line in lines {
+        write!(stdin, "{line}\r").unwrap();
         stdin.flush().unwrap();
         // Let each line be read on its own, as typed.
-        std::thread::sleep(Duration::from_millis(400));
+        std::thread::sleep(pause);
     }
     stdin.write_all(b"\x04").unwrap();
     drop(stdin);
     let run = Run::wait(child);
     let screen = format!("{}{}", run.stdout, run.stderr);
+    (run, screen)
+}
+
+/// The REPL on a real terminal (`script` gives it a pty): slash commands, a turn, the
+/// session kept across turns, and Ctrl+D to leave.
+#[test]
+fn the_repl_runs_turns_and_slash_commands_on_a_terminal() {
+    let mock = MockServer::start();
+    let (home, _) = signed_in(&mock);
+    quick_transport(&home, 2, "websocket = false\n");
+    let lines = ["/help", "/fast", "/model gpt-5.5", "first question", "second question", "/tools", "/sessions"];
+    let (run, screen) = type_into_repl(&home, &lines, Duration::from_millis(400));
     assert_eq!(run.code, 0, "{screen}");
     assert!(screen.contains("/resume [ID]"), "help: {screen}");
     assert!(screen.contains("fast mode on"), "{screen}");
@@ -431,7 +439,6 @@ fn the_repl_runs_turns_and_slash_commands_on_a_terminal() {
 /// command is not asked again), and deny, each answered as typed.
 #[test]
 fn the_repl_approval_prompt_offers_once_session_and_deny() {
-    use std::io::Write;
     let mock = MockServer::start();
     let (home, _) = signed_in(&mock);
     quick_transport(&home, 2, "websocket = false\n");
@@ -439,36 +446,8 @@ fn the_repl_approval_prompt_offers_once_session_and_deny() {
         mock.push_events(function_call_events(&format!("resp_call_{i}"), &format!("call_{i}"), "run_command", &format!(r#"{{"command":"{command}"}}"#)));
         mock.push_events(text_events(&format!("resp_text_{i}"), &["done"]));
     }
-    let talaria = talaria_tests::artifacts().talaria.clone();
-    let plain = home.command(&[]);
-    let mut script = std::process::Command::new("script");
-    script.args(["-q", "-e", "-c", &format!("{} chat", talaria.display()), "/dev/null"]);
-    for (key, value) in plain.get_envs() {
-        match value {
-            Some(value) => script.env(key, value),
-            None => script.env_remove(key),
-        };
-    }
-    let mut child = script
-        .env("TERM", "dumb")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    // Enter is a carriage return alone, as a terminal sends it (a stray newline would
-    // answer the next question).
-    for line in ["first", "y", "second", "a", "third", "n", "fourth"] {
-        write!(stdin, "{line}\r").unwrap();
-        stdin.flush().unwrap();
-        std::thread::sleep(Duration::from_millis(700));
-    }
-    std::thread::sleep(Duration::from_millis(500));
-    stdin.write_all(b"\x04").unwrap();
-    drop(stdin);
-    let run = Run::wait(child);
-    let screen = format!("{}{}", run.stdout, run.stderr);
+    let lines = ["first", "y", "second", "a", "third", "n", "fourth", ""];
+    let (run, screen) = type_into_repl(&home, &lines, Duration::from_millis(700));
     assert_eq!(run.code, 0, "{screen}");
     assert_eq!(screen.matches("Allow? [y] once, [a] for this session, [N] no").count(), 3, "{screen}");
     assert!(screen.contains("wants to run `echo one`"), "{screen}");

@@ -129,6 +129,13 @@ fn one_provider_plugin_serves_two_provider_ids() {
     assert_eq!(sent[0].json()["model"], "twin-b-model");
     let sessions = home.run(&["sessions", "list", "--json"]).ok().json();
     assert_eq!(sessions[0]["provider"], "twin-b");
+    // `-c` uses (and checks the login of) the session's provider, not the profile's
+    // `openai-codex`, which has no login in this home.
+    let again = home.run(&["chat", "-c", "-q", "again"]).ok();
+    assert_eq!(again.stdout, "Hello from the mock.\n");
+    let sent = mock.requests_to("/v1/responses");
+    assert_eq!((sent.len(), sent[1].header("x-twin")), (2, Some("twin-b")));
+    assert_eq!(sent[1].json()["model"], "twin-b-model");
     let unknown = home.run(&["models", "--provider", "twin-c"]).expect_code(2);
     assert!(unknown.stderr.contains("twin-c"), "{}", unknown.stderr);
 }

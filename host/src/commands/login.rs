@@ -99,12 +99,12 @@ impl LoginScreen {
             Event::LoginCode { verification_url, user_code, expires_in_secs } => {
                 eprintln!("{}", code_instructions(verification_url, user_code, *expires_in_secs));
                 if self.show_qr {
-                    if let Some(qr) = qr_code(&verification_url) {
+                    if let Some(qr) = qr_code(verification_url) {
                         eprintln!("{qr}");
                     }
                 }
                 if self.open_browser {
-                    if let Err(e) = webbrowser::open(&verification_url) {
+                    if let Err(e) = webbrowser::open(verification_url) {
                         eprintln!("note: could not open a browser ({e}); open the link above yourself");
                     }
                 }
