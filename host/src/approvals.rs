@@ -1,8 +1,8 @@
 //! Approvals: how the host answers a plugin's `approvals.request`.
 //!
 //! The mode (`--approvals ask|auto|deny`, `/approvals`) decides; `ask` prompts on the
-//! terminal (allow once, allow for the session, deny) with the command or a coloured
-//! diff, and with no terminal declines and says so. An acceptance for the session is
+//! terminal (allow once, allow for the session, deny, or cancel the turn) with the
+//! command or a coloured diff, and with no terminal declines and says so. An acceptance for the session is
 //! remembered until the session changes. Every request and decision is also an event
 //! (`approval_request`, `approval_decision`) on the asking call's stream.
 
@@ -98,7 +98,8 @@ fn session_key(request: &ApprovalRequest) -> String {
     format!("{:?}\u{0}{}\u{0}{}", request.kind, request.plugin.as_deref().unwrap_or(""), what.unwrap_or(&request.summary))
 }
 
-/// The terminal question: allow once, allow for the session, or deny (the default).
+/// The terminal question: allow once, allow for the session, deny (the default), or
+/// cancel the whole turn.
 fn prompt(who: &str, what: &str, request: &ApprovalRequest) -> ApprovalDecision {
     let colour = std::io::stderr().is_terminal();
     let mut err = std::io::stderr().lock();
@@ -109,13 +110,14 @@ fn prompt(who: &str, what: &str, request: &ApprovalRequest) -> ApprovalDecision 
     if let Some(patch) = &request.patch {
         let _ = writeln!(err, "{}", diff_lines(patch, colour));
     }
-    let _ = write!(err, "Allow? [y] once, [a] for this session, [N] no: ");
+    let _ = write!(err, "Allow? [y] once, [a] for this session, [N] no, [c] cancel the turn: ");
     let _ = err.flush();
     let mut line = String::new();
     let _ = std::io::stdin().lock().read_line(&mut line);
     match line.trim().to_ascii_lowercase().as_str() {
         "y" | "yes" => decision(Decision::Accept, "approved by the user"),
         "a" | "always" => decision(Decision::AcceptForSession, "approved by the user for this session"),
+        "c" | "cancel" => decision(Decision::Cancel, "the user cancelled the turn"),
         _ => decision(Decision::Decline, "declined by the user"),
     }
 }

@@ -17,7 +17,7 @@ use talaria_plugin_api::abi_stable::sabi_trait::TD_Opaque;
 use talaria_plugin_api::abi_stable::std_types::{ROption, RResult, RStr, RString};
 use talaria_plugin_api::manifest::Manifest;
 use talaria_plugin_api::methods::{self, Method};
-use talaria_plugin_api::payload::{ApprovalRequest, ErrorKind, HostInfo, PluginConfig, ToolCallRequest};
+use talaria_plugin_api::payload::{ApprovalRequest, Decision, ErrorKind, HostInfo, PluginConfig, ToolCallRequest};
 
 use crate::app::App;
 use crate::approvals::Approvals;
@@ -134,7 +134,12 @@ impl PluginHost {
             methods::ApprovalsRequest::NAME => {
                 let mut request: ApprovalRequest = decode::<methods::ApprovalsRequest>(params)?;
                 request.plugin = Some(self.plugin_id.clone());
-                encode(&self.approvals.decide(&request, &events))
+                let decision = self.approvals.decide(&request, &events);
+                // "Cancel" stops the whole call chain the request came from: the turn.
+                if decision.decision == Decision::Cancel {
+                    cancel.cancel();
+                }
+                encode(&decision)
             }
             m if m.starts_with("provider.") && methods::ALL.contains(&m) => {
                 let provider = provider_of(params)?;

@@ -436,20 +436,21 @@ fn the_repl_runs_turns_and_slash_commands_on_a_terminal() {
 }
 
 /// The approval prompt on a real terminal: allow once, allow for the session (the same
-/// command is not asked again), and deny, each answered as typed.
+/// command is not asked again), deny, and cancel the turn, each answered as typed.
 #[test]
 fn the_repl_approval_prompt_offers_once_session_and_deny() {
     let mock = MockServer::start();
     let (home, _) = signed_in(&mock);
     quick_transport(&home, 2, "websocket = false\n");
-    for (i, command) in ["echo one", "echo two", "echo three", "echo two"].iter().enumerate() {
+    for (i, command) in ["echo one", "echo two", "echo three", "echo two", "echo five"].iter().enumerate() {
         mock.push_events(function_call_events(&format!("resp_call_{i}"), &format!("call_{i}"), "run_command", &format!(r#"{{"command":"{command}"}}"#)));
         mock.push_events(text_events(&format!("resp_text_{i}"), &["done"]));
     }
-    let lines = ["first", "y", "second", "a", "third", "n", "fourth", ""];
+    let lines = ["first", "y", "second", "a", "third", "n", "fourth", "fifth", "c", ""];
     let (run, screen) = type_into_repl(&home, &lines, Duration::from_millis(700));
     assert_eq!(run.code, 0, "{screen}");
-    assert_eq!(screen.matches("Allow? [y] once, [a] for this session, [N] no").count(), 3, "{screen}");
+    assert_eq!(screen.matches("Allow? [y] once, [a] for this session, [N] no").count(), 4, "{screen}");
+    assert!(screen.contains("(interrupted; the partial answer is kept)"), "cancel ends the turn: {screen}");
     assert!(screen.contains("wants to run `echo one`"), "{screen}");
 
     // What each tool call answered, as the model was told right after it.
@@ -466,4 +467,5 @@ fn the_repl_approval_prompt_offers_once_session_and_deny() {
     assert!(outputs[1].contains("two"), "{outputs:?}");
     assert!(outputs[2].contains("declined"), "{outputs:?}");
     assert!(outputs[3].contains("two") && !outputs[3].contains("declined"), "accepted for the session: {outputs:?}");
+    assert_eq!(posts(&mock).len(), 9, "the cancelled turn sends nothing after the tool call");
 }
