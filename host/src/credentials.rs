@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value};
+use talaria_plugin_api::time::now_secs;
 
 use crate::error::{io_error, Error, Result};
 use crate::fsutil::{write_atomic, FileLock};
@@ -180,10 +181,7 @@ impl CredentialStore {
     fn quarantine(&self, reason: &str) -> Result<()> {
         let mut target = self.sibling(".corrupt");
         if target.exists() {
-            let secs = SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
+            let secs = now_secs();
             target = self.sibling(&format!(".corrupt.{secs}"));
             let mut n = 1;
             while target.exists() {
@@ -318,7 +316,7 @@ mod tests {
         let (dir, store) = store();
         std::fs::write(store.path(), b"{ not json").unwrap();
         let err = store.get("p").unwrap_err();
-        assert_eq!(err.exit, crate::error::Exit::Failure);
+        assert_eq!(err.exit, crate::error::Exit::Auth, "the user must sign in again");
         assert!(err.message.contains(&store.path().display().to_string()), "{}", err.message);
         assert!(err.message.contains("talaria login"), "{}", err.message);
         assert!(store.providers().is_err());

@@ -18,6 +18,7 @@ pub mod provider;
 pub mod router;
 pub mod runtime;
 pub mod text;
+pub mod time;
 pub mod transport;
 pub mod version;
 

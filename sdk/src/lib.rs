@@ -66,7 +66,7 @@ pub use talaria_plugin_api::payload::{
 };
 /// The payloads of `runtime.turn`.
 pub use talaria_plugin_api::runtime as turn;
-pub use talaria_plugin_api::{items, methods, provider, router, text, transport, ABI_VERSION};
+pub use talaria_plugin_api::{items, methods, provider, router, text, time, transport, ABI_VERSION};
 pub use tools::{parse_args, Tool, ToolSet};
 
 /// Re-exports for [`export_plugin!`]'s expansion; not part of the public API.

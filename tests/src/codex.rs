@@ -22,28 +22,35 @@ pub fn signed_in(mock: &MockServer) -> (TestHome, Tokens) {
     (home, tokens)
 }
 
+/// When seeded entries say they were added and last refreshed.
+pub const SEEDED_AT: &str = "2026-11-01T00:00:00Z";
+
+/// One entry of the provider's pool, in the plugin's format: `who` signed in with
+/// `tokens`, joined by `source` (`device_code`, `auth_add`, `codex_import`).
+pub fn pool_entry(id: &str, source: &str, who: &AccountSpec, tokens: &Tokens) -> Value {
+    json!({
+        "id": id,
+        "label": who.email,
+        "source": source,
+        "email": who.email,
+        "account_id": who.account_id,
+        "user_id": who.user_id,
+        "plan": who.plan,
+        "tokens": { "id_token": tokens.id_token, "access_token": tokens.access_token, "refresh_token": tokens.refresh_token },
+        "last_refresh": SEEDED_AT,
+        "added_at": SEEDED_AT,
+        "status": "ok",
+    })
+}
+
 /// Writes the provider's pool into the profile's auth.json, in the plugin's format.
 pub fn seed_pool(home: &TestHome, entries: &[(&Tokens, &AccountSpec)]) {
     let credentials: Vec<Value> = entries
         .iter()
         .enumerate()
-        .map(|(i, (tokens, who))| {
-            json!({
-                "id": format!("c-seed{i}"),
-                "label": who.email,
-                "source": if i == 0 { "device_code" } else { "auth_add" },
-                "email": who.email,
-                "account_id": who.account_id,
-                "user_id": who.user_id,
-                "plan": who.plan,
-                "tokens": { "id_token": tokens.id_token, "access_token": tokens.access_token, "refresh_token": tokens.refresh_token },
-                "last_refresh": "2026-11-01T00:00:00Z",
-                "added_at": "2026-11-01T00:00:00Z",
-                "status": "ok",
-            })
-        })
+        .map(|(i, (tokens, who))| pool_entry(&format!("c-seed{i}"), if i == 0 { "device_code" } else { "auth_add" }, who, tokens))
         .collect();
-    let doc = json!({ "version": 1, "updated_at": "2026-11-01T00:00:00Z", "providers": { "openai-codex": { "credentials": credentials } } });
+    let doc = json!({ "version": 1, "updated_at": SEEDED_AT, "providers": { "openai-codex": { "credentials": credentials } } });
     std::fs::create_dir_all(home.root()).unwrap();
     std::fs::write(home.path("auth.json"), serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
 }

@@ -4,13 +4,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::{json, Value};
+use talaria_plugin_api::time::now_secs;
 use talaria_tests::mock::{AccountSpec, MockResponse, MockServer, Tokens, CLIENT_ID};
 use talaria_tests::codex::{home_for, pool, seed_pool};
 use talaria_tests::{Run, TestHome};
-
-fn now() -> i64 {
-    talaria_tests::mock::now_secs()
-}
 
 fn accounts(home: &TestHome) -> Vec<Value> {
     home.run(&["auth", "list", "--json"]).ok().json().as_array().cloned().unwrap()
@@ -327,7 +324,7 @@ fn a_429_cools_the_account_down_and_rotates_the_pool() {
 
     let listed = accounts(&home);
     assert_eq!(listed[0]["status"], "rate_limited");
-    let left = listed[0]["available_at"].as_i64().unwrap() - now();
+    let left = listed[0]["available_at"].as_u64().unwrap().saturating_sub(now_secs());
     assert!((500..=600).contains(&left), "cooldown follows Retry-After: {left}");
     assert_eq!(listed[1]["current"], true);
     let human = home.run(&["auth", "list"]).ok().stdout;

@@ -1,5 +1,6 @@
 //! The interactive chat: a line editor with history, and slash commands.
 
+use clap::ValueEnum;
 use rustyline::error::ReadlineError;
 use rustyline::DefaultEditor;
 
@@ -110,12 +111,9 @@ fn slash(chat: &mut Chat, command: &str) -> Result<Flow> {
         }
         "approvals" if arg.is_empty() => eprintln!("approvals: {}", mode_name(chat.registry.approvals().mode())),
         "approvals" => {
-            let mode = match arg {
-                "ask" => ApprovalMode::Ask,
-                "auto" => ApprovalMode::Auto,
-                "deny" => ApprovalMode::Deny,
-                other => return Err(Error::usage(format!("/approvals takes ask, auto or deny, not {other:?}"))),
-            };
+            // The flag's own parser: `/approvals` takes what `--approvals` takes.
+            let mode = ApprovalMode::from_str(arg, true)
+                .map_err(|_| Error::usage(format!("/approvals takes ask, auto or deny, not {arg:?}")))?;
             chat.registry.approvals().set_mode(mode);
             eprintln!("approvals: {}", mode_name(mode));
         }
@@ -141,10 +139,6 @@ fn on_off(b: bool) -> &'static str {
     }
 }
 
-fn mode_name(mode: ApprovalMode) -> &'static str {
-    match mode {
-        ApprovalMode::Ask => "ask",
-        ApprovalMode::Auto => "auto",
-        ApprovalMode::Deny => "deny",
-    }
+fn mode_name(mode: ApprovalMode) -> String {
+    mode.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default()
 }

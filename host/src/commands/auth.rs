@@ -3,11 +3,10 @@
 //! Everything shown comes from the provider's `Account` records, which never carry a
 //! secret; nothing here reads `auth.json` itself.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use serde_json::{json, Value};
 use talaria_plugin_api::provider::{Account, AccountStatus, ResolveRequest};
 use talaria_plugin_api::text::duration_words;
+use talaria_plugin_api::time::now_secs;
 
 use super::login::{describe_account, sign_in, SignIn};
 use super::open_provider;
@@ -36,7 +35,7 @@ fn list(app: &App, provider: Option<&str>, json: bool) -> Result<()> {
         crate::outln!("No stored credentials for {}; {}.", provider.id(), sign_in_hint(&provider).trim_end_matches('.'));
         return Ok(());
     }
-    let now = unix_now();
+    let now = now_secs();
     let rows: Vec<Vec<String>> = accounts
         .iter()
         .map(|a| {
@@ -98,7 +97,7 @@ fn status(app: &App, provider: Option<&str>, json: bool) -> Result<()> {
         crate::outln!("{id}: not logged in; {}", sign_in_hint(&provider));
         return Ok(());
     }
-    let now = unix_now();
+    let now = now_secs();
     match current {
         Some(a) => crate::outln!("{id}: logged in as {}", describe_account(a)),
         None => crate::outln!("{id}: logged in, no credential selected"),
@@ -179,10 +178,6 @@ pub(super) fn sign_in_hint(provider: &Provider) -> String {
         Err(e) if e.exit == Exit::Auth => e.message,
         Ok(_) | Err(_) => fallback,
     }
-}
-
-pub(super) fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -11,9 +11,10 @@ use talaria_plugin_api::manifest::PluginKind;
 use talaria_plugin_api::methods::TransportProbe;
 use talaria_plugin_api::payload::ErrorKind;
 use talaria_plugin_api::provider::{Account, AccountStatus};
+use talaria_plugin_api::time::now_secs;
 use talaria_plugin_api::transport::{FailureClass, ProbeRequest, ProbeResult, TransportFailure};
 
-use super::auth::{login_command, sign_in_hint, status_summary, unix_now};
+use super::auth::{login_command, sign_in_hint, status_summary};
 use super::login::describe_account;
 use crate::app::App;
 use crate::approvals::Approvals;
@@ -186,7 +187,7 @@ fn provider_auth(provider: &Provider) -> std::result::Result<String, String> {
     // An expired access token is refreshed on next use, so it still counts.
     let usable: Vec<&Account> =
         accounts.iter().filter(|a| matches!(a.status, AccountStatus::Ok | AccountStatus::Expired)).collect();
-    let now = unix_now();
+    let now = now_secs();
     if usable.is_empty() {
         let hint = if accounts.iter().any(|a| a.status == AccountStatus::NeedsRelogin) {
             format!("run `{}`", login_command(id))

@@ -2,10 +2,10 @@
 //! login. What `resolve`, `report` and the account methods answer.
 
 use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
 use talaria_sdk::provider::{Account, AccountStatus, Endpoint, FailureReport, LogoutResult, ResolveRequest};
+use talaria_sdk::time::now_secs;
 use talaria_sdk::{Error, ErrorKind, Result};
 
 use crate::settings::{Settings, API_KEY_VAR};
@@ -55,7 +55,7 @@ pub fn report(settings: &Settings, report: &FailureReport) -> Error {
             format!("OpenAI rejected {API_KEY_VAR} ({}{code}); check the key", report.status),
         ),
         429 => {
-            let wait = retry_after(report, now());
+            let wait = retry_after(report, now_secs());
             let when = wait.map(|s| format!("try again in {}", talaria_sdk::text::duration_words(s))).unwrap_or_else(|| "try again later".into());
             let error = Error::new(ErrorKind::RateLimited, format!("OpenAI rate-limited {API_KEY_VAR} (429{code}); {when}"));
             match wait {
@@ -73,10 +73,6 @@ pub fn report(settings: &Settings, report: &FailureReport) -> Error {
 /// Seconds until the limit lifts: `Retry-After` first, else the reset time.
 fn retry_after(report: &FailureReport, now: u64) -> Option<u64> {
     report.retry_after_secs.or_else(|| report.reset_at.map(|at| at.saturating_sub(now)))
-}
-
-fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 pub fn accounts(settings: &Settings) -> Vec<Account> {

@@ -3,9 +3,7 @@
 // Test code: a failed step should stop the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::sync::mpsc;
 
 use serde_json::{json, Value};
 use talaria_sdk::provider::{Account, AccountStatus, Endpoint, LogoutResult, ModelList, ModelSource, ModelsRequest};
@@ -13,6 +11,7 @@ use talaria_sdk::testing::Harness;
 use talaria_sdk::methods::{self, Method};
 use talaria_sdk::provider::{ProviderCall, ProviderInfo};
 use talaria_sdk::{Error, ErrorKind, Exports};
+use talaria_tests::mock::{MockResponse, MockServer};
 
 use crate::settings::{API_KEY_VAR, BASE_URL_VAR};
 use crate::{OpenAiApi, Settings};
@@ -131,25 +130,6 @@ fn unknown_methods_are_refused_as_such() {
     assert_eq!(err.kind, ErrorKind::UnknownMethod);
 }
 
-/// Answers one HTTP request with `status` and `body`, and hands back the request head.
-fn one_shot_server(status: &str, body: &str) -> (String, mpsc::Receiver<String>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}/v1", listener.local_addr().unwrap());
-    let response = format!("HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
-        let mut head = Vec::new();
-        let mut byte = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap() == 1 {
-            head.push(byte[0]);
-        }
-        stream.write_all(response.as_bytes()).unwrap();
-        tx.send(String::from_utf8_lossy(&head).into_owned()).unwrap();
-    });
-    (base, rx)
-}
-
 fn models(h: &Harness) -> ModelList {
     let request = ProviderCall::new("openai-api", ModelsRequest { refresh: true });
     h.call_method::<methods::ProviderModels>(&request).unwrap().0
@@ -161,24 +141,29 @@ fn slugs(list: &ModelList) -> Vec<&str> {
 
 #[test]
 fn models_come_live_from_the_models_endpoint_sorted_with_the_key_sent() {
-    let (base, request) = one_shot_server("200 OK", r#"{"object":"list","data":[{"id":"gpt-5.5"},{"id":"gpt-4.1"},{"id":"o3"}]}"#);
-    let h = provider(&[(API_KEY_VAR, KEY), (BASE_URL_VAR, &base)]);
+    let mock = MockServer::start();
+    mock.set_api_key(KEY);
+    mock.set_models(vec![json!({"slug": "gpt-5.5"}), json!({"slug": "gpt-4.1"}), json!({"slug": "o3"})]);
+    let h = provider(&[(API_KEY_VAR, KEY), (BASE_URL_VAR, &mock.openai_base_url())]);
     let list = models(&h);
     assert_eq!(list.source, ModelSource::Live);
     assert_eq!(slugs(&list), ["gpt-4.1", "gpt-5.5", "o3"]);
     assert_eq!(list.default_model, "gpt-5.5");
     assert_eq!(list.note, None);
     assert!(list.models[1].reasoning.is_some() && list.models[0].reasoning.is_none());
-    let head = request.recv().unwrap().to_ascii_lowercase();
-    assert!(head.starts_with("get /v1/models http/1.1"), "{head}");
-    assert!(head.contains(&format!("authorization: bearer {}", KEY.to_ascii_lowercase())), "{head}");
-    assert!(head.contains("user-agent: talaria/"), "{head}");
+    let asked = mock.requests();
+    assert_eq!(asked.len(), 1);
+    assert_eq!((asked[0].method.as_str(), asked[0].path.as_str()), ("GET", "/v1/models"));
+    assert_eq!(asked[0].header("authorization"), Some(format!("Bearer {KEY}").as_str()));
+    assert!(asked[0].header("user-agent").is_some_and(|ua| ua.starts_with("talaria/")), "{asked:?}");
 }
 
 #[test]
 fn a_failed_model_fetch_falls_back_to_the_builtin_list_with_a_note() {
-    let (base, _request) = one_shot_server("500 Internal Server Error", r#"{"error":{"message":"down"}}"#);
-    let h = provider(&[(API_KEY_VAR, KEY), (BASE_URL_VAR, &base)]);
+    let mock = MockServer::start();
+    mock.set_api_key(KEY);
+    mock.push_response("/v1/models", MockResponse::json(500, json!({"error": {"message": "down"}})));
+    let h = provider(&[(API_KEY_VAR, KEY), (BASE_URL_VAR, &mock.openai_base_url())]);
     let list = models(&h);
     assert_eq!(list.source, ModelSource::Builtin);
     assert_eq!(slugs(&list), ["gpt-5.5", "gpt-5.4", "gpt-5.4-mini"]);

@@ -3,7 +3,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use talaria_sdk::{Error, ErrorKind, Result};
+use talaria_sdk::{time, Error, ErrorKind, Result};
 
 /// How long to wait for a TCP/TLS connection before calling the network down.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -115,9 +115,10 @@ fn redact_jwts(word: &str) -> String {
     out
 }
 
-/// `Retry-After` in seconds (the delta form; an HTTP date is rare here and ignored).
+/// A reply's `Retry-After` in whole seconds, rounded up (delta-seconds or an HTTP date).
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<u64> {
-    headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().parse::<u64>().ok()
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    time::retry_after(value, time::now_secs()).map(time::ceil_secs)
 }
 
 #[cfg(test)]
@@ -142,12 +143,15 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_reads_seconds() {
+    fn retry_after_reads_seconds_and_dates() {
         let mut h = reqwest::header::HeaderMap::new();
         assert_eq!(retry_after(&h), None);
         h.insert(reqwest::header::RETRY_AFTER, "7".parse().unwrap());
         assert_eq!(retry_after(&h), Some(7));
+        // An HTTP date counts from now; one in the past means "now".
         h.insert(reqwest::header::RETRY_AFTER, "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(0));
+        h.insert(reqwest::header::RETRY_AFTER, "soon".parse().unwrap());
         assert_eq!(retry_after(&h), None);
     }
 }

@@ -87,23 +87,16 @@ fn non_empty_str(v: &Value) -> Option<&str> {
     v.as_str().filter(|s| !s.is_empty())
 }
 
-/// Builds an unsigned JWT with the given payload (tests only).
-#[cfg(test)]
-pub fn fake_jwt(payload: &Value) -> String {
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
-    let body = URL_SAFE_NO_PAD.encode(payload.to_string().as_bytes());
-    format!("{header}.{body}.sig")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use base64::engine::general_purpose::URL_SAFE;
     use serde_json::json;
+    use talaria_tests::mock::mint_jwt;
 
     #[test]
     fn reads_the_namespaced_claims() {
-        let token = fake_jwt(&json!({
+        let token = mint_jwt(&json!({
             "exp": 1_900_000_000u64,
             "email": "a@example.com",
             "https://api.openai.com/auth": {
@@ -133,7 +126,7 @@ mod tests {
 
     #[test]
     fn missing_claims_and_garbage_are_none() {
-        let c = Claims::decode(&fake_jwt(&json!({"sub": "x"})));
+        let c = Claims::decode(&mint_jwt(&json!({"sub": "x"})));
         assert_eq!((c.exp(), c.email(), c.account_id(), c.user_id(), c.plan()), (None, None, None, None, None));
         assert!(!c.is_fedramp());
         for bad in ["", "opaque-token", "a.!!!.c", "a.bm90IGpzb24.c"] {
@@ -144,7 +137,7 @@ mod tests {
 
     #[test]
     fn email_falls_back_to_the_profile_claim_and_user_id_to_user_id() {
-        let c = Claims::decode(&fake_jwt(&json!({
+        let c = Claims::decode(&mint_jwt(&json!({
             "https://api.openai.com/profile": {"email": "p@example.com"},
             "https://api.openai.com/auth": {"user_id": "u-2"}
         })));

@@ -5,12 +5,13 @@ use std::time::Instant;
 
 use serde_json::Value;
 use talaria_sdk::provider::{Account, LoginMode, LoginRequest};
+use talaria_sdk::time::now_secs;
 use talaria_sdk::{ApprovalKind, ApprovalRequest, CallContext, Error, ErrorKind, Event, Result};
 
 use crate::codex_import::{self, CodexLogin};
 use crate::issuer::{self, DEVICE_CODE_LIFETIME};
 use crate::store::{
-    new_entry_id, now_secs, parse_pool, pool_to_value, rfc3339, Entry, Identity, IssuedTokens, Pool, Strategy, Tokens,
+    new_entry_id, parse_pool, pool_to_value, rfc3339, Entry, Identity, IssuedTokens, Pool, Strategy, Tokens,
     SOURCE_AUTH_ADD, SOURCE_CODEX_IMPORT, SOURCE_DEVICE_CODE, STATUS_OK,
 };
 use crate::{CodexProvider, PROVIDER_ID};

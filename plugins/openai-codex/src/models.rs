@@ -9,12 +9,12 @@ use serde_json::{json, Map, Value};
 use talaria_sdk::provider::{
     Endpoint, FailureReport, ModelInfo, ModelList, ModelSource, ModelsRequest, ReasoningSupport, ResolveRequest,
 };
+use talaria_sdk::text::duration_words;
+use talaria_sdk::time::now_secs;
 use talaria_sdk::{runtime, ErrorKind, Result};
 
 use crate::http::{describe_send_error, excerpt, retry_after, MODELS_TIMEOUT};
 use crate::issuer::Reply;
-use crate::store::now_secs;
-use talaria_sdk::text::duration_words;
 use crate::{CodexProvider, CODEX_VERSION, PROVIDER_ID};
 
 pub const DEFAULT_MODEL: &str = "gpt-5.3-codex";

@@ -3,11 +3,12 @@
 
 use serde_json::Value;
 use talaria_sdk::provider::{Account, Endpoint, FailureReport, LogoutResult, ResolveRequest};
+use talaria_sdk::time::now_secs;
 use talaria_sdk::{Error, ErrorKind, Result};
 
 use crate::endpoint;
 use crate::refresh::{Locked, Outcome};
-use crate::store::{now_secs, parse_pool, pool_to_value, Entry, Pool, SOURCE_CODEX_IMPORT};
+use crate::store::{parse_pool, pool_to_value, Entry, Pool, SOURCE_CODEX_IMPORT};
 use crate::{CodexProvider, Handed, PROVIDER_ID};
 
 /// A 401 that survives a refresh benches the credential for this long.

@@ -6,10 +6,11 @@
 //! process already rotated the tokens, we adopt them and make no request; otherwise we
 //! POST and write the result before the lock is released.
 
+use talaria_sdk::time::now_secs;
 use talaria_sdk::{Error, ErrorKind, Result};
 
 use crate::issuer::{self, terminal_detail, RefreshFailure};
-use crate::store::{now_secs, parse_pool, pool_to_value, rfc3339, Entry};
+use crate::store::{parse_pool, pool_to_value, rfc3339, Entry};
 use crate::{CodexProvider, PROVIDER_ID};
 
 /// What a refresh left behind.

@@ -6,11 +6,12 @@
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use talaria_sdk::provider::{Account, AccountStatus};
+use talaria_sdk::time::now_secs;
 use talaria_sdk::{Error, ErrorKind, Result};
 
 use crate::jwt::Claims;
@@ -130,10 +131,6 @@ impl Strategy {
             ))),
         }
     }
-}
-
-pub fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 pub fn rfc3339(secs: u64) -> String {
@@ -468,11 +465,11 @@ pub fn not_logged_in() -> Error {
 #[cfg(test)]
 pub mod tests {
     use super::*;
-    use crate::jwt::fake_jwt;
     use serde_json::json;
+    use talaria_tests::mock::mint_jwt;
 
     pub fn access_jwt(exp: u64, account: &str) -> String {
-        fake_jwt(&json!({"exp": exp, "https://api.openai.com/auth": {"chatgpt_account_id": account}}))
+        mint_jwt(&json!({"exp": exp, "https://api.openai.com/auth": {"chatgpt_account_id": account}}))
     }
 
     pub fn entry(id: &str, label: &str, exp: u64) -> Entry {

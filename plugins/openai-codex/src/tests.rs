@@ -1,8 +1,6 @@
-//! Behaviour through the ABI (`talaria_sdk::testing::Harness`), against a tiny local
-//! HTTP server standing in for the issuer and the backend where a test needs one.
+//! Behaviour through the ABI (`talaria_sdk::testing::Harness`), against the test kit's
+//! mock issuer and backend where a test needs one.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
@@ -11,39 +9,36 @@ use talaria_sdk::provider::{
 };
 use talaria_sdk::testing::Harness;
 use talaria_sdk::methods::{self, Method};
+use talaria_sdk::time::now_secs;
 use talaria_sdk::{Error, ErrorKind, Event, Exports, Host};
+use talaria_tests::codex::{pool_entry, SEEDED_AT};
+use talaria_tests::mock::{mint_jwt, AccountSpec, MockResponse, MockServer, Tokens, CLIENT_ID};
 
-use crate::jwt::fake_jwt;
 use crate::login::{place_login, NewLogin};
-use crate::store::{now_secs, parse_pool, IssuedTokens, Pool, SOURCE_AUTH_ADD, SOURCE_CODEX_IMPORT, SOURCE_DEVICE_CODE};
+use crate::store::{parse_pool, IssuedTokens, Pool, SOURCE_AUTH_ADD, SOURCE_CODEX_IMPORT, SOURCE_DEVICE_CODE};
 use crate::{CodexProvider, PROVIDER_ID};
 
 // ---------------------------------------------------------------- fixtures
 
-fn jwt(exp: u64, email: &str, account: &str, user: &str, plan: &str) -> String {
-    fake_jwt(&json!({
-        "exp": exp,
-        "email": email,
-        "https://api.openai.com/auth": {
-            "chatgpt_account_id": account, "chatgpt_user_id": user, "chatgpt_plan_type": plan
-        }
-    }))
+/// The account behind entry `id`: `acc-{id}`, `user-{id}`, on the plus plan.
+fn account(id: &str, email: &str) -> AccountSpec {
+    AccountSpec::new(email, &format!("acc-{id}"), &format!("user-{id}"), "plus")
 }
 
-/// A stored entry whose access token is valid for `ttl` more seconds.
+/// A stored entry whose access token is valid for `ttl` more seconds. No issuer knows
+/// its tokens; its refresh token is `rt-secret-{id}`, which the leak checks look for.
 fn entry(id: &str, email: &str, ttl: i64) -> Value {
-    let exp = (now_secs() as i64 + ttl) as u64;
-    json!({
-        "id": id, "label": email, "source": "device_code",
-        "email": email, "account_id": format!("acc-{id}"), "user_id": format!("user-{id}"), "plan": "plus",
-        "tokens": {
-            "id_token": jwt(exp + 86_400, email, &format!("acc-{id}"), &format!("user-{id}"), "plus"),
-            "access_token": jwt(exp, email, &format!("acc-{id}"), &format!("user-{id}"), "plus"),
-            "refresh_token": format!("rt-secret-{id}")
-        },
-        "last_refresh": "2026-01-01T00:00:00Z", "added_at": "2026-01-01T00:00:00Z",
-        "status": "ok", "request_count": 0
-    })
+    let who = account(id, email);
+    let tokens = Tokens { refresh_token: format!("rt-secret-{id}"), ..who.offline_tokens(ttl) };
+    pool_entry(id, SOURCE_DEVICE_CODE, &who, &tokens)
+}
+
+/// A stored entry with tokens `mock` issued: its issuer refreshes them and its backend
+/// takes them.
+fn issued_entry(mock: &MockServer, id: &str, email: &str, ttl: i64) -> (Value, Tokens) {
+    let who = account(id, email);
+    let tokens = mock.issue_tokens(&who, ttl);
+    (pool_entry(id, SOURCE_DEVICE_CODE, &who, &tokens), tokens)
 }
 
 fn pool(entries: Vec<Value>) -> Value {
@@ -84,6 +79,12 @@ const DEAD: &str = "http://127.0.0.1:9";
 
 fn offline(credentials: Value) -> Setup {
     start(Some(credentials), Value::Null, DEAD, "https://backend.invalid/codex")
+}
+
+/// The provider with `credentials`, signing in and refreshing at `mock`'s issuer and
+/// asking its Codex backend.
+fn against(mock: &MockServer, credentials: Option<Value>) -> Setup {
+    start(credentials, Value::Null, &mock.issuer_url(), &mock.codex_base_url())
 }
 
 impl Setup {
@@ -131,109 +132,18 @@ fn assert_no_secrets(text: &str, secrets: &[&str]) {
     assert!(!text.contains("eyJ"), "a JWT leaked into: {text}");
 }
 
-fn assert_logs_clean(s: &Setup) {
+fn assert_logs_clean(s: &Setup, secrets: &[&str]) {
     for (_, line) in s.harness.logs() {
-        assert_no_secrets(&line, &[]);
+        assert_no_secrets(&line, secrets);
     }
-}
-
-// ---------------------------------------------------------------- mock server
-
-#[derive(Debug, Clone)]
-struct Req {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Req {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-    }
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap()
-    }
-}
-
-struct Reply(u16, Value, Vec<(&'static str, String)>);
-
-fn ok(body: Value) -> Reply {
-    Reply(200, body, vec![])
-}
-
-type Handler = dyn Fn(&Req, usize) -> Reply + Send + Sync;
-
-struct Mock {
-    url: String,
-    requests: Arc<Mutex<Vec<Req>>>,
-}
-
-impl Mock {
-    fn requests(&self) -> Vec<Req> {
-        self.requests.lock().unwrap().clone()
-    }
-    fn count(&self, path_prefix: &str) -> usize {
-        self.requests().iter().filter(|r| r.path.starts_with(path_prefix)).count()
-    }
-}
-
-/// Answers each request with `handler(request, how many came before it)`.
-fn mock(handler: impl Fn(&Req, usize) -> Reply + Send + Sync + 'static) -> Mock {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let requests: Arc<Mutex<Vec<Req>>> = Arc::default();
-    let seen = requests.clone();
-    let handler: Arc<Handler> = Arc::new(handler);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                continue;
-            }
-            let mut parts = line.split_whitespace();
-            let (method, path) = (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned());
-            let mut headers = Vec::new();
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-                    break;
-                }
-                if let Some((n, v)) = h.trim_end().split_once(':') {
-                    headers.push((n.trim().to_ascii_lowercase(), v.trim().to_owned()));
-                }
-            }
-            let len = headers.iter().find(|(n, _)| n == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
-            let mut body = vec![0; len];
-            reader.read_exact(&mut body).unwrap();
-            let req = Req { method, path, headers, body: String::from_utf8_lossy(&body).into_owned() };
-            let n = {
-                let mut all = seen.lock().unwrap();
-                all.push(req.clone());
-                all.len() - 1
-            };
-            let Reply(status, body, extra) = handler(&req, n);
-            let body = body.to_string();
-            let mut head = format!(
-                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
-                body.len()
-            );
-            for (n, v) in extra {
-                head.push_str(&format!("{n}: {v}\r\n"));
-            }
-            let _ = stream.write_all(format!("{head}\r\n{body}").as_bytes());
-        }
-    });
-    Mock { url, requests }
 }
 
 // ---------------------------------------------------------------- resolve & endpoint
 
 #[test]
 fn resolve_builds_the_codex_headers() {
-    let s = offline(pool(vec![entry("c-000000000001", "a@example.com", 3600)]));
+    let seed = pool(vec![entry("c-000000000001", "a@example.com", 3600)]);
+    let s = offline(seed.clone());
     let e = s.resolve(json!({"session_id": "sess-1", "model": "gpt-5.5"})).unwrap();
     assert_eq!(e.base_url, "https://backend.invalid/codex");
     assert_eq!(e.credential.as_deref(), Some("c-000000000001"));
@@ -259,14 +169,14 @@ fn resolve_builds_the_codex_headers() {
     // Not due for refresh, so nothing went to the (dead) issuer and nothing changed but `current`.
     let stored = s.stored();
     assert_eq!(stored["current"], "c-000000000001");
-    assert_eq!(stored["credentials"][0]["tokens"], pool(vec![entry("c-000000000001", "a@example.com", 3600)])["credentials"][0]["tokens"]);
+    assert_eq!(stored["credentials"][0]["tokens"], seed["credentials"][0]["tokens"]);
 }
 
 #[test]
 fn fedramp_accounts_get_the_fedramp_header_and_the_stored_account_id_is_a_fallback() {
     let mut e = entry("c-1", "f@example.com", 3600);
-    e["tokens"]["id_token"] = json!(fake_jwt(&json!({"https://api.openai.com/auth": {"chatgpt_account_is_fedramp": true}})));
-    e["tokens"]["access_token"] = json!(fake_jwt(&json!({"exp": now_secs() + 3600})));
+    e["tokens"]["id_token"] = json!(mint_jwt(&json!({"https://api.openai.com/auth": {"chatgpt_account_is_fedramp": true}})));
+    e["tokens"]["access_token"] = json!(mint_jwt(&json!({"exp": now_secs() + 3600})));
     e["account_id"] = json!("stored-acc");
     let s = offline(pool(vec![e]));
     let ep = s.resolve(json!({})).unwrap();
@@ -373,7 +283,7 @@ fn accounts_show_status_and_never_tokens() {
     let mut q = entry("c-q", "q@example.com", 3600);
     q["status"] = json!("needs_relogin");
     q["status_detail"] = json!("its refresh token has expired");
-    q["tokens"] = json!({"id_token": jwt(now_secs() + 99, "q@example.com", "acc-q", "u-q", "pro")});
+    q["tokens"] = json!({"id_token": AccountSpec::new("q@example.com", "acc-q", "u-q", "pro").offline_tokens(99).id_token});
     let mut r = entry("c-r", "r@example.com", 3600);
     r["cooldown_until"] = json!(now_secs() + 600);
     r["cooldown_reason"] = json!("rate limited (429)");
@@ -421,70 +331,61 @@ fn logout_removes_everything() {
 
 // ---------------------------------------------------------------- refresh
 
-fn refresh_reply(email: &str, account: &str, access_ttl: u64, rotate: bool) -> Value {
-    let exp = now_secs() + access_ttl;
-    let mut v = json!({
-        "id_token": jwt(exp, email, account, "user-new", "pro"),
-        "access_token": jwt(exp, email, account, "user-new", "pro"),
-    });
-    if rotate {
-        v["refresh_token"] = json!("rt-secret-rotated");
-    }
-    v
-}
-
 #[test]
 fn a_due_token_is_refreshed_under_the_lock_before_use() {
-    let issuer = mock(|req, _| {
-        assert_eq!((req.method.as_str(), req.path.as_str()), ("POST", "/oauth/token"));
-        assert_eq!(req.header("content-type"), Some("application/json"));
-        let body = req.json();
-        assert_eq!(body["grant_type"], "refresh_token");
-        assert_eq!(body["client_id"], "app_EMoamEEZ73f0CkXaXp7hrann");
-        assert_eq!(body["refresh_token"], "rt-secret-c-a");
-        ok(refresh_reply("a@example.com", "acc-new", 3600, true))
-    });
-    let s = start(Some(pool(vec![entry("c-a", "a@example.com", 60)])), Value::Null, &issuer.url, DEAD);
+    let mock = MockServer::start();
+    let (seed, old) = issued_entry(&mock, "c-a", "a@example.com", 60);
+    // By the refresh the account has moved to another plan and workspace.
+    mock.account(AccountSpec::new("a@example.com", "acc-new", "user-new", "pro"));
+    let s = against(&mock, Some(pool(vec![seed])));
     let e = s.resolve(json!({})).unwrap();
-    assert_eq!(issuer.count("/oauth/token"), 1);
+    let refreshes = mock.requests_to("/oauth/token");
+    assert_eq!(refreshes.len(), 1);
+    let req = &refreshes[0];
+    assert_eq!(req.method, "POST");
+    assert_eq!(req.header("content-type"), Some("application/json"));
+    let body = req.json();
+    assert_eq!(body["grant_type"], "refresh_token");
+    assert_eq!(body["client_id"], CLIENT_ID);
+    assert_eq!(body["refresh_token"], old.refresh_token.as_str());
+    let new = mock.issued_tokens().pop().unwrap();
     let stored = &s.stored()["credentials"][0];
-    assert_eq!(bearer(&e), stored["tokens"]["access_token"].as_str().unwrap());
-    assert_eq!(stored["tokens"]["refresh_token"], "rt-secret-rotated");
+    assert_eq!(bearer(&e), new.access_token);
+    assert_eq!(stored["tokens"]["access_token"], new.access_token.as_str());
+    assert_eq!(stored["tokens"]["refresh_token"], new.refresh_token.as_str());
     assert_eq!(stored["plan"], "pro");
     assert_eq!(stored["account_id"], "acc-new");
     assert_eq!(e.headers["chatgpt-account-id"], "acc-new");
-    assert_ne!(stored["last_refresh"], "2026-01-01T00:00:00Z");
+    assert_ne!(stored["last_refresh"], SEEDED_AT);
     assert_eq!(stored["status"], "ok");
     // Fresh now: no second refresh.
     s.resolve(json!({})).unwrap();
-    assert_eq!(issuer.count("/oauth/token"), 1);
+    assert_eq!(mock.count("/oauth/token", "refresh_token"), 1);
     assert!(s.harness.logs().iter().any(|(_, l)| l == "refreshed openai-codex credential a@example.com"));
-    assert_logs_clean(&s);
+    assert_logs_clean(&s, &[&old.refresh_token, &new.refresh_token]);
 }
 
 #[test]
 fn a_refresh_without_a_new_refresh_token_keeps_the_old_one() {
-    let issuer = mock(|_, _| ok(refresh_reply("a@example.com", "acc-a", 3600, false)));
-    let s = start(Some(pool(vec![entry("c-a", "a@example.com", -5)])), Value::Null, &issuer.url, DEAD);
+    let mock = MockServer::start();
+    mock.rotate_refresh_tokens(false);
+    let (seed, old) = issued_entry(&mock, "c-a", "a@example.com", -5);
+    let s = against(&mock, Some(pool(vec![seed])));
     s.resolve(json!({})).unwrap();
-    assert_eq!(s.stored()["credentials"][0]["tokens"]["refresh_token"], "rt-secret-c-a");
+    assert_eq!(mock.count("/oauth/token", "refresh_token"), 1);
+    let stored = &s.stored()["credentials"][0]["tokens"];
+    assert_eq!(stored["refresh_token"], old.refresh_token.as_str());
+    assert_eq!(stored["access_token"], mock.issued_tokens().pop().unwrap().access_token.as_str());
 }
 
 #[test]
 fn a_terminal_refresh_error_quarantines_and_moves_on() {
-    let issuer = mock(|req, _| {
-        if req.json()["refresh_token"] == "rt-secret-c-a" {
-            Reply(401, json!({"error": {"code": "refresh_token_reused", "message": "already used"}}), vec![])
-        } else {
-            ok(refresh_reply("b@example.com", "acc-c-b", 3600, true))
-        }
-    });
-    let s = start(
-        Some(pool(vec![entry("c-a", "a@example.com", 30), entry("c-b", "b@example.com", 30)])),
-        Value::Null,
-        &issuer.url,
-        DEAD,
-    );
+    let mock = MockServer::start();
+    let (a, a_tokens) = issued_entry(&mock, "c-a", "a@example.com", 30);
+    let (b, b_tokens) = issued_entry(&mock, "c-b", "b@example.com", 30);
+    // Another client (the Codex CLI, another profile) already spent a's refresh token.
+    mock.spend_refresh_token(&a_tokens.refresh_token);
+    let s = against(&mock, Some(pool(vec![a, b])));
     let e = s.resolve(json!({})).unwrap();
     assert_eq!(e.credential.as_deref(), Some("c-b"));
     let stored = s.stored();
@@ -495,39 +396,44 @@ fn a_terminal_refresh_error_quarantines_and_moves_on() {
     assert!(a["tokens"].get("access_token").is_none() && a["tokens"].get("refresh_token").is_none());
     assert!(a["tokens"]["id_token"].is_string(), "the id token stays for the label and identity");
     assert_eq!(stored["current"], "c-b");
-    assert_eq!(issuer.count("/oauth/token"), 2);
+    let sent: Vec<String> = mock.requests_to("/oauth/token").iter().map(|r| r.json()["refresh_token"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(sent, [a_tokens.refresh_token.clone(), b_tokens.refresh_token.clone()]);
 
     // The quarantined entry never goes to the network again.
     s.resolve(json!({})).unwrap();
-    assert_eq!(issuer.count("/oauth/token"), 2);
+    assert_eq!(mock.count("/oauth/token", "refresh_token"), 2);
     let accounts = s.accounts();
     assert_eq!(accounts[0].status, AccountStatus::NeedsRelogin);
-    assert_logs_clean(&s);
+    let rotated = mock.issued_tokens().pop().unwrap().refresh_token;
+    assert_logs_clean(&s, &[&a_tokens.refresh_token, &b_tokens.refresh_token, &rotated]);
 }
 
 #[test]
 fn a_lone_quarantined_login_is_an_auth_error_with_the_command() {
-    let issuer = mock(|_, _| Reply(400, json!({"error": "invalid_grant", "error_description": "gone"}), vec![]));
-    let s = start(Some(pool(vec![entry("c-a", "a@example.com", -1)])), Value::Null, &issuer.url, DEAD);
+    // The issuer never handed out `rt-secret-c-a`: it answers 400 invalid_grant.
+    let mock = MockServer::start();
+    let s = against(&mock, Some(pool(vec![entry("c-a", "a@example.com", -1)])));
     let err = s.resolve(json!({})).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Auth);
     assert!(err.message.contains("a@example.com") && err.message.contains("`talaria login` (sign in as a@example.com)"), "{}", err.message);
     assert_no_secrets(&err.message, &[]);
     let err = s.resolve(json!({})).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Auth);
-    assert_eq!(issuer.count("/oauth/token"), 1, "no network call for a quarantined credential");
+    assert_eq!(mock.count("/oauth/token", "refresh_token"), 1, "no network call for a quarantined credential");
 }
 
 #[test]
 fn transient_refresh_failures_keep_the_login_untouched() {
     for (status, kind) in [(500u16, ErrorKind::Network), (503, ErrorKind::Network), (429, ErrorKind::RateLimited)] {
-        let issuer = mock(move |_, _| Reply(status, json!({"error": {"code": "invalid_grant"}}), vec![("retry-after", "30".into())]));
+        let mock = MockServer::start();
+        mock.push_response("/oauth/token", MockResponse::json(status, json!({"error": {"code": "invalid_grant"}})).with_header("retry-after", "30"));
         let seed = json!({"current": "c-a", "credentials": [entry("c-a", "a@example.com", 30)]});
-        let s = start(Some(seed.clone()), Value::Null, &issuer.url, DEAD);
+        let s = against(&mock, Some(seed.clone()));
         let err = s.resolve(json!({})).unwrap_err();
         assert_eq!(err.kind, kind, "{status}");
         assert!(err.message.contains("transiently") && err.message.contains("retry"), "{}", err.message);
         assert_eq!(s.stored(), seed, "{status}: nothing written");
+        assert_eq!(mock.count("/oauth/token", "refresh_token"), 1, "{status}");
     }
     // No connection at all.
     let seed = json!({"current": "c-a", "credentials": [entry("c-a", "a@example.com", 30)]});
@@ -540,60 +446,55 @@ fn transient_refresh_failures_keep_the_login_untouched() {
 #[test]
 fn another_4xx_is_an_auth_error_but_not_a_quarantine() {
     // The reply echoes the token it was sent: the quoted excerpt must not.
-    let issuer = mock(|_, _| Reply(401, json!({"error": {"code": "token_expired", "message": "bad token rt-secret-c-a"}}), vec![]));
+    let mock = MockServer::start();
+    mock.push_response("/oauth/token", MockResponse::error(401, "token_expired", "bad token rt-secret-c-a"));
     let seed = json!({"current": "c-a", "credentials": [entry("c-a", "a@example.com", 30)]});
-    let s = start(Some(seed.clone()), Value::Null, &issuer.url, DEAD);
+    let s = against(&mock, Some(seed.clone()));
     let err = s.resolve(json!({})).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Auth);
     assert!(err.message.contains("401") && err.message.contains("token_expired"), "{}", err.message);
     assert_no_secrets(&err.message, &[]);
-    assert_logs_clean(&s);
+    assert_logs_clean(&s, &[]);
     assert_eq!(s.stored(), seed);
 }
 
 #[test]
 fn tokens_another_process_stored_are_adopted_without_a_refresh() {
-    let issuer = mock(|_, _| Reply(500, json!({}), vec![]));
-    let s = start(Some(pool(vec![entry("c-a", "a@example.com", 3600)])), Value::Null, &issuer.url, DEAD);
+    let mock = MockServer::start();
+    let s = against(&mock, Some(pool(vec![entry("c-a", "a@example.com", 3600)])));
     let first = s.resolve(json!({})).unwrap();
     // Another process refreshes: a new access token lands in the store.
-    let newer = jwt(now_secs() + 7200, "a@example.com", "acc-c-a", "user-c-a", "plus");
+    let newer = account("c-a", "a@example.com").offline_tokens(7200).access_token;
     let n = newer.clone();
     s.external_write(move |v| v["credentials"][0]["tokens"]["access_token"] = json!(n));
     let e = s.report(json!({"credential": "c-a", "status": 401, "request": {"session_id": "s"}})).unwrap();
     assert_eq!(bearer(&e), newer);
     assert_ne!(bearer(&first), newer);
     assert_eq!(e.headers["session_id"], "s");
-    assert_eq!(issuer.count("/"), 0, "adopting needs no network");
+    assert_eq!(mock.requests(), [], "adopting needs no network");
 }
 
 #[test]
 fn a_401_refreshes_once_then_benches_and_rotates() {
-    let issuer = mock(|req, _| {
-        let rt = req.json()["refresh_token"].as_str().unwrap().to_owned();
-        let email = if rt.contains("c-a") { "a@example.com" } else { "b@example.com" };
-        let mut reply = refresh_reply(email, "acc", 3600, false);
-        reply["refresh_token"] = json!(format!("{rt}-2"));
-        ok(reply)
-    });
-    let s = start(
-        Some(pool(vec![entry("c-a", "a@example.com", 3600), entry("c-b", "b@example.com", 3600)])),
-        Value::Null,
-        &issuer.url,
-        DEAD,
-    );
+    let mock = MockServer::start();
+    let (a, a_tokens) = issued_entry(&mock, "c-a", "a@example.com", 3600);
+    let (b, _) = issued_entry(&mock, "c-b", "b@example.com", 3600);
+    let s = against(&mock, Some(pool(vec![a, b])));
     let e1 = s.resolve(json!({})).unwrap();
     assert_eq!(e1.credential.as_deref(), Some("c-a"));
     // First 401: a forced refresh.
     let e2 = s.report(json!({"credential": "c-a", "status": 401})).unwrap();
     assert_eq!(e2.credential.as_deref(), Some("c-a"));
     assert_ne!(bearer(&e2), bearer(&e1));
-    assert_eq!(issuer.count("/oauth/token"), 1);
-    assert_eq!(s.stored()["credentials"][0]["tokens"]["refresh_token"], "rt-secret-c-a-2");
+    assert_eq!(mock.count("/oauth/token", "refresh_token"), 1);
+    assert_eq!(mock.requests_to("/oauth/token")[0].json()["refresh_token"], a_tokens.refresh_token.as_str());
+    let rotated = mock.issued_tokens().pop().unwrap();
+    assert_eq!(bearer(&e2), rotated.access_token);
+    assert_eq!(s.stored()["credentials"][0]["tokens"]["refresh_token"], rotated.refresh_token.as_str());
     // Second 401 with the refreshed token: benched for 5 minutes, rotate to b.
     let e3 = s.report(json!({"credential": "c-a", "status": 401})).unwrap();
     assert_eq!(e3.credential.as_deref(), Some("c-b"));
-    assert_eq!(issuer.count("/oauth/token"), 1);
+    assert_eq!(mock.count("/oauth/token", "refresh_token"), 1);
     let a = &s.stored()["credentials"][0];
     assert_eq!(a["cooldown_reason"], "401 unauthorized");
     let until = a["cooldown_until"].as_u64().unwrap();
@@ -640,10 +541,10 @@ fn report_handles_only_auth_and_rate_limit_failures() {
 // ---------------------------------------------------------------- login
 
 fn login_tokens(email: &str, account: &str, user: &str) -> IssuedTokens {
-    let exp = now_secs() + 3600;
+    let tokens = AccountSpec::new(email, account, user, "plus").offline_tokens(3600);
     IssuedTokens {
-        id_token: Some(jwt(exp, email, account, user, "plus")),
-        access_token: Some(jwt(exp, email, account, user, "plus")),
+        id_token: Some(tokens.id_token),
+        access_token: Some(tokens.access_token),
         refresh_token: Some(format!("rt-secret-{email}")),
     }
 }
@@ -701,9 +602,9 @@ fn codex_home(name: &str, auth: Option<Value>) -> std::path::PathBuf {
 }
 
 fn codex_file(email: &str) -> Value {
-    let exp = now_secs() + 3600;
+    let tokens = AccountSpec::new(email, "acc-imp", "user-imp", "plus").offline_tokens(3600);
     json!({"auth_mode": "chatgpt", "OPENAI_API_KEY": null, "last_refresh": "2026-04-25T12:00:00Z",
-        "tokens": {"id_token": jwt(exp, email, "acc-imp", "user-imp", "plus"), "access_token": jwt(exp, email, "acc-imp", "user-imp", "plus"),
+        "tokens": {"id_token": tokens.id_token, "access_token": tokens.access_token,
                    "refresh_token": "rt-secret-codex", "account_id": "acc-imp"}})
 }
 
@@ -745,7 +646,7 @@ fn import_refuses_api_keys_and_stale_logins() {
     assert!(err.message.contains("openai-api"), "{}", err.message);
     assert!(!err.message.contains("sk-secret"));
     let mut stale = codex_file("s@x");
-    stale["tokens"]["access_token"] = json!(jwt(now_secs() - 10, "s@x", "a", "u", "plus"));
+    stale["tokens"]["access_token"] = json!(AccountSpec::new("s@x", "a", "u", "plus").offline_tokens(-10).access_token);
     let home2 = codex_home("stale", Some(stale));
     let err = s.raw(methods::ProviderLogin::NAME, json!({"mode": "import_codex", "codex_home": home2})).unwrap_err();
     assert!(err.message.contains("run `codex` once"), "{}", err.message);
@@ -781,43 +682,15 @@ fn a_login_heals_a_quarantined_entry_of_the_same_account() {
 
 #[test]
 fn device_code_login_end_to_end() {
-    let issuer = mock(|req, _| match req.path.as_str() {
-        "/api/accounts/deviceauth/usercode" => {
-            assert_eq!(req.json(), json!({"client_id": "app_EMoamEEZ73f0CkXaXp7hrann"}));
-            ok(json!({"device_auth_id": "dev-secret", "usercode": "ABCD-EFGH", "interval": "1"}))
-        }
-        "/api/accounts/deviceauth/token" => {
-            assert_eq!(req.json(), json!({"device_auth_id": "dev-secret", "user_code": "ABCD-EFGH"}));
-            // Pending once, then approved.
-            let polls = POLLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            if polls == 0 {
-                Reply(403, json!({"error": "authorization_pending"}), vec![])
-            } else {
-                ok(json!({"authorization_code": "code-secret", "code_verifier": "verifier-secret", "code_challenge": "ch"}))
-            }
-        }
-        "/oauth/token" => {
-            assert_eq!(req.header("content-type"), Some("application/x-www-form-urlencoded"));
-            let form: std::collections::HashMap<String, String> = req
-                .body
-                .split('&')
-                .filter_map(|kv| kv.split_once('='))
-                .map(|(k, v)| (k.to_owned(), v.replace("%3A", ":").replace("%2F", "/")))
-                .collect();
-            assert_eq!(form["grant_type"], "authorization_code");
-            assert_eq!(form["code"], "code-secret");
-            assert_eq!(form["code_verifier"], "verifier-secret");
-            assert_eq!(form["client_id"], "app_EMoamEEZ73f0CkXaXp7hrann");
-            assert!(form["redirect_uri"].ends_with("/deviceauth/callback"), "{}", form["redirect_uri"]);
-            let t = login_tokens("d@example.com", "acc-d", "user-d");
-            ok(json!({"id_token": t.id_token, "access_token": t.access_token, "refresh_token": "rt-secret-device"}))
-        }
-        other => panic!("unexpected {other}"),
-    });
-    static POLLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let mock = MockServer::start();
+    mock.account(AccountSpec::new("d@example.com", "acc-d", "user-d", "plus"));
+    mock.set_device_account("d@example.com");
+    // Pending once, then approved.
+    mock.set_device_pending_polls(1);
+    let issuer = mock.issuer_url();
     // A usable Codex login exists, but nobody can be asked: say how to import, then sign in.
     let home = codex_home("device", Some(codex_file("i@example.com")));
-    let s = start(None, Value::Null, &issuer.url, DEAD);
+    let s = start(None, Value::Null, &issuer, DEAD);
     let (account, events): (Account, _) =
         s.call(methods::ProviderLogin::NAME, json!({"mode": "device_code", "codex_home": home})).unwrap();
     assert_eq!((account.label.as_str(), account.source.as_str()), ("d@example.com", "device_code"));
@@ -826,11 +699,32 @@ fn device_code_login_end_to_end() {
         Event::LoginCode { verification_url, user_code, expires_in_secs } => Some((verification_url.clone(), user_code.clone(), *expires_in_secs)),
         _ => None,
     });
-    assert_eq!(code, Some((format!("{}/codex/device", issuer.url), "ABCD-EFGH".to_owned(), 900)));
-    assert_eq!(s.stored()["credentials"][0]["tokens"]["refresh_token"], "rt-secret-device");
-    assert_eq!(issuer.count("/api/accounts/deviceauth/token"), 2);
+    assert_eq!(code, Some((format!("{issuer}/codex/device"), "ABCD-1234".to_owned(), 900)));
+
+    let usercode = mock.requests_to("/api/accounts/deviceauth/usercode");
+    assert_eq!(usercode.len(), 1);
+    assert_eq!(usercode[0].json(), json!({"client_id": CLIENT_ID}));
+    let polls = mock.requests_to("/api/accounts/deviceauth/token");
+    assert_eq!(polls.len(), 2);
+    let device_auth_id = polls[0].json()["device_auth_id"].as_str().unwrap().to_owned();
+    for poll in &polls {
+        assert_eq!(poll.json(), json!({"device_auth_id": device_auth_id, "user_code": "ABCD-1234"}));
+    }
+    let exchanges = mock.requests_to("/oauth/token");
+    assert_eq!(exchanges.len(), 1);
+    assert_eq!(exchanges[0].header("content-type"), Some("application/x-www-form-urlencoded"));
+    let form = exchanges[0].form();
+    assert_eq!(form["grant_type"], "authorization_code");
+    assert_eq!(form["client_id"], CLIENT_ID);
+    assert_eq!(form["redirect_uri"], format!("{issuer}/deviceauth/callback"));
+    // The issuer checked the code and its verifier against the ones it handed out.
+    let (auth_code, verifier) = (form["code"].as_str(), form["code_verifier"].as_str());
+    assert!(auth_code.starts_with("ac_") && verifier.starts_with("cv_"), "{form:?}");
+
+    let issued = mock.issued_tokens().pop().unwrap();
+    assert_eq!(s.stored()["credentials"][0]["tokens"]["refresh_token"], issued.refresh_token.as_str());
     let seen = format!("{events:?}{:?}{account:?}", s.harness.logs());
-    assert_no_secrets(&seen, &["dev-secret", "code-secret", "verifier-secret"]);
+    assert_no_secrets(&seen, &[&device_auth_id, auth_code, verifier, &issued.refresh_token]);
     assert!(s.harness.approval_requests().is_empty());
     std::fs::remove_dir_all(home).unwrap();
 }
@@ -859,9 +753,10 @@ fn an_interactive_login_offers_the_codex_import() {
 
 #[test]
 fn device_login_errors_are_clear() {
-    let issuer = mock(|_, _| Reply(404, json!({}), vec![]));
+    let mock = MockServer::start();
+    mock.push_response("/api/accounts/deviceauth/usercode", MockResponse::json(404, json!({})));
     let home = codex_home("nodev", None);
-    let s = start(None, Value::Null, &issuer.url, DEAD);
+    let s = against(&mock, None);
     let err = s.raw(methods::ProviderLogin::NAME, json!({"codex_home": home})).unwrap_err();
     assert!(err.message.contains("device-code login is disabled for this issuer"), "{}", err.message);
 
@@ -886,37 +781,44 @@ fn models_without_a_login_are_the_builtin_list() {
 
 #[test]
 fn models_come_live_from_the_backend_with_the_codex_headers() {
-    let backend = mock(|req, _| {
-        assert_eq!(req.method, "GET");
-        assert_eq!(req.path, "/codex/models?client_version=0.169.0");
-        assert!(req.header("authorization").unwrap().starts_with("Bearer "));
-        assert_eq!(req.header("originator"), Some("codex_cli_rs"));
-        assert!(req.header("chatgpt-account-id").is_some());
-        ok(json!({"models": [
-            {"slug": "gpt-5.4", "priority": 2, "display_name": "GPT-5.4"},
-            {"slug": "gpt-5.5", "priority": 1, "context_window": 272000},
-            {"slug": "secret-preview", "priority": 0, "visibility": "hide"},
-            {"slug": "gpt-5.3-codex-spark", "priority": 3, "available_in_plans": ["pro"]}
-        ]}))
-    });
-    let s = start(Some(pool(vec![entry("c-a", "a@x", 3600)])), Value::Null, DEAD, &format!("{}/codex/", backend.url));
+    let mock = MockServer::start();
+    mock.set_models(vec![
+        json!({"slug": "gpt-5.4", "priority": 2, "display_name": "GPT-5.4"}),
+        json!({"slug": "gpt-5.5", "priority": 1, "context_window": 272000}),
+        json!({"slug": "secret-preview", "priority": 0, "visibility": "hide"}),
+        json!({"slug": "gpt-5.3-codex-spark", "priority": 3, "available_in_plans": ["pro"]}),
+    ]);
+    let (seed, tokens) = issued_entry(&mock, "c-a", "a@x", 3600);
+    // A trailing slash on the base URL is tolerated.
+    let s = start(Some(pool(vec![seed])), Value::Null, DEAD, &format!("{}/", mock.codex_base_url()));
     let (list, _): (ModelList, _) = s.call(methods::ProviderModels::NAME, json!({"refresh": true})).unwrap();
     assert_eq!(list.source, ModelSource::Live);
     assert_eq!(list.models.iter().map(|m| m.slug.as_str()).collect::<Vec<_>>(), ["gpt-5.5", "gpt-5.4"]);
     assert_eq!(list.note, None);
+    let asked = mock.requests();
+    assert_eq!(asked.len(), 1);
+    let req = &asked[0];
+    assert_eq!((req.method.as_str(), req.path.as_str(), req.query.as_deref()), ("GET", "/backend-api/codex/models", Some("client_version=0.169.0")));
+    assert_eq!(req.header("authorization"), Some(format!("Bearer {}", tokens.access_token).as_str()));
+    assert_eq!(req.header("originator"), Some("codex_cli_rs"));
+    assert_eq!(req.header("chatgpt-account-id"), Some("acc-c-a"));
 }
 
 #[test]
 fn models_recover_from_a_401_with_one_refresh() {
-    let issuer = mock(|_, _| ok(refresh_reply("a@x", "acc", 3600, true)));
-    let backend = mock(|_, n| if n == 0 { Reply(401, json!({"error": {"code": "token_expired"}}), vec![]) } else { ok(json!({"models": [{"slug": "m"}]})) });
-    let s = start(Some(pool(vec![entry("c-a", "a@x", 3600)])), Value::Null, &issuer.url, &backend.url);
+    let mock = MockServer::start();
+    mock.set_models(vec![json!({"slug": "m"})]);
+    let (seed, old) = issued_entry(&mock, "c-a", "a@x", 3600);
+    // The backend no longer takes the stored access token (401 token_expired).
+    mock.revoke_access(&old.access_token);
+    let s = against(&mock, Some(pool(vec![seed])));
     let (list, _): (ModelList, _) = s.call(methods::ProviderModels::NAME, json!({})).unwrap();
     assert_eq!(list.source, ModelSource::Live);
     assert_eq!(list.models[0].slug, "m");
-    assert_eq!(issuer.count("/oauth/token"), 1);
-    let auths: Vec<String> = backend.requests().iter().map(|r| r.header("authorization").unwrap().to_owned()).collect();
-    assert_ne!(auths[0], auths[1], "the retry used the refreshed token");
+    assert_eq!(mock.count("/oauth/token", "refresh_token"), 1);
+    let auths: Vec<String> = mock.requests_to("/backend-api/codex/models").iter().map(|r| r.header("authorization").unwrap().to_owned()).collect();
+    let refreshed = mock.issued_tokens().pop().unwrap();
+    assert_eq!(auths, [format!("Bearer {}", old.access_token), format!("Bearer {}", refreshed.access_token)], "the retry used the refreshed token");
 }
 
 #[test]
@@ -925,11 +827,13 @@ fn models_offline_fall_back_with_a_note() {
     let (list, _): (ModelList, _) = s.call(methods::ProviderModels::NAME, json!({})).unwrap();
     assert_eq!(list.source, ModelSource::Builtin);
     assert!(list.note.unwrap().starts_with("offline"));
-    let backend = mock(|_, _| Reply(502, json!({}), vec![]));
-    let s = start(Some(pool(vec![entry("c-a", "a@x", 3600)])), Value::Null, DEAD, &backend.url);
+    let mock = MockServer::start();
+    mock.push_response("/backend-api/codex/models", MockResponse::json(502, json!({})));
+    let s = against(&mock, Some(pool(vec![entry("c-a", "a@x", 3600)])));
     let (list, _): (ModelList, _) = s.call(methods::ProviderModels::NAME, json!({})).unwrap();
     assert_eq!(list.source, ModelSource::Builtin);
     assert!(list.note.unwrap().starts_with("offline"));
+    assert_eq!(mock.requests_to("/backend-api/codex/models").len(), 1);
 }
 
 #[test]

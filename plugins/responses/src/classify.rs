@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use talaria_sdk::provider::Endpoint;
+use talaria_sdk::time;
 use talaria_sdk::transport::{FailureClass, TransportFailure};
 use talaria_sdk::{Error, ErrorKind};
 
@@ -133,7 +134,7 @@ impl HttpError {
         self.cf_ray = header("cf-ray");
         self.request_id = header("x-request-id").or_else(|| header("x-oai-request-id"));
         self.retry_after = header("retry-after")
-            .and_then(|v| retry::parse_retry_after(&v, now))
+            .and_then(|v| time::retry_after(&v, now))
             .or_else(|| retry::parse_try_again(&self.message));
         if self.reset_at.is_none() {
             self.reset_at = rate_limit_headers.iter().find_map(|prefix| limit_reset(header, prefix));
@@ -400,7 +401,7 @@ fn describe_model_error(
     let after = target.after();
     let advice = |generic: &'static str| target.advice(class, message, generic).to_owned();
     let reset = http.and_then(|e| e.reset_at).map(|at| {
-        let now = retry::now_secs();
+        let now = time::now_secs();
         format!(" The limit resets in {}.", talaria_sdk::text::duration_words(at.saturating_sub(now)))
     });
     let reset = reset.unwrap_or_default();

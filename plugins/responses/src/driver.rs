@@ -8,6 +8,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use talaria_sdk::provider::{Endpoint, FailureReport, ResolveRequest};
+use talaria_sdk::time::ceil_secs;
 use talaria_sdk::transport::{FailureClass, StreamRequest, StreamResult, TransportFailure};
 use talaria_sdk::{Error, ErrorKind, Event, LogLevel, Result};
 
@@ -17,7 +18,7 @@ use crate::events::{Dispatch, Feed, Gate, ReplayGate};
 use crate::request::{
     build_body, display_url, encode_body, http_headers, incremental_input, join, websocket_headers, websocket_url,
 };
-use crate::retry::{backoff, ceil_secs, jitter};
+use crate::retry::{backoff, jitter};
 use crate::ws::{self, Connection};
 use crate::http;
 

@@ -4,11 +4,11 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use talaria_sdk::time::now_secs;
 use talaria_sdk::transport::StreamResult;
 
 use crate::classify::{network_problem, HttpError, Problem};
 use crate::events::{Feed, ResponseBuilder};
-use crate::retry::now_secs;
 use crate::sse::SseParser;
 use crate::watchdog::Watchdog;
 

@@ -98,7 +98,6 @@ impl Call for HostCall<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::{Read, Write};
     use std::sync::{Arc, Mutex};
 
     use serde_json::json;
@@ -107,6 +106,7 @@ mod tests {
     use talaria_sdk::testing::Harness;
     use talaria_sdk::transport::{FailureClass, StreamOptions, TransportFailure};
     use talaria_sdk::{ErrorKind, Provider};
+    use talaria_tests::mock::MockServer;
 
     #[test]
     fn the_manifest_declares_the_transport() {
@@ -195,40 +195,16 @@ mod tests {
 
     #[test]
     fn a_401_is_reported_to_the_provider_through_the_host() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = format!("http://{}/v1", listener.local_addr().unwrap());
-        std::thread::spawn(move || {
-            let (mut stream, _) = listener.accept().unwrap();
-            // Read the whole request (head and body) before answering, so closing the
-            // socket does not reset it under the client.
-            let mut seen = Vec::new();
-            let mut buf = [0u8; 4096];
-            loop {
-                let n = stream.read(&mut buf).unwrap();
-                if n == 0 {
-                    break;
-                }
-                seen.extend_from_slice(&buf[..n]);
-                let text = String::from_utf8_lossy(&seen).to_ascii_lowercase();
-                let Some(head_end) = text.find("\r\n\r\n") else { continue };
-                let length = text
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .and_then(|v| v.trim().parse::<usize>().ok())
-                    .unwrap_or(0);
-                if seen.len() >= head_end + 4 + length {
-                    break;
-                }
-            }
-            let body = r#"{"error":{"message":"token expired"}}"#;
-            let reply = format!("HTTP/1.1 401 Unauthorized\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
-            stream.write_all(reply.as_bytes()).unwrap();
-        });
-        let (h, asked) = with_provider(&base);
+        // The provider's endpoint carries no key: the mock's `/v1` answers 401.
+        let mock = MockServer::start();
+        let (h, asked) = with_provider(&mock.openai_base_url());
         let err = h.call_method::<TransportStream>(&stream_request()).unwrap_err();
         assert_eq!(*asked.lock().unwrap(), ["resolve acme s-1", "report acme 401 Some(\"k1\")"]);
         assert_eq!((err.kind, err.message.as_str()), (ErrorKind::Auth, "run `talaria login`"));
         let failure: TransportFailure = serde_json::from_value(err.data.unwrap()).unwrap();
         assert_eq!((failure.class, failure.status), (FailureClass::Auth, Some(401)));
+        let sent = mock.requests();
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        assert_eq!((sent[0].method.as_str(), sent[0].path.as_str()), ("POST", "/v1/responses"));
     }
 }

@@ -1,8 +1,11 @@
-//! Backoff between attempts, and the server's own hints about when to try again.
+//! Backoff between attempts, and the wait a rate-limit message asks for (`Retry-After`
+//! itself is read by `talaria_sdk::time`, shared with the providers).
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use talaria_sdk::time::now_secs;
 
 /// The first retry waits this long; each further one doubles it (Codex CLI's schedule).
 const BASE_DELAY: Duration = Duration::from_millis(200);
@@ -26,69 +29,6 @@ pub fn jitter() -> f64 {
     0.9 + 0.2 * unit
 }
 
-pub fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
-
-/// `Retry-After`: either delta-seconds or an HTTP date (RFC 9110 IMF-fixdate).
-pub fn parse_retry_after(value: &str, now: u64) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    if let Ok(secs) = value.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 {
-            return Some(Duration::from_secs_f64(secs));
-        }
-    }
-    let at = parse_http_date(value)?;
-    Some(Duration::from_secs(at.saturating_sub(now)))
-}
-
-/// "Sun, 06 Nov 1994 08:49:37 GMT" → unix seconds. Only the IMF-fixdate form: it is the
-/// one servers must send, and a hint we cannot read only costs a retry.
-pub fn parse_http_date(value: &str) -> Option<u64> {
-    let rest = value.split_once(',').map(|(_, r)| r).unwrap_or(value);
-    let mut parts = rest.split_whitespace();
-    let day: u64 = parts.next()?.parse().ok()?;
-    let month = match parts.next()?.to_ascii_lowercase().as_str() {
-        "jan" => 1,
-        "feb" => 2,
-        "mar" => 3,
-        "apr" => 4,
-        "may" => 5,
-        "jun" => 6,
-        "jul" => 7,
-        "aug" => 8,
-        "sep" => 9,
-        "oct" => 10,
-        "nov" => 11,
-        "dec" => 12,
-        _ => return None,
-    };
-    let year: i64 = parts.next()?.parse().ok()?;
-    let mut hms = parts.next()?.split(':');
-    let h: u64 = hms.next()?.parse().ok()?;
-    let m: u64 = hms.next()?.parse().ok()?;
-    let s: u64 = hms.next()?.parse().ok()?;
-    if !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
-        return None;
-    }
-    let days = days_from_civil(year, month, day as i64);
-    u64::try_from(days).ok().map(|d| d * 86_400 + h * 3600 + m * 60 + s)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// The delay in a rate-limit message: "Please try again in 11.054s" / "in 28ms" /
 /// "in 2 seconds" / "in 1m". Case-insensitive; the first such phrase wins.
 pub fn parse_try_again(message: &str) -> Option<Duration> {
@@ -109,11 +49,6 @@ pub fn parse_try_again(message: &str) -> Option<Duration> {
         _ => return None,
     };
     Some(Duration::from_secs_f64(secs))
-}
-
-/// Whole seconds for a provider report: rounded up, so "28ms" is not reported as "now".
-pub fn ceil_secs(d: Duration) -> u64 {
-    d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
 #[cfg(test)]
@@ -143,20 +78,6 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_takes_seconds_and_http_dates() {
-        assert_eq!(parse_retry_after("30", 0), Some(Duration::from_secs(30)));
-        assert_eq!(parse_retry_after(" 1.5 ", 0), Some(Duration::from_millis(1500)));
-        let at = parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
-        assert_eq!(at, 784_111_777);
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", at - 42), Some(Duration::from_secs(42)));
-        // A date in the past means "now".
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", at + 5), Some(Duration::ZERO));
-        assert_eq!(parse_retry_after("soon", 0), None);
-        assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
-        assert_eq!(parse_http_date("Wed, 29 Feb 2024 12:00:00 GMT"), Some(1_709_208_000));
-    }
-
-    #[test]
     fn try_again_in_messages_are_parsed() {
         let m = "Rate limit reached for gpt-5 on tokens per min. Please try again in 11.054s. Visit ...";
         assert_eq!(parse_try_again(m), Some(Duration::from_secs_f64(11.054)));
@@ -165,11 +86,5 @@ mod tests {
         assert_eq!(parse_try_again("try again in 1m"), Some(Duration::from_secs(60)));
         assert_eq!(parse_try_again("try again later"), None);
         assert_eq!(parse_try_again("nothing here"), None);
-    }
-
-    #[test]
-    fn waits_are_rounded_up() {
-        assert_eq!(ceil_secs(Duration::from_millis(28)), 1);
-        assert_eq!(ceil_secs(Duration::from_secs(3)), 3);
     }
 }

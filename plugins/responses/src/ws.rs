@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde_json::{Map, Value};
+use talaria_sdk::time::now_secs;
 use talaria_sdk::transport::StreamResult;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -15,7 +16,6 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use crate::classify::{network_problem, HttpError, Problem};
 use crate::events::{Feed, ResponseBuilder};
 use crate::request::{create_frame, LastExchange};
-use crate::retry::now_secs;
 use crate::watchdog::Watchdog;
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;

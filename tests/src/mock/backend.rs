@@ -10,9 +10,10 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
+use talaria_plugin_api::time::now_secs;
 use tokio::sync::mpsc;
 
-use super::jwt::{now_secs, random_hex};
+use super::jwt::random_hex;
 use super::record::{MockResponse, Recorded};
 use super::responses::{sse_frame, EventScript, ResponseScript};
 use super::{streaming, Shared, WsMode};

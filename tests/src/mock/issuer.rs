@@ -88,15 +88,19 @@ fn invalid_grant(description: &str) -> Response {
     MockResponse::json(400, json!({ "error": "invalid_grant", "error_description": description })).into_response()
 }
 
-fn token_reply(tokens: &Tokens, ttl: i64) -> Response {
-    let reply = json!({
+/// The token endpoint's answer; `with_refresh_token` false leaves the refresh token out,
+/// as a refresh that keeps the old one does (chatgpt-auth.md §3).
+fn token_reply(tokens: &Tokens, ttl: i64, with_refresh_token: bool) -> Response {
+    let mut reply = json!({
         "id_token": tokens.id_token,
         "access_token": tokens.access_token,
-        "refresh_token": tokens.refresh_token,
         "expires_in": ttl,
         "token_type": "Bearer",
         "scope": "openid profile email offline_access",
     });
+    if with_refresh_token {
+        reply["refresh_token"] = json!(tokens.refresh_token);
+    }
     MockResponse::json(200, reply).into_response()
 }
 
@@ -146,7 +150,7 @@ fn exchange(shared: &Arc<Shared>, params: &BTreeMap<String, String>) -> Response
     };
     let ttl = state.access_ttl;
     let tokens = state.issue(&shared.issuer_url, &account, ttl);
-    token_reply(&tokens, ttl)
+    token_reply(&tokens, ttl, true)
 }
 
 fn refresh(shared: &Arc<Shared>, params: &BTreeMap<String, String>) -> Response {
@@ -156,7 +160,8 @@ fn refresh(shared: &Arc<Shared>, params: &BTreeMap<String, String>) -> Response 
             .into_response();
     }
     let mut state = shared.lock();
-    let Some(entry) = params.get("refresh_token").and_then(|rt| state.refresh.get_mut(rt)) else {
+    let rotate = state.rotate_refresh;
+    let Some((refresh_token, entry)) = params.get("refresh_token").and_then(|rt| Some((rt, state.refresh.get_mut(rt)?))) else {
         return invalid_grant("Unknown or invalid refresh token");
     };
     if entry.used {
@@ -167,12 +172,17 @@ fn refresh(shared: &Arc<Shared>, params: &BTreeMap<String, String>) -> Response 
         )
         .into_response();
     }
-    entry.used = true;
+    // A refresh token the issuer does not rotate stays valid.
+    entry.used = rotate;
     let email = entry.email.clone();
     let Some(account) = state.find_account(&email) else {
         return record::error(500, &format!("mock: the account {email} is not registered"));
     };
     let ttl = state.access_ttl;
-    let tokens = state.issue(&shared.issuer_url, &account, ttl);
-    token_reply(&tokens, ttl)
+    let tokens = if rotate {
+        state.issue(&shared.issuer_url, &account, ttl)
+    } else {
+        state.reissue(&shared.issuer_url, &account, ttl, refresh_token)
+    };
+    token_reply(&tokens, ttl, rotate)
 }

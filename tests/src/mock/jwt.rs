@@ -10,8 +10,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value};
+use talaria_plugin_api::time::now_secs;
 
-use super::{AccountSpec, CLIENT_ID};
+use super::{AccountSpec, Tokens, CLIENT_ID};
+
+/// The `iss` of tokens minted with no mock behind them: the real issuer's (chatgpt-auth.md §1).
+const OPENAI_ISSUER: &str = "https://auth.openai.com";
 
 /// The third part of every minted token (base64url of "mock-signature").
 pub const FAKE_SIGNATURE: &str = "bW9jay1zaWduYXR1cmU";
@@ -29,11 +33,6 @@ pub fn decode_jwt(token: &str) -> Option<Value> {
     serde_json::from_slice(&bytes).ok()
 }
 
-/// Seconds since the Unix epoch.
-pub fn now_secs() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
-
 /// 16 hex digits that differ on every call.
 pub(crate) fn random_hex() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -45,13 +44,13 @@ pub(crate) fn random_hex() -> String {
 
 /// Which of the two JWTs the issuer hands out.
 #[derive(Clone, Copy)]
-pub(crate) enum Kind {
+enum Kind {
     Id,
     Access,
 }
 
 /// The claims of an id or access token for `account`.
-pub(crate) fn claims(kind: Kind, account: &AccountSpec, issuer: &str, iat: i64, exp: i64) -> Value {
+fn claims(kind: Kind, account: &AccountSpec, issuer: &str, iat: u64, exp: u64) -> Value {
     let mut claims = json!({
         "iss": issuer,
         "sub": format!("auth0|{}", account.user_id),
@@ -79,4 +78,27 @@ pub(crate) fn claims(kind: Kind, account: &AccountSpec, issuer: &str, iat: i64, 
         }
     }
     claims
+}
+
+/// An id token, an access token expiring `access_ttl_secs` from now (zero or negative:
+/// already expired) and a refresh token for `account`, as `issuer` mints them.
+pub(crate) fn mint_tokens(account: &AccountSpec, issuer: &str, access_ttl_secs: i64) -> Tokens {
+    let iat = now_secs();
+    let exp = iat.saturating_add_signed(access_ttl_secs);
+    Tokens {
+        id_token: mint_jwt(&claims(Kind::Id, account, issuer, iat, exp)),
+        access_token: mint_jwt(&claims(Kind::Access, account, issuer, iat, exp)),
+        refresh_token: format!("rt_{}{}", random_hex(), random_hex()),
+        account_id: account.account_id.clone(),
+        expires_at: exp,
+    }
+}
+
+impl AccountSpec {
+    /// Tokens for this account shaped like auth.openai.com's, known to no mock: for a
+    /// store seeded where nothing checks them with an issuer or backend (a test of the
+    /// provider on its own). Use [`super::MockServer::issue_tokens`] when something will.
+    pub fn offline_tokens(&self, access_ttl_secs: i64) -> Tokens {
+        mint_tokens(self, OPENAI_ISSUER, access_ttl_secs)
+    }
 }

@@ -33,7 +33,7 @@ use futures_util::FutureExt;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-pub use jwt::{decode_jwt, mint_jwt, now_secs, FAKE_SIGNATURE};
+pub use jwt::{decode_jwt, mint_jwt, FAKE_SIGNATURE};
 pub use record::{MockResponse, Recorded};
 pub use responses::{
     completed_event, created_event, failed_event, function_call_events, sse_frame, text_events, usage, EventScript, ResponseScript, MOCK_MODEL,
@@ -92,7 +92,8 @@ impl<'a> From<&'a AccountSpec> for AccountRef<'a> {
     }
 }
 
-/// Tokens the issuer handed out (and considers valid).
+/// Tokens the issuer handed out (and considers valid), or minted with no issuer behind
+/// them ([`AccountSpec::offline_tokens`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tokens {
     pub id_token: String,
@@ -101,7 +102,7 @@ pub struct Tokens {
     /// The account's `chatgpt_account_id` (auth.json's `tokens.account_id`).
     pub account_id: String,
     /// The access token's `exp`.
-    pub expires_at: i64,
+    pub expires_at: u64,
 }
 
 /// How `GET …/responses` websocket upgrades are answered.
@@ -277,6 +278,22 @@ impl MockServer {
     /// Makes the backend reject this access token (401 `token_expired`).
     pub fn revoke_access(&self, access_token: &str) {
         self.shared.lock().revoked.insert(access_token.to_owned());
+    }
+
+    /// Marks a refresh token as spent, as when another client (the Codex CLI, another
+    /// profile) refreshed with it first: the next refresh with it gets 401
+    /// `refresh_token_reused`.
+    pub fn spend_refresh_token(&self, refresh_token: &str) {
+        let mut state = self.shared.lock();
+        let entry = state.refresh.get_mut(refresh_token).unwrap_or_else(|| panic!("the mock never issued {refresh_token}"));
+        entry.used = true;
+    }
+
+    /// Whether refreshes rotate the refresh token (the default). Off, a refresh answers
+    /// without a `refresh_token` and the old one stays valid, which chatgpt-auth.md §3
+    /// allows the issuer to do.
+    pub fn rotate_refresh_tokens(&self, on: bool) {
+        self.shared.lock().rotate_refresh = on;
     }
 
     /// Whether this refresh token has already been used (None: never issued).

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use talaria_plugin_api::time::now_secs;
 
-use super::jwt::now_secs;
 use super::MockResponse;
 
 /// The model named in the events the helpers build.

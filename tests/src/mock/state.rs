@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::jwt::{self, claims, mint_jwt, now_secs, random_hex};
+use super::jwt;
 use super::record::{MockResponse, Recorded};
 use super::responses::{default_events, EventScript, ResponseScript};
 use super::{AccountSpec, Tokens, WsMode};
@@ -25,7 +25,7 @@ pub(crate) struct CodeGrant {
 }
 
 pub(crate) struct AccessInfo {
-    pub exp: i64,
+    pub exp: u64,
 }
 
 pub(crate) struct RefreshInfo {
@@ -48,6 +48,8 @@ pub(crate) struct State {
     pub issued: Vec<Tokens>,
     pub access_ttl: i64,
     pub refresh_delay: Duration,
+    /// Whether a refresh hands out a new refresh token (and spends the old one).
+    pub rotate_refresh: bool,
     pub models: Vec<Value>,
     pub scripts: VecDeque<ResponseScript>,
     pub ws_mode: WsMode,
@@ -76,6 +78,7 @@ impl State {
             issued: Vec::new(),
             access_ttl: 3600,
             refresh_delay: Duration::ZERO,
+            rotate_refresh: true,
             models: default_models(),
             scripts: VecDeque::new(),
             ws_mode: WsMode::Accept,
@@ -101,17 +104,20 @@ impl State {
 
     /// Mints id, access and refresh tokens for `account` and remembers them as valid.
     pub fn issue(&mut self, issuer: &str, account: &AccountSpec, access_ttl: i64) -> Tokens {
-        let iat = now_secs();
-        let exp = iat + access_ttl;
-        let tokens = Tokens {
-            id_token: mint_jwt(&claims(jwt::Kind::Id, account, issuer, iat, exp)),
-            access_token: mint_jwt(&claims(jwt::Kind::Access, account, issuer, iat, exp)),
-            refresh_token: format!("rt_{}{}", random_hex(), random_hex()),
-            account_id: account.account_id.clone(),
-            expires_at: exp,
-        };
-        self.access.insert(tokens.access_token.clone(), AccessInfo { exp });
+        let tokens = jwt::mint_tokens(account, issuer, access_ttl);
         self.refresh.insert(tokens.refresh_token.clone(), RefreshInfo { email: account.email.clone(), used: false });
+        self.remember(tokens)
+    }
+
+    /// Mints id and access tokens for `account` that go with the refresh token it already
+    /// holds (a refresh that does not rotate it), and remembers them as valid.
+    pub fn reissue(&mut self, issuer: &str, account: &AccountSpec, access_ttl: i64, refresh_token: &str) -> Tokens {
+        let tokens = Tokens { refresh_token: refresh_token.to_owned(), ..jwt::mint_tokens(account, issuer, access_ttl) };
+        self.remember(tokens)
+    }
+
+    fn remember(&mut self, tokens: Tokens) -> Tokens {
+        self.access.insert(tokens.access_token.clone(), AccessInfo { exp: tokens.expires_at });
         self.issued.push(tokens.clone());
         tokens
     }

@@ -6,6 +6,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use talaria_plugin_api::time::now_secs;
 
 use super::*;
 
@@ -202,6 +203,48 @@ fn refresh_rotates_and_a_reused_token_is_refused() {
     assert_eq!(mock.count("/oauth/token", "refresh_token"), 4);
     assert_eq!(mock.issued_tokens().len(), 3);
     assert_eq!(mock.requests_to("/oauth/token")[0].json()["client_id"], CLIENT_ID);
+}
+
+#[test]
+fn a_refresh_may_keep_the_refresh_token_and_another_client_may_spend_it() {
+    let mock = MockServer::start();
+    let refresh = |rt: &str| post_json(&mock, "/oauth/token", &json!({ "grant_type": "refresh_token", "refresh_token": rt, "client_id": CLIENT_ID }));
+    mock.rotate_refresh_tokens(false);
+    let first = mock.issue_tokens("a@example.com", 3600);
+    for _ in 0..2 {
+        let kept = refresh(&first.refresh_token);
+        assert_eq!(kept.status, 200, "{}", kept.text());
+        let kept = kept.json();
+        assert!(kept.get("refresh_token").is_none(), "{kept}");
+        assert_ne!(kept["access_token"], json!(first.access_token));
+        assert_eq!(mock.refresh_token_used(&first.refresh_token), Some(false));
+    }
+    assert_eq!(mock.issued_tokens().last().unwrap().refresh_token, first.refresh_token);
+    // The new access token is one the backend accepts.
+    let access = mock.issued_tokens().last().unwrap().access_token.clone();
+    assert_eq!(get_with_token(&mock, "/backend-api/codex/models", &access).status, 200);
+
+    mock.rotate_refresh_tokens(true);
+    let other = mock.issue_tokens("a@example.com", 3600);
+    mock.spend_refresh_token(&other.refresh_token);
+    let reused = refresh(&other.refresh_token);
+    assert_eq!((reused.status, reused.json()["error"]["code"].clone()), (401, json!("refresh_token_reused")));
+}
+
+#[test]
+fn offline_tokens_look_issued_but_no_backend_takes_them() {
+    let mock = MockServer::start();
+    let who = AccountSpec::new("o@example.com", "acct-o", "user-o", "pro");
+    let tokens = who.offline_tokens(-10);
+    assert!(tokens.expires_at < now_secs());
+    let claims = decode_jwt(&tokens.access_token).unwrap();
+    assert_eq!((claims["iss"].clone(), claims["exp"].clone()), (json!("https://auth.openai.com"), json!(tokens.expires_at)));
+    assert_eq!(claims["https://api.openai.com/auth"]["chatgpt_plan_type"], "pro");
+    assert_eq!(decode_jwt(&tokens.id_token).unwrap()["email"], "o@example.com");
+    assert_eq!(tokens.account_id, "acct-o");
+    assert_eq!(mock.refresh_token_used(&tokens.refresh_token), None);
+    let live = who.offline_tokens(600);
+    assert_eq!(get_with_token(&mock, "/backend-api/codex/models", &live.access_token).json()["error"]["code"], "invalid_token");
 }
 
 #[test]
