@@ -54,7 +54,7 @@ pub struct LoginRequest {
     #[serde(default)]
     pub add_account: bool,
     /// A person can answer questions (stdin is a terminal); the provider may ask, through
-    /// `request_approval`, e.g. whether to import another client's login.
+    /// `approvals.request`, e.g. whether to import another client's login.
     #[serde(default)]
     pub interactive: bool,
     /// The Codex CLI home as the profile resolves it (`codex.home`, `$CODEX_HOME`, `~/.codex`).

@@ -86,14 +86,27 @@ fn a_third_party_runtime_reports_its_approvals_and_tools_as_events() {
 }
 
 #[test]
-fn a_runtime_plugin_config_error_names_file_line_and_key() {
+fn a_section_the_runtime_owns_reaches_it_and_its_errors_name_file_line_and_key() {
     let mock = MockServer::start();
     let home = relay_home(&mock);
-    std::fs::write(home.path("config.toml"), "# relay settings\n[plugin_config.relay-runtime]\nlabel = 5\n").unwrap();
+    let config = home.path("config.toml");
+    let shown = config.display().to_string();
+
+    std::fs::write(&config, "[plugin_config.responses]\nwebsocket = false\n\n[relay]\nlabel = \"echo\"\n").unwrap();
+    let run = home.run(&["chat", "-q", "hi", "--runtime", "relay", "--approvals", "deny"]).ok();
+    assert!(run.stdout.ends_with("[echo turn 1, policy on-request: not counted]\n"), "{}", run.stdout);
+    assert_eq!(mock.requests_to(RESPONSES)[0].json()["instructions"], "You are echo.");
+
+    // The plugin finds the value wrong; the host says where.
+    std::fs::write(&config, "# relay settings\n[relay]\nlabel = 5\n").unwrap();
     let run = home.run(&["chat", "-q", "hi", "--runtime", "relay"]).expect_code(2);
-    let config = home.path("config.toml").display().to_string();
-    assert!(run.stderr.contains(&config) && run.stderr.contains("line 2") && run.stderr.contains("key plugin_config.relay-runtime"), "{}", run.stderr);
-    assert!(mock.requests_to(RESPONSES).is_empty());
+    assert!(run.stderr.contains(&shown) && run.stderr.contains("line 2, key relay"), "{}", run.stderr);
+
+    // A section nobody claims is a typo, not silently ignored.
+    std::fs::write(&config, "[model]\n[relya]\nlabel = \"x\"\n").unwrap();
+    let run = home.run(&["chat", "-q", "hi", "--runtime", "relay"]).expect_code(2);
+    assert!(run.stderr.contains("line 2, key relya") && run.stderr.contains("unknown section [relya]"), "{}", run.stderr);
+    assert_eq!(mock.requests_to(RESPONSES).len(), 1);
 }
 
 #[test]

@@ -2,7 +2,10 @@
 //!
 //! Unknown keys are errors so that a typo does not silently fall back to a default, and
 //! every error names the file, the line and the dotted key, because the user has to go
-//! and fix it by hand. Edits made by the CLI go through `toml_edit` so the user's
+//! and fix it by hand. The one exception is a top-level table talaria does not know: it
+//! may be a section a plugin owns (`config = ["name"]` in its manifest), kept as JSON in
+//! [`Config::plugin_sections`] and refused by [`Config::check_sections`] when no plugin
+//! claims it. Edits made by the CLI go through `toml_edit` so the user's
 //! comments and layout survive, and an invalid file is never rewritten.
 
 use std::collections::BTreeMap;
@@ -24,7 +27,7 @@ const DEFAULT_MCP_CONNECT_TIMEOUT_SECS: f64 = 30.0;
 pub const TRANSPORTS: [&str; 2] = ["chat-completions", "responses"];
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)] // not `deny_unknown_fields`: `parse` sorts out the keys left unread
 pub struct Config {
     pub model: ModelConfig,
     pub fallback_model: Option<FallbackModel>,
@@ -38,6 +41,9 @@ pub struct Config {
     /// `[plugin_config.<plugin-id>]` tables, handed to plugins as JSON.
     #[serde(deserialize_with = "plugin_tables")]
     pub plugin_config: BTreeMap<String, serde_json::Value>,
+    /// Top-level tables talaria does not know: sections plugins own, as JSON.
+    #[serde(skip)]
+    pub plugin_sections: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -199,7 +205,21 @@ impl Config {
 
     /// Parses and validates config text; `path` is only used in messages.
     pub fn parse(text: &str, path: &Path) -> Result<Config> {
-        let config: Config = toml::from_str(text).map_err(|e| describe_toml_error(text, path, &e))?;
+        let toml_error = |e: toml::de::Error| describe_toml_error(text, path, &e);
+        let mut unread = Vec::new();
+        let deserializer = toml::Deserializer::parse(text).map_err(toml_error)?;
+        let mut config: Config = serde_ignored::deserialize(deserializer, |key| unread.push(key.to_string())).map_err(toml_error)?;
+        if !unread.is_empty() {
+            let table: toml::Table = toml::from_str(text).map_err(toml_error)?;
+            for key in unread {
+                match table.get(&key) {
+                    Some(section @ toml::Value::Table(_)) => {
+                        config.plugin_sections.insert(key, toml_to_json(section.clone()));
+                    }
+                    _ => return Err(key_error_in(text, path, &[key.clone()], &format!("unknown field `{key}`"))),
+                }
+            }
+        }
         if let Err(problem) = config.validate() {
             let line = toml_edit::Document::parse(text)
                 .ok()
@@ -210,13 +230,27 @@ impl Config {
         Ok(config)
     }
 
-    /// A top-level section as JSON, for the plugin that owns it; `None` for a section a
-    /// plugin may not own.
+    /// A top-level section as JSON, for the plugin that owns it: one talaria reads too
+    /// (from [`SHAREABLE_SECTIONS`]) or one only plugins read; `None` when the file has
+    /// none or a plugin may not have it.
     pub fn section(&self, name: &str) -> Option<serde_json::Value> {
         if !SHAREABLE_SECTIONS.contains(&name) {
-            return None;
+            return self.plugin_sections.get(name).cloned();
         }
         serde_json::to_value(self).ok()?.get(name).cloned().filter(|v| !v.is_null())
+    }
+
+    /// Refuses a top-level table that neither talaria nor any plugin found (enabled or
+    /// not) claims: most likely a typo, and never silently ignored.
+    pub fn check_sections(&self, path: &Path, claimed: impl Fn(&str) -> bool) -> Result<()> {
+        match self.plugin_sections.keys().find(|name| !claimed(name)) {
+            None => Ok(()),
+            Some(name) => Err(key_error(
+                path,
+                std::slice::from_ref(name),
+                &format!("unknown section [{name}]: neither talaria nor an installed plugin uses it; check the spelling, or install the plugin it belongs to"),
+            )),
+        }
     }
 
     /// The `[plugin_config.<id>]` table as JSON, or Null when there is none.
@@ -313,9 +347,12 @@ fn read_optional(path: &Path) -> Result<Option<String>> {
 /// An error about `key` in the config file at `path` (a plugin's complaint about a
 /// section it owns), naming the line of the deepest part of the key that is in the file.
 pub fn key_error(path: &Path, key: &[String], message: &str) -> Error {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let line = toml_edit::Document::parse(text.as_str()).ok().and_then(|doc| {
-        (1..=key.len()).rev().find_map(|n| span_of_key(doc.as_table(), &key[..n])).map(|span| line_of(&text, span.start))
+    key_error_in(&std::fs::read_to_string(path).unwrap_or_default(), path, key, message)
+}
+
+fn key_error_in(text: &str, path: &Path, key: &[String], message: &str) -> Error {
+    let line = toml_edit::Document::parse(text).ok().and_then(|doc| {
+        (1..=key.len()).rev().find_map(|n| span_of_key(doc.as_table(), &key[..n])).map(|span| line_of(text, span.start))
     });
     invalid(path, line, Some(&dotted(key)), message)
 }
@@ -481,8 +518,8 @@ web_search = false             # the hosted web search tool, where the model has
         let m = err("[model]\nprovider = \"x\"\nfsat = true\n");
         assert!(m.contains("line 3, key model.fsat"), "{m}");
         assert!(m.contains("unknown field `fsat`"), "{m}");
-        let m = err("[model]\n\n[bogus]\na = 1\n");
-        assert!(m.contains("line 3, key bogus"), "{m}");
+        let m = err("# mine\nbogus = 1\n[model]\n");
+        assert!(m.contains("line 2, key bogus") && m.contains("unknown field `bogus`"), "{m}");
         let m = err("[providers.p]\nkind = \"openai-compatible\"\n");
         assert!(m.contains("line 1, key providers.p") && m.contains("base_url"), "{m}");
     }
@@ -508,6 +545,23 @@ web_search = false             # the hosted web search tool, where the model has
         assert!(m.contains("line 2, key tools.sandbox") && m.contains("workspace-write"), "{m}");
         let ok = parse("[providers.p]\nkind = \"openai-compatible\"\nbase_url = \"http://h\"\ntransport = \"responses\"\n");
         assert_eq!(ok.unwrap().providers["p"].transport.as_deref(), Some("responses"));
+    }
+
+    #[test]
+    fn unknown_tables_are_plugin_sections_until_nobody_claims_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let text = "[model]\n\n[relay]\nlabel = \"hi\"\n[relay.inner]\nn = 1\n";
+        std::fs::write(&path, text).unwrap();
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.section("relay"), Some(serde_json::json!({"label": "hi", "inner": {"n": 1}})));
+        c.check_sections(&path, |name| name == "relay").unwrap();
+        let e = c.check_sections(&path, |_| false).unwrap_err();
+        assert_eq!(e.exit, crate::error::Exit::Usage);
+        assert!(e.message.contains("line 3, key relay") && e.message.contains("unknown section [relay]"), "{}", e.message);
+        // Inside talaria's own sections, unknown keys are still refused.
+        let m = err("[model]\nfsat = true\n[relay]\nx = 1\n");
+        assert!(m.contains("line 2, key model.fsat"), "{m}");
     }
 
     #[test]

@@ -55,7 +55,7 @@ pub struct PluginEntry {
 
 /// Everything discovery found: the winning entry per id, the entries they shadow, and
 /// folders that could not be read.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Catalog {
     pub entries: Vec<PluginEntry>,
     pub shadowed: Vec<PluginEntry>,
@@ -86,6 +86,11 @@ impl Catalog {
         }
         catalog.entries.sort_by(|a, b| a.id.cmp(&b.id));
         catalog
+    }
+
+    /// Whether a plugin found (enabled or not) declares it owns config section `name`.
+    pub fn claims_section(&self, name: &str) -> bool {
+        self.entries.iter().filter_map(|e| e.manifest.as_ref()).any(|m| m.config.iter().any(|c| c == name))
     }
 
     pub fn get(&self, id: &str) -> Option<&PluginEntry> {

@@ -58,7 +58,7 @@ impl Registry {
     pub fn open(app: &App, approvals: Arc<Approvals>) -> Result<Arc<Registry>> {
         let config = app.config()?;
         let context = ServicesContext::new(app, approvals)?;
-        let catalog = Catalog::discover(&app.home);
+        let catalog = app.catalog().clone();
         Ok(Arc::new_cyclic(|me| Registry {
             catalog,
             disabled_plugins: config.plugins.disabled.iter().cloned().collect(),

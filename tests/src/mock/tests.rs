@@ -368,7 +368,12 @@ fn a_stalled_stream_stays_open_until_the_server_is_dropped() {
     stream.write_all(request.as_bytes()).unwrap();
     let mut seen = Vec::new();
     let mut buf = [0u8; 4096];
-    while !String::from_utf8_lossy(&seen).contains("response.created") {
+    // The whole first event, which may arrive in several reads: up to its blank line.
+    let first_event_read = |seen: &[u8]| {
+        let text = String::from_utf8_lossy(seen);
+        text.find("response.created").is_some_and(|at| text[at..].contains("\n\n"))
+    };
+    while !first_event_read(&seen) {
         let n = stream.read(&mut buf).unwrap();
         assert!(n > 0, "closed early");
         seen.extend_from_slice(&buf[..n]);
