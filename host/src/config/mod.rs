@@ -216,7 +216,7 @@ impl Config {
                     Some(section @ toml::Value::Table(_)) => {
                         config.plugin_sections.insert(key, toml_to_json(section.clone()));
                     }
-                    _ => return Err(key_error_in(text, path, &[key.clone()], &format!("unknown field `{key}`"))),
+                    _ => return Err(key_error_in(text, path, std::slice::from_ref(&key), &format!("unknown field `{key}`"))),
                 }
             }
         }
