@@ -43,10 +43,6 @@ impl Provider {
         &self.id
     }
 
-    pub fn plugin_id(&self) -> &str {
-        &self.plugin.id
-    }
-
     /// Signs in; `on_event` sees the plugin's events (the device code, progress) as
     /// they arrive, while the call blocks.
     pub fn login(&self, request: &LoginRequest, on_event: impl Fn(&Event) + Send + Sync + 'static) -> Result<Account> {

@@ -208,6 +208,14 @@ impl Manifest {
         if self.abi != other.abi {
             out.push(format!("abi {} vs {}", self.abi, other.abi));
         }
+        // What the plugin may reach (credentials of its providers, config sections) is
+        // what the user was shown: the file and the library must agree on it.
+        if self.provides != other.provides {
+            out.push("[provides] differs".to_owned());
+        }
+        if self.config != other.config {
+            out.push(format!("config {:?} vs {:?}", self.config, other.config));
+        }
         out
     }
 }
@@ -251,6 +259,16 @@ mod tests {
         assert!(matches!(Manifest::parse("id='a'\nversion='1.0.0'\nkind='tool'\nabi='^1'\nconfig=['a.b']"), Err(ManifestError::BadSection(_))));
         let err = Manifest::parse("id='a'\nversion='1.0.0'\nkind='gadget'\nabi='^1'").unwrap_err();
         assert!(err.to_string().contains("gadget"), "{err}");
+    }
+
+    #[test]
+    fn differences_cover_what_the_plugin_may_reach() {
+        let base = "id='a'\nversion='1.0.0'\nkind='tool'\nabi='^2'\n";
+        let a = Manifest::parse(base).unwrap();
+        assert!(a.differences(&a).is_empty());
+        let more = Manifest::parse(&format!("{base}config=['tools']\n[provides]\nproviders=['openai-codex']\n")).unwrap();
+        let d = a.differences(&more);
+        assert_eq!(d.len(), 2, "{d:?}");
     }
 
     #[test]

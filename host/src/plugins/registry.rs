@@ -16,7 +16,7 @@ use super::loader::{self, LoadError};
 use crate::app::App;
 use crate::approvals::Approvals;
 use crate::client;
-use crate::error::{Error, Result};
+use crate::error::{Error, Exit, Result};
 use crate::services::{PluginHost, ServicesContext};
 
 /// A plugin whose init succeeded.
@@ -38,7 +38,8 @@ pub struct RuntimeInfo {
     pub default: bool,
 }
 
-type LoadSlot = Arc<OnceLock<std::result::Result<Arc<LoadedPlugin>, String>>>;
+/// A plugin's load, done once: the instance, or why not (the exit code and the message).
+type LoadSlot = Arc<OnceLock<std::result::Result<Arc<LoadedPlugin>, (Exit, String)>>>;
 
 pub struct Registry {
     pub catalog: Catalog,
@@ -109,21 +110,16 @@ impl Registry {
         // back into the host (and so into this registry) for other plugins.
         let outcome = slot.get_or_init(|| {
             let outcome = self.load(entry).map(Arc::new).map_err(|e| match e {
-                LoadError::Config { message, key } => self.context.config_error(&key, &message).message,
-                e => describe_failure(entry, &e),
+                // The plugin refused its config: the user fixes the file (exit 2).
+                LoadError::Config { message, key } => (Exit::Usage, self.context.config_error(&key, &message).message),
+                e => (Exit::Missing, describe_failure(entry, &e)),
             });
-            if let Err(message) = &outcome {
+            if let Err((_, message)) = &outcome {
                 tracing::warn!(plugin = id, "{message}");
             }
             outcome
         });
-        outcome.clone().map_err(|message| {
-            if message.starts_with("invalid config ") {
-                Error::usage(message)
-            } else {
-                Error::missing(message)
-            }
-        })
+        outcome.clone().map_err(|(exit, message)| Error::new(exit, message))
     }
 
     fn load(&self, entry: &PluginEntry) -> std::result::Result<LoadedPlugin, LoadError> {
