@@ -195,6 +195,10 @@ pub struct Endpoint {
     /// ("add another account with ...").
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hints: Vec<ErrorHint>,
+    /// What a probe (`doctor`) GETs below `base_url` to check the credentials, query
+    /// included; `models` when the provider names nothing else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe_path: Option<String>,
 }
 
 /// Advice for one class of failure, optionally only when the backend's message
@@ -208,6 +212,11 @@ pub struct ErrorHint {
 }
 
 impl Endpoint {
+    /// The path a probe GETs (see [`Endpoint::probe_path`]).
+    pub fn probe_path(&self) -> &str {
+        self.probe_path.as_deref().unwrap_or("models")
+    }
+
     /// The provider's advice for a failure, if it gave any.
     pub fn hint_for(&self, class: FailureClass, message: &str) -> Option<&str> {
         let specific = self

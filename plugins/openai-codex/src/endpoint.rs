@@ -105,6 +105,8 @@ pub fn build(base_url: &str, user_agent: &str, entry: &Entry, access_token: &str
         body,
         rate_limit_headers: vec![RATE_LIMIT_HEADER_PREFIX.to_owned()],
         hints: hints(),
+        // The models list answers with the credentials' own verdict, as the Codex CLI asks it.
+        probe_path: Some(format!("models?client_version={CODEX_VERSION}")),
     }
 }
 

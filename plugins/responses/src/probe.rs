@@ -13,9 +13,6 @@ use crate::driver::{provider_error, Call, Engine};
 use crate::request::{display_url, join, websocket_headers, websocket_url};
 use crate::{http, ws};
 
-/// The `client_version` the models endpoint is asked with (the Codex CLI release whose
-/// wire behaviour the reference describes).
-const CLIENT_VERSION: &str = "0.169.0";
 /// The probe is interactive: it should not hang for the stream watchdog's two minutes.
 const PROBE_LIMIT: Duration = Duration::from_secs(20);
 
@@ -44,7 +41,7 @@ enum Probed {
 }
 
 fn unauthorized(endpoint: &Endpoint, http: crate::classify::HttpError) -> Error {
-    let models_url = join(&endpoint.base_url, &format!("models?client_version={CLIENT_VERSION}"));
+    let models_url = join(&endpoint.base_url, endpoint.probe_path());
     let problem = Problem::Http(Box::new(http));
     let target = Target {
         url: display_url(&models_url),
@@ -79,7 +76,7 @@ fn probe_endpoint<C: Call>(engine: &Engine, call: &C, endpoint: &Endpoint) -> Re
         }
     }
 
-    let models_url = join(&endpoint.base_url, &format!("models?client_version={CLIENT_VERSION}"));
+    let models_url = join(&endpoint.base_url, endpoint.probe_path());
     let mut headers = endpoint.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<Vec<_>>();
     headers.retain(|(k, _)| !k.eq_ignore_ascii_case("accept") && !k.eq_ignore_ascii_case("content-type"));
     headers.push(("accept".into(), "application/json".into()));

@@ -705,13 +705,14 @@ fn a_refused_connection_is_a_connect_failure_and_secrets_stay_out() {
 #[test]
 fn probe_reports_the_websocket_and_classifies_failures() {
     let server = Server::start(vec![Step::Ws(vec![]), Step::Http(200, vec![], r#"{"models":[]}"#.into())]);
-    let call = FakeCall::new(endpoint(&server, true));
+    // The provider names what to probe (the Codex backend wants its client version).
+    let call = FakeCall::new(Endpoint { probe_path: Some("models?client_version=9.9.9".into()), ..endpoint(&server, true) });
     let engine = Engine::new(PluginConfig::default());
     let r = probe(&engine, &call, &ProbeRequest { provider: "fake".into() }).unwrap();
     assert_eq!((r.status, r.transport.as_str()), (200, "websocket"));
-    assert!(r.url.ends_with("/backend-api/codex/models"), "{}", r.url);
+    assert!(r.url.ends_with("/backend-api/codex/models"), "the query stays out of messages: {}", r.url);
     let seen = server.seen();
-    assert_eq!(seen[1].path, "/backend-api/codex/models?client_version=0.169.0");
+    assert_eq!(seen[1].path, "/backend-api/codex/models?client_version=9.9.9");
 
     let server = Server::start(vec![Step::Http(401, vec![], r#"{"error":{"message":"bad token"}}"#.into())]);
     let call = FakeCall::new(endpoint(&server, false));
