@@ -129,8 +129,8 @@ pub struct ChatArgs {
 
 #[derive(Debug, Args)]
 pub struct LoginArgs {
-    #[arg(long, value_name = "ID", default_value = "openai-codex")]
-    pub provider: String,
+    #[command(flatten)]
+    pub provider: ProviderFlag,
     /// Import the Codex CLI's login from $CODEX_HOME/auth.json (that file is only read)
     #[arg(long)]
     pub import_codex: bool,

@@ -26,7 +26,7 @@ pub struct Provider {
     plugin: Arc<LoadedPlugin>,
     /// Kept alive for the plugin's calls back into the host (it holds only a weak
     /// reference), e.g. a provider asking for an approval.
-    _registry: Arc<Registry>,
+    registry: Arc<Registry>,
 }
 
 impl Provider {
@@ -35,12 +35,18 @@ impl Provider {
     /// command that enables it; a plugin that fails to load: exit 4 with the reason.
     pub fn find(registry: &Arc<Registry>, id: &str) -> Result<Provider> {
         let plugin = registry.provider_plugin(id)?;
-        Ok(Provider { id: id.to_owned(), plugin, _registry: registry.clone() })
+        Ok(Provider { id: id.to_owned(), plugin, registry: registry.clone() })
     }
 
     /// The provider id, as asked for (a plugin may serve several).
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// Whether the provider signs in with `talaria login` (`provider.info`); an API-key
+    /// provider does not.
+    pub fn supports_login(&self) -> bool {
+        self.registry.provider_info(&self.id).is_ok_and(|info| info.supports_login)
     }
 
     /// Signs in; `on_event` sees the plugin's events (the device code, progress) as

@@ -169,6 +169,11 @@ impl Manifest {
         self.provides.providers.iter().map(String::as_str).chain(std::iter::once(self.id.as_str()))
     }
 
+    /// Whether this is a transport plugin for `wire_api` (`[provides] transports`).
+    pub fn provides_transport(&self, wire_api: &str) -> bool {
+        self.has_kind(PluginKind::Transport) && self.provides.transports.iter().any(|t| t == wire_api)
+    }
+
     /// The runtime ids a runtime plugin serves: `provides.runtimes`, or its own id.
     pub fn runtime_ids(&self) -> Vec<String> {
         if self.provides.runtimes.is_empty() {

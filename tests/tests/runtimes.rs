@@ -107,6 +107,24 @@ fn a_section_the_runtime_owns_reaches_it_and_its_errors_name_file_line_and_key()
     let run = home.run(&["chat", "-q", "hi", "--runtime", "relay"]).expect_code(2);
     assert!(run.stderr.contains("line 2, key relya") && run.stderr.contains("unknown section [relya]"), "{}", run.stderr);
     assert_eq!(mock.requests_to(RESPONSES).len(), 1);
+    // Installing a plugin, the way to make such a section valid, still works; it warns.
+    home.run(&["plugins", "list"]).expect_code(2);
+    let folder = home.dir.path().join("build").join("relay-runtime");
+    let install = home.run(&["plugins", "install", "--force", folder.to_str().unwrap()]).ok();
+    assert!(install.stderr.contains("warning:") && install.stderr.contains("[relya]"), "{}", install.stderr);
+}
+
+#[test]
+fn a_provider_transport_must_be_one_a_plugin_provides() {
+    let home = TestHome::new();
+    std::fs::create_dir_all(home.root()).unwrap();
+    let table = |transport: &str| format!("[providers.local]\nkind = \"openai-compatible\"\nbase_url = \"http://127.0.0.1:9/v1\"\ntransport = \"{transport}\"\n");
+    std::fs::write(home.path("config.toml"), table("grpc")).unwrap();
+    let run = home.run(&["runtime", "list"]).expect_code(2);
+    assert!(run.stderr.contains("line 4, key providers.local.transport") && run.stderr.contains("\"grpc\""), "{}", run.stderr);
+    // `responses` comes from the first-party transport plugin.
+    std::fs::write(home.path("config.toml"), table("responses")).unwrap();
+    home.run(&["runtime", "list"]).ok();
 }
 
 #[test]

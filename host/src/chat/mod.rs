@@ -39,6 +39,8 @@ pub struct Plan {
     pub resumed: Option<SessionRecord>,
     pub runtime: String,
     pub model: ModelRef,
+    /// The priority service tier (`--fast` or the profile's `model.fast`).
+    pub fast: bool,
 }
 
 impl Plan {
@@ -56,7 +58,7 @@ impl Plan {
         let runtime = pick(&args.runtime, |s| &s.runtime, &config.model.runtime);
         let provider = pick(&args.provider.provider, |s| &s.provider, &config.model.provider);
         let model = pick(&args.model, |s| &s.model, &config.model.default);
-        Ok(Plan { resumed, runtime, model: ModelRef { provider, model } })
+        Ok(Plan { resumed, runtime, model: ModelRef { provider, model }, fast: args.fast || config.model.fast })
     }
 }
 
@@ -114,7 +116,7 @@ impl Chat {
             runtime: plan.runtime,
             model: plan.model,
             fallback: config.fallback_model.as_ref().map(|f| ModelRef { provider: f.provider.clone(), model: f.model.clone() }),
-            fast: args.fast || config.model.fast,
+            fast: plan.fast,
             approval_policy: config.tools.approval_policy.clone(),
         };
         let chat = Chat {

@@ -32,7 +32,7 @@ fn list(app: &App, provider: Option<&str>, json: bool) -> Result<()> {
         return print_json(&with_provider(provider.id(), &accounts)?);
     }
     if accounts.is_empty() {
-        crate::outln!("No stored credentials for {}; {}.", provider.id(), sign_in_hint(&provider).trim_end_matches('.'));
+        crate::outln!("No stored credentials for {}; {}.", provider.id(), sign_in_hint(app, &provider).trim_end_matches('.'));
         return Ok(());
     }
     let now = now_secs();
@@ -46,7 +46,7 @@ fn list(app: &App, provider: Option<&str>, json: bool) -> Result<()> {
     print_table(&rows);
     for a in accounts.iter().filter(|a| a.status == AccountStatus::NeedsRelogin) {
         let why = a.status_detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default();
-        eprintln!("note: credential #{} needs a new login{why}; run `{}`", a.index, login_command(provider.id()));
+        eprintln!("note: credential #{} needs a new login{why}; run `{}`", a.index, login_command(app, provider.id()));
     }
     Ok(())
 }
@@ -94,7 +94,7 @@ fn status(app: &App, provider: Option<&str>, json: bool) -> Result<()> {
     }
     // Informational: not being logged in is an answer, not a failure (exit 0).
     if accounts.is_empty() {
-        crate::outln!("{id}: not logged in; {}", sign_in_hint(&provider));
+        crate::outln!("{id}: not logged in; {}", sign_in_hint(app, &provider));
         return Ok(());
     }
     let now = now_secs();
@@ -109,7 +109,7 @@ fn status(app: &App, provider: Option<&str>, json: bool) -> Result<()> {
         }
         if a.status == AccountStatus::NeedsRelogin {
             let why = a.status_detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
-            crate::outln!("the current credential needs a new login{why}; run `{}`", login_command(id));
+            crate::outln!("the current credential needs a new login{why}; run `{}`", login_command(app, id));
         }
     }
     Ok(())
@@ -153,12 +153,10 @@ pub(super) fn status_text(account: &Account, now: u64) -> String {
     }
 }
 
-/// The provider `talaria login` signs in to when `--provider` is not given.
-const LOGIN_DEFAULT_PROVIDER: &str = "openai-codex";
-
-/// The command that signs in to `provider`.
-pub(super) fn login_command(provider: &str) -> String {
-    if provider == LOGIN_DEFAULT_PROVIDER {
+/// The command that signs in to `provider`: plain `talaria login` for the profile's own
+/// provider (what `login` signs in to without `--provider`).
+pub(super) fn login_command(app: &App, provider: &str) -> String {
+    if app.config().is_ok_and(|c| c.model.provider == provider) {
         "talaria login".into()
     } else {
         format!("talaria login --provider {provider}")
@@ -168,9 +166,9 @@ pub(super) fn login_command(provider: &str) -> String {
 /// What to do about an empty pool. Not every provider signs in with `talaria login`
 /// (openai-api wants a key in the environment), so for the others the provider's own
 /// refusal to resolve an endpoint, which says what it needs, is the advice.
-pub(super) fn sign_in_hint(provider: &Provider) -> String {
-    let fallback = format!("run `{}`", login_command(provider.id()));
-    if provider.id() == LOGIN_DEFAULT_PROVIDER {
+pub(super) fn sign_in_hint(app: &App, provider: &Provider) -> String {
+    let fallback = format!("run `{}`", login_command(app, provider.id()));
+    if provider.supports_login() {
         return fallback;
     }
     match provider.resolve(&ResolveRequest::default()) {

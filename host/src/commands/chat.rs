@@ -18,14 +18,13 @@ use crate::provider::Provider;
 use crate::sessions::SessionStore;
 
 pub fn run(app: &App, args: ChatArgs) -> Result<()> {
-    let config = app.config()?;
     let registry = Registry::open(app, Arc::new(Approvals::new(args.approvals.approvals)))?;
     let store = SessionStore::open(&app.profile.sessions_path())?;
     let plan = Plan::new(app, &args, &store)?;
     registry.runtime(&plan.runtime)?;
     // The provider the turn will use: a resumed session's own, not the profile's.
     let provider = Provider::find(&registry, &plan.model.provider)?;
-    let request = ResolveRequest { session_id: String::new(), model: Some(plan.model.model.clone()), fast: args.fast || config.model.fast };
+    let request = ResolveRequest { session_id: String::new(), model: Some(plan.model.model.clone()), fast: plan.fast };
     ensure_signed_in(app, &provider, &request)?;
     crate::chat::run(app, &args, registry, store, plan)
 }

@@ -168,7 +168,7 @@ fn provider_auth_checks(app: &App, registry: &Arc<Registry>, checks: &mut Vec<Ch
             checks.push(Check::skip(name, format!("plugin {plugin_id} cannot load (see its check)")));
             continue;
         };
-        match provider_auth(&provider) {
+        match provider_auth(app, &provider) {
             Ok(detail) => checks.push(Check::new(name, Ok(detail))),
             Err(problem) if used(&provider_id) => checks.push(Check::new(name, Err(problem))),
             Err(problem) => checks.push(Check::skip(name, format!("{problem} (not used by this profile)"))),
@@ -178,11 +178,11 @@ fn provider_auth_checks(app: &App, registry: &Arc<Registry>, checks: &mut Vec<Ch
 }
 
 /// "a@example.com (plus), 1 of 2 usable", or what is wrong and the command that fixes it.
-fn provider_auth(provider: &Provider) -> std::result::Result<String, String> {
+fn provider_auth(app: &App, provider: &Provider) -> std::result::Result<String, String> {
     let accounts = provider.accounts().map_err(|e| e.message)?;
     let id = provider.id();
     if accounts.is_empty() {
-        return Err(format!("not logged in; {}", sign_in_hint(provider)));
+        return Err(format!("not logged in; {}", sign_in_hint(app, provider)));
     }
     // An expired access token is refreshed on next use, so it still counts.
     let usable: Vec<&Account> =
@@ -190,7 +190,7 @@ fn provider_auth(provider: &Provider) -> std::result::Result<String, String> {
     let now = now_secs();
     if usable.is_empty() {
         let hint = if accounts.iter().any(|a| a.status == AccountStatus::NeedsRelogin) {
-            format!("run `{}`", login_command(id))
+            format!("run `{}`", login_command(app, id))
         } else {
             format!("wait, or add another account with `talaria auth add {id}`")
         };
@@ -205,7 +205,7 @@ fn provider_auth(provider: &Provider) -> std::result::Result<String, String> {
 /// hit, told apart: Cloudflare challenge, timeout, TLS, connect, auth.
 fn backend_check(app: &App, registry: &Arc<Registry>) -> Result<Check> {
     let provider_id = app.config()?.model.provider.clone();
-    if let Some(reason) = probe_blocker(registry, &provider_id) {
+    if let Some(reason) = probe_blocker(app, registry, &provider_id) {
         return Ok(Check::skip(BACKEND, format!("not probed: {reason}")));
     }
     Ok(match probe(registry, &provider_id) {
@@ -223,19 +223,19 @@ fn backend_check(app: &App, registry: &Arc<Registry>) -> Result<Check> {
         Err(e) if e.kind() == ErrorKind::UnknownMethod => Check::skip(BACKEND, format!("not probed: the transport cannot probe ({})", e.message)),
         Err(e) => {
             let transport = registry.transport_for_provider(&provider_id).map(|p| p.id.clone()).unwrap_or_default();
-            failed_probe(&e, &provider_id, &transport)
+            failed_probe(&e, &login_command(app, &provider_id), &transport)
         }
     })
 }
 
 /// Why the backend cannot be probed, if it cannot: the provider is not available, has no
 /// usable login, or the transport plugin is disabled, missing or broken.
-fn probe_blocker(registry: &Arc<Registry>, provider_id: &str) -> Option<String> {
+fn probe_blocker(app: &App, registry: &Arc<Registry>, provider_id: &str) -> Option<String> {
     let provider = match Provider::find(registry, provider_id) {
         Ok(provider) => provider,
         Err(e) => return Some(e.message),
     };
-    if let Err(problem) = provider_auth(&provider) {
+    if let Err(problem) = provider_auth(app, &provider) {
         return Some(problem);
     }
     match registry.transport_for_provider(provider_id) {
@@ -256,7 +256,7 @@ fn probe(registry: &Registry, provider_id: &str) -> std::result::Result<ProbeRes
 
 /// The failed `backend` check: the transport's classification worded for the person
 /// running doctor, and the same facts for scripts.
-fn failed_probe(e: &PluginError, provider_id: &str, transport: &str) -> Check {
+fn failed_probe(e: &PluginError, login: &str, transport: &str) -> Check {
     let data: Option<Value> = serde_json::from_str(e.data.as_str()).ok();
     let failure: Option<TransportFailure> = data.clone().and_then(|d| serde_json::from_value(d).ok());
     // The transport's full message (with the websocket's side of the story) is for the log.
@@ -265,7 +265,7 @@ fn failed_probe(e: &PluginError, provider_id: &str, transport: &str) -> Check {
         return Check::new(BACKEND, Err(e.message.to_string()));
     };
     let extras = ProbeExtras::read(data.as_ref());
-    let detail = describe_failure(&failure, &extras, e.message.as_str(), provider_id, transport);
+    let detail = describe_failure(&failure, &extras, e.message.as_str(), login, transport);
     Check::new(BACKEND, Err(detail)).with_probe(ProbeFacts {
         class: Some(failure.class),
         url: Some(failure.url.clone()).filter(|u| !u.is_empty()),
@@ -298,7 +298,8 @@ impl ProbeExtras {
 
 /// One sentence per class: what happened, then what to do. `message` is the transport's
 /// own wording, used where doctor has nothing better to say.
-fn describe_failure(failure: &TransportFailure, extras: &ProbeExtras, message: &str, provider_id: &str, transport: &str) -> String {
+/// `login` is the command that signs in to the probed provider.
+fn describe_failure(failure: &TransportFailure, extras: &ProbeExtras, message: &str, login: &str, transport: &str) -> String {
     let url = if failure.url.is_empty() { "the backend" } else { failure.url.as_str() };
     let reason = extras.reason.as_deref().unwrap_or(message);
     match failure.class {
@@ -334,7 +335,7 @@ fn describe_failure(failure: &TransportFailure, extras: &ProbeExtras, message: &
         // A status means the backend itself said no; without one, the provider could not
         // supply a usable login (its message says what to do).
         FailureClass::Auth => match failure.status {
-            Some(status) => format!("the backend rejected the login ({status}): run `{}`", login_command(provider_id)),
+            Some(status) => format!("the backend rejected the login ({status}): run `{login}`"),
             None => format!("the login could not be used: {message}"),
         },
         _ => message.to_owned(),
@@ -374,18 +375,18 @@ mod tests {
     #[test]
     fn each_class_gets_its_own_words() {
         let none = ProbeExtras::default();
-        let cf = describe_failure(&failure(FailureClass::CloudflareChallenge, Some(403), Some("ray-1")), &none, "", "openai-codex", "responses");
+        let cf = describe_failure(&failure(FailureClass::CloudflareChallenge, Some(403), Some("ray-1")), &none, "", "talaria login", "responses");
         assert!(cf.contains("Cloudflare challenge (HTTP 403, cf-mitigated: challenge, cf-ray ray-1)"), "{cf}");
         assert!(cf.contains("`curl -I https://chatgpt.com/backend-api/codex`"), "{cf}");
         let slow = ProbeExtras { reason: None, timeout: Some(Duration::from_millis(1500)) };
-        let timeout = describe_failure(&failure(FailureClass::Timeout, None, None), &slow, "", "openai-codex", "responses");
+        let timeout = describe_failure(&failure(FailureClass::Timeout, None, None), &slow, "", "talaria login", "responses");
         assert!(timeout.starts_with("no answer from https://chatgpt.com/backend-api/codex/models within 1.5 s;"), "{timeout}");
         let bad = ProbeExtras { reason: Some("invalid peer certificate: UnknownIssuer".into()), timeout: None };
-        let tls = describe_failure(&failure(FailureClass::Tls, None, None), &bad, "", "openai-codex", "responses");
+        let tls = describe_failure(&failure(FailureClass::Tls, None, None), &bad, "", "talaria login", "responses");
         assert!(tls.starts_with("TLS handshake with https://chatgpt.com/backend-api/codex/models failed: invalid peer certificate"), "{tls}");
-        let auth = describe_failure(&failure(FailureClass::Auth, Some(401), None), &none, "", "openai-codex", "responses");
+        let auth = describe_failure(&failure(FailureClass::Auth, Some(401), None), &none, "", "talaria login", "responses");
         assert_eq!(auth, "the backend rejected the login (401): run `talaria login`");
-        let other = describe_failure(&failure(FailureClass::Server, Some(502), None), &none, "The backend failed.", "openai-codex", "responses");
+        let other = describe_failure(&failure(FailureClass::Server, Some(502), None), &none, "The backend failed.", "talaria login", "responses");
         assert_eq!(other, "The backend failed.");
     }
 

@@ -28,7 +28,7 @@ pub(super) struct SignIn {
 }
 
 pub fn login(app: &App, args: LoginArgs) -> Result<()> {
-    let provider = open_provider(app, Some(&args.provider))?;
+    let provider = open_provider(app, args.provider.provider.as_deref())?;
     let options = SignIn { import_codex: args.import_codex, add_account: false, no_browser: args.no_browser };
     let account = sign_in(app, &provider, options)?;
     crate::outln!("Logged in to {} as {}.", provider.id(), describe_account(&account));

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use crate::app::App;
 use crate::approvals::Approvals;
-use crate::cli::{ApprovalMode, Cli, Command};
+use crate::cli::{ApprovalMode, Cli, Command, PluginsCommand};
 use crate::error::{Error, Result};
 use crate::plugins::Registry;
 use crate::provider::Provider;
@@ -27,6 +27,7 @@ pub fn run(cli: Cli) -> Result<()> {
         return profile::run(cmd);
     }
     let app = App::new(cli.profile.as_deref())?;
+    let app = if matches!(cli.command, Command::Plugins(PluginsCommand::Install { .. })) { app.installing_plugins() } else { app };
     crate::logging::init(&app.profile);
     tracing::debug!(profile = %app.profile.name, "starting");
     match cli.command {

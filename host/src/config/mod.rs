@@ -24,7 +24,6 @@ use locate::{describe_toml_error, dotted, line_of, span_of_key};
 
 const DEFAULT_MCP_TIMEOUT_SECS: f64 = 120.0;
 const DEFAULT_MCP_CONNECT_TIMEOUT_SECS: f64 = 30.0;
-pub const TRANSPORTS: [&str; 2] = ["chat-completions", "responses"];
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)] // not `deny_unknown_fields`: `parse` sorts out the keys left unread
@@ -187,7 +186,8 @@ pub struct ProviderInstance {
     pub base_url: String,
     #[serde(default)]
     pub api_key_env: Option<String>,
-    /// "chat-completions" or "responses".
+    /// The wire API, named as a transport plugin provides it ("chat-completions",
+    /// "responses"); checked against the plugins found by [`Config::check_plugin_claims`].
     #[serde(default)]
     pub transport: Option<String>,
     #[serde(default)]
@@ -240,17 +240,31 @@ impl Config {
         serde_json::to_value(self).ok()?.get(name).cloned().filter(|v| !v.is_null())
     }
 
-    /// Refuses a top-level table that neither talaria nor any plugin found (enabled or
-    /// not) claims: most likely a typo, and never silently ignored.
-    pub fn check_sections(&self, path: &Path, claimed: impl Fn(&str) -> bool) -> Result<()> {
-        match self.plugin_sections.keys().find(|name| !claimed(name)) {
-            None => Ok(()),
-            Some(name) => Err(key_error(
+    /// What only the plugins found (enabled or not) can vouch for: every top-level table
+    /// talaria does not know is claimed by one (else it is most likely a typo, never
+    /// silently ignored), and every `[providers.*] transport` is provided by one.
+    pub fn check_plugin_claims(&self, path: &Path, plugins: &impl PluginClaims) -> Result<()> {
+        if let Some(name) = self.plugin_sections.keys().find(|name| !plugins.claims_section(name)) {
+            return Err(key_error(
                 path,
                 std::slice::from_ref(name),
                 &format!("unknown section [{name}]: neither talaria nor an installed plugin uses it; check the spelling, or install the plugin it belongs to"),
-            )),
+            ));
         }
+        for (name, provider) in &self.providers {
+            match &provider.transport {
+                Some(transport) if !plugins.provides_transport(transport) => {
+                    let key = ["providers".to_owned(), name.clone(), "transport".to_owned()];
+                    return Err(key_error(
+                        path,
+                        &key,
+                        &format!("no plugin found provides the transport {transport:?}; check the spelling, or install the transport plugin (`talaria plugins list` shows the plugins found)"),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// The `[plugin_config.<id>]` table as JSON, or Null when there is none.
@@ -260,16 +274,6 @@ impl Config {
 
     /// What serde cannot express: value sets, mutually exclusive keys, positive timeouts.
     fn validate(&self) -> std::result::Result<(), Problem> {
-        for (name, provider) in &self.providers {
-            if let Some(transport) = &provider.transport {
-                if !TRANSPORTS.contains(&transport.as_str()) {
-                    return Err(Problem::new(
-                        ["providers", name, "transport"],
-                        format!("unknown transport {transport:?}; use \"chat-completions\" or \"responses\""),
-                    ));
-                }
-            }
-        }
         for (name, server) in &self.mcp_servers {
             match (&server.command, &server.url) {
                 (Some(_), Some(_)) => {
@@ -342,6 +346,12 @@ fn read_optional(path: &Path) -> Result<Option<String>> {
         ))),
         Err(e) => Err(io_error(path, "read", e)),
     }
+}
+
+/// What the plugins found say they own or provide, for [`Config::check_plugin_claims`].
+pub trait PluginClaims {
+    fn claims_section(&self, name: &str) -> bool;
+    fn provides_transport(&self, wire_api: &str) -> bool;
 }
 
 /// An error about `key` in the config file at `path` (a plugin's complaint about a
@@ -535,8 +545,6 @@ web_search = false             # the hosted web search tool, where the model has
 
     #[test]
     fn values_are_validated() {
-        let m = err("[providers.p]\nkind = \"openai-compatible\"\nbase_url = \"http://h\"\ntransport = \"grpc\"\n");
-        assert!(m.contains("line 4, key providers.p.transport") && m.contains("chat-completions"), "{m}");
         let m = err("[mcp_servers.a]\ncommand = \"x\"\ntimeout = 0\n");
         assert!(m.contains("line 3, key mcp_servers.a.timeout"), "{m}");
         let m = err("[auxiliary.t]\ntimeout = -1.5\n");
@@ -547,6 +555,34 @@ web_search = false             # the hosted web search tool, where the model has
         assert_eq!(ok.unwrap().providers["p"].transport.as_deref(), Some("responses"));
     }
 
+    /// Plugins found that claim one section and provide one transport.
+    struct Found {
+        section: &'static str,
+        transport: &'static str,
+    }
+
+    impl PluginClaims for Found {
+        fn claims_section(&self, name: &str) -> bool {
+            name == self.section
+        }
+        fn provides_transport(&self, wire_api: &str) -> bool {
+            wire_api == self.transport
+        }
+    }
+
+    #[test]
+    fn provider_transports_must_be_provided_by_a_plugin_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let text = "[providers.p]\nkind = \"openai-compatible\"\nbase_url = \"http://h\"\ntransport = \"grpc\"\n";
+        std::fs::write(&path, text).unwrap();
+        let c = Config::load(&path).unwrap();
+        let e = c.check_plugin_claims(&path, &Found { section: "", transport: "responses" }).unwrap_err();
+        assert_eq!(e.exit, crate::error::Exit::Usage);
+        assert!(e.message.contains("line 4, key providers.p.transport") && e.message.contains("\"grpc\""), "{}", e.message);
+        c.check_plugin_claims(&path, &Found { section: "", transport: "grpc" }).unwrap();
+    }
+
     #[test]
     fn unknown_tables_are_plugin_sections_until_nobody_claims_them() {
         let dir = tempfile::tempdir().unwrap();
@@ -555,8 +591,8 @@ web_search = false             # the hosted web search tool, where the model has
         std::fs::write(&path, text).unwrap();
         let c = Config::load(&path).unwrap();
         assert_eq!(c.section("relay"), Some(serde_json::json!({"label": "hi", "inner": {"n": 1}})));
-        c.check_sections(&path, |name| name == "relay").unwrap();
-        let e = c.check_sections(&path, |_| false).unwrap_err();
+        c.check_plugin_claims(&path, &Found { section: "relay", transport: "" }).unwrap();
+        let e = c.check_plugin_claims(&path, &Found { section: "", transport: "" }).unwrap_err();
         assert_eq!(e.exit, crate::error::Exit::Usage);
         assert!(e.message.contains("line 3, key relay") && e.message.contains("unknown section [relay]"), "{}", e.message);
         // Inside talaria's own sections, unknown keys are still refused.

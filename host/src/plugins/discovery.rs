@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use talaria_plugin_api::manifest::Manifest;
 
+use crate::config::PluginClaims;
+
 use crate::home::Home;
 
 mod embedded {
@@ -88,9 +90,8 @@ impl Catalog {
         catalog
     }
 
-    /// Whether a plugin found (enabled or not) declares it owns config section `name`.
-    pub fn claims_section(&self, name: &str) -> bool {
-        self.entries.iter().filter_map(|e| e.manifest.as_ref()).any(|m| m.config.iter().any(|c| c == name))
+    fn manifests(&self) -> impl Iterator<Item = &Manifest> {
+        self.entries.iter().filter_map(|e| e.manifest.as_ref())
     }
 
     pub fn get(&self, id: &str) -> Option<&PluginEntry> {
@@ -220,6 +221,17 @@ fn first_party(found: &mut Vec<PluginEntry>, unreadable: &mut Vec<(PathBuf, Stri
             manifest: Some(manifest),
             problem,
         });
+    }
+}
+
+/// What the plugins found (enabled or not) own and provide, for the config's checks.
+impl PluginClaims for Catalog {
+    fn claims_section(&self, name: &str) -> bool {
+        self.manifests().any(|m| m.config.iter().any(|c| c == name))
+    }
+
+    fn provides_transport(&self, wire_api: &str) -> bool {
+        self.manifests().any(|m| m.provides_transport(wire_api))
     }
 }
 

@@ -185,9 +185,7 @@ impl Registry {
 
     /// The transport plugin for a wire API (its manifest's `provides.transports`).
     pub fn transport_for(&self, wire_api: &str) -> Result<Arc<LoadedPlugin>> {
-        self.serving(PluginKind::Transport, wire_api, "transport", |e| {
-            e.manifest.as_ref().is_some_and(|m| m.has_kind(PluginKind::Transport) && m.provides.transports.iter().any(|t| t == wire_api))
-        })
+        self.serving(PluginKind::Transport, wire_api, "transport", |e| e.manifest.as_ref().is_some_and(|m| m.provides_transport(wire_api)))
     }
 
     /// The transport that carries requests for provider `id`.
