@@ -22,7 +22,13 @@ impl App {
     pub fn new(profile_flag: Option<&str>) -> Result<App> {
         let home = Home::from_env()?;
         let profile = home.select_profile(profile_flag)?;
-        Ok(App { home, profile, config: OnceCell::new(), catalog: OnceCell::new(), installing_plugins: false })
+        Ok(App {
+            home,
+            profile,
+            config: OnceCell::new(),
+            catalog: OnceCell::new(),
+            installing_plugins: false,
+        })
     }
 
     /// For `talaria plugins install`: see [`App::config`].

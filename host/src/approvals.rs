@@ -11,7 +11,9 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use talaria_plugin_api::abi::EventSinkArc;
-use talaria_plugin_api::payload::{ApprovalDecision, ApprovalKind, ApprovalRequest, Decision, Event};
+use talaria_plugin_api::payload::{
+    ApprovalDecision, ApprovalKind, ApprovalRequest, Decision, Event,
+};
 
 use crate::cli::ApprovalMode;
 use crate::events::emit;
@@ -30,7 +32,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Approvals {
     pub fn new(mode: ApprovalMode) -> Self {
-        Approvals { mode: Mutex::new(mode), accepted: Mutex::new(HashSet::new()), asking: Mutex::new(()) }
+        Approvals {
+            mode: Mutex::new(mode),
+            accepted: Mutex::new(HashSet::new()),
+            asking: Mutex::new(()),
+        }
     }
 
     pub fn mode(&self) -> ApprovalMode {
@@ -49,10 +55,18 @@ impl Approvals {
     /// Answers one request, reporting it and the decision on `events`.
     pub fn decide(&self, request: &ApprovalRequest, events: &EventSinkArc) -> ApprovalDecision {
         let _one_at_a_time = lock(&self.asking);
-        emit(events, &Event::ApprovalRequest { request: request.clone() });
+        emit(
+            events,
+            &Event::ApprovalRequest {
+                request: request.clone(),
+            },
+        );
         let key = session_key(request);
         let decision = if lock(&self.accepted).contains(&key) {
-            ApprovalDecision { decision: Decision::Accept, reason: "approved earlier for this session".into() }
+            ApprovalDecision {
+                decision: Decision::Accept,
+                reason: "approved earlier for this session".into(),
+            }
         } else {
             self.ask(request)
         };
@@ -60,22 +74,35 @@ impl Approvals {
             lock(&self.accepted).insert(key);
         }
         tracing::info!(plugin = request.plugin.as_deref().unwrap_or(""), decision = ?decision.decision, "approval: {}", request.summary);
-        emit(events, &Event::approval_decision(&request.call_id, &decision));
+        emit(
+            events,
+            &Event::approval_decision(&request.call_id, &decision),
+        );
         decision
     }
 
     fn ask(&self, request: &ApprovalRequest) -> ApprovalDecision {
-        let what = request.command.as_deref().map(|c| format!("run `{c}`")).unwrap_or_else(|| request.summary.clone());
+        let what = request
+            .command
+            .as_deref()
+            .map(|c| format!("run `{c}`"))
+            .unwrap_or_else(|| request.summary.clone());
         let who = request.plugin.as_deref().unwrap_or("a plugin");
         match self.mode() {
-            ApprovalMode::Auto => decision(Decision::Accept, "approved automatically (--approvals auto)"),
+            ApprovalMode::Auto => decision(
+                Decision::Accept,
+                "approved automatically (--approvals auto)",
+            ),
             ApprovalMode::Deny => {
                 eprintln!("declined: {who} asked to {what} (--approvals deny)");
                 decision(Decision::Decline, "declined by policy (--approvals deny)")
             }
             ApprovalMode::Ask if !std::io::stdin().is_terminal() => {
                 eprintln!("declined: {who} asked to {what}, but there is no terminal to ask on (use --approvals auto to allow)");
-                decision(Decision::Decline, "declined: nobody could answer the approval request (no terminal)")
+                decision(
+                    Decision::Decline,
+                    "declined: nobody could answer the approval request (no terminal)",
+                )
             }
             ApprovalMode::Ask => prompt(who, &what, request),
         }
@@ -83,7 +110,10 @@ impl Approvals {
 }
 
 fn decision(decision: Decision, reason: &str) -> ApprovalDecision {
-    ApprovalDecision { decision, reason: reason.into() }
+    ApprovalDecision {
+        decision,
+        reason: reason.into(),
+    }
 }
 
 /// What "the same request" means for an acceptance for the session: the same kind from
@@ -95,7 +125,12 @@ fn session_key(request: &ApprovalRequest) -> String {
         ApprovalKind::Patch => request.patch.as_deref(),
         _ => None,
     };
-    format!("{:?}\u{0}{}\u{0}{}", request.kind, request.plugin.as_deref().unwrap_or(""), what.unwrap_or(&request.summary))
+    format!(
+        "{:?}\u{0}{}\u{0}{}",
+        request.kind,
+        request.plugin.as_deref().unwrap_or(""),
+        what.unwrap_or(&request.summary)
+    )
 }
 
 /// The terminal question: allow once, allow for the session, deny (the default), or
@@ -110,13 +145,19 @@ fn prompt(who: &str, what: &str, request: &ApprovalRequest) -> ApprovalDecision 
     if let Some(patch) = &request.patch {
         let _ = writeln!(err, "{}", diff_lines(patch, colour));
     }
-    let _ = write!(err, "Allow? [y] once, [a] for this session, [N] no, [c] cancel the turn: ");
+    let _ = write!(
+        err,
+        "Allow? [y] once, [a] for this session, [N] no, [c] cancel the turn: "
+    );
     let _ = err.flush();
     let mut line = String::new();
     let _ = std::io::stdin().lock().read_line(&mut line);
     match line.trim().to_ascii_lowercase().as_str() {
         "y" | "yes" => decision(Decision::Accept, "approved by the user"),
-        "a" | "always" => decision(Decision::AcceptForSession, "approved by the user for this session"),
+        "a" | "always" => decision(
+            Decision::AcceptForSession,
+            "approved by the user for this session",
+        ),
         "c" | "cancel" => decision(Decision::Cancel, "the user cancelled the turn"),
         _ => decision(Decision::Decline, "declined by the user"),
     }
@@ -164,16 +205,24 @@ mod tests {
         let approvals = Approvals::new(ApprovalMode::Deny);
         let seen = Arc::new(Collect(Mutex::new(Vec::new())));
         let sink = crate::events::sink(seen.clone());
-        let ls = ApprovalRequest { plugin: Some("t".into()), ..ApprovalRequest::exec("c1", "ls", None) };
+        let ls = ApprovalRequest {
+            plugin: Some("t".into()),
+            ..ApprovalRequest::exec("c1", "ls", None)
+        };
         lock(&approvals.accepted).insert(session_key(&ls));
         assert!(approvals.decide(&ls, &sink).approved());
-        let rm = ApprovalRequest { plugin: Some("t".into()), ..ApprovalRequest::exec("c2", "rm -rf x", None) };
+        let rm = ApprovalRequest {
+            plugin: Some("t".into()),
+            ..ApprovalRequest::exec("c2", "rm -rf x", None)
+        };
         assert!(!approvals.decide(&rm, &sink).approved());
         approvals.forget_session();
         assert!(!approvals.decide(&ls, &sink).approved());
         let events = lock(&seen.0).clone();
         assert_eq!(events.len(), 6);
-        assert!(matches!(&events[1], Event::ApprovalDecision { call_id, approved: true, .. } if call_id == "c1"));
+        assert!(
+            matches!(&events[1], Event::ApprovalDecision { call_id, approved: true, .. } if call_id == "c1")
+        );
     }
 
     #[test]
@@ -181,7 +230,9 @@ mod tests {
         let patch = "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-old\n+new\n same";
         assert_eq!(diff_lines(patch, false), patch);
         let coloured = diff_lines(patch, true);
-        assert!(coloured.contains("\x1b[32m+new\x1b[0m") && coloured.contains("\x1b[31m-old\x1b[0m"));
+        assert!(
+            coloured.contains("\x1b[32m+new\x1b[0m") && coloured.contains("\x1b[31m-old\x1b[0m")
+        );
         assert!(coloured.ends_with("\n same"));
     }
 }

@@ -3,7 +3,11 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "talaria", version, about = "An agent host for your ChatGPT subscription, your MCP servers and your plugins")]
+#[command(
+    name = "talaria",
+    version,
+    about = "An agent host for your ChatGPT subscription, your MCP servers and your plugins"
+)]
 pub struct Cli {
     /// Profile to use for this command (see `talaria profile list`)
     #[arg(short = 'p', long = "profile", global = true, value_name = "PROFILE")]
@@ -218,9 +222,15 @@ pub enum RuntimeCommand {
         json: JsonFlag,
     },
     /// Make this runtime the profile's default (`model.runtime`)
-    Use { id: String },
-    Enable { id: String },
-    Disable { id: String },
+    Use {
+        id: String,
+    },
+    Enable {
+        id: String,
+    },
+    Disable {
+        id: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -237,7 +247,9 @@ pub enum McpCommand {
     List,
     /// Serve talaria's tools as an MCP server on stdio
     Serve,
-    Test { name: String },
+    Test {
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -259,14 +271,22 @@ pub enum SessionsCommand {
         #[command(flatten)]
         json: JsonFlag,
     },
-    Delete { id: String },
+    Delete {
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ProfileCommand {
     List,
-    Create { name: String },
-    Delete { name: String },
+    Create {
+        name: String,
+    },
+    Delete {
+        name: String,
+    },
     /// Make a profile the default for later commands
-    Use { name: String },
+    Use {
+        name: String,
+    },
 }

@@ -9,9 +9,18 @@ use talaria_plugin_api::payload::ErrorKind;
 use crate::plugins::LoadedPlugin;
 
 /// Calls method `M` of `plugin`.
-pub fn call<M: Method>(plugin: &LoadedPlugin, params: &M::Params, events: EventSinkArc, cancel: CancelFlag) -> Result<M::Output, PluginError> {
-    let params = serde_json::to_string(params)
-        .map_err(|e| PluginError::new(ErrorKind::InvalidRequest, format!("cannot encode {} params: {e}", M::NAME)))?;
+pub fn call<M: Method>(
+    plugin: &LoadedPlugin,
+    params: &M::Params,
+    events: EventSinkArc,
+    cancel: CancelFlag,
+) -> Result<M::Output, PluginError> {
+    let params = serde_json::to_string(params).map_err(|e| {
+        PluginError::new(
+            ErrorKind::InvalidRequest,
+            format!("cannot encode {} params: {e}", M::NAME),
+        )
+    })?;
     let out = call_raw(plugin, M::NAME, &params, events, cancel)?;
     // serde's message can quote the offending value, which may be a token: say where the
     // problem is, not what it was.
@@ -32,10 +41,21 @@ pub fn call<M: Method>(plugin: &LoadedPlugin, params: &M::Params, events: EventS
 
 /// Calls a method with params that are already JSON (the host relaying a plugin's
 /// request to another plugin without decoding it).
-pub fn call_raw(plugin: &LoadedPlugin, method: &str, params: &str, events: EventSinkArc, cancel: CancelFlag) -> Result<String, PluginError> {
+pub fn call_raw(
+    plugin: &LoadedPlugin,
+    method: &str,
+    params: &str,
+    events: EventSinkArc,
+    cancel: CancelFlag,
+) -> Result<String, PluginError> {
     plugin
         .instance
-        .call(RStr::from_str(method), RStr::from_str(params), events, cancel)
+        .call(
+            RStr::from_str(method),
+            RStr::from_str(params),
+            events,
+            cancel,
+        )
         .into_result()
         .map(|s| s.into_string())
 }

@@ -83,7 +83,9 @@ impl CredentialStore {
             return Ok(current);
         };
 
-        let providers = doc.entry("providers").or_insert_with(|| Value::Object(Map::new()));
+        let providers = doc
+            .entry("providers")
+            .or_insert_with(|| Value::Object(Map::new()));
         if let Value::Object(providers) = providers {
             if new.is_null() {
                 providers.remove(provider);
@@ -146,7 +148,9 @@ impl CredentialStore {
         }
         if let Some(version) = doc.get("version") {
             if version.as_u64().is_none_or(|v| v == 0) {
-                return Ok(Loaded::Corrupt("`version` is not a positive integer".into()));
+                return Ok(Loaded::Corrupt(
+                    "`version` is not a positive integer".into(),
+                ));
             }
         }
         Ok(Loaded::Valid(doc))
@@ -201,7 +205,11 @@ impl CredentialStore {
 
     /// `auth.json` + suffix, in the same folder.
     fn sibling(&self, suffix: &str) -> PathBuf {
-        let mut name = self.path.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "auth.json".into());
+        let mut name = self
+            .path
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_else(|| "auth.json".into());
         name.push(suffix);
         self.path.with_file_name(name)
     }
@@ -209,7 +217,10 @@ impl CredentialStore {
 
 /// The provider's stored value, Null when none.
 fn provider_value(doc: &Map<String, Value>, provider: &str) -> Value {
-    doc.get("providers").and_then(|p| p.get(provider)).cloned().unwrap_or(Value::Null)
+    doc.get("providers")
+        .and_then(|p| p.get(provider))
+        .cloned()
+        .unwrap_or(Value::Null)
 }
 
 fn now_rfc3339() -> String {
@@ -231,7 +242,12 @@ mod tests {
         let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().path())
-            .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("auth.json.corrupt"))
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("auth.json.corrupt")
+            })
             .collect();
         v.sort();
         v
@@ -256,7 +272,10 @@ mod tests {
         assert!(doc["updated_at"].as_str().unwrap().ends_with('Z'));
 
         // None leaves the value alone and returns it.
-        assert_eq!(store.update("p", |_| Ok(None)).unwrap(), json!({"token": "t1"}));
+        assert_eq!(
+            store.update("p", |_| Ok(None)).unwrap(),
+            json!({"token": "t1"})
+        );
         assert!(store.remove("p").unwrap());
         assert!(!store.remove("p").unwrap());
         assert_eq!(store.get("p").unwrap(), Value::Null);
@@ -268,7 +287,10 @@ mod tests {
         let (_dir, a) = store();
         let b = CredentialStore::new(a.path().to_path_buf());
         a.update("p", |_| Ok(Some(json!({"n": 1})))).unwrap();
-        b.update("p", |old| Ok(Some(json!({"n": old["n"].as_i64().unwrap() + 1})))).unwrap();
+        b.update("p", |old| {
+            Ok(Some(json!({"n": old["n"].as_i64().unwrap() + 1})))
+        })
+        .unwrap();
         a.update("p", |old| {
             assert_eq!(old, json!({"n": 2}), "update re-reads the file");
             Ok(Some(json!({"n": 3})))
@@ -287,7 +309,11 @@ mod tests {
                 std::thread::spawn(move || {
                     let store = CredentialStore::new(path);
                     for _ in 0..25 {
-                        store.update("counter", |old| Ok(Some(json!(old.as_u64().unwrap_or(0) + 1)))).unwrap();
+                        store
+                            .update("counter", |old| {
+                                Ok(Some(json!(old.as_u64().unwrap_or(0) + 1)))
+                            })
+                            .unwrap();
                     }
                 })
             })
@@ -316,16 +342,25 @@ mod tests {
         let (dir, store) = store();
         std::fs::write(store.path(), b"{ not json").unwrap();
         let err = store.get("p").unwrap_err();
-        assert_eq!(err.exit, crate::error::Exit::Auth, "the user must sign in again");
-        assert!(err.message.contains(&store.path().display().to_string()), "{}", err.message);
+        assert_eq!(
+            err.exit,
+            crate::error::Exit::Auth,
+            "the user must sign in again"
+        );
+        assert!(
+            err.message.contains(&store.path().display().to_string()),
+            "{}",
+            err.message
+        );
         assert!(err.message.contains("talaria login"), "{}", err.message);
         assert!(store.providers().is_err());
 
-        store.update("p", |old| {
-            assert_eq!(old, Value::Null, "starts from an empty store");
-            Ok(Some(json!("fresh")))
-        })
-        .unwrap();
+        store
+            .update("p", |old| {
+                assert_eq!(old, Value::Null, "starts from an empty store");
+                Ok(Some(json!("fresh")))
+            })
+            .unwrap();
         assert_eq!(store.get("p").unwrap(), json!("fresh"));
         let kept = corrupt_copies(dir.path());
         assert_eq!(kept, [dir.path().join("auth.json.corrupt")]);
@@ -338,10 +373,20 @@ mod tests {
         store.update("p", |_| Ok(Some(json!("third")))).unwrap();
         let kept = corrupt_copies(dir.path());
         assert_eq!(kept.len(), 3, "{kept:?}");
-        assert_eq!(std::fs::read(dir.path().join("auth.json.corrupt")).unwrap(), b"{ not json");
+        assert_eq!(
+            std::fs::read(dir.path().join("auth.json.corrupt")).unwrap(),
+            b"{ not json"
+        );
         let mut contents: Vec<Vec<u8>> = kept.iter().map(|p| std::fs::read(p).unwrap()).collect();
         contents.sort();
-        assert_eq!(contents, [b"[1, 2]".to_vec(), b"{ not json".to_vec(), br#"{"providers": 5}"#.to_vec()]);
+        assert_eq!(
+            contents,
+            [
+                b"[1, 2]".to_vec(),
+                b"{ not json".to_vec(),
+                br#"{"providers": 5}"#.to_vec()
+            ]
+        );
     }
 
     #[test]
@@ -360,7 +405,10 @@ mod tests {
         std::fs::write(store.path(), b"garbage").unwrap();
         assert!(store.update("p", |_| Err(Error::failure("boom"))).is_err());
         assert!(!store.path().exists());
-        assert_eq!(std::fs::read(dir.path().join("auth.json.corrupt")).unwrap(), b"garbage");
+        assert_eq!(
+            std::fs::read(dir.path().join("auth.json.corrupt")).unwrap(),
+            b"garbage"
+        );
     }
 
     #[test]

@@ -34,7 +34,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(exit: Exit, message: impl Into<String>) -> Self {
-        Error { exit, message: message.into() }
+        Error {
+            exit,
+            message: message.into(),
+        }
     }
     pub fn failure(message: impl Into<String>) -> Self {
         Self::new(Exit::Failure, message)

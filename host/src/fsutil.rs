@@ -12,7 +12,10 @@ use crate::error::{io_error, Error, Result};
 /// old file or the new one, never a torn one. `mode` sets Unix permissions on the new
 /// file before any byte is written.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| io_error(dir, "create", e))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp-")
@@ -27,9 +30,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> 
     }
     #[cfg(not(unix))]
     let _ = mode;
-    tmp.write_all(bytes).map_err(|e| io_error(path, "write", e))?;
-    tmp.as_file().sync_all().map_err(|e| io_error(path, "sync", e))?;
-    tmp.persist(path).map_err(|e| io_error(path, "replace", e.error))?;
+    tmp.write_all(bytes)
+        .map_err(|e| io_error(path, "write", e))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| io_error(path, "sync", e))?;
+    tmp.persist(path)
+        .map_err(|e| io_error(path, "replace", e.error))?;
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
@@ -94,7 +101,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
         let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temp files left behind");
@@ -105,7 +115,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x.lock");
         let held = FileLock::acquire(&p, Duration::from_secs(1)).unwrap();
-        let err = FileLock::acquire(&p, Duration::from_millis(50)).err().unwrap();
+        let err = FileLock::acquire(&p, Duration::from_millis(50))
+            .err()
+            .unwrap();
         assert!(err.message.contains("x.lock"), "{}", err.message);
         drop(held);
         FileLock::acquire(&p, Duration::from_millis(50)).unwrap();

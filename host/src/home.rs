@@ -49,11 +49,15 @@ impl Home {
     /// `$TALARIA_HOME`, else `~/.talaria`.
     pub fn from_env() -> Result<Home> {
         if let Some(dir) = std::env::var_os("TALARIA_HOME").filter(|v| !v.is_empty()) {
-            return Ok(Home { root: PathBuf::from(dir) });
+            return Ok(Home {
+                root: PathBuf::from(dir),
+            });
         }
         let home = std::env::home_dir()
             .ok_or_else(|| Error::usage("cannot find your home folder; set TALARIA_HOME to where talaria should keep its files"))?;
-        Ok(Home { root: home.join(".talaria") })
+        Ok(Home {
+            root: home.join(".talaria"),
+        })
     }
 
     pub fn plugins_dir(&self) -> PathBuf {
@@ -72,7 +76,9 @@ impl Home {
     pub fn select_profile(&self, requested: Option<&str>) -> Result<Profile> {
         let name = match requested {
             Some(name) => name.to_owned(),
-            None => self.sticky_profile()?.unwrap_or_else(|| DEFAULT_PROFILE.to_owned()),
+            None => self
+                .sticky_profile()?
+                .unwrap_or_else(|| DEFAULT_PROFILE.to_owned()),
         };
         let profile = self.profile(&name)?;
         if !profile.is_default() && !profile.dir.is_dir() {
@@ -86,8 +92,15 @@ impl Home {
     /// The profile called `name` (whether or not it exists yet).
     pub fn profile(&self, name: &str) -> Result<Profile> {
         validate_profile_name(name)?;
-        let dir = if name == DEFAULT_PROFILE { self.root.clone() } else { self.profiles_dir().join(name) };
-        Ok(Profile { name: name.to_owned(), dir })
+        let dir = if name == DEFAULT_PROFILE {
+            self.root.clone()
+        } else {
+            self.profiles_dir().join(name)
+        };
+        Ok(Profile {
+            name: name.to_owned(),
+            dir,
+        })
     }
 
     fn sticky_profile(&self) -> Result<Option<String>> {
@@ -104,7 +117,9 @@ impl Home {
 
     /// The sticky profile's name ("default" when none is set).
     pub fn active_profile_name(&self) -> Result<String> {
-        Ok(self.sticky_profile()?.unwrap_or_else(|| DEFAULT_PROFILE.to_owned()))
+        Ok(self
+            .sticky_profile()?
+            .unwrap_or_else(|| DEFAULT_PROFILE.to_owned()))
     }
 
     /// All profiles: the default one, then the named ones in order.
@@ -131,7 +146,9 @@ impl Home {
     pub fn create_profile(&self, name: &str) -> Result<Profile> {
         let profile = self.profile(name)?;
         if profile.is_default() {
-            return Err(Error::usage("the default profile always exists; pick another name"));
+            return Err(Error::usage(
+                "the default profile always exists; pick another name",
+            ));
         }
         if profile.dir.exists() {
             return Err(Error::usage(format!("profile {name:?} already exists")));
@@ -146,7 +163,9 @@ impl Home {
             return Err(Error::usage("the default profile cannot be deleted"));
         }
         if !profile.dir.is_dir() {
-            return Err(Error::usage(format!("profile {name:?} does not exist (see `talaria profile list`)")));
+            return Err(Error::usage(format!(
+                "profile {name:?} does not exist (see `talaria profile list`)"
+            )));
         }
         std::fs::remove_dir_all(&profile.dir).map_err(|e| io_error(&profile.dir, "delete", e))?;
         if self.sticky_profile()?.as_deref() == Some(name) {
@@ -159,7 +178,11 @@ impl Home {
     pub fn use_profile(&self, name: &str) -> Result<()> {
         let profile = self.select_profile(Some(name))?;
         std::fs::create_dir_all(&self.root).map_err(|e| io_error(&self.root, "create", e))?;
-        crate::fsutil::write_atomic(&self.active_profile_path(), format!("{}\n", profile.name).as_bytes(), None)
+        crate::fsutil::write_atomic(
+            &self.active_profile_path(),
+            format!("{}\n", profile.name).as_bytes(),
+            None,
+        )
     }
 }
 
@@ -167,7 +190,9 @@ impl Home {
 fn validate_profile_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         && !name.starts_with('-');
     if ok {
         Ok(())
@@ -193,13 +218,22 @@ mod tests {
     #[test]
     fn profiles_are_separate_folders() {
         let tmp = tempfile::tempdir().unwrap();
-        let home = Home { root: tmp.path().to_path_buf() };
+        let home = Home {
+            root: tmp.path().to_path_buf(),
+        };
         assert_eq!(home.select_profile(None).unwrap().dir, tmp.path());
         let err = home.select_profile(Some("work")).unwrap_err();
-        assert!(err.message.contains("talaria profile create work"), "{}", err.message);
+        assert!(
+            err.message.contains("talaria profile create work"),
+            "{}",
+            err.message
+        );
         let work = home.create_profile("work").unwrap();
         assert_eq!(work.dir, tmp.path().join("profiles/work"));
-        assert_ne!(work.auth_path(), home.select_profile(None).unwrap().auth_path());
+        assert_ne!(
+            work.auth_path(),
+            home.select_profile(None).unwrap().auth_path()
+        );
         home.use_profile("work").unwrap();
         assert_eq!(home.select_profile(None).unwrap().name, "work");
         assert_eq!(home.list_profiles().unwrap(), ["default", "work"]);
@@ -209,7 +243,9 @@ mod tests {
 
     #[test]
     fn bad_profile_names_are_refused() {
-        let home = Home { root: PathBuf::from("/nonexistent") };
+        let home = Home {
+            root: PathBuf::from("/nonexistent"),
+        };
         for bad in ["", "../x", "a/b", "-x", "has space"] {
             assert!(home.profile(bad).is_err(), "{bad:?}");
         }

@@ -35,7 +35,11 @@ fn try_init(profile: &Profile) -> Option<()> {
     std::fs::create_dir_all(&dir).ok()?;
     let path = dir.join(LOG_FILE);
     rotate_if_large(&path, MAX_LOG_BYTES);
-    let file = OpenOptions::new().create(true).append(true).open(&path).ok()?;
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .ok()?;
     let (filter, bad_filter) = filter_from(std::env::var("TALARIA_LOG").ok().as_deref());
     tracing::subscriber::set_global_default(subscriber(file, filter)).ok()?;
     if let Some(note) = bad_filter {
@@ -52,7 +56,9 @@ pub fn rotated_path(log: &Path) -> PathBuf {
 /// Moves an oversized log to `talaria.log.1`, replacing an older one. Failures are
 /// ignored: an unrotated log is better than a failed command.
 fn rotate_if_large(path: &Path, limit: u64) {
-    let Ok(meta) = std::fs::metadata(path) else { return };
+    let Ok(meta) = std::fs::metadata(path) else {
+        return;
+    };
     if meta.len() > limit {
         let old = rotated_path(path);
         // rename does not replace an existing file on every platform.
@@ -69,7 +75,9 @@ fn filter_from(value: Option<&str>) -> (EnvFilter, Option<String>) {
             Ok(filter) => (filter, None),
             Err(e) => (
                 EnvFilter::new(DEFAULT_FILTER),
-                Some(format!("ignoring invalid TALARIA_LOG={spec:?} ({e}); logging at {DEFAULT_FILTER}")),
+                Some(format!(
+                    "ignoring invalid TALARIA_LOG={spec:?} ({e}); logging at {DEFAULT_FILTER}"
+                )),
             ),
         },
     }
@@ -114,7 +122,11 @@ mod tests {
     fn log_with(filter: EnvFilter, events: impl FnOnce()) -> String {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(LOG_FILE);
-        let file = OpenOptions::new().create(true).append(true).open(&path).unwrap();
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .unwrap();
         tracing::subscriber::with_default(subscriber(file, filter), events);
         std::fs::read_to_string(&path).unwrap()
     }
@@ -131,13 +143,30 @@ mod tests {
         assert_eq!(lines.len(), 2, "{text}");
         for line in &lines {
             let stamp = line.split_whitespace().next().unwrap();
-            assert!(stamp.ends_with('Z') && stamp.len() == "2026-11-21T13:45:01.123Z".len(), "{line}");
+            assert!(
+                stamp.ends_with('Z') && stamp.len() == "2026-11-21T13:45:01.123Z".len(),
+                "{line}"
+            );
             humantime::parse_rfc3339(stamp).unwrap();
             assert!(!line.contains('\u{1b}'), "no ANSI colours: {line:?}");
         }
-        assert!(lines[0].contains("INFO") && lines[0].contains("hello") && lines[0].contains("answer=42"), "{}", lines[0]);
-        assert!(lines[1].contains("WARN") && lines[1].contains("talaria::plugin"), "{}", lines[1]);
-        assert!(lines[1].contains("careful") && lines[1].contains("plugin=\"acme\""), "{}", lines[1]);
+        assert!(
+            lines[0].contains("INFO")
+                && lines[0].contains("hello")
+                && lines[0].contains("answer=42"),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[1].contains("WARN") && lines[1].contains("talaria::plugin"),
+            "{}",
+            lines[1]
+        );
+        assert!(
+            lines[1].contains("careful") && lines[1].contains("plugin=\"acme\""),
+            "{}",
+            lines[1]
+        );
     }
 
     #[test]
@@ -164,6 +193,9 @@ mod tests {
         assert!(path.exists(), "small logs stay");
         rotate_if_large(&path, 5);
         assert!(!path.exists());
-        assert_eq!(std::fs::read_to_string(rotated_path(&path)).unwrap(), "0123456789");
+        assert_eq!(
+            std::fs::read_to_string(rotated_path(&path)).unwrap(),
+            "0123456789"
+        );
     }
 }

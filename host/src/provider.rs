@@ -11,8 +11,8 @@ use talaria_plugin_api::abi::{CancelFlag, EventSinkArc, PluginError};
 use talaria_plugin_api::methods::{self, Method};
 use talaria_plugin_api::payload::{ErrorKind, Event};
 use talaria_plugin_api::provider::{
-    Account, Empty, Endpoint, LoginRequest, LogoutResult, ModelList, ModelsRequest, ProviderCall, RemoveAccountRequest,
-    ResolveRequest,
+    Account, Empty, Endpoint, LoginRequest, LogoutResult, ModelList, ModelsRequest, ProviderCall,
+    RemoveAccountRequest, ResolveRequest,
 };
 
 use crate::client;
@@ -35,7 +35,11 @@ impl Provider {
     /// command that enables it; a plugin that fails to load: exit 4 with the reason.
     pub fn find(registry: &Arc<Registry>, id: &str) -> Result<Provider> {
         let plugin = registry.provider_plugin(id)?;
-        Ok(Provider { id: id.to_owned(), plugin, registry: registry.clone() })
+        Ok(Provider {
+            id: id.to_owned(),
+            plugin,
+            registry: registry.clone(),
+        })
     }
 
     /// The provider id, as asked for (a plugin may serve several).
@@ -46,12 +50,18 @@ impl Provider {
     /// Whether the provider signs in with `talaria login` (`provider.info`); an API-key
     /// provider does not.
     pub fn supports_login(&self) -> bool {
-        self.registry.provider_info(&self.id).is_ok_and(|info| info.supports_login)
+        self.registry
+            .provider_info(&self.id)
+            .is_ok_and(|info| info.supports_login)
     }
 
     /// Signs in; `on_event` sees the plugin's events (the device code, progress) as
     /// they arrive, while the call blocks.
-    pub fn login(&self, request: &LoginRequest, on_event: impl Fn(&Event) + Send + Sync + 'static) -> Result<Account> {
+    pub fn login(
+        &self,
+        request: &LoginRequest,
+        on_event: impl Fn(&Event) + Send + Sync + 'static,
+    ) -> Result<Account> {
         self.call::<methods::ProviderLogin, _>(request.clone(), sink(Arc::new(Relay(on_event))))
     }
 
@@ -83,7 +93,8 @@ impl Provider {
         M: Method<Params = ProviderCall<T>>,
     {
         let params = ProviderCall::new(&self.id, request);
-        client::call::<M>(&self.plugin, &params, events, CancelFlag::new()).map_err(|e| plugin_error(&e))
+        client::call::<M>(&self.plugin, &params, events, CancelFlag::new())
+            .map_err(|e| plugin_error(&e))
     }
 }
 
@@ -114,10 +125,18 @@ mod tests {
         assert_eq!(exit_for(ErrorKind::UnknownMethod), Exit::Usage);
         assert_eq!(exit_for(ErrorKind::Unavailable), Exit::Missing);
         assert_eq!(exit_for(ErrorKind::Cancelled), Exit::Interrupted);
-        for kind in [ErrorKind::Network, ErrorKind::RateLimited, ErrorKind::Other, ErrorKind::Panicked] {
+        for kind in [
+            ErrorKind::Network,
+            ErrorKind::RateLimited,
+            ErrorKind::Other,
+            ErrorKind::Panicked,
+        ] {
             assert_eq!(exit_for(kind), Exit::Failure, "{kind:?}");
         }
         let e = plugin_error(&PluginError::new(ErrorKind::Auth, "run `talaria login`"));
-        assert_eq!((e.exit, e.message.as_str()), (Exit::Auth, "run `talaria login`"));
+        assert_eq!(
+            (e.exit, e.message.as_str()),
+            (Exit::Auth, "run `talaria login`")
+        );
     }
 }

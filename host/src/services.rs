@@ -12,12 +12,17 @@ use std::sync::{Arc, Weak};
 
 use serde::Deserialize;
 use serde_json::Value;
-use talaria_plugin_api::abi::{self, CancelFlag, CredentialUpdaterMut, EventSinkArc, HostServicesBox, HostServices_TO, PluginError};
+use talaria_plugin_api::abi::{
+    self, CancelFlag, CredentialUpdaterMut, EventSinkArc, HostServicesBox, HostServices_TO,
+    PluginError,
+};
 use talaria_plugin_api::abi_stable::sabi_trait::TD_Opaque;
 use talaria_plugin_api::abi_stable::std_types::{ROption, RResult, RStr, RString};
 use talaria_plugin_api::manifest::Manifest;
 use talaria_plugin_api::methods::{self, Method};
-use talaria_plugin_api::payload::{ApprovalRequest, Decision, ErrorKind, HostInfo, PluginConfig, ToolCallRequest};
+use talaria_plugin_api::payload::{
+    ApprovalRequest, Decision, ErrorKind, HostInfo, PluginConfig, ToolCallRequest,
+};
 
 use crate::app::App;
 use crate::approvals::Approvals;
@@ -64,8 +69,15 @@ impl ServicesContext {
 
     /// The plugin's own table and the sections its manifest says it owns.
     fn plugin_config(&self, manifest: &Manifest) -> PluginConfig {
-        let sections = manifest.config.iter().filter_map(|name| Some((name.clone(), self.config.section(name)?))).collect();
-        PluginConfig { plugin: self.config.plugin_config(&manifest.id), sections }
+        let sections = manifest
+            .config
+            .iter()
+            .filter_map(|name| Some((name.clone(), self.config.section(name)?)))
+            .collect();
+        PluginConfig {
+            plugin: self.config.plugin_config(&manifest.id),
+            sections,
+        }
     }
 }
 
@@ -82,18 +94,29 @@ pub struct PluginHost {
 }
 
 impl PluginHost {
-    pub fn boxed(manifest: &Manifest, cx: &ServicesContext, registry: Weak<Registry>) -> HostServicesBox {
+    pub fn boxed(
+        manifest: &Manifest,
+        cx: &ServicesContext,
+        registry: Weak<Registry>,
+    ) -> HostServicesBox {
         let info = HostInfo {
             host_version: env!("CARGO_PKG_VERSION").into(),
             abi_version: talaria_plugin_api::ABI_VERSION.into(),
             profile: cx.profile.name.clone(),
             profile_dir: cx.profile.dir.display().to_string(),
-            plugin_data_dir: cx.profile.plugin_data_dir(&manifest.id).display().to_string(),
+            plugin_data_dir: cx
+                .profile
+                .plugin_data_dir(&manifest.id)
+                .display()
+                .to_string(),
             plugin_id: manifest.id.clone(),
         };
         let host = PluginHost {
             plugin_id: manifest.id.clone(),
-            namespaces: manifest.credential_namespaces().map(str::to_owned).collect(),
+            namespaces: manifest
+                .credential_namespaces()
+                .map(str::to_owned)
+                .collect(),
             info,
             config: serde_json::to_string(&cx.plugin_config(manifest)).unwrap_or_default(),
             credentials: cx.credentials.clone(),
@@ -117,8 +140,17 @@ impl PluginHost {
         ))
     }
 
-    fn serve(&self, method: &str, params: &str, events: EventSinkArc, cancel: CancelFlag) -> std::result::Result<String, PluginError> {
-        let registry = self.registry.upgrade().ok_or_else(|| PluginError::new(ErrorKind::Unavailable, "the host is shutting down"))?;
+    fn serve(
+        &self,
+        method: &str,
+        params: &str,
+        events: EventSinkArc,
+        cancel: CancelFlag,
+    ) -> std::result::Result<String, PluginError> {
+        let registry = self
+            .registry
+            .upgrade()
+            .ok_or_else(|| PluginError::new(ErrorKind::Unavailable, "the host is shutting down"))?;
         let unavailable = |e: Error| PluginError::new(ErrorKind::Unavailable, e.message);
         match method {
             methods::ModelStream::NAME => {
@@ -155,11 +187,17 @@ impl PluginHost {
 }
 
 fn decode<M: Method>(params: &str) -> std::result::Result<M::Params, PluginError> {
-    serde_json::from_str(params).map_err(|e| PluginError::new(ErrorKind::InvalidRequest, format!("invalid {} params: {e}", M::NAME)))
+    serde_json::from_str(params).map_err(|e| {
+        PluginError::new(
+            ErrorKind::InvalidRequest,
+            format!("invalid {} params: {e}", M::NAME),
+        )
+    })
 }
 
 fn encode(value: &impl serde::Serialize) -> std::result::Result<String, PluginError> {
-    serde_json::to_string(value).map_err(|e| PluginError::new(ErrorKind::Other, format!("cannot encode the result: {e}")))
+    serde_json::to_string(value)
+        .map_err(|e| PluginError::new(ErrorKind::Other, format!("cannot encode the result: {e}")))
 }
 
 /// The provider id a request is for.
@@ -170,7 +208,12 @@ fn provider_of(params: &str) -> std::result::Result<String, PluginError> {
     }
     serde_json::from_str::<Addressed>(params)
         .map(|a| a.provider)
-        .map_err(|e| PluginError::new(ErrorKind::InvalidRequest, format!("the request names no provider: {e}")))
+        .map_err(|e| {
+            PluginError::new(
+                ErrorKind::InvalidRequest,
+                format!("the request names no provider: {e}"),
+            )
+        })
 }
 
 /// A host error handed to a plugin, its kind kept (a corrupt `auth.json` is `Auth`: the
@@ -202,29 +245,46 @@ impl abi::HostServices for PluginHost {
         if let Err(e) = self.check_namespace(namespace.as_str()) {
             return RResult::RErr(e);
         }
-        self.credentials.get(namespace.as_str()).map(|v| RString::from(v.to_string())).map_err(plugin_error).into()
+        self.credentials
+            .get(namespace.as_str())
+            .map(|v| RString::from(v.to_string()))
+            .map_err(plugin_error)
+            .into()
     }
 
-    fn credentials_update(&self, namespace: RStr<'_>, mut updater: CredentialUpdaterMut<'_>) -> RResult<RString, PluginError> {
+    fn credentials_update(
+        &self,
+        namespace: RStr<'_>,
+        mut updater: CredentialUpdaterMut<'_>,
+    ) -> RResult<RString, PluginError> {
         if let Err(e) = self.check_namespace(namespace.as_str()) {
             return RResult::RErr(e);
         }
         // The plugin's own error is kept intact (its kind matters, e.g. Auth) by passing
         // it through a side slot rather than flattening it into the host's error type.
         let mut plugin_failure = None;
-        let outcome = self.credentials.update(namespace.as_str(), |current: Value| {
-            match updater.update(RStr::from_str(&current.to_string())).into_result() {
-                Ok(ROption::RSome(text)) => serde_json::from_str(&text)
-                    .map(Some)
-                    .map_err(|e| Error::failure(format!("the plugin returned credentials that are not JSON: {e}"))),
-                Ok(ROption::RNone) => Ok(None),
-                Err(e) => {
-                    let message = e.message.to_string();
-                    plugin_failure = Some(e);
-                    Err(Error::failure(message))
+        let outcome = self
+            .credentials
+            .update(namespace.as_str(), |current: Value| {
+                match updater
+                    .update(RStr::from_str(&current.to_string()))
+                    .into_result()
+                {
+                    Ok(ROption::RSome(text)) => {
+                        serde_json::from_str(&text).map(Some).map_err(|e| {
+                            Error::failure(format!(
+                                "the plugin returned credentials that are not JSON: {e}"
+                            ))
+                        })
+                    }
+                    Ok(ROption::RNone) => Ok(None),
+                    Err(e) => {
+                        let message = e.message.to_string();
+                        plugin_failure = Some(e);
+                        Err(Error::failure(message))
+                    }
                 }
-            }
-        });
+            });
         match (outcome, plugin_failure) {
             (Ok(v), _) => RResult::ROk(v.to_string().into()),
             (Err(_), Some(e)) => RResult::RErr(e),
@@ -232,7 +292,15 @@ impl abi::HostServices for PluginHost {
         }
     }
 
-    fn call(&self, method: RStr<'_>, params: RStr<'_>, events: EventSinkArc, cancel: CancelFlag) -> RResult<RString, PluginError> {
-        self.serve(method.as_str(), params.as_str(), events, cancel).map(RString::from).into()
+    fn call(
+        &self,
+        method: RStr<'_>,
+        params: RStr<'_>,
+        events: EventSinkArc,
+        cancel: CancelFlag,
+    ) -> RResult<RString, PluginError> {
+        self.serve(method.as_str(), params.as_str(), events, cancel)
+            .map(RString::from)
+            .into()
     }
 }

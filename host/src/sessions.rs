@@ -82,7 +82,8 @@ pub struct UsageTotals {
 }
 
 /// Columns of a `SessionRecord`, in `session_from_row` order.
-const SESSION_COLUMNS: &str = "s.id, s.title, s.created_at, s.updated_at, s.runtime, s.provider, s.model, \
+const SESSION_COLUMNS: &str =
+    "s.id, s.title, s.created_at, s.updated_at, s.runtime, s.provider, s.model, \
      (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id)";
 
 impl SessionStore {
@@ -95,24 +96,32 @@ impl SessionStore {
         let mut conn = Connection::open(path).map_err(|e| db_error(path, e))?;
         let err = |e| db_error(path, e);
         conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
-        conn.pragma_update(None, "foreign_keys", true).map_err(err)?;
+        conn.pragma_update(None, "foreign_keys", true)
+            .map_err(err)?;
         // WAL lets readers and one writer work at once; a file system without shared
         // memory support refuses it, and the default journal still works there.
-        if let Err(e) = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0)) {
+        if let Err(e) =
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))
+        {
             if e.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) {
                 return Err(err(e));
             }
             tracing::debug!(path = %path.display(), error = %e, "WAL mode unavailable");
         }
         migrate(&mut conn).map_err(err)?;
-        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(err)?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(err)?;
         if version > SCHEMA_VERSION {
             return Err(Error::failure(format!(
                 "{} was written by a newer talaria (schema {version}; this one knows up to {SCHEMA_VERSION}); upgrade talaria",
                 path.display()
             )));
         }
-        Ok(SessionStore { conn, path: path.to_path_buf() })
+        Ok(SessionStore {
+            conn,
+            path: path.to_path_buf(),
+        })
     }
 
     /// Opens the database only if it exists, so read-only commands never create one.
@@ -145,14 +154,22 @@ impl SessionStore {
                 Err(e) => return Err(self.err(e)),
             }
         };
-        self.record(&id)?
-            .ok_or_else(|| Error::failure(format!("session {id} vanished from {} right after it was created", self.path.display())))
+        self.record(&id)?.ok_or_else(|| {
+            Error::failure(format!(
+                "session {id} vanished from {} right after it was created",
+                self.path.display()
+            ))
+        })
     }
 
     pub fn set_title(&self, id: &str, title: &str) -> Result<()> {
         let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
         self.touch(id)?;
-        tx.execute("UPDATE sessions SET title = ?2 WHERE id = ?1", params![id, title]).map_err(|e| self.err(e))?;
+        tx.execute(
+            "UPDATE sessions SET title = ?2 WHERE id = ?1",
+            params![id, title],
+        )
+        .map_err(|e| self.err(e))?;
         tx.commit().map_err(|e| self.err(e))
     }
 
@@ -174,7 +191,13 @@ impl SessionStore {
         Ok(seq)
     }
 
-    pub fn add_tool_call(&self, id: &str, call_id: &str, name: &str, arguments: &serde_json::Value) -> Result<()> {
+    pub fn add_tool_call(
+        &self,
+        id: &str,
+        call_id: &str,
+        name: &str,
+        arguments: &serde_json::Value,
+    ) -> Result<()> {
         let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
         self.touch(id)?;
         tx.execute(
@@ -188,7 +211,13 @@ impl SessionStore {
 
     /// Records a call's result. Call ids are the model's and may repeat across turns, so
     /// the latest call with that id is the one finished.
-    pub fn finish_tool_call(&self, id: &str, call_id: &str, output: &str, is_error: bool) -> Result<()> {
+    pub fn finish_tool_call(
+        &self,
+        id: &str,
+        call_id: &str,
+        output: &str,
+        is_error: bool,
+    ) -> Result<()> {
         let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
         self.touch(id)?;
         let changed = tx
@@ -199,7 +228,9 @@ impl SessionStore {
             )
             .map_err(|e| self.err(e))?;
         if changed == 0 {
-            return Err(Error::failure(format!("session {id} has no tool call {call_id:?} to record a result for")));
+            return Err(Error::failure(format!(
+                "session {id} has no tool call {call_id:?} to record a result for"
+            )));
         }
         tx.commit().map_err(|e| self.err(e))
     }
@@ -234,7 +265,11 @@ impl SessionStore {
             tx.execute(
                 "INSERT INTO items (session_id, seq, item)
                  SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2 FROM items WHERE session_id = ?1",
-                params![id, serde_json::to_string(item).map_err(|e| Error::failure(format!("cannot encode an item: {e}")))?],
+                params![
+                    id,
+                    serde_json::to_string(item)
+                        .map_err(|e| Error::failure(format!("cannot encode an item: {e}")))?
+                ],
             )
             .map_err(|e| self.err(e))?;
         }
@@ -245,7 +280,10 @@ impl SessionStore {
     /// error naming the file, not silently dropped history (an unknown item type is kept
     /// as it is).
     pub fn items(&self, id: &str) -> Result<Vec<Item>> {
-        let mut stmt = self.conn.prepare("SELECT seq, item FROM items WHERE session_id = ?1 ORDER BY seq").map_err(|e| self.err(e))?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, item FROM items WHERE session_id = ?1 ORDER BY seq")
+            .map_err(|e| self.err(e))?;
         let rows: Vec<(i64, String)> = stmt
             .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?)))
             .and_then(|rows| rows.collect())
@@ -253,7 +291,10 @@ impl SessionStore {
         rows.into_iter()
             .map(|(seq, text)| {
                 serde_json::from_str(&text).map_err(|e| {
-                    Error::failure(format!("item {seq} of session {id} in {} is not valid JSON: {e}", self.path.display()))
+                    Error::failure(format!(
+                        "item {seq} of session {id} in {} is not valid JSON: {e}",
+                        self.path.display()
+                    ))
                 })
             })
             .collect()
@@ -263,8 +304,11 @@ impl SessionStore {
     pub fn set_runtime_state(&self, id: &str, state: Option<&serde_json::Value>) -> Result<()> {
         let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
         self.touch(id)?;
-        tx.execute("UPDATE sessions SET runtime_state = ?2 WHERE id = ?1", params![id, state.map(|s| s.to_string())])
-            .map_err(|e| self.err(e))?;
+        tx.execute(
+            "UPDATE sessions SET runtime_state = ?2 WHERE id = ?1",
+            params![id, state.map(|s| s.to_string())],
+        )
+        .map_err(|e| self.err(e))?;
         tx.commit().map_err(|e| self.err(e))
     }
 
@@ -272,13 +316,20 @@ impl SessionStore {
     pub fn runtime_state(&self, id: &str) -> Result<Option<serde_json::Value>> {
         let text: Option<String> = self
             .conn
-            .query_row("SELECT runtime_state FROM sessions WHERE id = ?1", [id], |r| r.get(0))
+            .query_row(
+                "SELECT runtime_state FROM sessions WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(|e| self.err(e))?
             .flatten();
         text.map(|t| {
             serde_json::from_str(&t).map_err(|e| {
-                Error::failure(format!("the runtime state of session {id} in {} is not valid JSON: {e}", self.path.display()))
+                Error::failure(format!(
+                    "the runtime state of session {id} in {} is not valid JSON: {e}",
+                    self.path.display()
+                ))
             })
         })
         .transpose()
@@ -286,11 +337,15 @@ impl SessionStore {
 
     /// All sessions, most recently updated first.
     pub fn list(&self) -> Result<Vec<SessionRecord>> {
-        self.query_sessions(&format!("SELECT {SESSION_COLUMNS} FROM sessions s ORDER BY s.activity DESC"), [])
+        self.query_sessions(
+            &format!("SELECT {SESSION_COLUMNS} FROM sessions s ORDER BY s.activity DESC"),
+            [],
+        )
     }
 
     pub fn latest(&self) -> Result<Option<SessionRecord>> {
-        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions s ORDER BY s.activity DESC LIMIT 1");
+        let sql =
+            format!("SELECT {SESSION_COLUMNS} FROM sessions s ORDER BY s.activity DESC LIMIT 1");
         Ok(self.query_sessions(&sql, [])?.into_iter().next())
     }
 
@@ -306,7 +361,12 @@ impl SessionStore {
             .map_err(err)?;
         let messages = stmt
             .query_map([id], |r| {
-                Ok(MessageRecord { seq: r.get(0)?, role: r.get(1)?, content: r.get(2)?, created_at: r.get(3)? })
+                Ok(MessageRecord {
+                    seq: r.get(0)?,
+                    role: r.get(1)?,
+                    content: r.get(2)?,
+                    created_at: r.get(3)?,
+                })
             })
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(err)?;
@@ -324,7 +384,8 @@ impl SessionStore {
                     call_id: r.get(0)?,
                     name: r.get(1)?,
                     // Stored from a Value, so it parses; keep the raw text if it somehow does not.
-                    arguments: serde_json::from_str(&arguments).unwrap_or(serde_json::Value::String(arguments)),
+                    arguments: serde_json::from_str(&arguments)
+                        .unwrap_or(serde_json::Value::String(arguments)),
                     output: r.get(3)?,
                     is_error: r.get(4)?,
                     created_at: r.get(5)?,
@@ -352,13 +413,20 @@ impl SessionStore {
                 },
             )
             .map_err(err)?;
-        Ok(Some(SessionDetail { session, messages, tool_calls, usage }))
+        Ok(Some(SessionDetail {
+            session,
+            messages,
+            tool_calls,
+            usage,
+        }))
     }
 
     /// An exact id, or a prefix that matches exactly one session.
     pub fn resolve(&self, id_or_prefix: &str) -> Result<SessionRecord> {
         if id_or_prefix.is_empty() {
-            return Err(Error::usage("give a session id (see `talaria sessions list`)"));
+            return Err(Error::usage(
+                "give a session id (see `talaria sessions list`)",
+            ));
         }
         if let Some(session) = self.record(id_or_prefix)? {
             return Ok(session);
@@ -375,7 +443,11 @@ impl SessionStore {
             1 => Ok(matches.remove(0)),
             n => {
                 let shown: Vec<&str> = matches.iter().take(10).map(|s| s.id.as_str()).collect();
-                let more = if n > shown.len() { format!(" and {} more", n - shown.len()) } else { String::new() };
+                let more = if n > shown.len() {
+                    format!(" and {} more", n - shown.len())
+                } else {
+                    String::new()
+                };
                 Err(Error::usage(format!(
                     "{id_or_prefix:?} matches {n} sessions ({}{more}); give more of the id",
                     shown.join(", ")
@@ -386,18 +458,29 @@ impl SessionStore {
 
     /// Deletes the session with its messages, tool calls and usage; false for an unknown id.
     pub fn delete(&self, id: &str) -> Result<bool> {
-        let n = self.conn.execute("DELETE FROM sessions WHERE id = ?1", [id]).map_err(|e| self.err(e))?;
+        let n = self
+            .conn
+            .execute("DELETE FROM sessions WHERE id = ?1", [id])
+            .map_err(|e| self.err(e))?;
         Ok(n > 0)
     }
 
     fn record(&self, id: &str) -> Result<Option<SessionRecord>> {
         self.conn
-            .query_row(&format!("SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.id = ?1"), [id], session_from_row)
+            .query_row(
+                &format!("SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.id = ?1"),
+                [id],
+                session_from_row,
+            )
             .optional()
             .map_err(|e| self.err(e))
     }
 
-    fn query_sessions<P: rusqlite::Params>(&self, sql: &str, params: P) -> Result<Vec<SessionRecord>> {
+    fn query_sessions<P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+    ) -> Result<Vec<SessionRecord>> {
         let mut stmt = self.conn.prepare(sql).map_err(|e| self.err(e))?;
         stmt.query_map(params, session_from_row)
             .and_then(|rows| rows.collect())
@@ -417,7 +500,9 @@ impl SessionStore {
             )
             .map_err(|e| self.err(e))?;
         if n == 0 {
-            return Err(Error::usage(format!("no session {id:?}; see `talaria sessions list` for the ids")));
+            return Err(Error::usage(format!(
+                "no session {id:?}; see `talaria sessions list` for the ids"
+            )));
         }
         Ok(())
     }
@@ -582,7 +667,11 @@ fn new_id() -> String {
         .filter(|c| c.is_ascii_digit() || *c == 'T')
         .collect();
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(now.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    hasher.write_u128(
+        now.duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
     hasher.write_u32(std::process::id());
     hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
     format!("{stamp}-{:08x}", hasher.finish() as u32)
@@ -615,11 +704,19 @@ mod tests {
         assert!(store.list().unwrap().is_empty());
         assert!(store.latest().unwrap().is_none());
         let a = store.create("auto", "openai-codex", "gpt-5").unwrap();
-        let b = store.create("codex_app_server", "openai-codex", "gpt-5").unwrap();
+        let b = store
+            .create("codex_app_server", "openai-codex", "gpt-5")
+            .unwrap();
         assert_ne!(a.id, b.id);
         assert_eq!(a.id.len(), "20240101T000000-00000000".len(), "{}", a.id);
         assert_eq!((a.title.as_deref(), a.message_count), (None, 0));
-        let ids = |s: &SessionStore| s.list().unwrap().into_iter().map(|r| r.id).collect::<Vec<_>>();
+        let ids = |s: &SessionStore| {
+            s.list()
+                .unwrap()
+                .into_iter()
+                .map(|r| r.id)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(ids(&store), [b.id.clone(), a.id.clone()]);
 
         // Activity moves a session to the top, even within the same second.
@@ -633,8 +730,15 @@ mod tests {
         assert_eq!(got.session.runtime, "codex_app_server");
         assert!(got.session.updated_at.ends_with('Z'));
         assert!(store.get("nope").unwrap().is_none());
-        assert!(store.set_title("nope", "x").unwrap_err().message.contains("talaria sessions list"));
-        assert_eq!(store.add_message("nope", "user", "x").unwrap_err().exit, crate::error::Exit::Usage);
+        assert!(store
+            .set_title("nope", "x")
+            .unwrap_err()
+            .message
+            .contains("talaria sessions list"));
+        assert_eq!(
+            store.add_message("nope", "user", "x").unwrap_err().exit,
+            crate::error::Exit::Usage
+        );
     }
 
     #[test]
@@ -654,7 +758,15 @@ mod tests {
         store.add_items(&other.id, &first).unwrap();
         store.add_items(&s.id, &second).unwrap();
         let got = store.items(&s.id).unwrap();
-        assert_eq!(got, [first[0].clone(), second[0].clone(), second[1].clone(), second[2].clone()]);
+        assert_eq!(
+            got,
+            [
+                first[0].clone(),
+                second[0].clone(),
+                second[1].clone(),
+                second[2].clone()
+            ]
+        );
         assert!(matches!(got[3], Item::Unknown(_)));
         assert!(store.add_items("nope", &first).is_err());
         store.delete(&s.id).unwrap();
@@ -667,8 +779,13 @@ mod tests {
         let (_dir, store) = store();
         let s = store.create("codex_app_server", "p", "m").unwrap();
         assert_eq!(store.runtime_state(&s.id).unwrap(), None);
-        store.set_runtime_state(&s.id, Some(&json!({"thread_id": "t-1"}))).unwrap();
-        assert_eq!(store.runtime_state(&s.id).unwrap(), Some(json!({"thread_id": "t-1"})));
+        store
+            .set_runtime_state(&s.id, Some(&json!({"thread_id": "t-1"})))
+            .unwrap();
+        assert_eq!(
+            store.runtime_state(&s.id).unwrap(),
+            Some(json!({"thread_id": "t-1"}))
+        );
         store.set_runtime_state(&s.id, None).unwrap();
         assert_eq!(store.runtime_state(&s.id).unwrap(), None);
         assert!(store.set_runtime_state("nope", None).is_err());
@@ -679,19 +796,43 @@ mod tests {
         let (_dir, store) = store();
         let s = store.create("auto", "p", "m").unwrap();
         assert_eq!(store.add_message(&s.id, "user", "list files").unwrap(), 1);
-        store.add_tool_call(&s.id, "c1", "shell", &json!({"cmd": "ls"})).unwrap();
-        store.add_tool_call(&s.id, "c2", "read", &json!({})).unwrap();
-        store.finish_tool_call(&s.id, "c1", "a.txt\nb.txt", false).unwrap();
-        assert!(store.finish_tool_call(&s.id, "missing", "x", false).is_err());
-        assert_eq!(store.add_message(&s.id, "assistant", "two files").unwrap(), 2);
-        let turn = Usage { input_tokens: 10, output_tokens: 5, cached_input_tokens: 2, reasoning_output_tokens: 1, total_tokens: 15 };
+        store
+            .add_tool_call(&s.id, "c1", "shell", &json!({"cmd": "ls"}))
+            .unwrap();
+        store
+            .add_tool_call(&s.id, "c2", "read", &json!({}))
+            .unwrap();
+        store
+            .finish_tool_call(&s.id, "c1", "a.txt\nb.txt", false)
+            .unwrap();
+        assert!(store
+            .finish_tool_call(&s.id, "missing", "x", false)
+            .is_err());
+        assert_eq!(
+            store.add_message(&s.id, "assistant", "two files").unwrap(),
+            2
+        );
+        let turn = Usage {
+            input_tokens: 10,
+            output_tokens: 5,
+            cached_input_tokens: 2,
+            reasoning_output_tokens: 1,
+            total_tokens: 15,
+        };
         store.add_usage(&s.id, &turn).unwrap();
         store.add_usage(&s.id, &turn).unwrap();
 
         let d = store.get(&s.id).unwrap().unwrap();
         assert_eq!(d.session.message_count, 2);
-        let msgs: Vec<(i64, &str, &str)> = d.messages.iter().map(|m| (m.seq, m.role.as_str(), m.content.as_str())).collect();
-        assert_eq!(msgs, [(1, "user", "list files"), (2, "assistant", "two files")]);
+        let msgs: Vec<(i64, &str, &str)> = d
+            .messages
+            .iter()
+            .map(|m| (m.seq, m.role.as_str(), m.content.as_str()))
+            .collect();
+        assert_eq!(
+            msgs,
+            [(1, "user", "list files"), (2, "assistant", "two files")]
+        );
         assert_eq!(d.tool_calls.len(), 2);
         assert_eq!(d.tool_calls[0].call_id, "c1");
         assert_eq!(d.tool_calls[0].arguments, json!({"cmd": "ls"}));
@@ -722,7 +863,11 @@ mod tests {
         for table in ["messages", "tool_calls", "usage"] {
             let n: i64 = store
                 .conn
-                .query_row(&format!("SELECT COUNT(*) FROM {table} WHERE session_id = ?1"), [&s.id], |r| r.get(0))
+                .query_row(
+                    &format!("SELECT COUNT(*) FROM {table} WHERE session_id = ?1"),
+                    [&s.id],
+                    |r| r.get(0),
+                )
                 .unwrap();
             assert_eq!(n, 0, "{table}");
         }
@@ -732,7 +877,11 @@ mod tests {
     #[test]
     fn resolve_by_prefix() {
         let (_dir, store) = store();
-        for id in ["20240101T000000-aaaa1111", "20240101T000000-aaaa2222", "20240102T000000-bbbb0000"] {
+        for id in [
+            "20240101T000000-aaaa1111",
+            "20240101T000000-aaaa2222",
+            "20240102T000000-bbbb0000",
+        ] {
             store
                 .conn
                 .execute(
@@ -742,14 +891,28 @@ mod tests {
                 )
                 .unwrap();
         }
-        assert_eq!(store.resolve("20240102").unwrap().id, "20240102T000000-bbbb0000");
-        assert_eq!(store.resolve("20240101T000000-aaaa2222").unwrap().id, "20240101T000000-aaaa2222");
+        assert_eq!(
+            store.resolve("20240102").unwrap().id,
+            "20240102T000000-bbbb0000"
+        );
+        assert_eq!(
+            store.resolve("20240101T000000-aaaa2222").unwrap().id,
+            "20240101T000000-aaaa2222"
+        );
         let err = store.resolve("20240101").unwrap_err();
         assert_eq!(err.exit, crate::error::Exit::Usage);
-        assert!(err.message.contains("aaaa1111") && err.message.contains("aaaa2222"), "{}", err.message);
+        assert!(
+            err.message.contains("aaaa1111") && err.message.contains("aaaa2222"),
+            "{}",
+            err.message
+        );
         let err = store.resolve("2025").unwrap_err();
         assert_eq!(err.exit, crate::error::Exit::Usage);
-        assert!(err.message.contains("talaria sessions list"), "{}", err.message);
+        assert!(
+            err.message.contains("talaria sessions list"),
+            "{}",
+            err.message
+        );
         // Wildcards in user input are literal.
         assert!(store.resolve("%").is_err());
         assert!(store.resolve("").is_err());
@@ -766,8 +929,14 @@ mod tests {
             s.id
         };
         let store = SessionStore::open(&path).unwrap();
-        assert_eq!(store.get(&id).unwrap().unwrap().messages[0].content, "remember me");
-        let version: i64 = store.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(
+            store.get(&id).unwrap().unwrap().messages[0].content,
+            "remember me"
+        );
+        let version: i64 = store
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
     }
 
@@ -779,10 +948,17 @@ mod tests {
         std::fs::write(&path, &garbage).unwrap();
         let err = SessionStore::open(&path).err().unwrap();
         assert_eq!(err.exit, crate::error::Exit::Failure);
-        assert!(err.message.contains(&path.display().to_string()), "{}", err.message);
+        assert!(
+            err.message.contains(&path.display().to_string()),
+            "{}",
+            err.message
+        );
         assert!(err.message.contains("move it aside"), "{}", err.message);
         assert_eq!(std::fs::read(&path).unwrap(), garbage);
-        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, ["sessions.db"], "no journal or WAL files created");
     }
 

@@ -39,7 +39,11 @@ pub struct PluginError {
 
 impl PluginError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        PluginError { kind: kind.code(), message: RString::from(message.into()), data: RString::new() }
+        PluginError {
+            kind: kind.code(),
+            message: RString::from(message.into()),
+            data: RString::new(),
+        }
     }
 
     pub fn kind(&self) -> ErrorKind {
@@ -68,7 +72,10 @@ pub type EventSinkArc = RArc<EventSink_TO<'static, RBox<()>>>;
 
 /// Wraps a host-side sink so it can be handed across the boundary.
 pub fn event_sink<S: EventSink + Send + Sync + 'static>(sink: S) -> EventSinkArc {
-    RArc::new(EventSink_TO::from_value(sink, abi_stable::sabi_trait::TD_Opaque))
+    RArc::new(EventSink_TO::from_value(
+        sink,
+        abi_stable::sabi_trait::TD_Opaque,
+    ))
 }
 
 /// A cancellation flag shared by the host and the plugin. The host sets it (Ctrl+C, a
@@ -122,13 +129,23 @@ pub trait HostServices: Send + Sync {
 
     /// Locks the store, re-reads it, runs `updater` on the current value and writes the
     /// result atomically. Returns the value stored afterwards. Same scope as `credentials_get`.
-    fn credentials_update(&self, namespace: RStr<'_>, updater: CredentialUpdaterMut<'_>) -> RResult<RString, PluginError>;
+    fn credentials_update(
+        &self,
+        namespace: RStr<'_>,
+        updater: CredentialUpdaterMut<'_>,
+    ) -> RResult<RString, PluginError>;
 
     /// Runs a host service ([`crate::methods`]: `model.stream`, `tools.list`,
     /// `tools.call`, `approvals.request`, `provider.*`) with JSON params, streaming its
     /// events into `events`; returns the JSON result.
     #[sabi(last_prefix_field)]
-    fn call(&self, method: RStr<'_>, params: RStr<'_>, events: EventSinkArc, cancel: CancelFlag) -> RResult<RString, PluginError>;
+    fn call(
+        &self,
+        method: RStr<'_>,
+        params: RStr<'_>,
+        events: EventSinkArc,
+        cancel: CancelFlag,
+    ) -> RResult<RString, PluginError>;
 }
 
 pub type HostServicesBox = HostServices_TO<'static, RBox<()>>;
@@ -142,7 +159,13 @@ pub trait Plugin: Send + Sync {
     /// Runs one method (see [`crate::methods`]) with JSON params, streaming
     /// events into `events`; returns the JSON result.
     #[sabi(last_prefix_field)]
-    fn call(&self, method: RStr<'_>, params: RStr<'_>, events: EventSinkArc, cancel: CancelFlag) -> RResult<RString, PluginError>;
+    fn call(
+        &self,
+        method: RStr<'_>,
+        params: RStr<'_>,
+        events: EventSinkArc,
+        cancel: CancelFlag,
+    ) -> RResult<RString, PluginError>;
 }
 
 pub type PluginBox = Plugin_TO<'static, RBox<()>>;

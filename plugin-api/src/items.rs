@@ -86,8 +86,12 @@ pub struct Reasoning {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ReasoningText {
-    SummaryText { text: String },
-    ReasoningText { text: String },
+    SummaryText {
+        text: String,
+    },
+    ReasoningText {
+        text: String,
+    },
     #[serde(untagged)]
     Unknown(Value),
 }
@@ -143,19 +147,31 @@ pub struct WebSearchCall {
 
 impl Item {
     pub fn user_text(text: &str) -> Item {
-        Item::Message(Message { role: Role::User, content: vec![ContentPart::InputText { text: text.to_owned() }], phase: None })
+        Item::Message(Message {
+            role: Role::User,
+            content: vec![ContentPart::InputText {
+                text: text.to_owned(),
+            }],
+            phase: None,
+        })
     }
 
     pub fn assistant_text(text: &str) -> Item {
         Item::Message(Message {
             role: Role::Assistant,
-            content: vec![ContentPart::OutputText { text: text.to_owned(), annotations: None }],
+            content: vec![ContentPart::OutputText {
+                text: text.to_owned(),
+                annotations: None,
+            }],
             phase: None,
         })
     }
 
     pub fn function_output(call_id: &str, output: ToolResultContent) -> Item {
-        Item::FunctionCallOutput(FunctionCallOutput { call_id: call_id.to_owned(), output })
+        Item::FunctionCallOutput(FunctionCallOutput {
+            call_id: call_id.to_owned(),
+            output,
+        })
     }
 
     /// The text of a message item (its text parts, concatenated); empty for other items.
@@ -165,7 +181,9 @@ impl Item {
                 .content
                 .iter()
                 .filter_map(|p| match p {
-                    ContentPart::InputText { text } | ContentPart::OutputText { text, .. } => Some(text.as_str()),
+                    ContentPart::InputText { text } | ContentPart::OutputText { text, .. } => {
+                        Some(text.as_str())
+                    }
                     _ => None,
                 })
                 .collect(),
@@ -189,10 +207,20 @@ mod tests {
             serde_json::to_value(&item).unwrap(),
             json!({"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "hi", "annotations": []}]})
         );
-        let call: Item = serde_json::from_value(json!({"type": "function_call", "id": "fc_1", "status": "completed",
-            "call_id": "c1", "name": "read_file", "arguments": "{}"}))
+        let call: Item = serde_json::from_value(
+            json!({"type": "function_call", "id": "fc_1", "status": "completed",
+            "call_id": "c1", "name": "read_file", "arguments": "{}"}),
+        )
         .unwrap();
-        assert_eq!(call, Item::FunctionCall(FunctionCall { name: "read_file".into(), namespace: None, arguments: "{}".into(), call_id: "c1".into() }));
+        assert_eq!(
+            call,
+            Item::FunctionCall(FunctionCall {
+                name: "read_file".into(),
+                namespace: None,
+                arguments: "{}".into(),
+                call_id: "c1".into()
+            })
+        );
     }
 
     #[test]
@@ -202,7 +230,10 @@ mod tests {
             json!({ "type": "message", "role": "user", "content": [{ "type": "input_text", "text": "Say hello" }] })
         );
         let out = Item::function_output("c1", ToolResultContent::Text("ok".into()));
-        assert_eq!(serde_json::to_value(out).unwrap(), json!({"type": "function_call_output", "call_id": "c1", "output": "ok"}));
+        assert_eq!(
+            serde_json::to_value(out).unwrap(),
+            json!({"type": "function_call_output", "call_id": "c1", "output": "ok"})
+        );
     }
 
     #[test]
@@ -216,7 +247,8 @@ mod tests {
             assert_eq!(item, Item::Unknown(raw.clone()));
             assert_eq!(serde_json::to_value(&item).unwrap(), raw);
         }
-        let part: ContentPart = serde_json::from_value(json!({"type": "input_audio", "data": "x"})).unwrap();
+        let part: ContentPart =
+            serde_json::from_value(json!({"type": "input_audio", "data": "x"})).unwrap();
         assert!(matches!(part, ContentPart::Unknown(_)));
     }
 
@@ -226,7 +258,10 @@ mod tests {
             "c",
             ToolResultContent::Parts(vec![
                 ContentPart::InputText { text: "see".into() },
-                ContentPart::InputImage { image_url: "data:image/png;base64,AA".into(), detail: None },
+                ContentPart::InputImage {
+                    image_url: "data:image/png;base64,AA".into(),
+                    detail: None,
+                },
             ]),
         );
         let v = serde_json::to_value(&out).unwrap();

@@ -119,19 +119,24 @@ pub enum ManifestError {
     NoKind,
     #[error("`library` {0:?} must be a file name in the plugin's folder, not a path")]
     BadLibrary(String),
-    #[error("`config` section {0:?} is not a plain table name (use lowercase letters, digits and `_`)")]
+    #[error(
+        "`config` section {0:?} is not a plain table name (use lowercase letters, digits and `_`)"
+    )]
     BadSection(String),
 }
 
 impl Manifest {
     /// Parses and validates manifest text.
     pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
-        let raw: RawManifest = toml::from_str(text).map_err(|e| ManifestError::Toml(e.to_string().trim_end().to_owned()))?;
+        let raw: RawManifest = toml::from_str(text)
+            .map_err(|e| ManifestError::Toml(e.to_string().trim_end().to_owned()))?;
         if !is_valid_id(&raw.id) {
             return Err(ManifestError::BadId(raw.id));
         }
-        let version = Version::parse(&raw.version).map_err(|_| ManifestError::BadVersion(raw.version.clone()))?;
-        let abi = VersionReq::parse(&raw.abi).map_err(|_| ManifestError::BadAbi(raw.abi.clone()))?;
+        let version = Version::parse(&raw.version)
+            .map_err(|_| ManifestError::BadVersion(raw.version.clone()))?;
+        let abi =
+            VersionReq::parse(&raw.abi).map_err(|_| ManifestError::BadAbi(raw.abi.clone()))?;
         let mut kinds = raw.kinds.unwrap_or_default();
         kinds.extend(raw.kind);
         kinds.sort();
@@ -140,7 +145,12 @@ impl Manifest {
             return Err(ManifestError::NoKind);
         }
         if let Some(lib) = &raw.library {
-            if lib.is_empty() || lib.contains('/') || lib.contains('\\') || lib == "." || lib == ".." {
+            if lib.is_empty()
+                || lib.contains('/')
+                || lib.contains('\\')
+                || lib == "."
+                || lib == ".."
+            {
                 return Err(ManifestError::BadLibrary(lib.clone()));
             }
         }
@@ -166,12 +176,17 @@ impl Manifest {
 
     /// The credential namespaces the plugin may use: the providers it declares, and its own id.
     pub fn credential_namespaces(&self) -> impl Iterator<Item = &str> {
-        self.provides.providers.iter().map(String::as_str).chain(std::iter::once(self.id.as_str()))
+        self.provides
+            .providers
+            .iter()
+            .map(String::as_str)
+            .chain(std::iter::once(self.id.as_str()))
     }
 
     /// Whether this is a transport plugin for `wire_api` (`[provides] transports`).
     pub fn provides_transport(&self, wire_api: &str) -> bool {
-        self.has_kind(PluginKind::Transport) && self.provides.transports.iter().any(|t| t == wire_api)
+        self.has_kind(PluginKind::Transport)
+            && self.provides.transports.iter().any(|t| t == wire_api)
     }
 
     /// The runtime ids a runtime plugin serves: `provides.runtimes`, or its own id.
@@ -189,11 +204,19 @@ impl Manifest {
     /// serves Linux, macOS and Windows builds. Without `library`, the name is derived
     /// from the id (`my-tools` → `libmy_tools.so`).
     pub fn library_file_name(&self) -> String {
-        let name = self.library.clone().unwrap_or_else(|| self.id.replace('-', "_"));
+        let name = self
+            .library
+            .clone()
+            .unwrap_or_else(|| self.id.replace('-', "_"));
         if name.contains('.') {
             name
         } else {
-            format!("{}{}{}", std::env::consts::DLL_PREFIX, name, std::env::consts::DLL_SUFFIX)
+            format!(
+                "{}{}{}",
+                std::env::consts::DLL_PREFIX,
+                name,
+                std::env::consts::DLL_SUFFIX
+            )
         }
     }
 
@@ -207,8 +230,13 @@ impl Manifest {
             out.push(format!("version {} vs {}", self.version, other.version));
         }
         if self.kinds != other.kinds {
-            let list = |k: &[PluginKind]| k.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(",");
-            out.push(format!("kinds [{}] vs [{}]", list(&self.kinds), list(&other.kinds)));
+            let list =
+                |k: &[PluginKind]| k.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(",");
+            out.push(format!(
+                "kinds [{}] vs [{}]",
+                list(&self.kinds),
+                list(&other.kinds)
+            ));
         }
         if self.abi != other.abi {
             out.push(format!("abi {} vs {}", self.abi, other.abi));
@@ -226,7 +254,11 @@ impl Manifest {
 }
 
 fn is_valid_section(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// Plugin ids are used as folder names and config keys, so keep them plain.
@@ -245,23 +277,42 @@ mod tests {
     fn kind_and_kinds_are_both_accepted() {
         let m = Manifest::parse("id='a'\nversion='1.0.0'\nkind='tool'\nabi='^1'\n").unwrap();
         assert_eq!(m.kinds, vec![PluginKind::Tool]);
-        let m = Manifest::parse("id='a'\nversion='1.0.0'\nkinds=['tool','provider']\nabi='^1'\n").unwrap();
+        let m = Manifest::parse("id='a'\nversion='1.0.0'\nkinds=['tool','provider']\nabi='^1'\n")
+            .unwrap();
         assert_eq!(m.kinds, vec![PluginKind::Provider, PluginKind::Tool]);
     }
 
     #[test]
     fn unknown_capabilities_are_tolerated() {
         let m = Manifest::parse("id='a'\nversion='1.0.0'\nkind='tool'\nabi='^1'\ncapabilities=['streaming','telepathy']\n").unwrap();
-        assert_eq!(m.capabilities, vec![Capability::Streaming, Capability::Unknown]);
+        assert_eq!(
+            m.capabilities,
+            vec![Capability::Streaming, Capability::Unknown]
+        );
     }
 
     #[test]
     fn bad_fields_are_named() {
-        assert_eq!(Manifest::parse("id='A b'\nversion='1.0.0'\nkind='tool'\nabi='^1'").unwrap_err(), ManifestError::BadId("A b".into()));
-        assert!(matches!(Manifest::parse("id='a'\nversion='x'\nkind='tool'\nabi='^1'"), Err(ManifestError::BadVersion(_))));
-        assert!(matches!(Manifest::parse("id='a'\nversion='1.0.0'\nabi='^1'"), Err(ManifestError::NoKind)));
-        assert!(matches!(Manifest::parse("id='a'\nversion='1.0.0'\nkind='tool'\nabi='^1'\nlibrary='../x.so'"), Err(ManifestError::BadLibrary(_))));
-        assert!(matches!(Manifest::parse("id='a'\nversion='1.0.0'\nkind='tool'\nabi='^1'\nconfig=['a.b']"), Err(ManifestError::BadSection(_))));
+        assert_eq!(
+            Manifest::parse("id='A b'\nversion='1.0.0'\nkind='tool'\nabi='^1'").unwrap_err(),
+            ManifestError::BadId("A b".into())
+        );
+        assert!(matches!(
+            Manifest::parse("id='a'\nversion='x'\nkind='tool'\nabi='^1'"),
+            Err(ManifestError::BadVersion(_))
+        ));
+        assert!(matches!(
+            Manifest::parse("id='a'\nversion='1.0.0'\nabi='^1'"),
+            Err(ManifestError::NoKind)
+        ));
+        assert!(matches!(
+            Manifest::parse("id='a'\nversion='1.0.0'\nkind='tool'\nabi='^1'\nlibrary='../x.so'"),
+            Err(ManifestError::BadLibrary(_))
+        ));
+        assert!(matches!(
+            Manifest::parse("id='a'\nversion='1.0.0'\nkind='tool'\nabi='^1'\nconfig=['a.b']"),
+            Err(ManifestError::BadSection(_))
+        ));
         let err = Manifest::parse("id='a'\nversion='1.0.0'\nkind='gadget'\nabi='^1'").unwrap_err();
         assert!(err.to_string().contains("gadget"), "{err}");
     }
@@ -271,7 +322,10 @@ mod tests {
         let base = "id='a'\nversion='1.0.0'\nkind='tool'\nabi='^2'\n";
         let a = Manifest::parse(base).unwrap();
         assert!(a.differences(&a).is_empty());
-        let more = Manifest::parse(&format!("{base}config=['tools']\n[provides]\nproviders=['openai-codex']\n")).unwrap();
+        let more = Manifest::parse(&format!(
+            "{base}config=['tools']\n[provides]\nproviders=['openai-codex']\n"
+        ))
+        .unwrap();
         let d = a.differences(&more);
         assert_eq!(d.len(), 2, "{d:?}");
     }
@@ -279,8 +333,17 @@ mod tests {
     #[test]
     fn library_name_gets_platform_naming() {
         let m = Manifest::parse("id='my-tools'\nversion='1.0.0'\nkind='tool'\nabi='^1'").unwrap();
-        assert_eq!(m.library_file_name(), format!("{}my_tools{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX));
-        let m = Manifest::parse("id='t'\nversion='1.0.0'\nkind='tool'\nabi='^1'\nlibrary='custom.so'").unwrap();
+        assert_eq!(
+            m.library_file_name(),
+            format!(
+                "{}my_tools{}",
+                std::env::consts::DLL_PREFIX,
+                std::env::consts::DLL_SUFFIX
+            )
+        );
+        let m =
+            Manifest::parse("id='t'\nversion='1.0.0'\nkind='tool'\nabi='^1'\nlibrary='custom.so'")
+                .unwrap();
         assert_eq!(m.library_file_name(), "custom.so");
     }
 }

@@ -15,8 +15,8 @@ use serde::Serialize;
 
 use crate::payload::{ApprovalDecision, ApprovalRequest, ToolCallRequest, ToolList, ToolOutput};
 use crate::provider::{
-    Account, Empty, Endpoint, FailureReport, LoginRequest, LogoutResult, ModelList, ModelsRequest, ProviderCall,
-    ProviderInfo, RemoveAccountRequest, ResolveRequest,
+    Account, Empty, Endpoint, FailureReport, LoginRequest, LogoutResult, ModelList, ModelsRequest,
+    ProviderCall, ProviderInfo, RemoveAccountRequest, ResolveRequest,
 };
 use crate::router::{AuxRequest, AuxResult};
 use crate::runtime::{TurnRequest, TurnResult};
@@ -100,12 +100,23 @@ mod tests {
 
     #[test]
     fn provider_params_carry_the_provider_beside_the_fields() {
-        let p = ProviderCall::new("local", ResolveRequest { session_id: "s".into(), model: None, fast: true });
+        let p = ProviderCall::new(
+            "local",
+            ResolveRequest {
+                session_id: "s".into(),
+                model: None,
+                fast: true,
+            },
+        );
         let v = serde_json::to_value(&p).unwrap();
-        assert_eq!(v, serde_json::json!({"provider": "local", "session_id": "s", "fast": true}));
+        assert_eq!(
+            v,
+            serde_json::json!({"provider": "local", "session_id": "s", "fast": true})
+        );
         let back: <ProviderResolve as Method>::Params = serde_json::from_value(v).unwrap();
         assert_eq!(back, p);
-        let empty: ProviderCall<Empty> = serde_json::from_value(serde_json::json!({"provider": "x"})).unwrap();
+        let empty: ProviderCall<Empty> =
+            serde_json::from_value(serde_json::json!({"provider": "x"})).unwrap();
         assert_eq!(empty.provider, "x");
     }
 }

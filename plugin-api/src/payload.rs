@@ -81,10 +81,18 @@ pub struct ToolOutput {
 
 impl ToolOutput {
     pub fn text(content: impl Into<String>) -> Self {
-        ToolOutput { content: content.into(), is_error: false, images: Vec::new(), structured: None }
+        ToolOutput {
+            content: content.into(),
+            is_error: false,
+            images: Vec::new(),
+            structured: None,
+        }
     }
     pub fn error(content: impl Into<String>) -> Self {
-        ToolOutput { is_error: true, ..ToolOutput::text(content) }
+        ToolOutput {
+            is_error: true,
+            ..ToolOutput::text(content)
+        }
     }
 }
 
@@ -179,6 +187,24 @@ impl ApprovalDecision {
     }
 }
 
+/// One step of a [`Event::Plan`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PlanStep {
+    pub step: String,
+    pub status: StepStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Pending,
+    InProgress,
+    Completed,
+    /// A status this build does not know (a newer peer's).
+    #[serde(other)]
+    Unknown,
+}
+
 /// Token counts as the server reported them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Usage {
@@ -214,9 +240,19 @@ impl Usage {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     /// The session a chat runs in (the host's, first).
-    Session { id: String, resumed: bool, runtime: String, provider: String, model: String },
-    TextDelta { delta: String },
-    ReasoningDelta { delta: String },
+    Session {
+        id: String,
+        resumed: bool,
+        runtime: String,
+        provider: String,
+        model: String,
+    },
+    TextDelta {
+        delta: String,
+    },
+    ReasoningDelta {
+        delta: String,
+    },
     ToolCall {
         call_id: String,
         name: String,
@@ -232,7 +268,9 @@ pub enum Event {
         is_error: bool,
     },
     /// Emitted by the host when a plugin asks for an approval.
-    ApprovalRequest { request: ApprovalRequest },
+    ApprovalRequest {
+        request: ApprovalRequest,
+    },
     /// Emitted by the host with the answer.
     ApprovalDecision {
         #[serde(default)]
@@ -243,8 +281,19 @@ pub enum Event {
     },
     /// Reconnecting, waiting, a tool's progress. The terminal shows it; `--json` sends it
     /// to stderr, since it is not one of the contract's event types.
-    Progress { message: String },
-    Warning { message: String },
+    Progress {
+        message: String,
+    },
+    /// The agent's plan as a checklist (Codex's `update_plan`, a codex runtime's
+    /// `turn/plan/updated`): the whole plan each time, not a diff.
+    Plan {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        explanation: Option<String>,
+        steps: Vec<PlanStep>,
+    },
+    Warning {
+        message: String,
+    },
     Error {
         message: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -259,7 +308,11 @@ pub enum Event {
         interrupted: bool,
     },
     /// Device-code login: show the user where to go and what to type.
-    LoginCode { verification_url: String, user_code: String, expires_in_secs: u64 },
+    LoginCode {
+        verification_url: String,
+        user_code: String,
+        expires_in_secs: u64,
+    },
     /// An event type this build does not know (sent by a newer peer); skipped.
     #[serde(other)]
     Unknown,
@@ -378,24 +431,46 @@ mod tests {
     fn events_serialize_with_a_type_tag() {
         let s = serde_json::to_string(&Event::TextDelta { delta: "hi".into() }).unwrap();
         assert_eq!(s, r#"{"type":"text_delta","delta":"hi"}"#);
-        let d = ApprovalDecision { decision: Decision::AcceptForSession, reason: "ok".into() };
+        let d = ApprovalDecision {
+            decision: Decision::AcceptForSession,
+            reason: "ok".into(),
+        };
         let v = serde_json::to_value(Event::approval_decision("c1", &d)).unwrap();
-        assert_eq!(v, serde_json::json!({"type":"approval_decision","call_id":"c1","decision":"accept_for_session","approved":true,"reason":"ok"}));
+        assert_eq!(
+            v,
+            serde_json::json!({"type":"approval_decision","call_id":"c1","decision":"accept_for_session","approved":true,"reason":"ok"})
+        );
     }
 
     #[test]
     fn error_codes_round_trip_and_unknown_codes_degrade() {
-        for k in [ErrorKind::Auth, ErrorKind::Cancelled, ErrorKind::Panicked, ErrorKind::Unavailable] {
+        for k in [
+            ErrorKind::Auth,
+            ErrorKind::Cancelled,
+            ErrorKind::Panicked,
+            ErrorKind::Unavailable,
+        ] {
             assert_eq!(ErrorKind::from_code(k.code()), k);
         }
         assert_eq!(ErrorKind::from_code(999), ErrorKind::Other);
-        assert_eq!(serde_json::from_str::<ErrorKind>("\"teleported\"").unwrap(), ErrorKind::Other);
+        assert_eq!(
+            serde_json::from_str::<ErrorKind>("\"teleported\"").unwrap(),
+            ErrorKind::Other
+        );
     }
 
     #[test]
     fn the_schema_knows_every_event_type() {
         let schema = event_schema().to_string();
-        for t in ["session", "text_delta", "tool_call", "approval_request", "approval_decision", "turn_completed", "error"] {
+        for t in [
+            "session",
+            "text_delta",
+            "tool_call",
+            "approval_request",
+            "approval_decision",
+            "turn_completed",
+            "error",
+        ] {
             assert!(schema.contains(&format!("\"{t}\"")), "{t}");
         }
     }

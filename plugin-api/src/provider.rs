@@ -24,7 +24,10 @@ pub struct ProviderCall<T> {
 
 impl<T> ProviderCall<T> {
     pub fn new(provider: &str, request: T) -> Self {
-        ProviderCall { provider: provider.to_owned(), request }
+        ProviderCall {
+            provider: provider.to_owned(),
+            request,
+        }
     }
 }
 
@@ -219,12 +222,18 @@ impl Endpoint {
 
     /// The provider's advice for a failure, if it gave any.
     pub fn hint_for(&self, class: FailureClass, message: &str) -> Option<&str> {
-        let specific = self
-            .hints
-            .iter()
-            .find(|h| h.class == class && h.when_message_contains.as_deref().is_some_and(|m| message.contains(m)));
+        let specific = self.hints.iter().find(|h| {
+            h.class == class
+                && h.when_message_contains
+                    .as_deref()
+                    .is_some_and(|m| message.contains(m))
+        });
         specific
-            .or_else(|| self.hints.iter().find(|h| h.class == class && h.when_message_contains.is_none()))
+            .or_else(|| {
+                self.hints
+                    .iter()
+                    .find(|h| h.class == class && h.when_message_contains.is_none())
+            })
             .map(|h| h.hint.as_str())
     }
 }

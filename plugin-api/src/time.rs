@@ -6,7 +6,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Seconds since the Unix epoch. A clock set before 1970 reads as 0 rather than failing:
 /// every caller compares it with expiry or reset times, where "long ago" is the safe answer.
 pub fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// `Retry-After`: either delta-seconds (fractions tolerated) or an HTTP date (RFC 9110
@@ -60,7 +63,9 @@ fn parse_http_date(value: &str) -> Option<u64> {
         return None;
     }
     let days = days_from_civil(year, month, day as i64);
-    u64::try_from(days).ok().map(|d| d * 86_400 + h * 3600 + m * 60 + s)
+    u64::try_from(days)
+        .ok()
+        .map(|d| d * 86_400 + h * 3600 + m * 60 + s)
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -84,12 +89,21 @@ mod tests {
         assert_eq!(retry_after(" 1.5 ", 0), Some(Duration::from_millis(1500)));
         let at = parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
         assert_eq!(at, 784_111_777);
-        assert_eq!(retry_after("Sun, 06 Nov 1994 08:49:37 GMT", at - 42), Some(Duration::from_secs(42)));
+        assert_eq!(
+            retry_after("Sun, 06 Nov 1994 08:49:37 GMT", at - 42),
+            Some(Duration::from_secs(42))
+        );
         // A date in the past means "now".
-        assert_eq!(retry_after("Sun, 06 Nov 1994 08:49:37 GMT", at + 5), Some(Duration::ZERO));
+        assert_eq!(
+            retry_after("Sun, 06 Nov 1994 08:49:37 GMT", at + 5),
+            Some(Duration::ZERO)
+        );
         assert_eq!(retry_after("soon", 0), None);
         assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
-        assert_eq!(parse_http_date("Wed, 29 Feb 2024 12:00:00 GMT"), Some(1_709_208_000));
+        assert_eq!(
+            parse_http_date("Wed, 29 Feb 2024 12:00:00 GMT"),
+            Some(1_709_208_000)
+        );
     }
 
     #[test]

@@ -20,19 +20,28 @@ pub enum AbiMismatch {
     Unparsable(String),
     #[error("the plugin was built for talaria ABI {plugin}, but this host speaks ABI {host} (the major versions differ); rebuild the plugin against a matching talaria-sdk")]
     MajorDiffers { plugin: String, host: String },
-    #[error("the plugin needs talaria ABI {plugin}, newer than this host's {host}; upgrade talaria")]
+    #[error(
+        "the plugin needs talaria ABI {plugin}, newer than this host's {host}; upgrade talaria"
+    )]
     TooNew { plugin: String, host: String },
 }
 
 /// Checks a plugin's reported ABI version against the host's.
 pub fn check_abi_compatible(plugin: &str, host: &str) -> Result<(), AbiMismatch> {
-    let parse = |s: &str| Version::parse(s.trim()).map_err(|_| AbiMismatch::Unparsable(s.to_owned()));
+    let parse =
+        |s: &str| Version::parse(s.trim()).map_err(|_| AbiMismatch::Unparsable(s.to_owned()));
     let (p, h) = (parse(plugin)?, parse(host)?);
     if p.major != h.major {
-        return Err(AbiMismatch::MajorDiffers { plugin: p.to_string(), host: h.to_string() });
+        return Err(AbiMismatch::MajorDiffers {
+            plugin: p.to_string(),
+            host: h.to_string(),
+        });
     }
     if p.minor > h.minor {
-        return Err(AbiMismatch::TooNew { plugin: p.to_string(), host: h.to_string() });
+        return Err(AbiMismatch::TooNew {
+            plugin: p.to_string(),
+            host: h.to_string(),
+        });
     }
     Ok(())
 }
@@ -48,17 +57,29 @@ mod tests {
 
     #[test]
     fn other_major_is_refused() {
-        assert!(matches!(check_abi_compatible("2.0.0", "1.0.0"), Err(AbiMismatch::MajorDiffers { .. })));
-        assert!(matches!(check_abi_compatible("0.9.0", "1.0.0"), Err(AbiMismatch::MajorDiffers { .. })));
+        assert!(matches!(
+            check_abi_compatible("2.0.0", "1.0.0"),
+            Err(AbiMismatch::MajorDiffers { .. })
+        ));
+        assert!(matches!(
+            check_abi_compatible("0.9.0", "1.0.0"),
+            Err(AbiMismatch::MajorDiffers { .. })
+        ));
     }
 
     #[test]
     fn newer_minor_is_refused() {
-        assert!(matches!(check_abi_compatible("1.3.0", "1.2.9"), Err(AbiMismatch::TooNew { .. })));
+        assert!(matches!(
+            check_abi_compatible("1.3.0", "1.2.9"),
+            Err(AbiMismatch::TooNew { .. })
+        ));
     }
 
     #[test]
     fn garbage_is_refused() {
-        assert!(matches!(check_abi_compatible("", "1.0.0"), Err(AbiMismatch::Unparsable(_))));
+        assert!(matches!(
+            check_abi_compatible("", "1.0.0"),
+            Err(AbiMismatch::Unparsable(_))
+        ));
     }
 }

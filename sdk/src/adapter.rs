@@ -18,12 +18,24 @@ pub(crate) struct PluginAdapter<P> {
 
 impl<P: Plugin> abi::Plugin for PluginAdapter<P> {
     fn describe(&self) -> RResult<RString, PluginError> {
-        guard("describe", || Ok(serde_json::to_string(&self.plugin.describe())?))
+        guard("describe", || {
+            Ok(serde_json::to_string(&self.plugin.describe())?)
+        })
     }
 
-    fn call(&self, method: RStr<'_>, params: RStr<'_>, events: EventSinkArc, cancel: CancelFlag) -> RResult<RString, PluginError> {
+    fn call(
+        &self,
+        method: RStr<'_>,
+        params: RStr<'_>,
+        events: EventSinkArc,
+        cancel: CancelFlag,
+    ) -> RResult<RString, PluginError> {
         guard(method.as_str(), || {
-            let params = if params.is_empty() { serde_json::Value::Null } else { serde_json::from_str(params.as_str())? };
+            let params = if params.is_empty() {
+                serde_json::Value::Null
+            } else {
+                serde_json::from_str(params.as_str())?
+            };
             let cx = CallContext::new(self.host.clone(), events, cancel);
             let out = self.plugin.call(method.as_str(), params, &cx)?;
             Ok(out.to_string())
@@ -60,7 +72,9 @@ pub(crate) fn catch_panic<R>(f: impl FnOnce() -> R) -> std::result::Result<R, Bo
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             if GUARDED.with(Cell::get) {
-                let location = info.location().map(|l| format!("{}:{}", l.file(), l.line()));
+                let location = info
+                    .location()
+                    .map(|l| format!("{}:{}", l.file(), l.line()));
                 LAST_LOCATION.with(|l| *l.borrow_mut() = location);
             } else {
                 previous(info);
@@ -79,6 +93,12 @@ pub(crate) fn panic_error(what: &str, panic: &Box<dyn Any + Send>) -> PluginErro
         .map(|s| (*s).to_owned())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "no message".to_owned());
-    let location = LAST_LOCATION.with(|l| l.borrow_mut().take()).map(|l| format!(" (at {l})")).unwrap_or_default();
-    PluginError::new(ErrorKind::Panicked, format!("the plugin panicked in {what}: {detail}{location}"))
+    let location = LAST_LOCATION
+        .with(|l| l.borrow_mut().take())
+        .map(|l| format!(" (at {l})"))
+        .unwrap_or_default();
+    PluginError::new(
+        ErrorKind::Panicked,
+        format!("the plugin panicked in {what}: {detail}{location}"),
+    )
 }

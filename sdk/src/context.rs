@@ -18,12 +18,22 @@ pub struct CallContext {
 
 impl CallContext {
     pub(crate) fn new(host: Host, events: EventSinkArc, cancel: CancelFlag) -> Self {
-        CallContext { host, events, cancel, call_id: String::new() }
+        CallContext {
+            host,
+            events,
+            cancel,
+            call_id: String::new(),
+        }
     }
 
     /// The same call, serving tool call `call_id`.
     pub(crate) fn for_tool_call(&self, call_id: &str) -> CallContext {
-        CallContext { host: self.host.clone(), events: self.events.clone(), cancel: self.cancel.clone(), call_id: call_id.to_owned() }
+        CallContext {
+            host: self.host.clone(),
+            events: self.events.clone(),
+            cancel: self.cancel.clone(),
+            call_id: call_id.to_owned(),
+        }
     }
 
     /// The id of the tool call this call serves, for approvals and events (empty outside
@@ -72,8 +82,16 @@ impl CallContext {
     /// shown to `observe` (as JSON) first: how a runtime keeps the text that streamed
     /// before a model request was interrupted.
     pub fn tee(&self, observe: impl Fn(&str) + Send + Sync + 'static) -> CallContext {
-        let tee = Tee { next: self.events.clone(), observe: Arc::new(observe) };
-        CallContext { host: self.host.clone(), events: event_sink(tee), cancel: self.cancel.clone(), call_id: self.call_id.clone() }
+        let tee = Tee {
+            next: self.events.clone(),
+            observe: Arc::new(observe),
+        };
+        CallContext {
+            host: self.host.clone(),
+            events: event_sink(tee),
+            cancel: self.cancel.clone(),
+            call_id: self.call_id.clone(),
+        }
     }
 
     pub(crate) fn sink(&self) -> &EventSinkArc {

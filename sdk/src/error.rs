@@ -14,7 +14,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), data: None }
+        Error {
+            kind,
+            message: message.into(),
+            data: None,
+        }
     }
     pub fn other(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Other, message)
@@ -27,7 +31,10 @@ impl Error {
     }
     /// A method this plugin does not offer.
     pub fn unsupported(what: impl std::fmt::Display) -> Self {
-        Self::new(ErrorKind::UnknownMethod, format!("{what} is not supported by this plugin"))
+        Self::new(
+            ErrorKind::UnknownMethod,
+            format!("{what} is not supported by this plugin"),
+        )
     }
     pub fn with_data(mut self, data: serde_json::Value) -> Self {
         self.data = Some(data);
@@ -55,8 +62,16 @@ impl From<Error> for PluginError {
 
 impl From<PluginError> for Error {
     fn from(e: PluginError) -> Self {
-        let data = if e.data.is_empty() { None } else { serde_json::from_str(&e.data).ok() };
-        Error { kind: e.kind(), message: e.message.into_string(), data }
+        let data = if e.data.is_empty() {
+            None
+        } else {
+            serde_json::from_str(&e.data).ok()
+        };
+        Error {
+            kind: e.kind(),
+            message: e.message.into_string(),
+            data,
+        }
     }
 }
 

@@ -26,7 +26,10 @@ where
     let plugin_host = host.clone();
     match catch_panic(move || init(host)) {
         Ok(Ok(plugin)) => {
-            let adapter = PluginAdapter { plugin, host: plugin_host };
+            let adapter = PluginAdapter {
+                plugin,
+                host: plugin_host,
+            };
             RResult::ROk(Plugin_TO::from_value(adapter, TD_Opaque))
         }
         Ok(Err(e)) => RResult::RErr(e.into()),
@@ -49,9 +52,11 @@ macro_rules! export_plugin {
         // Local items carry a `__talaria_` prefix: macro_rules items are not hygienic, and
         // an author's `init: init` must still name the author's function.
         const _: () = {
-            use $crate::__private::abi::{HostServicesBox, PluginBox, PluginError, PluginModule, PluginModuleRef};
+            use $crate::__private::abi::{
+                HostServicesBox, PluginBox, PluginError, PluginModule, PluginModuleRef,
+            };
             use $crate::__private::abi_stable::library::{
-                CheckTypeLayout, LibHeader, RootModuleResult, __call_root_module_loader,
+                __call_root_module_loader, CheckTypeLayout, LibHeader, RootModuleResult,
             };
             use $crate::__private::abi_stable::prefix_type::PrefixTypeTrait;
             use $crate::__private::abi_stable::std_types::{RResult, RString};
@@ -73,7 +78,8 @@ macro_rules! export_plugin {
                     abi_version: __talaria_abi_version,
                     manifest: __talaria_manifest,
                     init: __talaria_init,
-                }.leak_into_prefix()
+                }
+                .leak_into_prefix()
             }
 
             extern "C" fn __talaria_erased_root_module() -> RootModuleResult {
@@ -83,8 +89,12 @@ macro_rules! export_plugin {
             // The symbol name is abi_stable's mangled "lib_header / root module loader";
             // a unit test in the SDK checks it against abi_stable's own constant.
             #[no_mangle]
-            pub static _1as_0lib_1header_0root_bmodule_bloader: LibHeader =
-                unsafe { LibHeader::from_constructor::<PluginModuleRef>(__talaria_erased_root_module, CheckTypeLayout::Yes) };
+            pub static _1as_0lib_1header_0root_bmodule_bloader: LibHeader = unsafe {
+                LibHeader::from_constructor::<PluginModuleRef>(
+                    __talaria_erased_root_module,
+                    CheckTypeLayout::Yes,
+                )
+            };
         };
     };
 }

@@ -2,12 +2,16 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use talaria_plugin_api::abi::{CredentialUpdater, CredentialUpdater_TO, HostServicesBox, PluginError};
+use talaria_plugin_api::abi::{
+    CredentialUpdater, CredentialUpdater_TO, HostServicesBox, PluginError,
+};
 use talaria_plugin_api::abi_stable::sabi_trait::TD_Opaque;
 use talaria_plugin_api::abi_stable::sabi_types::RMut;
 use talaria_plugin_api::abi_stable::std_types::{ROption, RResult, RStr, RString};
 use talaria_plugin_api::methods::{self, Method};
-use talaria_plugin_api::payload::{ConfigProblem, HostInfo, PluginConfig, ToolCallRequest, ToolList, ToolOutput};
+use talaria_plugin_api::payload::{
+    ConfigProblem, HostInfo, PluginConfig, ToolCallRequest, ToolList, ToolOutput,
+};
 use talaria_plugin_api::provider::Empty;
 use talaria_plugin_api::transport::{StreamRequest, StreamResult};
 
@@ -31,7 +35,9 @@ pub struct Host {
 
 impl Host {
     pub(crate) fn new(services: HostServicesBox) -> Self {
-        Host { services: Arc::new(services) }
+        Host {
+            services: Arc::new(services),
+        }
     }
 
     /// Who and where the plugin runs: profile, folders, versions.
@@ -82,7 +88,9 @@ impl Host {
         let Some(value) = self.plugin_config()?.sections.remove(name) else {
             return Ok(None);
         };
-        serde_json::from_value(value).map(Some).map_err(|e| Error::config(&[name], e.to_string()))
+        serde_json::from_value(value)
+            .map(Some)
+            .map_err(|e| Error::config(&[name], e.to_string()))
     }
 
     /// The stored credentials under `namespace` (`Value::Null` when none): a provider id
@@ -103,7 +111,10 @@ impl Host {
     {
         let mut updater = ClosureUpdater { update };
         let handle = CredentialUpdater_TO::from_ptr(RMut::new(&mut updater), TD_Opaque);
-        let text = result(self.services.credentials_update(RStr::from_str(namespace), handle))?;
+        let text = result(
+            self.services
+                .credentials_update(RStr::from_str(namespace), handle),
+        )?;
         Ok(serde_json::from_str(&text)?)
     }
 
@@ -119,7 +130,12 @@ impl Host {
         ))?;
         // serde's message may quote the value (a token, say): give the place, not the text.
         serde_json::from_str(&text).map_err(|e| {
-            Error::other(format!("the host answered {} with a malformed result (line {} column {})", M::NAME, e.line(), e.column()))
+            Error::other(format!(
+                "the host answered {} with a malformed result (line {} column {})",
+                M::NAME,
+                e.line(),
+                e.column()
+            ))
         })
     }
 
@@ -144,13 +160,17 @@ impl Error {
     /// An error about the plugin's own config: `key` is the path of the offending key
     /// (`["mcp_servers", "files", "timeout"]`), which the host turns into a file and line.
     pub fn config(key: &[&str], message: impl Into<String>) -> Error {
-        let problem = ConfigProblem { config_key: key.iter().map(|s| (*s).to_owned()).collect() };
+        let problem = ConfigProblem {
+            config_key: key.iter().map(|s| (*s).to_owned()).collect(),
+        };
         Error::invalid(message).with_data(serde_json::to_value(problem).unwrap_or(Value::Null))
     }
 }
 
 fn result(r: RResult<RString, PluginError>) -> Result<String> {
-    r.into_result().map(RString::into_string).map_err(Error::from)
+    r.into_result()
+        .map(RString::into_string)
+        .map_err(Error::from)
 }
 
 struct ClosureUpdater<F> {

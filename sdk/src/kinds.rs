@@ -7,8 +7,8 @@ use serde_json::Value;
 use talaria_plugin_api::methods::{self, Method};
 use talaria_plugin_api::payload::Description;
 use talaria_plugin_api::provider::{
-    Account, Endpoint, FailureReport, LoginRequest, LogoutResult, ModelList, ModelsRequest, ProviderInfo,
-    RemoveAccountRequest, ResolveRequest,
+    Account, Endpoint, FailureReport, LoginRequest, LogoutResult, ModelList, ModelsRequest,
+    ProviderInfo, RemoveAccountRequest, ResolveRequest,
 };
 use talaria_plugin_api::router::{AuxRequest, AuxResult};
 use talaria_plugin_api::runtime::{TurnRequest, TurnResult};
@@ -24,19 +24,32 @@ pub trait Provider: Send + Sync + 'static {
     fn info(&self, provider: &str) -> Result<ProviderInfo>;
 
     /// Endpoint and headers for the next request, refreshing credentials first if due.
-    fn resolve(&self, provider: &str, request: ResolveRequest, cx: &CallContext) -> Result<Endpoint>;
+    fn resolve(
+        &self,
+        provider: &str,
+        request: ResolveRequest,
+        cx: &CallContext,
+    ) -> Result<Endpoint>;
 
     /// A request failed with 401/429/...: the endpoint to retry with, or the verdict.
     fn report(&self, provider: &str, report: FailureReport, cx: &CallContext) -> Result<Endpoint> {
         let _ = cx;
         Err(Error::new(
-            if report.status == 429 { ErrorKind::RateLimited } else { ErrorKind::Auth },
-            format!("the {provider} backend refused the request (HTTP {}): {}", report.status, report.message),
+            if report.status == 429 {
+                ErrorKind::RateLimited
+            } else {
+                ErrorKind::Auth
+            },
+            format!(
+                "the {provider} backend refused the request (HTTP {}): {}",
+                report.status, report.message
+            ),
         ))
     }
 
     /// The models on offer, with their capabilities.
-    fn models(&self, provider: &str, request: ModelsRequest, cx: &CallContext) -> Result<ModelList>;
+    fn models(&self, provider: &str, request: ModelsRequest, cx: &CallContext)
+        -> Result<ModelList>;
 
     fn login(&self, provider: &str, request: LoginRequest, cx: &CallContext) -> Result<Account> {
         let _ = (request, cx);
@@ -53,7 +66,12 @@ pub trait Provider: Send + Sync + 'static {
         Ok(Vec::new())
     }
 
-    fn remove_account(&self, provider: &str, request: RemoveAccountRequest, cx: &CallContext) -> Result<Account> {
+    fn remove_account(
+        &self,
+        provider: &str,
+        request: RemoveAccountRequest,
+        cx: &CallContext,
+    ) -> Result<Account> {
         let _ = (request, cx);
         Err(Error::unsupported(format!("removing a {provider} account")))
     }
@@ -133,17 +151,35 @@ impl Exports {
     }
 
     fn provider_call(&self, method: &str, params: Value, cx: &CallContext) -> Result<Value> {
-        let Some(p) = self.provider.as_deref() else { return Err(no_such(method)) };
+        let Some(p) = self.provider.as_deref() else {
+            return Err(no_such(method));
+        };
         match method {
-            methods::ProviderInfoMethod::NAME => serve::<methods::ProviderInfoMethod>(params, |c| p.info(&c.provider)),
-            methods::ProviderResolve::NAME => serve::<methods::ProviderResolve>(params, |c| p.resolve(&c.provider, c.request, cx)),
-            methods::ProviderReport::NAME => serve::<methods::ProviderReport>(params, |c| p.report(&c.provider, c.request, cx)),
-            methods::ProviderModels::NAME => serve::<methods::ProviderModels>(params, |c| p.models(&c.provider, c.request, cx)),
-            methods::ProviderLogin::NAME => serve::<methods::ProviderLogin>(params, |c| p.login(&c.provider, c.request, cx)),
-            methods::ProviderLogout::NAME => serve::<methods::ProviderLogout>(params, |c| p.logout(&c.provider, cx)),
-            methods::ProviderAccounts::NAME => serve::<methods::ProviderAccounts>(params, |c| p.accounts(&c.provider, cx)),
+            methods::ProviderInfoMethod::NAME => {
+                serve::<methods::ProviderInfoMethod>(params, |c| p.info(&c.provider))
+            }
+            methods::ProviderResolve::NAME => {
+                serve::<methods::ProviderResolve>(params, |c| p.resolve(&c.provider, c.request, cx))
+            }
+            methods::ProviderReport::NAME => {
+                serve::<methods::ProviderReport>(params, |c| p.report(&c.provider, c.request, cx))
+            }
+            methods::ProviderModels::NAME => {
+                serve::<methods::ProviderModels>(params, |c| p.models(&c.provider, c.request, cx))
+            }
+            methods::ProviderLogin::NAME => {
+                serve::<methods::ProviderLogin>(params, |c| p.login(&c.provider, c.request, cx))
+            }
+            methods::ProviderLogout::NAME => {
+                serve::<methods::ProviderLogout>(params, |c| p.logout(&c.provider, cx))
+            }
+            methods::ProviderAccounts::NAME => {
+                serve::<methods::ProviderAccounts>(params, |c| p.accounts(&c.provider, cx))
+            }
             methods::ProviderRemoveAccount::NAME => {
-                serve::<methods::ProviderRemoveAccount>(params, |c| p.remove_account(&c.provider, c.request, cx))
+                serve::<methods::ProviderRemoveAccount>(params, |c| {
+                    p.remove_account(&c.provider, c.request, cx)
+                })
             }
             _ => Err(no_such(method)),
         }
@@ -152,7 +188,10 @@ impl Exports {
 
 impl Plugin for Exports {
     fn describe(&self) -> Description {
-        self.tools.as_ref().map(Plugin::describe).unwrap_or_default()
+        self.tools
+            .as_ref()
+            .map(Plugin::describe)
+            .unwrap_or_default()
     }
 
     fn call(&self, method: &str, params: Value, cx: &CallContext) -> Result<Value> {
@@ -184,13 +223,23 @@ impl Plugin for Exports {
 }
 
 /// Decodes `M`'s params (absent params count as `{}`), runs `f`, encodes its output.
-pub(crate) fn serve<M: Method>(params: Value, f: impl FnOnce(M::Params) -> Result<M::Output>) -> Result<Value> {
-    let params = if params.is_null() { Value::Object(Default::default()) } else { params };
-    let params: M::Params =
-        serde_json::from_value(params).map_err(|e| Error::invalid(format!("invalid parameters for {}: {e}", M::NAME)))?;
+pub(crate) fn serve<M: Method>(
+    params: Value,
+    f: impl FnOnce(M::Params) -> Result<M::Output>,
+) -> Result<Value> {
+    let params = if params.is_null() {
+        Value::Object(Default::default())
+    } else {
+        params
+    };
+    let params: M::Params = serde_json::from_value(params)
+        .map_err(|e| Error::invalid(format!("invalid parameters for {}: {e}", M::NAME)))?;
     Ok(serde_json::to_value(f(params)?)?)
 }
 
 fn no_such(method: &str) -> Error {
-    Error::new(ErrorKind::UnknownMethod, format!("this plugin has no method {method:?}"))
+    Error::new(
+        ErrorKind::UnknownMethod,
+        format!("this plugin has no method {method:?}"),
+    )
 }

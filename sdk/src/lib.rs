@@ -61,12 +61,15 @@ pub use kinds::{Exports, Provider, Router, Runtime, Transport};
 pub use plugin::Plugin;
 pub use talaria_plugin_api::manifest::{Manifest, PluginKind};
 pub use talaria_plugin_api::payload::{
-    ApprovalDecision, ApprovalKind, ApprovalRequest, Decision, Description, ErrorKind, Event, HostInfo, ListedTool,
-    ToolCallRequest, ToolList, ToolOutput, ToolSpec, Usage,
+    ApprovalDecision, ApprovalKind, ApprovalRequest, Decision, Description, ErrorKind, Event,
+    HostInfo, ListedTool, PlanStep, StepStatus, ToolCallRequest, ToolList, ToolOutput, ToolSpec,
+    Usage,
 };
 /// The payloads of `runtime.turn`.
 pub use talaria_plugin_api::runtime as turn;
-pub use talaria_plugin_api::{items, methods, provider, router, text, time, transport, ABI_VERSION};
+pub use talaria_plugin_api::{
+    items, methods, provider, router, text, time, transport, ABI_VERSION,
+};
 pub use tools::{parse_args, Tool, ToolSet};
 
 /// Re-exports for [`export_plugin!`]'s expansion; not part of the public API.

@@ -14,7 +14,11 @@ use crate::{CallContext, Error, Result};
 type Started = OnceLock<std::result::Result<tokio::runtime::Runtime, String>>;
 
 /// The runtime in `cell`, built by `builder` on first use.
-fn started(cell: &'static Started, mut builder: tokio::runtime::Builder, what: &str) -> Result<&'static tokio::runtime::Runtime> {
+fn started(
+    cell: &'static Started,
+    mut builder: tokio::runtime::Builder,
+    what: &str,
+) -> Result<&'static tokio::runtime::Runtime> {
     cell.get_or_init(|| builder.enable_all().build().map_err(|e| e.to_string()))
         .as_ref()
         .map_err(|e| Error::other(format!("could not start the plugin's {what}: {e}")))
@@ -68,7 +72,8 @@ mod tests {
         let rt = super::multi_thread().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         rt.spawn(async move {
-            tx.send(std::thread::current().name().map(str::to_owned)).unwrap();
+            tx.send(std::thread::current().name().map(str::to_owned))
+                .unwrap();
         });
         let name = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
         assert_eq!(name.as_deref(), Some("talaria-plugin-mt"));

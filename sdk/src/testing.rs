@@ -18,14 +18,15 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde_json::Value;
 use talaria_plugin_api::abi::{
-    self, event_sink, CancelFlag, CredentialUpdaterMut, EventSink, EventSinkArc, HostServices_TO, PluginBox, PluginError,
+    self, event_sink, CancelFlag, CredentialUpdaterMut, EventSink, EventSinkArc, HostServices_TO,
+    PluginBox, PluginError,
 };
 use talaria_plugin_api::abi_stable::sabi_trait::TD_Opaque;
 use talaria_plugin_api::abi_stable::std_types::{ROption, RResult, RStr, RString};
 use talaria_plugin_api::methods::{self, Method};
 use talaria_plugin_api::payload::{
-    ApprovalDecision, ApprovalRequest, Decision, Description, ErrorKind, Event, HostInfo, ListedTool, PluginConfig,
-    ToolCallRequest, ToolList, ToolOutput,
+    ApprovalDecision, ApprovalRequest, Decision, Description, ErrorKind, Event, HostInfo,
+    ListedTool, PluginConfig, ToolCallRequest, ToolList, ToolOutput,
 };
 use talaria_plugin_api::provider::{Empty, ProviderCall};
 use talaria_plugin_api::runtime::{TurnRequest, TurnResult};
@@ -69,26 +70,47 @@ impl FakeHost {
     }
 
     /// A fake plugin's method, run with this host and the caller's events.
-    fn run(&self, plugin: &dyn Plugin, method: &str, params: Value, events: EventSinkArc, cancel: CancelFlag) -> Result<Value> {
+    fn run(
+        &self,
+        plugin: &dyn Plugin,
+        method: &str,
+        params: Value,
+        events: EventSinkArc,
+        cancel: CancelFlag,
+    ) -> Result<Value> {
         let cx = CallContext::new(self.host(), events, cancel);
         plugin.call(method, params, &cx)
     }
 
     fn provider(&self, id: &str) -> Result<&Arc<dyn Plugin>> {
-        self.state
-            .providers
-            .get(id)
-            .ok_or_else(|| Error::new(ErrorKind::Unavailable, format!("the test harness has no provider {id:?}")))
+        self.state.providers.get(id).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Unavailable,
+                format!("the test harness has no provider {id:?}"),
+            )
+        })
     }
 
-    fn service(&self, method: &str, params: Value, events: EventSinkArc, cancel: CancelFlag) -> Result<Value> {
+    fn service(
+        &self,
+        method: &str,
+        params: Value,
+        events: EventSinkArc,
+        cancel: CancelFlag,
+    ) -> Result<Value> {
         match method {
             methods::ApprovalsRequest::NAME => {
                 let request: ApprovalRequest = serde_json::from_value(params)?;
                 lock(&self.state.approval_requests).push(request);
                 let decision = match self.approvals {
-                    ApprovalPolicy::ApproveAll => ApprovalDecision { decision: Decision::Accept, reason: "approved by the test harness".into() },
-                    ApprovalPolicy::DenyAll => ApprovalDecision { decision: Decision::Decline, reason: "declined by the test harness".into() },
+                    ApprovalPolicy::ApproveAll => ApprovalDecision {
+                        decision: Decision::Accept,
+                        reason: "approved by the test harness".into(),
+                    },
+                    ApprovalPolicy::DenyAll => ApprovalDecision {
+                        decision: Decision::Decline,
+                        reason: "declined by the test harness".into(),
+                    },
                 };
                 Ok(serde_json::to_value(decision)?)
             }
@@ -98,9 +120,15 @@ impl FakeHost {
                     .tools
                     .iter()
                     .flat_map(|set| set.describe().tools)
-                    .map(|spec| ListedTool { plugin: "harness".into(), spec })
+                    .map(|spec| ListedTool {
+                        plugin: "harness".into(),
+                        spec,
+                    })
                     .collect();
-                Ok(serde_json::to_value(ToolList { tools, warnings: Vec::new() })?)
+                Ok(serde_json::to_value(ToolList {
+                    tools,
+                    warnings: Vec::new(),
+                })?)
             }
             methods::ToolsCall::NAME => {
                 let request: ToolCallRequest = serde_json::from_value(params.clone())?;
@@ -109,8 +137,19 @@ impl FakeHost {
                     .tools
                     .iter()
                     .find(|set| set.describe().tools.iter().any(|t| t.name == request.name))
-                    .ok_or_else(|| Error::new(ErrorKind::UnknownMethod, format!("no tool named {:?}", request.name)))?;
-                self.run(set.as_ref(), methods::ToolCall::NAME, params, events, cancel)
+                    .ok_or_else(|| {
+                        Error::new(
+                            ErrorKind::UnknownMethod,
+                            format!("no tool named {:?}", request.name),
+                        )
+                    })?;
+                self.run(
+                    set.as_ref(),
+                    methods::ToolCall::NAME,
+                    params,
+                    events,
+                    cancel,
+                )
             }
             methods::ModelStream::NAME => {
                 let provider = params["provider"].as_str().unwrap_or_default().to_owned();
@@ -123,15 +162,33 @@ impl FakeHost {
                 )?;
                 let wire_api = info["wire_api"].as_str().unwrap_or_default();
                 let transport = self.state.transports.get(wire_api).ok_or_else(|| {
-                    Error::new(ErrorKind::Unavailable, format!("the test harness has no transport for wire API {wire_api:?}"))
+                    Error::new(
+                        ErrorKind::Unavailable,
+                        format!("the test harness has no transport for wire API {wire_api:?}"),
+                    )
                 })?;
-                self.run(transport.as_ref(), methods::TransportStream::NAME, params, events, cancel)
+                self.run(
+                    transport.as_ref(),
+                    methods::TransportStream::NAME,
+                    params,
+                    events,
+                    cancel,
+                )
             }
             m if m.starts_with("provider.") => {
                 let provider = params["provider"].as_str().unwrap_or_default().to_owned();
-                self.run(self.provider(&provider)?.as_ref(), m, params, events, cancel)
+                self.run(
+                    self.provider(&provider)?.as_ref(),
+                    m,
+                    params,
+                    events,
+                    cancel,
+                )
             }
-            other => Err(Error::new(ErrorKind::UnknownMethod, format!("the host has no service {other:?}"))),
+            other => Err(Error::new(
+                ErrorKind::UnknownMethod,
+                format!("the host has no service {other:?}"),
+            )),
         }
     }
 }
@@ -150,30 +207,55 @@ impl abi::HostServices for FakeHost {
     }
 
     fn credentials_get(&self, namespace: RStr<'_>) -> RResult<RString, PluginError> {
-        let value = lock(&self.state.credentials).get(namespace.as_str()).cloned().unwrap_or(Value::Null);
+        let value = lock(&self.state.credentials)
+            .get(namespace.as_str())
+            .cloned()
+            .unwrap_or(Value::Null);
         RResult::ROk(value.to_string().into())
     }
 
-    fn credentials_update(&self, namespace: RStr<'_>, mut updater: CredentialUpdaterMut<'_>) -> RResult<RString, PluginError> {
+    fn credentials_update(
+        &self,
+        namespace: RStr<'_>,
+        mut updater: CredentialUpdaterMut<'_>,
+    ) -> RResult<RString, PluginError> {
         let mut store = lock(&self.state.credentials);
-        let current = store.get(namespace.as_str()).cloned().unwrap_or(Value::Null);
+        let current = store
+            .get(namespace.as_str())
+            .cloned()
+            .unwrap_or(Value::Null);
         match updater.update(RStr::from_str(&current.to_string())) {
             RResult::ROk(ROption::RSome(new)) => match serde_json::from_str::<Value>(&new) {
                 Ok(value) => {
                     store.insert(namespace.to_string(), value.clone());
                     RResult::ROk(value.to_string().into())
                 }
-                Err(e) => RResult::RErr(PluginError::new(ErrorKind::InvalidRequest, format!("not JSON: {e}"))),
+                Err(e) => RResult::RErr(PluginError::new(
+                    ErrorKind::InvalidRequest,
+                    format!("not JSON: {e}"),
+                )),
             },
             RResult::ROk(ROption::RNone) => RResult::ROk(current.to_string().into()),
             RResult::RErr(e) => RResult::RErr(e),
         }
     }
 
-    fn call(&self, method: RStr<'_>, params: RStr<'_>, events: EventSinkArc, cancel: CancelFlag) -> RResult<RString, PluginError> {
+    fn call(
+        &self,
+        method: RStr<'_>,
+        params: RStr<'_>,
+        events: EventSinkArc,
+        cancel: CancelFlag,
+    ) -> RResult<RString, PluginError> {
         let run = || -> Result<String> {
-            let params: Value = if params.is_empty() { Value::Null } else { serde_json::from_str(params.as_str())? };
-            Ok(self.service(method.as_str(), params, events, cancel)?.to_string())
+            let params: Value = if params.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(params.as_str())?
+            };
+            Ok(self
+                .service(method.as_str(), params, events, cancel)?
+                .to_string())
         };
         match run() {
             Ok(text) => RResult::ROk(text.into()),
@@ -227,13 +309,18 @@ impl HarnessBuilder {
     pub fn provider(mut self, ids: &[&str], provider: impl Provider) -> Self {
         let plugin: Arc<dyn Plugin> = Arc::new(Exports::new().provider(provider));
         for id in ids {
-            self.state.providers.insert((*id).to_owned(), plugin.clone());
+            self.state
+                .providers
+                .insert((*id).to_owned(), plugin.clone());
         }
         self
     }
     /// A fake transport for `wire_api`; `model.stream` reaches it.
     pub fn transport(mut self, wire_api: &str, transport: impl Transport) -> Self {
-        self.state.transports.insert(wire_api.to_owned(), Arc::new(Exports::new().transport(transport)));
+        self.state.transports.insert(
+            wire_api.to_owned(),
+            Arc::new(Exports::new().transport(transport)),
+        );
         self
     }
     /// Fake tools; `tools.list` and `tools.call` reach them.
@@ -250,9 +337,16 @@ impl HarnessBuilder {
     {
         let state = Arc::new(self.state);
         let config = serde_json::to_value(&self.config)?;
-        let host = FakeHost { state: state.clone(), config, info: self.info, approvals: self.approvals };
+        let host = FakeHost {
+            state: state.clone(),
+            config,
+            info: self.info,
+            approvals: self.approvals,
+        };
         let services = HostServices_TO::from_value(host, TD_Opaque);
-        let plugin = crate::export::init_plugin(services, init).into_result().map_err(Error::from)?;
+        let plugin = crate::export::init_plugin(services, init)
+            .into_result()
+            .map_err(Error::from)?;
         Ok(Harness { plugin, state })
     }
 }
@@ -305,12 +399,22 @@ impl Harness {
 
     /// Calls a method with a cancellation flag the test controls (already set, or set
     /// from another thread).
-    pub fn call_with_cancel(&self, method: &str, params: Value, cancel: CancelFlag) -> Result<(Value, Vec<Event>)> {
+    pub fn call_with_cancel(
+        &self,
+        method: &str,
+        params: Value,
+        cancel: CancelFlag,
+    ) -> Result<(Value, Vec<Event>)> {
         let recorder = Recorder::default();
         let sink = event_sink(recorder.clone());
         let out = self
             .plugin
-            .call(RStr::from_str(method), RStr::from_str(&params.to_string()), sink, cancel)
+            .call(
+                RStr::from_str(method),
+                RStr::from_str(&params.to_string()),
+                sink,
+                cancel,
+            )
             .into_result()
             .map_err(Error::from)?;
         let events = lock(&recorder.0)
@@ -322,7 +426,11 @@ impl Harness {
 
     /// Calls one tool of a tool plugin.
     pub fn call_tool(&self, name: &str, arguments: Value) -> Result<(ToolOutput, Vec<Event>)> {
-        let request = ToolCallRequest { call_id: "call_test".into(), name: name.into(), arguments };
+        let request = ToolCallRequest {
+            call_id: "call_test".into(),
+            name: name.into(),
+            arguments,
+        };
         self.call_method::<methods::ToolCall>(&request)
     }
 
@@ -343,7 +451,10 @@ impl Harness {
 
     /// The fake store's credentials under `namespace` (`Null` when none).
     pub fn credentials(&self, namespace: &str) -> Value {
-        lock(&self.state.credentials).get(namespace).cloned().unwrap_or(Value::Null)
+        lock(&self.state.credentials)
+            .get(namespace)
+            .cloned()
+            .unwrap_or(Value::Null)
     }
 }
 
@@ -356,7 +467,12 @@ mod tests {
     struct Echo;
     impl Tool for Echo {
         fn spec(&self) -> ToolSpec {
-            ToolSpec { name: "echo".into(), description: "echo".into(), input_schema: json!({}), needs_approval: false }
+            ToolSpec {
+                name: "echo".into(),
+                description: "echo".into(),
+                input_schema: json!({}),
+                needs_approval: false,
+            }
         }
         fn call(&self, args: Value, cx: &CallContext) -> Result<ToolOutput> {
             #[derive(serde::Deserialize)]
@@ -364,7 +480,9 @@ mod tests {
                 text: String,
             }
             let a: A = parse_args(args)?;
-            cx.emit(&Event::Progress { message: "echoing".into() });
+            cx.emit(&Event::Progress {
+                message: "echoing".into(),
+            });
             Ok(ToolOutput::text(a.text))
         }
     }
@@ -372,7 +490,12 @@ mod tests {
     struct Panics;
     impl Tool for Panics {
         fn spec(&self) -> ToolSpec {
-            ToolSpec { name: "boom".into(), description: "".into(), input_schema: json!({}), needs_approval: false }
+            ToolSpec {
+                name: "boom".into(),
+                description: "".into(),
+                input_schema: json!({}),
+                needs_approval: false,
+            }
         }
         fn call(&self, _: Value, _: &CallContext) -> Result<ToolOutput> {
             panic!("kaboom")
@@ -386,11 +509,22 @@ mod tests {
     #[test]
     fn tools_are_described_and_called_through_the_abi() {
         let h = Harness::start(init).unwrap();
-        let names: Vec<_> = h.describe().unwrap().tools.into_iter().map(|t| t.name).collect();
+        let names: Vec<_> = h
+            .describe()
+            .unwrap()
+            .tools
+            .into_iter()
+            .map(|t| t.name)
+            .collect();
         assert_eq!(names, ["echo", "boom"]);
         let (out, events) = h.call_tool("echo", json!({"text": "hi"})).unwrap();
         assert_eq!(out, ToolOutput::text("hi"));
-        assert_eq!(events, vec![Event::Progress { message: "echoing".into() }]);
+        assert_eq!(
+            events,
+            vec![Event::Progress {
+                message: "echoing".into()
+            }]
+        );
     }
 
     #[test]
@@ -403,7 +537,9 @@ mod tests {
 
     #[test]
     fn a_panicking_init_becomes_an_error() {
-        let err = Harness::start(|_: Host| -> Result<ToolSet> { panic!("bad init") }).err().unwrap();
+        let err = Harness::start(|_: Host| -> Result<ToolSet> { panic!("bad init") })
+            .err()
+            .unwrap();
         assert_eq!(err.kind, ErrorKind::Panicked);
         assert!(err.message.contains("bad init"));
     }
@@ -421,13 +557,17 @@ mod tests {
 
     #[test]
     fn credential_updates_see_the_current_value() {
-        let h = Harness::builder().credentials("p", json!({"n": 1})).start(|host: Host| {
-            let stored = host
-                .update_credentials("p", |cur| Ok(Some(json!({"n": cur["n"].as_i64().unwrap_or(0) + 1}))))
-                .unwrap();
-            assert_eq!(stored, json!({"n": 2}));
-            Ok(ToolSet::new())
-        });
+        let h = Harness::builder()
+            .credentials("p", json!({"n": 1}))
+            .start(|host: Host| {
+                let stored = host
+                    .update_credentials("p", |cur| {
+                        Ok(Some(json!({"n": cur["n"].as_i64().unwrap_or(0) + 1})))
+                    })
+                    .unwrap();
+                assert_eq!(stored, json!({"n": 2}));
+                Ok(ToolSet::new())
+            });
         assert_eq!(h.unwrap().credentials("p"), json!({"n": 2}));
     }
 
@@ -437,28 +577,53 @@ mod tests {
         let cancel = CancelFlag::new();
         cancel.cancel();
         let req = json!({"name": "echo", "arguments": {"text": "x"}});
-        let err = h.call_with_cancel(methods::ToolCall::NAME, req, cancel).unwrap_err();
+        let err = h
+            .call_with_cancel(methods::ToolCall::NAME, req, cancel)
+            .unwrap_err();
         assert_eq!(err.kind, ErrorKind::Cancelled);
     }
 
     struct FakeProvider;
     impl crate::Provider for FakeProvider {
         fn info(&self, provider: &str) -> Result<crate::provider::ProviderInfo> {
-            Ok(crate::provider::ProviderInfo { id: provider.into(), wire_api: "fake-wire".into(), supports_login: false })
+            Ok(crate::provider::ProviderInfo {
+                id: provider.into(),
+                wire_api: "fake-wire".into(),
+                supports_login: false,
+            })
         }
-        fn resolve(&self, _: &str, _: crate::provider::ResolveRequest, _: &CallContext) -> Result<crate::provider::Endpoint> {
+        fn resolve(
+            &self,
+            _: &str,
+            _: crate::provider::ResolveRequest,
+            _: &CallContext,
+        ) -> Result<crate::provider::Endpoint> {
             Ok(Default::default())
         }
-        fn models(&self, _: &str, _: crate::provider::ModelsRequest, _: &CallContext) -> Result<crate::provider::ModelList> {
+        fn models(
+            &self,
+            _: &str,
+            _: crate::provider::ModelsRequest,
+            _: &CallContext,
+        ) -> Result<crate::provider::ModelList> {
             Ok(Default::default())
         }
     }
 
     struct FakeTransport;
     impl crate::Transport for FakeTransport {
-        fn stream(&self, req: crate::transport::StreamRequest, cx: &CallContext) -> Result<crate::transport::StreamResult> {
-            cx.emit(&Event::TextDelta { delta: format!("{}:{}", req.provider, req.model) });
-            Ok(crate::transport::StreamResult { text: "streamed".into(), ..Default::default() })
+        fn stream(
+            &self,
+            req: crate::transport::StreamRequest,
+            cx: &CallContext,
+        ) -> Result<crate::transport::StreamResult> {
+            cx.emit(&Event::TextDelta {
+                delta: format!("{}:{}", req.provider, req.model),
+            });
+            Ok(crate::transport::StreamResult {
+                text: "streamed".into(),
+                ..Default::default()
+            })
         }
     }
 
@@ -466,13 +631,29 @@ mod tests {
     struct Probe;
     impl crate::Runtime for Probe {
         fn turn(&self, req: TurnRequest, cx: &CallContext) -> Result<TurnResult> {
-            let stream = crate::transport::StreamRequest { provider: req.model.provider.clone(), model: req.model.model.clone(), ..Default::default() };
+            let stream = crate::transport::StreamRequest {
+                provider: req.model.provider.clone(),
+                model: req.model.model.clone(),
+                ..Default::default()
+            };
             let answer = cx.host().model_stream(&stream, cx)?;
             let decision = cx.request_approval(&ApprovalRequest::exec("c1", "true", None))?;
             let listed = cx.host().tools(cx)?.tools.len();
-            let call = ToolCallRequest { call_id: "c1".into(), name: "echo".into(), arguments: json!({"text": "tool"}) };
+            let call = ToolCallRequest {
+                call_id: "c1".into(),
+                name: "echo".into(),
+                arguments: json!({"text": "tool"}),
+            };
             let out = cx.host().call_tool(&call, cx)?;
-            Ok(TurnResult { text: format!("{} {} {listed} {}", answer.text, decision.approved(), out.content), ..Default::default() })
+            Ok(TurnResult {
+                text: format!(
+                    "{} {} {listed} {}",
+                    answer.text,
+                    decision.approved(),
+                    out.content
+                ),
+                ..Default::default()
+            })
         }
     }
 
@@ -490,7 +671,12 @@ mod tests {
         req.model.model = "m".into();
         let (result, events) = h.turn(&req).unwrap();
         assert_eq!(result.text, "streamed true 1 tool");
-        assert!(events.contains(&Event::TextDelta { delta: "p2:m".into() }), "{events:?}");
+        assert!(
+            events.contains(&Event::TextDelta {
+                delta: "p2:m".into()
+            }),
+            "{events:?}"
+        );
         assert_eq!(h.approval_requests()[0].command.as_deref(), Some("true"));
         req.model.provider = "nobody".into();
         assert_eq!(h.turn(&req).unwrap_err().kind, ErrorKind::Unavailable);

@@ -39,23 +39,34 @@ impl ToolSet {
     }
 
     fn find(&self, name: &str) -> Option<&dyn Tool> {
-        self.tools.iter().map(|t| t.as_ref()).find(|t| t.spec().name == name)
+        self.tools
+            .iter()
+            .map(|t| t.as_ref())
+            .find(|t| t.spec().name == name)
     }
 }
 
 impl Plugin for ToolSet {
     fn describe(&self) -> Description {
-        Description { tools: self.tools.iter().map(|t| t.spec()).collect() }
+        Description {
+            tools: self.tools.iter().map(|t| t.spec()).collect(),
+        }
     }
 
     fn call(&self, method: &str, params: Value, cx: &CallContext) -> Result<Value> {
         if method != methods::ToolCall::NAME {
-            return Err(Error::new(ErrorKind::UnknownMethod, format!("this tool plugin has no method {method:?}")));
+            return Err(Error::new(
+                ErrorKind::UnknownMethod,
+                format!("this tool plugin has no method {method:?}"),
+            ));
         }
         crate::kinds::serve::<methods::ToolCall>(params, |request: ToolCallRequest| {
-            let tool = self
-                .find(&request.name)
-                .ok_or_else(|| Error::new(ErrorKind::UnknownMethod, format!("no tool named {:?}", request.name)))?;
+            let tool = self.find(&request.name).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::UnknownMethod,
+                    format!("no tool named {:?}", request.name),
+                )
+            })?;
             cx.check_cancelled()?;
             tool.call(request.arguments, &cx.for_tool_call(&request.call_id))
         })

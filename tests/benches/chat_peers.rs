@@ -25,10 +25,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use talaria_tests::stats::{ratio, spread, Stats};
 use talaria_tests::artifacts::{release_artifacts, workspace_root};
 use talaria_tests::codex::seed_pool;
 use talaria_tests::mock::{sse_frame, text_events, AccountSpec, MockServer, Recorded};
+use talaria_tests::stats::{ratio, spread, Stats};
 use talaria_tests::TestHome;
 
 const CODEX_VERSION: &str = "0.169.0";
@@ -63,7 +63,11 @@ fn main() {
     eprintln!("building the release binary and the first-party plugins…");
     let talaria = release_artifacts().talaria.clone();
     // <target>/release/talaria → <target>/peers
-    let peers_dir = talaria.parent().and_then(Path::parent).expect("target dir").join("peers");
+    let peers_dir = talaria
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .join("peers");
     std::fs::create_dir_all(peers_dir.join("scratch")).unwrap();
     let env = environment();
 
@@ -71,7 +75,10 @@ fn main() {
     mock.set_api_key(MOCK_KEY);
     let proxy = ProxyTrap::start();
 
-    eprintln!("installing the peers when missing (cached in {})…", peers_dir.display());
+    eprintln!(
+        "installing the peers when missing (cached in {})…",
+        peers_dir.display()
+    );
     let mut clients = vec![
         Client::talaria(&talaria, &mock, &proxy, &peers_dir, Transport::Websocket),
         Client::talaria(&talaria, &mock, &proxy, &peers_dir, Transport::Sse),
@@ -91,7 +98,12 @@ fn main() {
     }
     let time_tool = Some(PathBuf::from("/usr/bin/time")).filter(|t| {
         let probe = peers_dir.join("scratch/time-probe");
-        Command::new(t).args(["-f", "%M", "-o"]).arg(&probe).arg("true").status().is_ok_and(|s| s.success())
+        Command::new(t)
+            .args(["-f", "%M", "-o"])
+            .arg(&probe)
+            .arg("true")
+            .status()
+            .is_ok_and(|s| s.success())
             && std::fs::read_to_string(&probe).is_ok_and(|s| s.trim().parse::<u64>().is_ok())
     });
 
@@ -110,15 +122,23 @@ fn main() {
     let mut kept = Vec::new();
     for client in clients {
         let short = bench.run(&client, Scenario::Short);
-        let drain = short.as_ref().map_err(Clone::clone).and_then(|_| bench.run(&client, Scenario::Drain));
+        let drain = short
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|_| bench.run(&client, Scenario::Drain));
         match (short, drain) {
             (Ok(_), Ok(_)) => kept.push(client),
-            (Err(why), _) | (_, Err(why)) => unavailable.push((client.label.clone(), format!("its warm-up run failed: {why}"))),
+            (Err(why), _) | (_, Err(why)) => unavailable.push((
+                client.label.clone(),
+                format!("its warm-up run failed: {why}"),
+            )),
         }
     }
     bench.failures.clear();
     let clients = kept;
-    let wrapper = time_tool.as_deref().map(|t| wrapper_overhead(t, &peers_dir));
+    let wrapper = time_tool
+        .as_deref()
+        .map(|t| wrapper_overhead(t, &peers_dir));
 
     // results[scenario][client] = runs
     let mut results: Vec<Vec<Vec<Option<Sample>>>> = vec![vec![Vec::new(); clients.len()]; 2];
@@ -135,7 +155,15 @@ fn main() {
     }
     let elapsed = started.elapsed();
 
-    let report = report(&env, &clients, &results, &unavailable, &bench, wrapper, elapsed);
+    let report = report(
+        &env,
+        &clients,
+        &results,
+        &unavailable,
+        &bench,
+        wrapper,
+        elapsed,
+    );
     write_doc(&report);
     println!("{report}");
 }
@@ -143,8 +171,17 @@ fn main() {
 // ---------------------------------------------------------------------------- stats
 
 /// Ratios a/b of the runs of one repetition (moments apart), where both runs passed.
-fn paired(a: &[Option<Sample>], b: &[Option<Sample>], f: impl Fn(&Sample) -> Option<f64>) -> Option<Stats> {
-    Stats::of(a.iter().zip(b).filter_map(|(x, y)| Some(f(x.as_ref()?)? / f(y.as_ref()?)?)).collect())
+fn paired(
+    a: &[Option<Sample>],
+    b: &[Option<Sample>],
+    f: impl Fn(&Sample) -> Option<f64>,
+) -> Option<Stats> {
+    Stats::of(
+        a.iter()
+            .zip(b)
+            .filter_map(|(x, y)| Some(f(x.as_ref()?)? / f(y.as_ref()?)?))
+            .collect(),
+    )
 }
 
 // -------------------------------------------------------------------------- clients
@@ -206,7 +243,11 @@ impl Scenario {
 fn drain_text() -> String {
     let marker = " end of the benchmark stream";
     let words = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor ";
-    let mut text: String = words.chars().cycle().take(DRAIN_DELTAS - marker.len()).collect();
+    let mut text: String = words
+        .chars()
+        .cycle()
+        .take(DRAIN_DELTAS - marker.len())
+        .collect();
     text.push_str(marker);
     assert_eq!(text.chars().count(), DRAIN_DELTAS);
     text
@@ -241,11 +282,21 @@ struct Client {
 /// anything but the mock fails on 127.0.0.1 and is recorded.
 fn base_env(home: &Path, proxy: &ProxyTrap) -> Vec<(String, String)> {
     let mut env = vec![
-        ("PATH".to_owned(), std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into())),
+        (
+            "PATH".to_owned(),
+            std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into()),
+        ),
         ("LANG".to_owned(), "C.UTF-8".to_owned()),
         ("HOME".to_owned(), home.display().to_string()),
     ];
-    for key in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"] {
+    for key in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ] {
         env.push((key.to_owned(), proxy.url()));
     }
     for key in ["NO_PROXY", "no_proxy"] {
@@ -253,8 +304,14 @@ fn base_env(home: &Path, proxy: &ProxyTrap) -> Vec<(String, String)> {
     }
     // The homes live under target/: a git command a client runs in one must not find
     // this workspace's repository above it.
-    if let Some(scratch_root) = home.ancestors().find(|p| p.file_name().is_some_and(|n| n == "scratch")) {
-        env.push(("GIT_CEILING_DIRECTORIES".to_owned(), scratch_root.display().to_string()));
+    if let Some(scratch_root) = home
+        .ancestors()
+        .find(|p| p.file_name().is_some_and(|n| n == "scratch"))
+    {
+        env.push((
+            "GIT_CEILING_DIRECTORIES".to_owned(),
+            scratch_root.display().to_string(),
+        ));
     }
     env
 }
@@ -264,30 +321,64 @@ fn base_env(home: &Path, proxy: &ProxyTrap) -> Vec<(String, String)> {
 /// repository and runs `git status` and `git log` in it for its prompt; under target/
 /// that would be this workspace.
 fn workdir() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("chat-peers-cwd-").tempdir().unwrap()
+    tempfile::Builder::new()
+        .prefix("chat-peers-cwd-")
+        .tempdir()
+        .unwrap()
 }
 
 fn scratch(peers_dir: &Path) -> tempfile::TempDir {
     // Not under /tmp: the Codex CLI treats a home there specially (it skips its helper
     // binaries and warns), and every client should see the same file system.
-    tempfile::Builder::new().prefix("run-").tempdir_in(peers_dir.join("scratch")).unwrap()
+    tempfile::Builder::new()
+        .prefix("run-")
+        .tempdir_in(peers_dir.join("scratch"))
+        .unwrap()
 }
 
 fn first_line(program: &Path, args: &[&str], env: &[(String, String)]) -> String {
-    let out = Command::new(program).args(args).env_clear().envs(env.iter().cloned()).stdin(Stdio::null()).output();
-    out.ok().and_then(|o| String::from_utf8_lossy(&o.stdout).lines().next().map(|l| l.trim().to_owned())).unwrap_or_else(|| "unknown".into())
+    let out = Command::new(program)
+        .args(args)
+        .env_clear()
+        .envs(env.iter().cloned())
+        .stdin(Stdio::null())
+        .output();
+    out.ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .map(|l| l.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".into())
 }
 
 impl Client {
-    fn talaria(talaria: &Path, mock: &MockServer, proxy: &ProxyTrap, peers_dir: &Path, transport: Transport) -> Client {
+    fn talaria(
+        talaria: &Path,
+        mock: &MockServer,
+        proxy: &ProxyTrap,
+        peers_dir: &Path,
+        transport: Transport,
+    ) -> Client {
         let scratch = scratch(peers_dir);
         // The test kit's signed-in home (codex::signed_in), on the same file system as the others.
-        let home = TestHome { dir: tempfile::Builder::new().prefix("talaria-").tempdir_in(scratch.path()).unwrap(), env: Vec::new() };
+        let home = TestHome {
+            dir: tempfile::Builder::new()
+                .prefix("talaria-")
+                .tempdir_in(scratch.path())
+                .unwrap(),
+            env: Vec::new(),
+        };
         let who = AccountSpec::default();
         let tokens = mock.issue_tokens(&who, 24 * 3600);
         seed_pool(&home, &[(&tokens, &who)]);
         if transport == Transport::Sse {
-            std::fs::write(home.path("config.toml"), "[plugin_config.responses]\nwebsocket = false\n").unwrap();
+            std::fs::write(
+                home.path("config.toml"),
+                "[plugin_config.responses]\nwebsocket = false\n",
+            )
+            .unwrap();
         }
         let mut env = base_env(&home.user_home(), proxy);
         env.push(("TALARIA_HOME".into(), home.root().display().to_string()));
@@ -319,7 +410,13 @@ impl Client {
             transport,
             responses_path: "/backend-api/codex/responses",
             program: talaria.to_path_buf(),
-            args: vec!["chat".into(), "-q".into(), PROMPT.into(), "--approvals".into(), "deny".into()],
+            args: vec![
+                "chat".into(),
+                "-q".into(),
+                PROMPT.into(),
+                "--approvals".into(),
+                "deny".into(),
+            ],
             env,
             cwd,
             scratch,
@@ -387,10 +484,18 @@ impl Client {
                 "base_url": mock.codex_base_url(), "last_refresh": "2026-11-01T00:00:00Z", "request_count": 0,
             }] },
         });
-        std::fs::write(hermes_home.join("auth.json"), serde_json::to_vec_pretty(&auth).unwrap()).unwrap();
+        std::fs::write(
+            hermes_home.join("auth.json"),
+            serde_json::to_vec_pretty(&auth).unwrap(),
+        )
+        .unwrap();
         // context_length: otherwise Hermes looks the model up on a remote model index
         // before the first request (seen here as a failed name lookup costing ~7 s).
-        std::fs::write(hermes_home.join("config.yaml"), "model:\n  provider: openai-codex\n  default: gpt-5.5\n  context_length: 272000\n").unwrap();
+        std::fs::write(
+            hermes_home.join("config.yaml"),
+            "model:\n  provider: openai-codex\n  default: gpt-5.5\n  context_length: 272000\n",
+        )
+        .unwrap();
         let mut env = base_env(&scratch.path().join("user-home"), proxy);
         env.push(("HERMES_HOME".into(), hermes_home.display().to_string()));
         env.push(("HERMES_CODEX_BASE_URL".into(), mock.codex_base_url()));
@@ -422,7 +527,11 @@ impl Client {
     /// curl posting the request and writing the raw SSE to stdout: no parsing, no
     /// rendering, no state. Its wall time is the floor the mock and the loopback set.
     fn curl(mock: &MockServer, proxy: &ProxyTrap, peers_dir: &Path) -> Option<Client> {
-        let curl = std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|d| d.join("curl")).find(|p| p.is_file()))?;
+        let curl = std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join("curl"))
+                .find(|p| p.is_file())
+        })?;
         let scratch = scratch(peers_dir);
         let env = base_env(&scratch.path().join("user-home"), proxy);
         let cwd = workdir();
@@ -472,7 +581,10 @@ impl Client {
     fn answered(&self, stdout: &str, chunks: &[String]) -> bool {
         match self.kind {
             Kind::Floor => {
-                stdout.matches("\"type\":\"response.output_text.delta\"").count() == chunks.len()
+                stdout
+                    .matches("\"type\":\"response.output_text.delta\"")
+                    .count()
+                    == chunks.len()
                     && stdout.contains("\"type\":\"response.completed\"")
             }
             _ => squeeze(stdout).contains(&squeeze(&chunks.concat())),
@@ -488,7 +600,11 @@ fn install_codex(peers_dir: &Path) -> Result<PathBuf, String> {
     let dir = peers_dir.join(format!("codex-{CODEX_VERSION}"));
     let bin = dir.join("node_modules/.bin/codex");
     let ok = |bin: &Path| {
-        first_line(bin, &["--version"], &[("PATH".into(), std::env::var("PATH").unwrap_or_default())]) == format!("codex-cli {CODEX_VERSION}")
+        first_line(
+            bin,
+            &["--version"],
+            &[("PATH".into(), std::env::var("PATH").unwrap_or_default())],
+        ) == format!("codex-cli {CODEX_VERSION}")
     };
     if bin.is_file() && ok(&bin) {
         return Ok(bin);
@@ -501,16 +617,25 @@ fn install_codex(peers_dir: &Path) -> Result<PathBuf, String> {
         .arg(format!("@openai/codex@{CODEX_VERSION}"))
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&log).map_err(|e| e.to_string())?)
-        .stderr(std::fs::File::create(peers_dir.join("codex-install.err")).map_err(|e| e.to_string())?)
+        .stderr(
+            std::fs::File::create(peers_dir.join("codex-install.err"))
+                .map_err(|e| e.to_string())?,
+        )
         .status()
         .map_err(|e| format!("npm could not be run: {e}"))?;
     if !status.success() {
-        return Err(format!("`npm install @openai/codex@{CODEX_VERSION}` failed ({status}); see {}", peers_dir.join("codex-install.err").display()));
+        return Err(format!(
+            "`npm install @openai/codex@{CODEX_VERSION}` failed ({status}); see {}",
+            peers_dir.join("codex-install.err").display()
+        ));
     }
     if bin.is_file() && ok(&bin) {
         Ok(bin)
     } else {
-        Err(format!("after `npm install`, {} does not answer `codex-cli {CODEX_VERSION}`", bin.display()))
+        Err(format!(
+            "after `npm install`, {} does not answer `codex-cli {CODEX_VERSION}`",
+            bin.display()
+        ))
     }
 }
 
@@ -520,13 +645,20 @@ fn install_hermes(peers_dir: &Path) -> Result<PathBuf, String> {
     let venv = peers_dir.join(format!("hermes-{HERMES_VERSION}"));
     let python = venv.join("bin/python");
     let bin = venv.join("bin/hermes");
-    let wanted: Vec<(&str, &str)> = [("hermes-agent", HERMES_VERSION)].into_iter().chain(HERMES_LAZY_DEPS).collect();
+    let wanted: Vec<(&str, &str)> = [("hermes-agent", HERMES_VERSION)]
+        .into_iter()
+        .chain(HERMES_LAZY_DEPS)
+        .collect();
     let installed = || {
         let script = format!(
             "import importlib.metadata as m\nfor p in {:?}:\n    try: print(m.version(p))\n    except Exception: print('-')",
             wanted.iter().map(|(p, _)| *p).collect::<Vec<_>>()
         );
-        let versions = Command::new(&python).args(["-c", &script]).output().ok().map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+        let versions = Command::new(&python)
+            .args(["-c", &script])
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
         versions.is_some_and(|v| v.lines().eq(wanted.iter().map(|(_, v)| *v))) && bin.is_file()
     };
     if installed() {
@@ -538,24 +670,36 @@ fn install_hermes(peers_dir: &Path) -> Result<PathBuf, String> {
     let run = |cmd: &mut Command| -> Result<(), String> {
         let status = cmd
             .stdin(Stdio::null())
-            .stdout(std::fs::File::create(peers_dir.join("hermes-install.log")).map_err(|e| e.to_string())?)
+            .stdout(
+                std::fs::File::create(peers_dir.join("hermes-install.log"))
+                    .map_err(|e| e.to_string())?,
+            )
             .stderr(std::fs::File::create(&err_log).map_err(|e| e.to_string())?)
             .status()
             .map_err(|e| format!("could not run {cmd:?}: {e}"))?;
         if status.success() {
             Ok(())
         } else {
-            Err(format!("{cmd:?} failed ({status}); see {}", err_log.display()))
+            Err(format!(
+                "{cmd:?} failed ({status}); see {}",
+                err_log.display()
+            ))
         }
     };
     if !python.is_file() {
         run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
     }
-    run(Command::new(venv.join("bin/pip")).arg("install").args(&specs))?;
+    run(Command::new(venv.join("bin/pip"))
+        .arg("install")
+        .args(&specs))?;
     if installed() {
         Ok(bin)
     } else {
-        Err(format!("after `pip install`, {} does not hold {}", venv.display(), specs.join(" ")))
+        Err(format!(
+            "after `pip install`, {} does not hold {}",
+            venv.display(),
+            specs.join(" ")
+        ))
     }
 }
 
@@ -602,9 +746,18 @@ fn trap(stream: TcpStream, log: &Mutex<Vec<String>>) {
     let mut reader = BufReader::new(&stream);
     let mut line = String::new();
     let _ = reader.read_line(&mut line);
-    let target = line.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
-    log.lock().unwrap().push(if target.is_empty() { "(a connection that sent nothing)".into() } else { target });
-    let _ = (&stream).write_all(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+    let target = line
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    log.lock().unwrap().push(if target.is_empty() {
+        "(a connection that sent nothing)".into()
+    } else {
+        target
+    });
+    let _ = (&stream)
+        .write_all(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
 }
 
 // --------------------------------------------------------------------------- runs
@@ -649,24 +802,42 @@ impl Bench<'_> {
         let chunk_refs: Vec<&str> = chunks.iter().map(String::as_str).collect();
         let from = self.mock.requests().len();
         let proxied_from = self.proxy.len();
-        self.mock.push_events(text_events("resp_bench", &chunk_refs));
+        self.mock
+            .push_events(text_events("resp_bench", &chunk_refs));
 
         let result = self.spawn(client, scenario.timeout());
         let new: Vec<Recorded> = self.mock.requests()[from..].to_vec();
-        let turns = new.iter().filter(|r| r.path == client.responses_path && is_turn(r)).count();
+        let turns = new
+            .iter()
+            .filter(|r| r.path == client.responses_path && is_turn(r))
+            .count();
         if !self.headers.iter().any(|(label, _)| *label == client.label) {
             if let Some(first) = new.iter().find(|r| r.path == client.responses_path) {
-                self.headers.push((client.label.clone(), first.headers.iter().map(|(k, _)| k.clone()).collect()));
+                self.headers.push((
+                    client.label.clone(),
+                    first.headers.iter().map(|(k, _)| k.clone()).collect(),
+                ));
             }
         }
-        for r in new.iter().filter(|r| !(r.path == client.responses_path && (is_turn(r) || r.method == "GET"))) {
+        for r in new
+            .iter()
+            .filter(|r| !(r.path == client.responses_path && (is_turn(r) || r.method == "GET")))
+        {
             let line = format!("{} {}", r.method, r.path);
-            if !self.others.iter().any(|(l, x)| *l == client.label && *x == line) {
+            if !self
+                .others
+                .iter()
+                .any(|(l, x)| *l == client.label && *x == line)
+            {
                 self.others.push((client.label.clone(), line));
             }
         }
         for line in self.proxy.since(proxied_from) {
-            if !self.trapped.iter().any(|(l, x)| *l == client.label && *x == line) {
+            if !self
+                .trapped
+                .iter()
+                .any(|(l, x)| *l == client.label && *x == line)
+            {
                 self.trapped.push((client.label.clone(), line));
             }
         }
@@ -692,8 +863,13 @@ impl Bench<'_> {
             Ok((secs, out)) => Ok(Sample { secs, rss_kib: out.rss_kib, responses: turns, leftovers: out.leftovers }),
         };
         if let Err(why) = &verdict {
-            eprintln!("  {} / {}: run left out: {why}", client.label, scenario.name());
-            self.failures.push((client.label.clone(), scenario.name(), why.clone()));
+            eprintln!(
+                "  {} / {}: run left out: {why}",
+                client.label,
+                scenario.name()
+            );
+            self.failures
+                .push((client.label.clone(), scenario.name(), why.clone()));
         }
         verdict
     }
@@ -706,7 +882,9 @@ impl Bench<'_> {
         let mut cmd = match self.time_tool {
             Some(time) => {
                 let mut cmd = Command::new(time);
-                cmd.args(["-f", "%M", "-o"]).arg(&rss_file).arg(&client.program);
+                cmd.args(["-f", "%M", "-o"])
+                    .arg(&rss_file)
+                    .arg(&client.program);
                 cmd
             }
             None => Command::new(&client.program),
@@ -720,7 +898,9 @@ impl Bench<'_> {
             .stderr(Stdio::piped())
             .process_group(0);
         let start = Instant::now();
-        let mut child = cmd.spawn().map_err(|e| format!("could not start {}: {e}", client.program.display()))?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("could not start {}: {e}", client.program.display()))?;
         let pgid = child.id();
         let reader = |mut pipe: Box<dyn Read + Send>| {
             std::thread::spawn(move || {
@@ -735,7 +915,9 @@ impl Bench<'_> {
         let (done, stop) = mpsc::channel::<()>();
         let watchdog = std::thread::spawn(move || {
             if stop.recv_timeout(timeout) == Err(mpsc::RecvTimeoutError::Timeout) {
-                let _ = Command::new("kill").args(["-KILL", "--", &format!("-{pgid}")]).status();
+                let _ = Command::new("kill")
+                    .args(["-KILL", "--", &format!("-{pgid}")])
+                    .status();
                 return true;
             }
             false
@@ -747,14 +929,24 @@ impl Bench<'_> {
         let timed_out = watchdog.join().unwrap_or(false);
         // Whatever the client left running in its process group is ended too, so it cannot
         // hold the output open or show up in the next client's run.
-        let leftovers =
-            !timed_out && Command::new("kill").args(["-KILL", "--", &format!("-{pgid}")]).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+        let leftovers = !timed_out
+            && Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pgid}")])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
         let out = out_reader.join().unwrap_or_default();
         let err = err_reader.join().unwrap_or_default();
         if timed_out {
-            return Err(format!("no exit within {} s; killed. stderr: {}", timeout.as_secs(), tail(&String::from_utf8_lossy(&err))));
+            return Err(format!(
+                "no exit within {} s; killed. stderr: {}",
+                timeout.as_secs(),
+                tail(&String::from_utf8_lossy(&err))
+            ));
         }
-        let rss_kib = std::fs::read_to_string(&rss_file).ok().and_then(|s| s.lines().last()?.trim().parse().ok());
+        let rss_kib = std::fs::read_to_string(&rss_file)
+            .ok()
+            .and_then(|s| s.lines().last()?.trim().parse().ok());
         Ok((
             secs,
             Output {
@@ -786,7 +978,9 @@ fn tail(text: &str) -> String {
 /// request left it there).
 fn consume_script(mock: &MockServer) {
     let body = r#"{"model":"gpt-5.5","stream":true,"input":[]}"#;
-    let Ok(mut stream) = TcpStream::connect(mock.addr()) else { return };
+    let Ok(mut stream) = TcpStream::connect(mock.addr()) else {
+        return;
+    };
     let request = format!(
         "POST /v1/responses HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {MOCK_KEY}\r\ncontent-type: application/json\r\n\
          content-length: {}\r\nconnection: close\r\n\r\n{body}",
@@ -811,7 +1005,11 @@ fn wrapper_overhead(time: &Path, peers_dir: &Path) -> f64 {
             Command::new("true")
         };
         let start = Instant::now();
-        let _ = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status();
+        let _ = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
         start.elapsed().as_secs_f64()
     };
     let mut diffs = Vec::new();
@@ -830,19 +1028,44 @@ fn environment() -> Vec<(String, String)> {
             .args(args)
             .output()
             .ok()
-            .map(|o| String::from_utf8_lossy(if o.stdout.is_empty() { &o.stderr } else { &o.stdout }).lines().next().unwrap_or("").trim().to_owned())
+            .map(|o| {
+                String::from_utf8_lossy(if o.stdout.is_empty() {
+                    &o.stderr
+                } else {
+                    &o.stdout
+                })
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_owned()
+            })
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| "unknown".into())
     };
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|t| t.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|s| s.trim().to_owned()))
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_owned())
+        })
         .unwrap_or_else(|| "unknown".into());
     let mem = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|t| t.lines().find(|l| l.starts_with("MemTotal")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
-        .map_or_else(|| "unknown".into(), |kib| format!("{:.0} GiB", kib / 1024.0 / 1024.0));
-    let load = std::fs::read_to_string("/proc/loadavg").ok().map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("MemTotal"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or_else(
+            || "unknown".into(),
+            |kib| format!("{:.0} GiB", kib / 1024.0 / 1024.0),
+        );
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     vec![
         ("date".into(), cmd("date", &["-u", "+%Y-%m-%d %H:%M UTC"])),
@@ -850,10 +1073,19 @@ fn environment() -> Vec<(String, String)> {
         ("CPU".into(), cpu),
         ("memory".into(), mem),
         ("OS".into(), cmd("uname", &["-sr"])),
-        ("load average at start".into(), load.unwrap_or_else(|| "unknown".into())),
+        (
+            "load average at start".into(),
+            load.unwrap_or_else(|| "unknown".into()),
+        ),
         ("rustc".into(), cmd(&rustc, &["--version"])),
-        ("node (runs the Codex CLI's launcher)".into(), cmd("node", &["--version"])),
-        ("python3 (Hermes' venv)".into(), cmd("python3", &["--version"])),
+        (
+            "node (runs the Codex CLI's launcher)".into(),
+            cmd("node", &["--version"]),
+        ),
+        (
+            "python3 (Hermes' venv)".into(),
+            cmd("python3", &["--version"]),
+        ),
     ]
 }
 
@@ -883,15 +1115,39 @@ fn report(
         let _ = writeln!(out, "**{name} was not measured:** {why}\n");
     }
 
-    let secs = |s: usize, c: usize| Stats::of(results[s][c].iter().flatten().map(|x| x.secs * 1e3).collect());
-    let rss = |s: usize, c: usize| Stats::of(results[s][c].iter().flatten().filter_map(|x| x.rss_kib.map(|k| k / 1024.0)).collect());
+    let secs = |s: usize, c: usize| {
+        Stats::of(
+            results[s][c]
+                .iter()
+                .flatten()
+                .map(|x| x.secs * 1e3)
+                .collect(),
+        )
+    };
+    let rss = |s: usize, c: usize| {
+        Stats::of(
+            results[s][c]
+                .iter()
+                .flatten()
+                .filter_map(|x| x.rss_kib.map(|k| k / 1024.0))
+                .collect(),
+        )
+    };
     let turns = |s: usize, c: usize| {
-        let mut n: Vec<usize> = results[s][c].iter().flatten().map(|x| x.responses).collect();
+        let mut n: Vec<usize> = results[s][c]
+            .iter()
+            .flatten()
+            .map(|x| x.responses)
+            .collect();
         n.sort_unstable();
         n.dedup();
         n.iter().map(usize::to_string).collect::<Vec<_>>().join("/")
     };
-    let rss_note = if have_rss { "peak RSS from `/usr/bin/time -f %M`" } else { "peak RSS not measured (no GNU `/usr/bin/time` here)" };
+    let rss_note = if have_rss {
+        "peak RSS from `/usr/bin/time -f %M`"
+    } else {
+        "peak RSS not measured (no GNU `/usr/bin/time` here)"
+    };
     let _ = writeln!(
         out,
         "Medians with min–max in brackets: {SHORT_RUNS} runs per client for the short answer, {DRAIN_RUNS} for the \
@@ -920,9 +1176,17 @@ fn report(
             turns(0, c),
         );
     }
-    let talaria_short =
-        |t: Transport| clients.iter().position(|c| c.kind == Kind::Talaria && c.transport == t).and_then(|c| secs(0, c)).map(|s| s.median);
-    if let (Some(ws), Some(sse)) = (talaria_short(Transport::Websocket), talaria_short(Transport::Sse)) {
+    let talaria_short = |t: Transport| {
+        clients
+            .iter()
+            .position(|c| c.kind == Kind::Talaria && c.transport == t)
+            .and_then(|c| secs(0, c))
+            .map(|s| s.median)
+    };
+    if let (Some(ws), Some(sse)) = (
+        talaria_short(Transport::Websocket),
+        talaria_short(Transport::Sse),
+    ) {
         if ws - sse > 25.0 {
             let _ = writeln!(
                 out,
@@ -936,8 +1200,17 @@ fn report(
             );
         }
     }
-    let sse_bytes: usize =
-        text_events("resp_bench", &Scenario::Drain.chunks().iter().map(String::as_str).collect::<Vec<_>>()).iter().map(|e| sse_frame(e).len()).sum();
+    let sse_bytes: usize = text_events(
+        "resp_bench",
+        &Scenario::Drain
+            .chunks()
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    )
+    .iter()
+    .map(|e| sse_frame(e).len())
+    .sum();
     let _ = writeln!(
         out,
         "\nStreaming cost = median wall time of the 20,000-delta run minus that of the short run: what draining \
@@ -946,8 +1219,18 @@ fn report(
     );
 
     // Ratios peer / talaria, paired per repetition.
-    let bases: Vec<usize> = clients.iter().enumerate().filter(|(_, c)| c.kind == Kind::Talaria).map(|(i, _)| i).collect();
-    let peers: Vec<usize> = clients.iter().enumerate().filter(|(_, c)| c.kind == Kind::Peer).map(|(i, _)| i).collect();
+    let bases: Vec<usize> = clients
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.kind == Kind::Talaria)
+        .map(|(i, _)| i)
+        .collect();
+    let peers: Vec<usize> = clients
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.kind == Kind::Peer)
+        .map(|(i, _)| i)
+        .collect();
     if !bases.is_empty() && !peers.is_empty() {
         let _ = writeln!(out, "Ratios peer / talaria (above 1× means talaria used less), each wall-time and RSS ratio paired per repetition, median (min–max); the streaming-cost column divides the two streaming costs:\n");
         let _ = writeln!(out, "| peer | against | wall, short | wall, 20,000 deltas | streaming cost | peak RSS, short | peak RSS, 20,000 deltas |");
@@ -988,12 +1271,24 @@ fn report(
         "Header names on each client's first `/responses` request (the websocket handshake for talaria's default), as the mock recorded them:\n"
     );
     for (label, names) in &bench.headers {
-        let _ = writeln!(out, "- {label}: {}", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "));
+        let _ = writeln!(
+            out,
+            "- {label}: {}",
+            names
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     let _ = writeln!(out);
     let mut left = Vec::new();
     for (c, client) in clients.iter().enumerate() {
-        let n = results.iter().flat_map(|r| r[c].iter().flatten()).filter(|x| x.leftovers).count();
+        let n = results
+            .iter()
+            .flat_map(|r| r[c].iter().flatten())
+            .filter(|x| x.leftovers)
+            .count();
         let total = results.iter().flat_map(|r| r[c].iter().flatten()).count();
         if n > 0 {
             left.push(format!("{} in {n} of its {total} runs", client.label));
@@ -1011,9 +1306,17 @@ fn report(
     if bench.others.is_empty() {
         let _ = writeln!(out, "The mock recorded no request but the clients' turns (and talaria's websocket handshake).\n");
     } else {
-        let _ = writeln!(out, "Other requests the mock recorded (answered by its routes, mostly 404):\n");
+        let _ = writeln!(
+            out,
+            "Other requests the mock recorded (answered by its routes, mostly 404):\n"
+        );
         for c in clients {
-            let paths: Vec<String> = bench.others.iter().filter(|(l, _)| *l == c.label).map(|(_, x)| format!("`{x}`")).collect();
+            let paths: Vec<String> = bench
+                .others
+                .iter()
+                .filter(|(l, _)| *l == c.label)
+                .map(|(_, x)| format!("`{x}`"))
+                .collect();
             if !paths.is_empty() {
                 let _ = writeln!(out, "- {}: {}", c.label, paths.join(", "));
             }
@@ -1133,7 +1436,10 @@ fn write_doc(generated: &str) {
             format!("{}{section}\n{rest}", &existing[..b])
         }
         _ => match existing.strip_prefix("# Performance\n") {
-            Some(rest) => format!("# Performance\n\n{section}\n---\n\n{}", rest.trim_start_matches('\n')),
+            Some(rest) => format!(
+                "# Performance\n\n{section}\n---\n\n{}",
+                rest.trim_start_matches('\n')
+            ),
             None => format!("# Performance\n\n{section}\n---\n\n{existing}"),
         },
     };

@@ -28,8 +28,8 @@ use talaria_plugin_api::abi::{event_sink, CancelFlag, EventSink};
 use talaria_plugin_api::abi_stable::std_types::RStr;
 use talaria_plugin_api::payload::Event;
 use talaria_sdk::testing::Harness;
-use talaria_tests::stats::{ratio, spread, Stats};
 use talaria_tests::artifacts::{release_artifacts, workspace_root, Artifacts};
+use talaria_tests::stats::{ratio, spread, Stats};
 
 const EVENTS: u64 = 200_000;
 const DELTA_LENS: [usize; 2] = [8, 256];
@@ -70,8 +70,15 @@ fn paired(a: &[f64], b: &[f64]) -> Stats {
 
 /// "+0.8 ms (paired ratio 1.37× (1.02–1.60))", flagged when the ratios straddle 1×.
 fn difference(diff: f64, decimals: usize, unit: &str, r: Stats) -> String {
-    let noise = if r.min <= 1.0 && r.max >= 1.0 { ", within the noise" } else { "" };
-    format!("{diff:+.decimals$} {unit} (paired ratio {}{noise})", ratio(r))
+    let noise = if r.min <= 1.0 && r.max >= 1.0 {
+        ", within the noise"
+    } else {
+        ""
+    };
+    format!(
+        "{diff:+.decimals$} {unit} (paired ratio {}{noise})",
+        ratio(r)
+    )
 }
 
 // ------------------------------------------------------------------- events per second
@@ -106,7 +113,9 @@ impl EventSink for BenchSink {
         match self.0 {
             SinkKind::Count => {}
             SinkKind::Parse => {
-                if let Ok(Event::TextDelta { delta }) = serde_json::from_str::<Event>(event.as_str()) {
+                if let Ok(Event::TextDelta { delta }) =
+                    serde_json::from_str::<Event>(event.as_str())
+                {
                     black_box(delta);
                     tally.parsed.fetch_add(1, Relaxed);
                 }
@@ -169,13 +178,19 @@ impl EventBench {
         let registry = Registry::open(&app, Arc::new(Approvals::new(ApprovalMode::Deny))).unwrap();
         assert_eq!(registry.entry("event-burst").unwrap().source, Source::Path);
         let harness = Harness::start(talaria_fixture_event_burst::init).unwrap();
-        EventBench { registry, harness, _scratch: scratch }
+        EventBench {
+            registry,
+            harness,
+            _scratch: scratch,
+        }
     }
 
     /// Seconds for one call of `EVENTS` events, and the JSON bytes of one event.
     fn run(&self, variant: Variant, delta_len: usize) -> (f64, u64) {
         let params = json!({ "count": EVENTS, "delta_len": delta_len });
-        let event = Event::TextDelta { delta: delta_text(delta_len) };
+        let event = Event::TextDelta {
+            delta: delta_text(delta_len),
+        };
         let event_bytes = serde_json::to_string(&event).unwrap().len() as u64;
         let start = Instant::now();
         // Each arm stops the clock before dropping what the caller would keep.
@@ -184,13 +199,26 @@ impl EventBench {
                 let tally = Arc::new(Tally::default());
                 let sink = event_sink(BenchSink(kind, tally.clone()));
                 let plugin = self.registry.plugin("event-burst").unwrap();
-                let out = talaria::client::call_raw(&plugin, EMIT, &params.to_string(), sink, CancelFlag::new()).unwrap();
+                let out = talaria::client::call_raw(
+                    &plugin,
+                    EMIT,
+                    &params.to_string(),
+                    sink,
+                    CancelFlag::new(),
+                )
+                .unwrap();
                 // As the harness does: parse the recording, drop the text, keep the events.
                 let recorded = std::mem::take(&mut *tally.recorded.lock().unwrap());
-                let events: Vec<Event> = recorded.iter().map(|e| serde_json::from_str(e).unwrap()).collect();
+                let events: Vec<Event> = recorded
+                    .iter()
+                    .map(|e| serde_json::from_str(e).unwrap())
+                    .collect();
                 drop(recorded);
                 let elapsed = start.elapsed();
-                assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["emitted"], EVENTS);
+                assert_eq!(
+                    serde_json::from_str::<Value>(&out).unwrap()["emitted"],
+                    EVENTS
+                );
                 assert_eq!(tally.events.load(Relaxed), EVENTS);
                 assert_eq!(tally.bytes.load(Relaxed), EVENTS * event_bytes);
                 let expected = |k| if kind == k { EVENTS } else { 0 };
@@ -266,12 +294,23 @@ fn bench_events(artifacts: &Artifacts) -> String {
     }
     let _ = writeln!(out);
     for (l, &len) in DELTA_LENS.iter().enumerate() {
-        let per_event = |v: Variant| stats(secs[l][index(v)].iter().map(|s| s * 1e6 / EVENTS as f64).collect()).median;
+        let per_event = |v: Variant| {
+            stats(
+                secs[l][index(v)]
+                    .iter()
+                    .map(|s| s * 1e6 / EVENTS as f64)
+                    .collect(),
+            )
+            .median
+        };
         let pair = |a: Variant, b: Variant| paired(&secs[l][index(a)], &secs[l][index(b)]);
         let count = per_event(Variant::Dylib(SinkKind::Count));
         let floor = per_event(Variant::SerializeOnly);
         let boundary = pair(Variant::Dylib(SinkKind::Record), Variant::InProcess);
-        let parse = pair(Variant::Dylib(SinkKind::Parse), Variant::Dylib(SinkKind::Count));
+        let parse = pair(
+            Variant::Dylib(SinkKind::Parse),
+            Variant::Dylib(SinkKind::Count),
+        );
         let over_floor = pair(Variant::Dylib(SinkKind::Count), Variant::SerializeOnly);
         let _ = writeln!(
             out,
@@ -300,7 +339,10 @@ fn verdict(ratio: Stats) -> String {
     } else if ratio.median < 1.0 {
         "the dylib was even faster in every pair, so the boundary adds no measurable cost".into()
     } else {
-        format!("the boundary adds ~{:.0} % here", (ratio.median - 1.0) * 100.0)
+        format!(
+            "the boundary adds ~{:.0} % here",
+            (ratio.median - 1.0) * 100.0
+        )
     }
 }
 
@@ -312,9 +354,18 @@ struct LoadCommand {
 }
 
 const COMMANDS: [LoadCommand; 3] = [
-    LoadCommand { args: &["--version"], what: "process start (baseline)" },
-    LoadCommand { args: &["plugins", "list", "--json"], what: "discovers and opens every plugin: dlopen, layout and manifest checks, no init" },
-    LoadCommand { args: &["doctor", "--json"], what: "also runs every enabled plugin's init and describe, and the other checks" },
+    LoadCommand {
+        args: &["--version"],
+        what: "process start (baseline)",
+    },
+    LoadCommand {
+        args: &["plugins", "list", "--json"],
+        what: "discovers and opens every plugin: dlopen, layout and manifest checks, no init",
+    },
+    LoadCommand {
+        args: &["doctor", "--json"],
+        what: "also runs every enabled plugin's init and describe, and the other checks",
+    },
 ];
 
 struct Outcome {
@@ -331,7 +382,11 @@ fn run_talaria(talaria: &Path, args: &[&str], time_tool: Option<&Path>) -> Outco
     let mut cmd = match time_tool {
         Some(time) => {
             let mut cmd = Command::new(time);
-            cmd.arg("-f").arg("%M").arg("-o").arg(&rss_file).arg(talaria);
+            cmd.arg("-f")
+                .arg("%M")
+                .arg("-o")
+                .arg(&rss_file)
+                .arg(talaria);
             cmd
         }
         None => Command::new(talaria),
@@ -342,35 +397,71 @@ fn run_talaria(talaria: &Path, args: &[&str], time_tool: Option<&Path>) -> Outco
             cmd.env_remove(key);
         }
     }
-    cmd.env("TALARIA_HOME", scratch.path().join("home")).env("HOME", scratch.path().join("user-home"));
+    cmd.env("TALARIA_HOME", scratch.path().join("home"))
+        .env("HOME", scratch.path().join("user-home"));
     let start = Instant::now();
     let out = cmd.output().unwrap();
     let secs = start.elapsed().as_secs_f64();
     // time(1) puts "Command exited with non-zero status N" before the figure when the
     // command fails (doctor does in a home with no login), so the figure is the last line.
-    let rss_kib = time_tool.and_then(|_| std::fs::read_to_string(&rss_file).ok()?.lines().last()?.trim().parse().ok());
-    Outcome { secs, stdout: String::from_utf8_lossy(&out.stdout).into_owned(), rss_kib }
+    let rss_kib = time_tool.and_then(|_| {
+        std::fs::read_to_string(&rss_file)
+            .ok()?
+            .lines()
+            .last()?
+            .trim()
+            .parse()
+            .ok()
+    });
+    Outcome {
+        secs,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        rss_kib,
+    }
 }
 
 /// Checks a run printed what its command should (exit codes are ignored: doctor fails
 /// without a login) and returns the first-party plugin ids `plugins list` reported.
 fn check_output(args: &[&str], stdout: &str) -> Vec<String> {
     if args == ["--version"] {
-        assert!(stdout.starts_with("talaria "), "unexpected --version output: {stdout}");
+        assert!(
+            stdout.starts_with("talaria "),
+            "unexpected --version output: {stdout}"
+        );
         return Vec::new();
     }
-    let json: Value = serde_json::from_str(stdout).unwrap_or_else(|e| panic!("`talaria {}` printed no JSON ({e}): {stdout}", args.join(" ")));
+    let json: Value = serde_json::from_str(stdout).unwrap_or_else(|e| {
+        panic!(
+            "`talaria {}` printed no JSON ({e}): {stdout}",
+            args.join(" ")
+        )
+    });
     if args[0] == "plugins" {
         let records = json.as_array().expect("plugins list prints an array");
-        let first_party: Vec<&Value> = records.iter().filter(|r| r["source"] == "first-party").collect();
-        assert!(!first_party.is_empty(), "no first-party plugins found: {json:#}");
+        let first_party: Vec<&Value> = records
+            .iter()
+            .filter(|r| r["source"] == "first-party")
+            .collect();
+        assert!(
+            !first_party.is_empty(),
+            "no first-party plugins found: {json:#}"
+        );
         for r in &first_party {
-            assert_eq!(r["status"], "ok", "a first-party plugin does not load, so its cost would not be measured: {r:#}");
+            assert_eq!(
+                r["status"], "ok",
+                "a first-party plugin does not load, so its cost would not be measured: {r:#}"
+            );
         }
-        return first_party.iter().map(|r| r["id"].as_str().unwrap_or_default().to_owned()).collect();
+        return first_party
+            .iter()
+            .map(|r| r["id"].as_str().unwrap_or_default().to_owned())
+            .collect();
     }
     let checks = json["checks"].as_array().expect("doctor prints its checks");
-    for c in checks.iter().filter(|c| c["name"].as_str().is_some_and(|n| n.starts_with("plugin "))) {
+    for c in checks
+        .iter()
+        .filter(|c| c["name"].as_str().is_some_and(|n| n.starts_with("plugin ")))
+    {
         assert_eq!(c["status"], "ok", "doctor could not load a plugin: {c:#}");
     }
     Vec::new()
@@ -380,7 +471,11 @@ fn bench_load(artifacts: &Artifacts) -> String {
     let talaria = &artifacts.talaria;
     let time_tool = Some(Path::new("/usr/bin/time"))
         .filter(|t| t.is_file())
-        .filter(|t| run_talaria(talaria, &["--version"], Some(t)).rss_kib.is_some());
+        .filter(|t| {
+            run_talaria(talaria, &["--version"], Some(t))
+                .rss_kib
+                .is_some()
+        });
     let mut first_party = Vec::new();
     // Warm-up: the page cache, not the first run, should hold the binary and libraries.
     for c in &COMMANDS {
@@ -405,7 +500,10 @@ fn bench_load(artifacts: &Artifacts) -> String {
         }
     }
 
-    let ms: Vec<Stats> = secs.iter().map(|s| stats(s.iter().map(|x| x * 1e3).collect())).collect();
+    let ms: Vec<Stats> = secs
+        .iter()
+        .map(|s| stats(s.iter().map(|x| x * 1e3).collect()))
+        .collect();
     let mut out = String::new();
     let _ = writeln!(out, "### Loading the first-party plugins\n");
     let _ = writeln!(
@@ -417,12 +515,29 @@ fn bench_load(artifacts: &Artifacts) -> String {
         first_party.join(", "),
         if time_tool.is_some() { " under `/usr/bin/time -f %M`" } else { " (skipped: no GNU `/usr/bin/time` here)" }
     );
-    let _ = writeln!(out, "| command | what it does | ms | over `--version` | peak RSS (MiB) |");
+    let _ = writeln!(
+        out,
+        "| command | what it does | ms | over `--version` | peak RSS (MiB) |"
+    );
     let _ = writeln!(out, "|---|---|---|---|---|");
     for (i, c) in COMMANDS.iter().enumerate() {
-        let over = if i == 0 { "—".to_owned() } else { format!("+{:.1} ms", ms[i].median - ms[0].median) };
-        let mem = if rss[i].is_empty() { "—".to_owned() } else { format!("{:.1}", stats(rss[i].clone()).median / 1024.0) };
-        let _ = writeln!(out, "| `talaria {}` | {} | {} | {over} | {mem} |", c.args.join(" "), c.what, spread(ms[i], 1.0, 1));
+        let over = if i == 0 {
+            "—".to_owned()
+        } else {
+            format!("+{:.1} ms", ms[i].median - ms[0].median)
+        };
+        let mem = if rss[i].is_empty() {
+            "—".to_owned()
+        } else {
+            format!("{:.1}", stats(rss[i].clone()).median / 1024.0)
+        };
+        let _ = writeln!(
+            out,
+            "| `talaria {}` | {} | {} | {over} | {mem} |",
+            c.args.join(" "),
+            c.what,
+            spread(ms[i], 1.0, 1)
+        );
     }
     let _ = writeln!(
         out,
@@ -451,9 +566,16 @@ fn environment() -> String {
     };
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|t| t.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|s| s.trim().to_owned()))
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_owned())
+        })
         .unwrap_or_else(|| "unknown".into());
-    let load = std::fs::read_to_string("/proc/loadavg").ok().map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     format!(
         "## Last run\n\n\

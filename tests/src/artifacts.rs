@@ -14,8 +14,13 @@ use std::sync::OnceLock;
 
 /// The first-party plugins: the binary finds them beside itself, so every test run and
 /// every benchmark builds them all (a chat needs a provider and the transport).
-pub const FIRST_PARTY_PLUGINS: &[&str] =
-    &["talaria-agent-loop", "talaria-example-tools", "talaria-openai-api", "talaria-openai-codex", "talaria-responses"];
+pub const FIRST_PARTY_PLUGINS: &[&str] = &[
+    "talaria-agent-loop",
+    "talaria-example-tools",
+    "talaria-openai-api",
+    "talaria-openai-codex",
+    "talaria-responses",
+];
 
 /// Fixture packages the tests need built, besides the host and the first-party plugins.
 const FIXTURE_PACKAGES: &[&str] = &[
@@ -39,12 +44,17 @@ pub struct Artifacts {
 
 impl Artifacts {
     pub fn library(&self, package: &str) -> &Path {
-        self.libraries.get(package).unwrap_or_else(|| panic!("no cdylib was built for {package}"))
+        self.libraries
+            .get(package)
+            .unwrap_or_else(|| panic!("no cdylib was built for {package}"))
     }
 }
 
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ sits in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace")
+        .to_path_buf()
 }
 
 /// Debug builds of the host and every plugin the tests load.
@@ -69,22 +79,35 @@ fn build(profile_args: &[&str], fixtures: &[&str]) -> Artifacts {
     for p in FIRST_PARTY_PLUGINS.iter().chain(fixtures) {
         cmd.args(["-p", p]);
     }
-    let out = cmd.output().expect("run cargo build for the test artifacts");
-    assert!(out.status.success(), "cargo build of the test artifacts failed");
+    let out = cmd
+        .output()
+        .expect("run cargo build for the test artifacts");
+    assert!(
+        out.status.success(),
+        "cargo build of the test artifacts failed"
+    );
     let mut talaria = None;
     let mut libraries = HashMap::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
         if msg["reason"] != "compiler-artifact" {
             continue;
         }
-        let package = msg["target"]["name"].as_str().unwrap_or_default().replace('_', "-");
+        let package = msg["target"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .replace('_', "-");
         if let Some(exe) = msg["executable"].as_str() {
             if package == "talaria" {
                 talaria = Some(PathBuf::from(exe));
             }
         }
-        let kinds = msg["target"]["kind"].as_array().cloned().unwrap_or_default();
+        let kinds = msg["target"]["kind"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         if kinds.iter().any(|k| k == "cdylib") {
             let lib = msg["filenames"]
                 .as_array()
@@ -97,5 +120,8 @@ fn build(profile_args: &[&str], fixtures: &[&str]) -> Artifacts {
             }
         }
     }
-    Artifacts { talaria: talaria.expect("cargo reported no talaria executable"), libraries }
+    Artifacts {
+        talaria: talaria.expect("cargo reported no talaria executable"),
+        libraries,
+    }
 }

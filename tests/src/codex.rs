@@ -48,16 +48,31 @@ pub fn seed_pool(home: &TestHome, entries: &[(&Tokens, &AccountSpec)]) {
     let credentials: Vec<Value> = entries
         .iter()
         .enumerate()
-        .map(|(i, (tokens, who))| pool_entry(&format!("c-seed{i}"), if i == 0 { "device_code" } else { "auth_add" }, who, tokens))
+        .map(|(i, (tokens, who))| {
+            pool_entry(
+                &format!("c-seed{i}"),
+                if i == 0 { "device_code" } else { "auth_add" },
+                who,
+                tokens,
+            )
+        })
         .collect();
     let doc = json!({ "version": 1, "updated_at": SEEDED_AT, "providers": { "openai-codex": { "credentials": credentials } } });
     std::fs::create_dir_all(home.root()).unwrap();
-    std::fs::write(home.path("auth.json"), serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    std::fs::write(
+        home.path("auth.json"),
+        serde_json::to_vec_pretty(&doc).unwrap(),
+    )
+    .unwrap();
 }
 
 /// The stored pool entries.
 pub fn pool(home: &TestHome) -> Vec<Value> {
     let text = std::fs::read_to_string(home.path("auth.json")).unwrap();
-    let doc: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("auth.json is not JSON ({e}):\n{text}"));
-    doc["providers"]["openai-codex"]["credentials"].as_array().cloned().unwrap_or_default()
+    let doc: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("auth.json is not JSON ({e}):\n{text}"));
+    doc["providers"]["openai-codex"]["credentials"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }

@@ -21,12 +21,21 @@ pub struct Run {
 
 impl Run {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
 
     /// Asserts the exit code, showing the output when it differs.
     pub fn expect_code(self, code: i32) -> Run {
-        assert_eq!(self.code, code, "exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, code,
+            "exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 
@@ -51,7 +60,10 @@ impl Run {
 impl TestHome {
     pub fn new() -> TestHome {
         let dir = tempfile::tempdir().expect("temp dir");
-        TestHome { dir, env: Vec::new() }
+        TestHome {
+            dir,
+            env: Vec::new(),
+        }
     }
 
     /// `$TALARIA_HOME`.
@@ -64,7 +76,8 @@ impl TestHome {
     }
 
     pub fn set_env(&mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) {
-        self.env.push((key.into(), value.as_ref().to_string_lossy().into_owned()));
+        self.env
+            .push((key.into(), value.as_ref().to_string_lossy().into_owned()));
     }
 
     /// Runs `talaria ARGS` with this home, no inherited TALARIA_* settings, no stdin.
@@ -76,7 +89,11 @@ impl TestHome {
     /// Starts `talaria ARGS` without waiting (for runs that must overlap); finish it
     /// with [`Run::wait`].
     pub fn spawn(&self, args: &[&str]) -> std::process::Child {
-        self.command(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start talaria")
+        self.command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start talaria")
     }
 
     /// The command a run uses: this home, a private `HOME`, no stdin, and none of the
@@ -84,13 +101,23 @@ impl TestHome {
     /// API key, a display that would open a browser).
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(&artifacts().talaria);
-        cmd.args(args).stdin(Stdio::null()).env("TALARIA_HOME", self.root()).env("HOME", self.user_home());
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .env("TALARIA_HOME", self.root())
+            .env("HOME", self.user_home());
         for (key, _) in std::env::vars() {
             if key.starts_with("TALARIA_") && key != "TALARIA_HOME" {
                 cmd.env_remove(key);
             }
         }
-        for key in ["CODEX_HOME", "OPENAI_API_KEY", "DISPLAY", "WAYLAND_DISPLAY", "BROWSER", "RUST_LOG"] {
+        for key in [
+            "CODEX_HOME",
+            "OPENAI_API_KEY",
+            "DISPLAY",
+            "WAYLAND_DISPLAY",
+            "BROWSER",
+            "RUST_LOG",
+        ] {
             cmd.env_remove(key);
         }
         for (key, value) in &self.env {
@@ -106,9 +133,16 @@ impl TestHome {
 
     /// Makes a plugin folder `dest` from a fixture crate: its plugin.toml (optionally
     /// rewritten) and the built library.
-    pub fn plugin_folder(&self, dest: &Path, fixture: &str, package: &str, edit_manifest: impl FnOnce(String) -> String) -> PathBuf {
+    pub fn plugin_folder(
+        &self,
+        dest: &Path,
+        fixture: &str,
+        package: &str,
+        edit_manifest: impl FnOnce(String) -> String,
+    ) -> PathBuf {
         std::fs::create_dir_all(dest).expect("create plugin folder");
-        let manifest = std::fs::read_to_string(workspace_root().join(fixture).join("plugin.toml")).expect("fixture manifest");
+        let manifest = std::fs::read_to_string(workspace_root().join(fixture).join("plugin.toml"))
+            .expect("fixture manifest");
         std::fs::write(dest.join("plugin.toml"), edit_manifest(manifest)).expect("write manifest");
         let lib = artifacts().library(package);
         std::fs::copy(lib, dest.join(lib.file_name().expect("file name"))).expect("copy library");

@@ -8,8 +8,8 @@
 pub mod artifacts;
 pub mod codex;
 pub mod home;
-pub mod stats;
 pub mod mock;
+pub mod stats;
 
 pub use artifacts::{artifacts, Artifacts};
 pub use home::{Run, TestHome};

@@ -15,14 +15,24 @@ impl Stats {
         }
         xs.sort_by(f64::total_cmp);
         let n = xs.len();
-        let median = if n % 2 == 1 { xs[n / 2] } else { (xs[n / 2 - 1] + xs[n / 2]) / 2.0 };
-        Some(Stats { median, min: xs[0], max: xs[n - 1] })
+        let median = if n % 2 == 1 {
+            xs[n / 2]
+        } else {
+            (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+        };
+        Some(Stats {
+            median,
+            min: xs[0],
+            max: xs[n - 1],
+        })
     }
 }
 
 /// "4.12 (3.90–4.30)": a median and its spread, scaled by `unit`; "—" without samples.
 pub fn spread(s: impl Into<Option<Stats>>, unit: f64, decimals: usize) -> String {
-    let Some(s) = s.into() else { return "—".into() };
+    let Some(s) = s.into() else {
+        return "—".into();
+    };
     let f = |x: f64| format!("{:.*}", decimals, x / unit);
     format!("{} ({}–{})", f(s.median), f(s.min), f(s.max))
 }

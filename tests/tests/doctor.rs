@@ -21,8 +21,11 @@ const RESPONSES: &str = "/backend-api/codex/responses";
 /// and a short limit could turn a slow answer on a busy machine into a timeout.
 fn quick_probe(home: &TestHome) {
     std::fs::create_dir_all(home.root()).unwrap();
-    std::fs::write(home.path("config.toml"), "[plugin_config.responses]\nconnect_timeout_ms = 500\nfirst_byte_timeout_ms = 500\n")
-        .unwrap();
+    std::fs::write(
+        home.path("config.toml"),
+        "[plugin_config.responses]\nconnect_timeout_ms = 500\nfirst_byte_timeout_ms = 500\n",
+    )
+    .unwrap();
 }
 
 /// Runs `doctor` and `doctor --json`, both with `code`; the human `backend` line and the
@@ -31,14 +34,23 @@ fn doctor(home: &TestHome, code: i32) -> (String, Value) {
     let human = home.run(&["doctor"]).expect_code(code);
     let line = backend_line(&human);
     let json = home.run(&["doctor", "--json"]).expect_code(code).json();
-    let check = json["checks"].as_array().unwrap().iter().find(|c| c["name"] == "backend").cloned();
-    (line, check.unwrap_or_else(|| panic!("no backend check in {json}")))
+    let check = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "backend")
+        .cloned();
+    (
+        line,
+        check.unwrap_or_else(|| panic!("no backend check in {json}")),
+    )
 }
 
 /// The `backend` line of a human doctor report, without its verdict column.
 fn backend_line(run: &Run) -> String {
     let line = run.stdout.lines().find(|l| l.contains("backend: "));
-    line.unwrap_or_else(|| panic!("no backend line:\n{}\nstderr:\n{}", run.stdout, run.stderr)).to_owned()
+    line.unwrap_or_else(|| panic!("no backend line:\n{}\nstderr:\n{}", run.stdout, run.stderr))
+        .to_owned()
 }
 
 fn assert_contains(text: &str, needles: &[&str]) {
@@ -71,20 +83,40 @@ fn a_reachable_backend_is_ok_and_probed_with_the_codex_headers() {
     let human = home.run(&["doctor"]).ok();
     let line = backend_line(&human);
     let models_url = format!("{}/models", mock.codex_base_url());
-    assert_eq!(line, format!("ok    backend: reachable at {models_url} over websocket (status 200)"));
+    assert_eq!(
+        line,
+        format!("ok    backend: reachable at {models_url} over websocket (status 200)")
+    );
 
     // The websocket handshake and the models request both carry the Codex headers.
-    let handshake = mock.requests_to(RESPONSES).into_iter().find(|r| r.method == "GET").expect("a websocket handshake");
-    let models = mock.requests_to(MODELS).into_iter().find(|r| r.method == "GET").expect("a models request");
+    let handshake = mock
+        .requests_to(RESPONSES)
+        .into_iter()
+        .find(|r| r.method == "GET")
+        .expect("a websocket handshake");
+    let models = mock
+        .requests_to(MODELS)
+        .into_iter()
+        .find(|r| r.method == "GET")
+        .expect("a models request");
     assert!(models.query_param("client_version").is_some(), "{models:?}");
     for request in [&handshake, &models] {
-        assert_eq!(request.header("authorization"), Some(format!("Bearer {}", tokens.access_token).as_str()));
+        assert_eq!(
+            request.header("authorization"),
+            Some(format!("Bearer {}", tokens.access_token).as_str())
+        );
         assert_eq!(request.header("chatgpt-account-id"), Some("acct-1"));
         assert_eq!(request.header("originator"), Some("codex_cli_rs"));
     }
 
     let json = home.run(&["doctor", "--json"]).ok().json();
-    let backend = json["checks"].as_array().unwrap().iter().find(|c| c["name"] == "backend").unwrap().clone();
+    let backend = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "backend")
+        .unwrap()
+        .clone();
     assert_eq!(backend["status"], "ok");
     assert_eq!(backend["url"], models_url.as_str());
     assert_eq!(backend["http_status"], 200);
@@ -92,10 +124,20 @@ fn a_reachable_backend_is_ok_and_probed_with_the_codex_headers() {
     assert!(backend.get("class").is_none(), "{backend}");
     // The other checks are still there, in their shape.
     for name in ["config", "auth", "auth openai-codex"] {
-        assert!(json["checks"].as_array().unwrap().iter().any(|c| c["name"] == name), "no {name} check: {json}");
+        assert!(
+            json["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["name"] == name),
+            "no {name} check: {json}"
+        );
     }
     for text in [&human.stdout, &human.stderr, &json.to_string()] {
-        assert!(!text.contains(&tokens.access_token) && !text.contains(&tokens.refresh_token), "a token leaked: {text}");
+        assert!(
+            !text.contains(&tokens.access_token) && !text.contains(&tokens.refresh_token),
+            "a token leaked: {text}"
+        );
     }
 }
 
@@ -107,7 +149,10 @@ fn a_cloudflare_challenge_is_named_with_its_ray_and_what_to_try() {
     // Challenged on the websocket only: chats still get through over HTTPS, and doctor says so.
     mock.set_websocket(WsMode::Refuse(403));
     let (line, check) = doctor(&home, 0);
-    assert_contains(&line, &["ok    backend: reachable at", "over sse (status 200)"]);
+    assert_contains(
+        &line,
+        &["ok    backend: reachable at", "over sse (status 200)"],
+    );
     assert_eq!(check["transport"], "sse");
 
     // Challenged everywhere.
@@ -128,7 +173,13 @@ fn a_cloudflare_challenge_is_named_with_its_ray_and_what_to_try() {
     );
     mock.push_response(MODELS, MockResponse::cloudflare_challenge());
     let json = home.run(&["doctor", "--json"]).expect_code(1).json();
-    let check = json["checks"].as_array().unwrap().iter().find(|c| c["name"] == "backend").unwrap().clone();
+    let check = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "backend")
+        .unwrap()
+        .clone();
     assert_eq!(check["status"], "fail");
     assert_eq!(check["class"], "cloudflare_challenge");
     assert_eq!(check["http_status"], 403);
@@ -146,7 +197,13 @@ fn a_silent_backend_is_a_timeout() {
 
     let (line, check) = doctor(&home, 1);
     assert!(line.starts_with("fail  backend: "), "{line}");
-    assert_contains(&line, &[&format!("no answer from {base}/models within 0.5 s"), "check the network connection and any proxy"]);
+    assert_contains(
+        &line,
+        &[
+            &format!("no answer from {base}/models within 0.5 s"),
+            "check the network connection and any proxy",
+        ],
+    );
     assert_eq!(check["status"], "fail");
     assert_eq!(check["class"], "timeout");
     assert_eq!(check["url"], format!("{base}/models").as_str());
@@ -163,8 +220,22 @@ fn a_failed_tls_handshake_is_tls_with_its_reason() {
 
     let (line, check) = doctor(&home, 1);
     assert!(line.starts_with("fail  backend: "), "{line}");
-    assert_contains(&line, &[&format!("TLS handshake with {base}/models failed: "), "intercepts TLS", "system clock", "certificates"]);
-    let reason = line.split(" failed: ").nth(1).unwrap().split("; check").next().unwrap();
+    assert_contains(
+        &line,
+        &[
+            &format!("TLS handshake with {base}/models failed: "),
+            "intercepts TLS",
+            "system clock",
+            "certificates",
+        ],
+    );
+    let reason = line
+        .split(" failed: ")
+        .nth(1)
+        .unwrap()
+        .split("; check")
+        .next()
+        .unwrap();
     assert!(!reason.trim().is_empty(), "no reason given: {line}");
     assert_eq!(check["status"], "fail");
     assert_eq!(check["class"], "tls");
@@ -176,12 +247,19 @@ fn a_refused_connection_is_connect_with_its_reason() {
     let mock = MockServer::start();
     let (mut home, _) = signed_in(&mock);
     // A port nobody listens on any more: the connection is refused at once.
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let base = format!("http://127.0.0.1:{port}/backend-api/codex");
     home.set_env("TALARIA_CODEX_BASE_URL", &base);
 
     let (line, check) = doctor(&home, 1);
-    assert!(line.starts_with(&format!("fail  backend: cannot connect to {base}/models: ")), "{line}");
+    assert!(
+        line.starts_with(&format!("fail  backend: cannot connect to {base}/models: ")),
+        "{line}"
+    );
     assert_contains(&line, &["check the network connection"]);
     assert_eq!(check["class"], "connect");
 }
@@ -203,20 +281,47 @@ fn a_rejected_login_is_auth_and_says_talaria_login() {
     let (home, tokens) = signed_in(&mock);
     mock.revoke_access(&tokens.access_token);
     // The refresh the provider tries after the 401 is refused for good.
-    mock.push_response("/oauth/token", MockResponse::error(401, "refresh_token_reused", "Your refresh token has already been used."));
+    mock.push_response(
+        "/oauth/token",
+        MockResponse::error(
+            401,
+            "refresh_token_reused",
+            "Your refresh token has already been used.",
+        ),
+    );
 
     let json = home.run(&["doctor", "--json"]).expect_code(1).json();
-    let check = json["checks"].as_array().unwrap().iter().find(|c| c["name"] == "backend").unwrap().clone();
+    let check = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "backend")
+        .unwrap()
+        .clone();
     assert_eq!(check["status"], "fail");
     assert_eq!(check["class"], "auth");
-    assert!(check["detail"].as_str().unwrap().contains("`talaria login`"), "{check}");
+    assert!(
+        check["detail"]
+            .as_str()
+            .unwrap()
+            .contains("`talaria login`"),
+        "{check}"
+    );
     assert_eq!(mock.count("/oauth/token", "refresh_token"), 1);
     // The credential is quarantined now: the next doctor says so in the auth check and
     // does not probe, or refresh, again.
     let human = home.run(&["doctor"]).expect_code(1);
     assert_contains(&human.stdout, &["needs re-login", "talaria login"]);
-    assert!(backend_line(&human).starts_with("skip  backend: not probed"), "{}", human.stdout);
-    assert_eq!(mock.count("/oauth/token", "refresh_token"), 1, "never refreshed again");
+    assert!(
+        backend_line(&human).starts_with("skip  backend: not probed"),
+        "{}",
+        human.stdout
+    );
+    assert_eq!(
+        mock.count("/oauth/token", "refresh_token"),
+        1,
+        "never refreshed again"
+    );
 }
 
 #[test]
@@ -224,10 +329,19 @@ fn without_a_login_the_backend_is_not_probed() {
     let mock = MockServer::start();
     let home = home_for(&mock);
     let (line, check) = doctor(&home, 1);
-    assert_eq!(line, "skip  backend: not probed: not logged in; run `talaria login`");
+    assert_eq!(
+        line,
+        "skip  backend: not probed: not logged in; run `talaria login`"
+    );
     assert_eq!(check["status"], "skip");
     assert!(check.get("class").is_none(), "{check}");
-    assert!(mock.requests().iter().all(|r| !r.path.starts_with("/backend-api")), "{:?}", mock.requests());
+    assert!(
+        mock.requests()
+            .iter()
+            .all(|r| !r.path.starts_with("/backend-api")),
+        "{:?}",
+        mock.requests()
+    );
 }
 
 #[test]
@@ -239,5 +353,11 @@ fn a_disabled_transport_skips_the_probe_and_says_how_to_enable_it() {
     assert!(line.starts_with("skip  backend: not probed: "), "{line}");
     assert_contains(&line, &["disabled", "talaria plugins enable responses"]);
     assert_eq!(check["status"], "skip");
-    assert!(mock.requests().iter().all(|r| !r.path.starts_with("/backend-api")), "{:?}", mock.requests());
+    assert!(
+        mock.requests()
+            .iter()
+            .all(|r| !r.path.starts_with("/backend-api")),
+        "{:?}",
+        mock.requests()
+    );
 }

@@ -13,7 +13,12 @@ use talaria_tests::TestHome;
 #[test]
 fn a_plugin_is_initialised_once_however_many_threads_ask_at_once() {
     let home = TestHome::new();
-    let folder = home.plugin_folder(&home.dir.path().join("word-tools"), "tests/fixtures/word-tools", "talaria-fixture-word-tools", |m| m);
+    let folder = home.plugin_folder(
+        &home.dir.path().join("word-tools"),
+        "tests/fixtures/word-tools",
+        "talaria-fixture-word-tools",
+        |m| m,
+    );
     // This test process is the only user of these variables (nextest runs each test in
     // a process of its own).
     std::env::set_var("TALARIA_HOME", home.root());
@@ -36,8 +41,12 @@ fn a_plugin_is_initialised_once_however_many_threads_ask_at_once() {
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    assert!(loaded.iter().all(|p| Arc::ptr_eq(p, &loaded[0])), "one instance for everybody");
+    assert!(
+        loaded.iter().all(|p| Arc::ptr_eq(p, &loaded[0])),
+        "one instance for everybody"
+    );
     // word-tools logs "word-tools ready" from its init.
-    let log = std::fs::read_to_string(app.profile.logs_dir().join(talaria::logging::LOG_FILE)).unwrap();
+    let log =
+        std::fs::read_to_string(app.profile.logs_dir().join(talaria::logging::LOG_FILE)).unwrap();
     assert_eq!(log.matches("word-tools ready").count(), 1, "{log}");
 }

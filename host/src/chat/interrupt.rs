@@ -14,7 +14,10 @@ pub const INTERRUPTED_EXIT: u8 = 130;
 pub fn install() {
     INSTALL.call_once(|| {
         let installed = ctrlc::set_handler(|| {
-            let current = CURRENT.lock().unwrap_or_else(PoisonError::into_inner).clone();
+            let current = CURRENT
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
             match current {
                 Some(flag) if !flag.is_cancelled() => {
                     flag.cancel();

@@ -20,7 +20,9 @@ use serde_json::Value;
 use talaria_plugin_api::items::Item;
 use talaria_plugin_api::methods::RuntimeTurn;
 use talaria_plugin_api::payload::{ErrorKind, Event};
-use talaria_plugin_api::runtime::{ModelRef, SessionContext, TurnRequest, TurnResult, TurnStatus, UserInput};
+use talaria_plugin_api::runtime::{
+    ModelRef, SessionContext, TurnRequest, TurnResult, TurnStatus, UserInput,
+};
 
 use crate::app::App;
 use crate::cli::ChatArgs;
@@ -48,17 +50,34 @@ impl Plan {
     pub fn new(app: &App, args: &ChatArgs, store: &SessionStore) -> Result<Plan> {
         let config = app.config()?;
         let resumed = if args.continue_last {
-            Some(store.latest()?.ok_or_else(|| Error::usage("there is no session to continue yet; start one with `talaria chat`"))?)
+            Some(store.latest()?.ok_or_else(|| {
+                Error::usage("there is no session to continue yet; start one with `talaria chat`")
+            })?)
         } else {
-            args.resume.as_deref().map(|id| store.resolve(id)).transpose()?
+            args.resume
+                .as_deref()
+                .map(|id| store.resolve(id))
+                .transpose()?
         };
-        let pick = |flag: &Option<String>, stored: fn(&SessionRecord) -> &String, configured: &String| {
-            flag.clone().or_else(|| resumed.as_ref().map(|s| stored(s).clone())).unwrap_or_else(|| configured.clone())
-        };
+        let pick =
+            |flag: &Option<String>, stored: fn(&SessionRecord) -> &String, configured: &String| {
+                flag.clone()
+                    .or_else(|| resumed.as_ref().map(|s| stored(s).clone()))
+                    .unwrap_or_else(|| configured.clone())
+            };
         let runtime = pick(&args.runtime, |s| &s.runtime, &config.model.runtime);
-        let provider = pick(&args.provider.provider, |s| &s.provider, &config.model.provider);
+        let provider = pick(
+            &args.provider.provider,
+            |s| &s.provider,
+            &config.model.provider,
+        );
         let model = pick(&args.model, |s| &s.model, &config.model.default);
-        Ok(Plan { resumed, runtime, model: ModelRef { provider, model }, fast: args.fast || config.model.fast })
+        Ok(Plan {
+            resumed,
+            runtime,
+            model: ModelRef { provider, model },
+            fast: args.fast || config.model.fast,
+        })
     }
 }
 
@@ -94,7 +113,13 @@ pub enum Finish {
 
 impl Chat {
     /// Opens the session (new, `-c` or `--resume`), the runtime and the renderer.
-    pub fn open(app: &App, args: &ChatArgs, registry: Arc<Registry>, store: SessionStore, plan: Plan) -> Result<Chat> {
+    pub fn open(
+        app: &App,
+        args: &ChatArgs,
+        registry: Arc<Registry>,
+        store: SessionStore,
+        plan: Plan,
+    ) -> Result<Chat> {
         let config = app.config()?;
         let info = registry.runtime(&plan.runtime)?;
         let runtime = registry.plugin(&info.plugin)?;
@@ -104,7 +129,11 @@ impl Chat {
                 let state = store.runtime_state(&session.id)?;
                 (session, history, state)
             }
-            None => (store.create(&plan.runtime, &plan.model.provider, &plan.model.model)?, Vec::new(), None),
+            None => (
+                store.create(&plan.runtime, &plan.model.provider, &plan.model.model)?,
+                Vec::new(),
+                None,
+            ),
         };
         let (observer, renderer): (Arc<dyn Observer>, _) = if args.json.json {
             (Arc::new(json::JsonPrinter), None)
@@ -115,7 +144,10 @@ impl Chat {
         let settings = Settings {
             runtime: plan.runtime,
             model: plan.model,
-            fallback: config.fallback_model.as_ref().map(|f| ModelRef { provider: f.provider.clone(), model: f.model.clone() }),
+            fallback: config.fallback_model.as_ref().map(|f| ModelRef {
+                provider: f.provider.clone(),
+                model: f.model.clone(),
+            }),
             fast: plan.fast,
             approval_policy: config.tools.approval_policy.clone(),
         };
@@ -163,7 +195,12 @@ impl Chat {
         let recorder = Arc::new(TurnRecorder::new(self.observer.clone()));
         interrupt::install();
         let cancel = interrupt::turn_started();
-        let outcome = client::call::<RuntimeTurn>(&self.runtime, &request, events::sink(recorder.clone()), cancel);
+        let outcome = client::call::<RuntimeTurn>(
+            &self.runtime,
+            &request,
+            events::sink(recorder.clone()),
+            cancel,
+        );
         interrupt::turn_ended();
         if let Some(r) = &self.renderer {
             r.turn_finished();
@@ -172,7 +209,11 @@ impl Chat {
             Ok(result) => result,
             // The runtime gave up on the call as a whole: nothing of the turn to keep
             // beyond the prompt and what streamed.
-            Err(e) if e.kind() == ErrorKind::Cancelled => TurnResult { status: TurnStatus::Interrupted, text: recorder.text(), ..Default::default() },
+            Err(e) if e.kind() == ErrorKind::Cancelled => TurnResult {
+                status: TurnStatus::Interrupted,
+                text: recorder.text(),
+                ..Default::default()
+            },
             Err(e) => return Err(self.fail(crate::provider::plugin_error(&e), None)),
         };
         self.record(&recorder, &result)?;
@@ -181,18 +222,35 @@ impl Chat {
             return Err(self.fail(e, error.class));
         }
         if result.status == TurnStatus::Failed {
-            return Err(self.fail(Error::failure(format!("runtime {} reported a failed turn without saying why", self.settings.runtime)), None));
+            return Err(self.fail(
+                Error::failure(format!(
+                    "runtime {} reported a failed turn without saying why",
+                    self.settings.runtime
+                )),
+                None,
+            ));
         }
         let interrupted = result.status == TurnStatus::Interrupted;
-        self.observer.event(&Event::TurnCompleted { text: result.text.clone(), usage: result.usage.clone(), interrupted });
-        Ok(if interrupted { Finish::Interrupted } else { Finish::Done })
+        self.observer.event(&Event::TurnCompleted {
+            text: result.text.clone(),
+            usage: result.usage.clone(),
+            interrupted,
+        });
+        Ok(if interrupted {
+            Finish::Interrupted
+        } else {
+            Finish::Done
+        })
     }
 
     /// Reports a failed turn as an `error` event (for `--json`; the terminal prints the
     /// returned error itself).
     fn fail(&self, e: Error, class: Option<talaria_plugin_api::transport::FailureClass>) -> Error {
         if self.json {
-            self.observer.event(&Event::Error { message: e.message.clone(), class });
+            self.observer.event(&Event::Error {
+                message: e.message.clone(),
+                class,
+            });
         }
         e
     }
@@ -206,23 +264,34 @@ impl Chat {
         }
         TurnRequest {
             runtime: self.settings.runtime.clone(),
-            session: SessionContext { id: self.session.id.clone(), items: self.history.clone(), state: self.state.clone() },
-            input: UserInput { text: prompt.to_owned(), images: Vec::new() },
+            session: SessionContext {
+                id: self.session.id.clone(),
+                items: self.history.clone(),
+                state: self.state.clone(),
+            },
+            input: UserInput {
+                text: prompt.to_owned(),
+                images: Vec::new(),
+            },
             model: self.settings.model.clone(),
             fallback: self.settings.fallback.clone(),
             fast: self.settings.fast,
             approval_policy: Some(self.settings.approval_policy.clone()),
             tools: tools.tools.into_iter().map(|t| t.spec).collect(),
-            cwd: std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default(),
+            cwd: std::env::current_dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default(),
         }
     }
 
     fn record(&mut self, recorder: &TurnRecorder, result: &TurnResult) -> Result<()> {
         let id = &self.session.id;
         for call in recorder.tool_calls() {
-            self.store.add_tool_call(id, &call.call_id, &call.name, &call.arguments)?;
+            self.store
+                .add_tool_call(id, &call.call_id, &call.name, &call.arguments)?;
             if let Some((output, is_error)) = &call.result {
-                self.store.finish_tool_call(id, &call.call_id, output, *is_error)?;
+                self.store
+                    .finish_tool_call(id, &call.call_id, output, *is_error)?;
             }
         }
         if !result.text.is_empty() {
@@ -242,7 +311,11 @@ impl Chat {
 
     /// Starts a new session with the same settings (`/new`).
     fn new_session(&mut self) -> Result<()> {
-        let session = self.store.create(&self.settings.runtime, &self.settings.model.provider, &self.settings.model.model)?;
+        let session = self.store.create(
+            &self.settings.runtime,
+            &self.settings.model.provider,
+            &self.settings.model.model,
+        )?;
         self.switch_to(session, Vec::new(), None)
     }
 
@@ -254,7 +327,12 @@ impl Chat {
         self.switch_to(session, history, state)
     }
 
-    fn switch_to(&mut self, session: SessionRecord, history: Vec<Item>, state: Option<Value>) -> Result<()> {
+    fn switch_to(
+        &mut self,
+        session: SessionRecord,
+        history: Vec<Item>,
+        state: Option<Value>,
+    ) -> Result<()> {
         if session.runtime != self.settings.runtime {
             let info = self.registry.runtime(&session.runtime)?;
             self.runtime = self.registry.plugin(&info.plugin)?;
@@ -270,12 +348,21 @@ impl Chat {
 }
 
 /// Runs `talaria chat` with a checked plan.
-pub fn run(app: &App, args: &ChatArgs, registry: Arc<Registry>, store: SessionStore, plan: Plan) -> Result<()> {
+pub fn run(
+    app: &App,
+    args: &ChatArgs,
+    registry: Arc<Registry>,
+    store: SessionStore,
+    plan: Plan,
+) -> Result<()> {
     let mut chat = Chat::open(app, args, registry, store, plan)?;
     match &args.prompt {
         Some(prompt) => match chat.turn(prompt)? {
             Finish::Done => Ok(()),
-            Finish::Interrupted => Err(Error::new(Exit::Interrupted, "interrupted; the partial answer is stored in the session")),
+            Finish::Interrupted => Err(Error::new(
+                Exit::Interrupted,
+                "interrupted; the partial answer is stored in the session",
+            )),
         },
         None => repl::run(&mut chat),
     }
@@ -283,7 +370,11 @@ pub fn run(app: &App, args: &ChatArgs, registry: Arc<Registry>, store: SessionSt
 
 /// A session title from the first prompt: its first line, at most 60 characters.
 fn title_from(prompt: &str) -> String {
-    let line = prompt.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("(empty prompt)");
+    let line = prompt
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("(empty prompt)");
     if line.chars().count() <= 60 {
         return line.to_owned();
     }

@@ -29,7 +29,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl TurnRecorder {
     pub fn new(front: Arc<dyn Observer>) -> Self {
-        TurnRecorder { front, calls: Mutex::new(Vec::new()), text: Mutex::new(String::new()) }
+        TurnRecorder {
+            front,
+            calls: Mutex::new(Vec::new()),
+            text: Mutex::new(String::new()),
+        }
     }
 
     pub fn tool_calls(&self) -> Vec<ToolCallRecord> {
@@ -45,14 +49,27 @@ impl Observer for TurnRecorder {
     fn event(&self, event: &Event) {
         match event {
             Event::TextDelta { delta } => lock(&self.text).push_str(delta),
-            Event::ToolCall { call_id, name, arguments } => lock(&self.calls).push(ToolCallRecord {
+            Event::ToolCall {
+                call_id,
+                name,
+                arguments,
+            } => lock(&self.calls).push(ToolCallRecord {
                 call_id: call_id.clone(),
                 name: name.clone(),
                 arguments: arguments.clone(),
                 result: None,
             }),
-            Event::ToolResult { call_id, output, is_error, .. } => {
-                if let Some(call) = lock(&self.calls).iter_mut().rev().find(|c| &c.call_id == call_id && c.result.is_none()) {
+            Event::ToolResult {
+                call_id,
+                output,
+                is_error,
+                ..
+            } => {
+                if let Some(call) = lock(&self.calls)
+                    .iter_mut()
+                    .rev()
+                    .find(|c| &c.call_id == call_id && c.result.is_none())
+                {
                     call.result = Some((output.clone(), *is_error));
                 }
             }

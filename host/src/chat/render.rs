@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use talaria_plugin_api::payload::Event;
+use talaria_plugin_api::payload::{Event, StepStatus};
 
 use crate::events::Observer;
 
@@ -56,7 +56,10 @@ impl TerminalRenderer {
     /// Keeps stderr notes from landing in the middle of an answer's line.
     fn break_line(&self) {
         if self.stderr_is_terminal && !self.at_line_start.swap(true, Ordering::SeqCst) {
-            self.markdown.lock().unwrap_or_else(PoisonError::into_inner).finish();
+            self.markdown
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .finish();
             println!();
         }
     }
@@ -67,18 +70,32 @@ impl Observer for TerminalRenderer {
         match event {
             Event::TextDelta { delta } => {
                 self.spinner.stop();
-                self.markdown.lock().unwrap_or_else(PoisonError::into_inner).push(delta);
+                self.markdown
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(delta);
                 if let Some(last) = delta.chars().last() {
                     self.at_line_start.store(last == '\n', Ordering::SeqCst);
                 }
             }
             Event::ReasoningDelta { .. } => self.spinner.set_label("thinking"),
-            Event::ToolCall { name, arguments, .. } => self.note(&format!("→ {name} {}", short(&arguments.to_string(), 120))),
-            Event::ToolResult { name, output, is_error, .. } => {
+            Event::ToolCall {
+                name, arguments, ..
+            } => self.note(&format!("→ {name} {}", short(&arguments.to_string(), 120))),
+            Event::ToolResult {
+                name,
+                output,
+                is_error,
+                ..
+            } => {
                 let mark = if *is_error { "✗" } else { "←" };
                 let lines = output.lines().count();
                 let first = output.lines().next().unwrap_or("");
-                let more = if lines > 1 { format!(" (+{} lines)", lines - 1) } else { String::new() };
+                let more = if lines > 1 {
+                    format!(" (+{} lines)", lines - 1)
+                } else {
+                    String::new()
+                };
                 self.note(&format!("{mark} {name}: {}{more}", short(first, 100)));
                 self.spinner.start("waiting for the model".into());
             }
@@ -95,9 +112,27 @@ impl Observer for TerminalRenderer {
                     self.note(message);
                 }
             }
+            Event::Plan { explanation, steps } => {
+                let mut text = explanation
+                    .as_deref()
+                    .map(|e| format!("plan: {e}"))
+                    .unwrap_or_else(|| "plan:".into());
+                for step in steps {
+                    let mark = match step.status {
+                        StepStatus::Completed => "[x]",
+                        StepStatus::InProgress => "[~]",
+                        StepStatus::Pending | StepStatus::Unknown => "[ ]",
+                    };
+                    text.push_str(&format!("\n  {mark} {}", step.step));
+                }
+                self.note(&text);
+            }
             Event::Warning { message } => self.note(&format!("warning: {message}")),
             Event::Error { message, .. } => self.note(&format!("error: {message}")),
-            Event::Session { .. } | Event::TurnCompleted { .. } | Event::LoginCode { .. } | Event::Unknown => {}
+            Event::Session { .. }
+            | Event::TurnCompleted { .. }
+            | Event::LoginCode { .. }
+            | Event::Unknown => {}
         }
     }
 }
@@ -127,7 +162,11 @@ const RESET: &str = "\x1b[0m";
 
 impl MarkdownStream {
     fn new(styled: bool) -> Self {
-        MarkdownStream { styled, pending: String::new(), in_code: false }
+        MarkdownStream {
+            styled,
+            pending: String::new(),
+            in_code: false,
+        }
     }
 
     fn push(&mut self, delta: &str) {
@@ -166,7 +205,10 @@ impl MarkdownStream {
             return format!("{CYAN}{line}{RESET}");
         }
         if trimmed.starts_with('#') {
-            return format!("{BOLD}{}{RESET}", trimmed.trim_start_matches('#').trim_start());
+            return format!(
+                "{BOLD}{}{RESET}",
+                trimmed.trim_start_matches('#').trim_start()
+            );
         }
         inline_code_and_bold(line)
     }
@@ -183,7 +225,9 @@ fn inline_code_and_bold(line: &str) -> String {
             (None, Some(_)) => ("**", BOLD),
             (None, None) => break,
         };
-        let Some(start) = rest.find(marker) else { break };
+        let Some(start) = rest.find(marker) else {
+            break;
+        };
         let after = &rest[start + marker.len()..];
         let Some(len) = after.find(marker) else { break };
         out.push_str(&rest[..start]);
@@ -206,15 +250,27 @@ struct Spinner {
 
 impl Spinner {
     fn new(enabled: bool) -> Self {
-        Spinner { enabled, state: Arc::new(Mutex::new(None)), running: Arc::new(AtomicBool::new(false)) }
+        Spinner {
+            enabled,
+            state: Arc::new(Mutex::new(None)),
+            running: Arc::new(AtomicBool::new(false)),
+        }
     }
 
     fn active(&self) -> bool {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner).is_some()
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
     }
 
     fn set_label(&self, label: &str) {
-        if let Some(current) = self.state.lock().unwrap_or_else(PoisonError::into_inner).as_mut() {
+        if let Some(current) = self
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_mut()
+        {
             *current = label.to_owned();
         }
     }
@@ -248,7 +304,11 @@ impl Spinner {
         if !self.enabled {
             return;
         }
-        let was = self.state.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let was = self
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         if was.is_some() {
             // Wait for the thread to clear its line, so nothing else is drawn over it.
             while self.running.load(Ordering::SeqCst) {
@@ -264,8 +324,14 @@ mod tests {
 
     #[test]
     fn inline_styles_balanced_markers_only() {
-        assert_eq!(inline_code_and_bold("use `cargo` now"), format!("use {CYAN}cargo{RESET} now"));
-        assert_eq!(inline_code_and_bold("a **b** c"), format!("a {BOLD}b{RESET} c"));
+        assert_eq!(
+            inline_code_and_bold("use `cargo` now"),
+            format!("use {CYAN}cargo{RESET} now")
+        );
+        assert_eq!(
+            inline_code_and_bold("a **b** c"),
+            format!("a {BOLD}b{RESET} c")
+        );
         assert_eq!(inline_code_and_bold("half `open"), "half `open");
         assert_eq!(inline_code_and_bold("plain"), "plain");
     }
@@ -274,7 +340,10 @@ mod tests {
     fn code_fences_toggle() {
         let mut md = MarkdownStream::new(true);
         assert_eq!(md.style("```rust"), format!("{DIM}```rust{RESET}"));
-        assert_eq!(md.style("# not a heading"), format!("{CYAN}# not a heading{RESET}"));
+        assert_eq!(
+            md.style("# not a heading"),
+            format!("{CYAN}# not a heading{RESET}")
+        );
         md.style("```");
         assert_eq!(md.style("## Title"), format!("{BOLD}Title{RESET}"));
     }

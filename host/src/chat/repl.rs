@@ -22,11 +22,15 @@ const HELP: &str = "\
 Ctrl+C interrupts a running turn; at the prompt it clears the line.";
 
 pub fn run(chat: &mut Chat) -> Result<()> {
-    let mut editor = DefaultEditor::new().map_err(|e| Error::failure(format!("cannot start the line editor: {e}")))?;
+    let mut editor = DefaultEditor::new()
+        .map_err(|e| Error::failure(format!("cannot start the line editor: {e}")))?;
     let history_path = chat.store.path().with_file_name("chat_history");
     // A missing history file is the normal first run.
     let _ = editor.load_history(&history_path);
-    eprintln!("talaria chat — {} on {} (/help for commands, /quit to leave)", chat.settings.model, chat.settings.runtime);
+    eprintln!(
+        "talaria chat — {} on {} (/help for commands, /quit to leave)",
+        chat.settings.model, chat.settings.runtime
+    );
     loop {
         let line = match editor.readline("› ") {
             Ok(line) => line,
@@ -55,7 +59,10 @@ pub fn run(chat: &mut Chat) -> Result<()> {
         }
     }
     if let Err(e) = editor.save_history(&history_path) {
-        tracing::warn!("could not save the chat history to {}: {e}", history_path.display());
+        tracing::warn!(
+            "could not save the chat history to {}: {e}",
+            history_path.display()
+        );
     }
     Ok(())
 }
@@ -66,12 +73,19 @@ enum Flow {
 }
 
 fn slash(chat: &mut Chat, command: &str) -> Result<Flow> {
-    let (name, arg) = command.split_once(char::is_whitespace).map(|(n, a)| (n, a.trim())).unwrap_or((command, ""));
+    let (name, arg) = command
+        .split_once(char::is_whitespace)
+        .map(|(n, a)| (n, a.trim()))
+        .unwrap_or((command, ""));
     match name {
         "help" | "?" => eprintln!("{HELP}"),
         "quit" | "exit" | "q" => return Ok(Flow::Quit),
         "model" if arg.is_empty() => {
-            eprintln!("model: {} (fast mode {})", chat.settings.model, on_off(chat.settings.fast));
+            eprintln!(
+                "model: {} (fast mode {})",
+                chat.settings.model,
+                on_off(chat.settings.fast)
+            );
             eprintln!("`talaria models` lists the models your account can use");
         }
         "model" => {
@@ -83,9 +97,16 @@ fn slash(chat: &mut Chat, command: &str) -> Result<Flow> {
                 "" => !chat.settings.fast,
                 "on" => true,
                 "off" => false,
-                other => return Err(Error::usage(format!("/fast takes on or off, not {other:?}"))),
+                other => {
+                    return Err(Error::usage(format!(
+                        "/fast takes on or off, not {other:?}"
+                    )))
+                }
             };
-            eprintln!("fast mode {} (priority service tier)", on_off(chat.settings.fast));
+            eprintln!(
+                "fast mode {} (priority service tier)",
+                on_off(chat.settings.fast)
+            );
         }
         "new" => {
             chat.new_session()?;
@@ -94,13 +115,20 @@ fn slash(chat: &mut Chat, command: &str) -> Result<Flow> {
         "resume" if arg.is_empty() => list_sessions(chat)?,
         "resume" => {
             chat.resume(arg)?;
-            eprintln!("resumed {} ({} earlier items)", chat.session.id, chat.history.len());
+            eprintln!(
+                "resumed {} ({} earlier items)",
+                chat.session.id,
+                chat.history.len()
+            );
         }
         "sessions" => list_sessions(chat)?,
         "tools" => {
             let list = chat.registry.tool_list();
             for tool in &list.tools {
-                eprintln!("{:<16} {:<14} {}", tool.spec.name, tool.plugin, tool.spec.description);
+                eprintln!(
+                    "{:<16} {:<14} {}",
+                    tool.spec.name, tool.plugin, tool.spec.description
+                );
             }
             for warning in &list.warnings {
                 eprintln!("warning: {warning}");
@@ -109,16 +137,23 @@ fn slash(chat: &mut Chat, command: &str) -> Result<Flow> {
                 eprintln!("no tools: enable a tool plugin (`talaria plugins list`)");
             }
         }
-        "approvals" if arg.is_empty() => eprintln!("approvals: {}", mode_name(chat.registry.approvals().mode())),
+        "approvals" if arg.is_empty() => {
+            eprintln!("approvals: {}", mode_name(chat.registry.approvals().mode()))
+        }
         "approvals" => {
             // The flag's own parser: `/approvals` takes what `--approvals` takes.
-            let mode = ApprovalMode::from_str(arg, true)
-                .map_err(|_| Error::usage(format!("/approvals takes ask, auto or deny, not {arg:?}")))?;
+            let mode = ApprovalMode::from_str(arg, true).map_err(|_| {
+                Error::usage(format!("/approvals takes ask, auto or deny, not {arg:?}"))
+            })?;
             chat.registry.approvals().set_mode(mode);
             eprintln!("approvals: {}", mode_name(mode));
         }
         "codex-runtime" => eprintln!("the codex_app_server runtime is not part of this build yet"),
-        other => return Err(Error::usage(format!("unknown command /{other}; /help lists them"))),
+        other => {
+            return Err(Error::usage(format!(
+                "unknown command /{other}; /help lists them"
+            )))
+        }
     }
     Ok(Flow::Continue)
 }
@@ -126,7 +161,12 @@ fn slash(chat: &mut Chat, command: &str) -> Result<Flow> {
 fn list_sessions(chat: &Chat) -> Result<()> {
     for s in chat.store.list()?.into_iter().take(10) {
         let marker = if s.id == chat.session.id { "←" } else { "" };
-        eprintln!("{}  {}  {} {marker}", s.id, s.updated_at, s.title.as_deref().unwrap_or("(untitled)"));
+        eprintln!(
+            "{}  {}  {} {marker}",
+            s.id,
+            s.updated_at,
+            s.title.as_deref().unwrap_or("(untitled)")
+        );
     }
     Ok(())
 }
@@ -140,5 +180,7 @@ fn on_off(b: bool) -> &'static str {
 }
 
 fn mode_name(mode: ApprovalMode) -> String {
-    mode.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default()
+    mode.to_possible_value()
+        .map(|v| v.get_name().to_owned())
+        .unwrap_or_default()
 }

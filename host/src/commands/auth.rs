@@ -19,9 +19,23 @@ use crate::provider::Provider;
 pub fn run(app: &App, cmd: AuthCommand) -> Result<()> {
     match cmd {
         AuthCommand::List { json, provider } => list(app, provider.provider.as_deref(), json.json),
-        AuthCommand::Add { provider, import_codex, no_browser } => add(app, &provider, SignIn { import_codex, add_account: true, no_browser }),
+        AuthCommand::Add {
+            provider,
+            import_codex,
+            no_browser,
+        } => add(
+            app,
+            &provider,
+            SignIn {
+                import_codex,
+                add_account: true,
+                no_browser,
+            },
+        ),
         AuthCommand::Remove { index, provider } => remove(app, provider.provider.as_deref(), index),
-        AuthCommand::Status { json, provider } => status(app, provider.provider.as_deref(), json.json),
+        AuthCommand::Status { json, provider } => {
+            status(app, provider.provider.as_deref(), json.json)
+        }
     }
 }
 
@@ -32,7 +46,11 @@ fn list(app: &App, provider: Option<&str>, json: bool) -> Result<()> {
         return print_json(&with_provider(provider.id(), &accounts)?);
     }
     if accounts.is_empty() {
-        crate::outln!("No stored credentials for {}; {}.", provider.id(), sign_in_hint(app, &provider).trim_end_matches('.'));
+        crate::outln!(
+            "No stored credentials for {}; {}.",
+            provider.id(),
+            sign_in_hint(app, &provider).trim_end_matches('.')
+        );
         return Ok(());
     }
     let now = now_secs();
@@ -40,13 +58,31 @@ fn list(app: &App, provider: Option<&str>, json: bool) -> Result<()> {
         .iter()
         .map(|a| {
             let marker = if a.current { "←" } else { "" };
-            vec![format!("#{}", a.index), a.label.clone(), a.kind.clone(), a.source.clone(), status_text(a, now), marker.into()]
+            vec![
+                format!("#{}", a.index),
+                a.label.clone(),
+                a.kind.clone(),
+                a.source.clone(),
+                status_text(a, now),
+                marker.into(),
+            ]
         })
         .collect();
     print_table(&rows);
-    for a in accounts.iter().filter(|a| a.status == AccountStatus::NeedsRelogin) {
-        let why = a.status_detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default();
-        eprintln!("note: credential #{} needs a new login{why}; run `{}`", a.index, login_command(app, provider.id()));
+    for a in accounts
+        .iter()
+        .filter(|a| a.status == AccountStatus::NeedsRelogin)
+    {
+        let why = a
+            .status_detail
+            .as_deref()
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default();
+        eprintln!(
+            "note: credential #{} needs a new login{why}; run `{}`",
+            a.index,
+            login_command(app, provider.id())
+        );
     }
     Ok(())
 }
@@ -56,7 +92,8 @@ fn with_provider(provider: &str, accounts: &[Account]) -> Result<Vec<Value>> {
     accounts
         .iter()
         .map(|a| {
-            let mut value = serde_json::to_value(a).map_err(|e| Error::failure(format!("cannot encode JSON: {e}")))?;
+            let mut value = serde_json::to_value(a)
+                .map_err(|e| Error::failure(format!("cannot encode JSON: {e}")))?;
             if let Value::Object(fields) = &mut value {
                 fields.insert("provider".into(), Value::from(provider));
             }
@@ -68,7 +105,12 @@ fn with_provider(provider: &str, accounts: &[Account]) -> Result<Vec<Value>> {
 fn add(app: &App, provider: &str, options: SignIn) -> Result<()> {
     let provider = open_provider(app, Some(provider))?;
     let account = sign_in(app, &provider, options)?;
-    crate::outln!("Added {} to {} as credential #{}.", describe_account(&account), provider.id(), account.index);
+    crate::outln!(
+        "Added {} to {} as credential #{}.",
+        describe_account(&account),
+        provider.id(),
+        account.index
+    );
     Ok(())
 }
 
@@ -102,14 +144,25 @@ fn status(app: &App, provider: Option<&str>, json: bool) -> Result<()> {
         Some(a) => crate::outln!("{id}: logged in as {}", describe_account(a)),
         None => crate::outln!("{id}: logged in, no credential selected"),
     }
-    crate::outln!("credentials: {} ({})", accounts.len(), status_summary(&accounts, now));
+    crate::outln!(
+        "credentials: {} ({})",
+        accounts.len(),
+        status_summary(&accounts, now)
+    );
     if let Some(a) = current {
         if let Some(line) = token_line(a, now) {
             crate::outln!("{line}");
         }
         if a.status == AccountStatus::NeedsRelogin {
-            let why = a.status_detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
-            crate::outln!("the current credential needs a new login{why}; run `{}`", login_command(app, id));
+            let why = a
+                .status_detail
+                .as_deref()
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default();
+            crate::outln!(
+                "the current credential needs a new login{why}; run `{}`",
+                login_command(app, id)
+            );
         }
     }
     Ok(())
@@ -120,7 +173,10 @@ fn status(app: &App, provider: Option<&str>, json: bool) -> Result<()> {
 fn token_line(account: &Account, now: u64) -> Option<String> {
     let expires_at = account.expires_at?;
     Some(if expires_at > now {
-        format!("access token valid for {}", duration_words(expires_at - now))
+        format!(
+            "access token valid for {}",
+            duration_words(expires_at - now)
+        )
     } else {
         "access token expired, refreshed on next use".into()
     })
@@ -128,7 +184,13 @@ fn token_line(account: &Account, now: u64) -> Option<String> {
 
 /// "1 ok, 1 rate-limited (12m left)": how many credentials are in each state.
 pub(super) fn status_summary(accounts: &[Account], now: u64) -> String {
-    let order = [AccountStatus::Ok, AccountStatus::Expired, AccountStatus::RateLimited, AccountStatus::NeedsRelogin, AccountStatus::Unknown];
+    let order = [
+        AccountStatus::Ok,
+        AccountStatus::Expired,
+        AccountStatus::RateLimited,
+        AccountStatus::NeedsRelogin,
+        AccountStatus::Unknown,
+    ];
     let mut parts = Vec::new();
     for state in order {
         let of_state: Vec<&Account> = accounts.iter().filter(|a| a.status == state).collect();
@@ -137,7 +199,13 @@ pub(super) fn status_summary(accounts: &[Account], now: u64) -> String {
         }
         let mut part = format!("{} {}", of_state.len(), state.label());
         // The soonest a rate-limited credential comes back is what matters.
-        if let Some(left) = of_state.iter().filter_map(|a| a.available_at).filter(|&at| at > now).min().map(|at| at - now) {
+        if let Some(left) = of_state
+            .iter()
+            .filter_map(|a| a.available_at)
+            .filter(|&at| at > now)
+            .min()
+            .map(|at| at - now)
+        {
             part.push_str(&format!(" ({} left)", duration_words(left)));
         }
         parts.push(part);
@@ -148,7 +216,9 @@ pub(super) fn status_summary(accounts: &[Account], now: u64) -> String {
 /// The status column: `ok`, `expired`, `rate-limited (12m left)`, `needs re-login`.
 pub(super) fn status_text(account: &Account, now: u64) -> String {
     match (account.status, account.available_at) {
-        (AccountStatus::RateLimited, Some(at)) if at > now => format!("rate-limited ({} left)", duration_words(at - now)),
+        (AccountStatus::RateLimited, Some(at)) if at > now => {
+            format!("rate-limited ({} left)", duration_words(at - now))
+        }
         (status, _) => status.label().into(),
     }
 }
@@ -183,7 +253,12 @@ mod tests {
     use super::*;
 
     fn account(status: AccountStatus) -> Account {
-        Account { index: 1, label: "a@example.com".into(), status, ..Default::default() }
+        Account {
+            index: 1,
+            label: "a@example.com".into(),
+            status,
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -194,12 +269,21 @@ mod tests {
         assert_eq!(status_text(&limited, now), "rate-limited (12m left)");
         limited.available_at = Some(now - 1);
         assert_eq!(status_text(&limited, now), "rate-limited");
-        assert_eq!(status_text(&account(AccountStatus::NeedsRelogin), now), "needs re-login");
-        assert_eq!(status_text(&account(AccountStatus::Expired), now), "expired");
+        assert_eq!(
+            status_text(&account(AccountStatus::NeedsRelogin), now),
+            "needs re-login"
+        );
+        assert_eq!(
+            status_text(&account(AccountStatus::Expired), now),
+            "expired"
+        );
         let ok = account(AccountStatus::Ok);
         let mut soon = account(AccountStatus::RateLimited);
         soon.available_at = Some(now + 90);
-        assert_eq!(status_summary(&[ok.clone(), limited, soon, ok], now), "2 ok, 2 rate-limited (2m left)");
+        assert_eq!(
+            status_summary(&[ok.clone(), limited, soon, ok], now),
+            "2 ok, 2 rate-limited (2m left)"
+        );
     }
 
     #[test]
@@ -210,7 +294,10 @@ mod tests {
         a.expires_at = Some(now + 52 * 60);
         assert_eq!(token_line(&a, now).unwrap(), "access token valid for 52m");
         a.expires_at = Some(now - 5);
-        assert_eq!(token_line(&a, now).unwrap(), "access token expired, refreshed on next use");
+        assert_eq!(
+            token_line(&a, now).unwrap(),
+            "access token expired, refreshed on next use"
+        );
     }
 
     #[test]

@@ -24,7 +24,11 @@ pub fn run(app: &App, args: ChatArgs) -> Result<()> {
     registry.runtime(&plan.runtime)?;
     // The provider the turn will use: a resumed session's own, not the profile's.
     let provider = Provider::find(&registry, &plan.model.provider)?;
-    let request = ResolveRequest { session_id: String::new(), model: Some(plan.model.model.clone()), fast: plan.fast };
+    let request = ResolveRequest {
+        session_id: String::new(),
+        model: Some(plan.model.model.clone()),
+        fast: plan.fast,
+    };
     ensure_signed_in(app, &provider, &request)?;
     crate::chat::run(app, &args, registry, store, plan)
 }
@@ -38,12 +42,19 @@ fn ensure_signed_in(app: &App, provider: &Provider, request: &ResolveRequest) ->
         Err(e) if e.exit == Exit::Auth && std::io::stdin().is_terminal() => e,
         Err(e) => return Err(e),
     };
-    if !confirm(&format!("Not logged in to {}. Log in now? [Y/n] ", provider.id())) {
+    if !confirm(&format!(
+        "Not logged in to {}. Log in now? [Y/n] ",
+        provider.id()
+    )) {
         return Err(refused);
     }
     let account = sign_in(app, provider, SignIn::default())?;
     // stdout is the assistant's alone.
-    eprintln!("Logged in to {} as {}.", provider.id(), describe_account(&account));
+    eprintln!(
+        "Logged in to {} as {}.",
+        provider.id(),
+        describe_account(&account)
+    );
     provider.resolve(request).map(drop)
 }
 

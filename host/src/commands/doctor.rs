@@ -64,12 +64,27 @@ struct ProbeFacts {
 impl Check {
     fn new(name: impl Into<String>, outcome: std::result::Result<String, String>) -> Check {
         match outcome {
-            Ok(detail) => Check { name: name.into(), status: "ok", detail, probe: ProbeFacts::default() },
-            Err(detail) => Check { name: name.into(), status: "fail", detail, probe: ProbeFacts::default() },
+            Ok(detail) => Check {
+                name: name.into(),
+                status: "ok",
+                detail,
+                probe: ProbeFacts::default(),
+            },
+            Err(detail) => Check {
+                name: name.into(),
+                status: "fail",
+                detail,
+                probe: ProbeFacts::default(),
+            },
         }
     }
     fn skip(name: impl Into<String>, detail: impl Into<String>) -> Check {
-        Check { name: name.into(), status: "skip", detail: detail.into(), probe: ProbeFacts::default() }
+        Check {
+            name: name.into(),
+            status: "skip",
+            detail: detail.into(),
+            probe: ProbeFacts::default(),
+        }
     }
     fn with_probe(mut self, probe: ProbeFacts) -> Check {
         self.probe = probe;
@@ -81,7 +96,10 @@ pub fn run(app: &App, json: bool) -> Result<()> {
     let mut checks = Vec::new();
     let config_ok = match app.config() {
         Ok(_) => {
-            checks.push(Check::new("config", Ok(app.profile.config_path().display().to_string())));
+            checks.push(Check::new(
+                "config",
+                Ok(app.profile.config_path().display().to_string()),
+            ));
             true
         }
         Err(e) => {
@@ -102,7 +120,13 @@ pub fn run(app: &App, json: bool) -> Result<()> {
             .providers()
             // Whether auth.json is readable; each provider's own check below says whether
             // its credentials are usable.
-            .map(|p| if p.is_empty() { "auth.json holds no credentials".into() } else { format!("auth.json readable (stored for {})", p.join(", ")) })
+            .map(|p| {
+                if p.is_empty() {
+                    "auth.json holds no credentials".into()
+                } else {
+                    format!("auth.json readable (stored for {})", p.join(", "))
+                }
+            })
             .map_err(|e| e.message),
     ));
     if let Some(registry) = &registry {
@@ -131,7 +155,10 @@ pub fn run(app: &App, json: bool) -> Result<()> {
 fn plugin_checks(app: &App, checks: &mut Vec<Check>) -> Result<Arc<Registry>> {
     let registry = Registry::open(app, Arc::new(Approvals::new(ApprovalMode::Deny)))?;
     for (dir, reason) in &registry.catalog.unreadable {
-        checks.push(Check::new(format!("plugin folder {}", dir.display()), Err(format!("cannot read it: {reason}"))));
+        checks.push(Check::new(
+            format!("plugin folder {}", dir.display()),
+            Err(format!("cannot read it: {reason}")),
+        ));
     }
     for entry in registry.entries() {
         let name = format!("plugin {}", entry.id);
@@ -141,7 +168,17 @@ fn plugin_checks(app: &App, checks: &mut Vec<Check>) -> Result<Arc<Registry>> {
         }
         let outcome = registry.plugin(&entry.id).map(|p| {
             let tools = p.description.tools.len();
-            format!("{} {} ({}){}", p.id, p.manifest.version, entry.source.as_str(), if tools > 0 { format!(", {tools} tools") } else { String::new() })
+            format!(
+                "{} {} ({}){}",
+                p.id,
+                p.manifest.version,
+                entry.source.as_str(),
+                if tools > 0 {
+                    format!(", {tools} tools")
+                } else {
+                    String::new()
+                }
+            )
         });
         checks.push(Check::new(name, outcome.map_err(|e| e.message)));
     }
@@ -151,27 +188,49 @@ fn plugin_checks(app: &App, checks: &mut Vec<Check>) -> Result<Arc<Registry>> {
 /// `auth <provider>` for each enabled provider plugin: is some credential usable? A
 /// provider the profile does not use (neither `model.provider` nor the fallback) is
 /// only reported, not failed: an unused provider without a login is not a problem.
-fn provider_auth_checks(app: &App, registry: &Arc<Registry>, checks: &mut Vec<Check>) -> Result<()> {
+fn provider_auth_checks(
+    app: &App,
+    registry: &Arc<Registry>,
+    checks: &mut Vec<Check>,
+) -> Result<()> {
     let config = app.config()?;
-    let used = |id: &str| config.model.provider == id || config.fallback_model.as_ref().is_some_and(|f| f.provider == id);
+    let used = |id: &str| {
+        config.model.provider == id
+            || config
+                .fallback_model
+                .as_ref()
+                .is_some_and(|f| f.provider == id)
+    };
     // Every provider id of every enabled provider plugin (a plugin may serve several).
     let plugins: Vec<(String, String)> = registry
         .enabled_of_kind(PluginKind::Provider)
         .flat_map(|e| {
-            let ids = e.manifest.as_ref().map(|m| m.provides.providers.clone()).filter(|ids| !ids.is_empty());
-            ids.unwrap_or_else(|| vec![e.id.clone()]).into_iter().map(move |id| (e.id.clone(), id))
+            let ids = e
+                .manifest
+                .as_ref()
+                .map(|m| m.provides.providers.clone())
+                .filter(|ids| !ids.is_empty());
+            ids.unwrap_or_else(|| vec![e.id.clone()])
+                .into_iter()
+                .map(move |id| (e.id.clone(), id))
         })
         .collect();
     for (plugin_id, provider_id) in plugins {
         let name = format!("auth {provider_id}");
         let Ok(provider) = Provider::find(registry, &provider_id) else {
-            checks.push(Check::skip(name, format!("plugin {plugin_id} cannot load (see its check)")));
+            checks.push(Check::skip(
+                name,
+                format!("plugin {plugin_id} cannot load (see its check)"),
+            ));
             continue;
         };
         match provider_auth(app, &provider) {
             Ok(detail) => checks.push(Check::new(name, Ok(detail))),
             Err(problem) if used(&provider_id) => checks.push(Check::new(name, Err(problem))),
-            Err(problem) => checks.push(Check::skip(name, format!("{problem} (not used by this profile)"))),
+            Err(problem) => checks.push(Check::skip(
+                name,
+                format!("{problem} (not used by this profile)"),
+            )),
         }
     }
     Ok(())
@@ -185,19 +244,32 @@ fn provider_auth(app: &App, provider: &Provider) -> std::result::Result<String, 
         return Err(format!("not logged in; {}", sign_in_hint(app, provider)));
     }
     // An expired access token is refreshed on next use, so it still counts.
-    let usable: Vec<&Account> =
-        accounts.iter().filter(|a| matches!(a.status, AccountStatus::Ok | AccountStatus::Expired)).collect();
+    let usable: Vec<&Account> = accounts
+        .iter()
+        .filter(|a| matches!(a.status, AccountStatus::Ok | AccountStatus::Expired))
+        .collect();
     let now = now_secs();
     if usable.is_empty() {
-        let hint = if accounts.iter().any(|a| a.status == AccountStatus::NeedsRelogin) {
+        let hint = if accounts
+            .iter()
+            .any(|a| a.status == AccountStatus::NeedsRelogin)
+        {
             format!("run `{}`", login_command(app, id))
         } else {
             format!("wait, or add another account with `talaria auth add {id}`")
         };
-        return Err(format!("no usable credential ({}); {hint}", status_summary(&accounts, now)));
+        return Err(format!(
+            "no usable credential ({}); {hint}",
+            status_summary(&accounts, now)
+        ));
     }
     let shown = usable.iter().find(|a| a.current).unwrap_or(&usable[0]);
-    Ok(format!("{}, {} of {} usable", describe_account(shown), usable.len(), accounts.len()))
+    Ok(format!(
+        "{}, {} of {} usable",
+        describe_account(shown),
+        usable.len(),
+        accounts.len()
+    ))
 }
 
 /// `backend`: does the profile's provider's backend answer its login? Probed through the
@@ -211,7 +283,10 @@ fn backend_check(app: &App, registry: &Arc<Registry>) -> Result<Check> {
     Ok(match probe(registry, &provider_id) {
         Ok(reached) => Check::new(
             BACKEND,
-            Ok(format!("reachable at {} over {} (status {})", reached.url, reached.transport, reached.status)),
+            Ok(format!(
+                "reachable at {} over {} (status {})",
+                reached.url, reached.transport, reached.status
+            )),
         )
         .with_probe(ProbeFacts {
             url: Some(reached.url),
@@ -220,9 +295,15 @@ fn backend_check(app: &App, registry: &Arc<Registry>) -> Result<Check> {
             ..ProbeFacts::default()
         }),
         // A transport too old to have the method: nothing was learned either way.
-        Err(e) if e.kind() == ErrorKind::UnknownMethod => Check::skip(BACKEND, format!("not probed: the transport cannot probe ({})", e.message)),
+        Err(e) if e.kind() == ErrorKind::UnknownMethod => Check::skip(
+            BACKEND,
+            format!("not probed: the transport cannot probe ({})", e.message),
+        ),
         Err(e) => {
-            let transport = registry.transport_for_provider(&provider_id).map(|p| p.id.clone()).unwrap_or_default();
+            let transport = registry
+                .transport_for_provider(&provider_id)
+                .map(|p| p.id.clone())
+                .unwrap_or_default();
             failed_probe(&e, &login_command(app, &provider_id), &transport)
         }
     })
@@ -241,7 +322,9 @@ fn probe_blocker(app: &App, registry: &Arc<Registry>, provider_id: &str) -> Opti
     match registry.transport_for_provider(provider_id) {
         Ok(_) => None,
         // Its own `plugin` check already says why; no need to repeat the whole story.
-        Err(e) if e.exit == Exit::Missing => Some(format!("the transport for {provider_id} cannot load (see the plugin checks above)")),
+        Err(e) if e.exit == Exit::Missing => Some(format!(
+            "the transport for {provider_id} cannot load (see the plugin checks above)"
+        )),
         Err(e) => Some(e.message),
     }
 }
@@ -249,8 +332,12 @@ fn probe_blocker(app: &App, registry: &Arc<Registry>, provider_id: &str) -> Opti
 /// One `transport.probe` call through the provider's transport; events (progress,
 /// warnings) go to stderr as notices.
 fn probe(registry: &Registry, provider_id: &str) -> std::result::Result<ProbeResult, PluginError> {
-    let transport = registry.transport_for_provider(provider_id).map_err(|e| PluginError::new(ErrorKind::Unavailable, e.message))?;
-    let request = ProbeRequest { provider: provider_id.to_owned() };
+    let transport = registry
+        .transport_for_provider(provider_id)
+        .map_err(|e| PluginError::new(ErrorKind::Unavailable, e.message))?;
+    let request = ProbeRequest {
+        provider: provider_id.to_owned(),
+    };
     client::call::<TransportProbe>(&transport, &request, notices(), CancelFlag::new())
 }
 
@@ -258,7 +345,8 @@ fn probe(registry: &Registry, provider_id: &str) -> std::result::Result<ProbeRes
 /// running doctor, and the same facts for scripts.
 fn failed_probe(e: &PluginError, login: &str, transport: &str) -> Check {
     let data: Option<Value> = serde_json::from_str(e.data.as_str()).ok();
-    let failure: Option<TransportFailure> = data.clone().and_then(|d| serde_json::from_value(d).ok());
+    let failure: Option<TransportFailure> =
+        data.clone().and_then(|d| serde_json::from_value(d).ok());
     // The transport's full message (with the websocket's side of the story) is for the log.
     tracing::info!("doctor: backend probe failed: {}", e.message);
     let Some(failure) = failure else {
@@ -290,8 +378,15 @@ impl ProbeExtras {
             return ProbeExtras::default();
         };
         ProbeExtras {
-            reason: data.get("reason").and_then(Value::as_str).filter(|r| !r.is_empty()).map(str::to_owned),
-            timeout: data.get("timeout_ms").and_then(Value::as_u64).map(Duration::from_millis),
+            reason: data
+                .get("reason")
+                .and_then(Value::as_str)
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned),
+            timeout: data
+                .get("timeout_ms")
+                .and_then(Value::as_u64)
+                .map(Duration::from_millis),
         }
     }
 }
@@ -299,8 +394,18 @@ impl ProbeExtras {
 /// One sentence per class: what happened, then what to do. `message` is the transport's
 /// own wording, used where doctor has nothing better to say.
 /// `login` is the command that signs in to the probed provider.
-fn describe_failure(failure: &TransportFailure, extras: &ProbeExtras, message: &str, login: &str, transport: &str) -> String {
-    let url = if failure.url.is_empty() { "the backend" } else { failure.url.as_str() };
+fn describe_failure(
+    failure: &TransportFailure,
+    extras: &ProbeExtras,
+    message: &str,
+    login: &str,
+    transport: &str,
+) -> String {
+    let url = if failure.url.is_empty() {
+        "the backend"
+    } else {
+        failure.url.as_str()
+    };
     let reason = extras.reason.as_deref().unwrap_or(message);
     match failure.class {
         FailureClass::CloudflareChallenge => {
@@ -361,7 +466,11 @@ fn seconds(d: Duration) -> String {
 mod tests {
     use super::*;
 
-    fn failure(class: FailureClass, status: Option<u16>, request_id: Option<&str>) -> TransportFailure {
+    fn failure(
+        class: FailureClass,
+        status: Option<u16>,
+        request_id: Option<&str>,
+    ) -> TransportFailure {
         TransportFailure {
             class,
             url: "https://chatgpt.com/backend-api/codex/models".into(),
@@ -375,24 +484,75 @@ mod tests {
     #[test]
     fn each_class_gets_its_own_words() {
         let none = ProbeExtras::default();
-        let cf = describe_failure(&failure(FailureClass::CloudflareChallenge, Some(403), Some("ray-1")), &none, "", "talaria login", "responses");
-        assert!(cf.contains("Cloudflare challenge (HTTP 403, cf-mitigated: challenge, cf-ray ray-1)"), "{cf}");
-        assert!(cf.contains("`curl -I https://chatgpt.com/backend-api/codex`"), "{cf}");
-        let slow = ProbeExtras { reason: None, timeout: Some(Duration::from_millis(1500)) };
-        let timeout = describe_failure(&failure(FailureClass::Timeout, None, None), &slow, "", "talaria login", "responses");
-        assert!(timeout.starts_with("no answer from https://chatgpt.com/backend-api/codex/models within 1.5 s;"), "{timeout}");
-        let bad = ProbeExtras { reason: Some("invalid peer certificate: UnknownIssuer".into()), timeout: None };
-        let tls = describe_failure(&failure(FailureClass::Tls, None, None), &bad, "", "talaria login", "responses");
+        let cf = describe_failure(
+            &failure(FailureClass::CloudflareChallenge, Some(403), Some("ray-1")),
+            &none,
+            "",
+            "talaria login",
+            "responses",
+        );
+        assert!(
+            cf.contains("Cloudflare challenge (HTTP 403, cf-mitigated: challenge, cf-ray ray-1)"),
+            "{cf}"
+        );
+        assert!(
+            cf.contains("`curl -I https://chatgpt.com/backend-api/codex`"),
+            "{cf}"
+        );
+        let slow = ProbeExtras {
+            reason: None,
+            timeout: Some(Duration::from_millis(1500)),
+        };
+        let timeout = describe_failure(
+            &failure(FailureClass::Timeout, None, None),
+            &slow,
+            "",
+            "talaria login",
+            "responses",
+        );
+        assert!(
+            timeout.starts_with(
+                "no answer from https://chatgpt.com/backend-api/codex/models within 1.5 s;"
+            ),
+            "{timeout}"
+        );
+        let bad = ProbeExtras {
+            reason: Some("invalid peer certificate: UnknownIssuer".into()),
+            timeout: None,
+        };
+        let tls = describe_failure(
+            &failure(FailureClass::Tls, None, None),
+            &bad,
+            "",
+            "talaria login",
+            "responses",
+        );
         assert!(tls.starts_with("TLS handshake with https://chatgpt.com/backend-api/codex/models failed: invalid peer certificate"), "{tls}");
-        let auth = describe_failure(&failure(FailureClass::Auth, Some(401), None), &none, "", "talaria login", "responses");
-        assert_eq!(auth, "the backend rejected the login (401): run `talaria login`");
-        let other = describe_failure(&failure(FailureClass::Server, Some(502), None), &none, "The backend failed.", "talaria login", "responses");
+        let auth = describe_failure(
+            &failure(FailureClass::Auth, Some(401), None),
+            &none,
+            "",
+            "talaria login",
+            "responses",
+        );
+        assert_eq!(
+            auth,
+            "the backend rejected the login (401): run `talaria login`"
+        );
+        let other = describe_failure(
+            &failure(FailureClass::Server, Some(502), None),
+            &none,
+            "The backend failed.",
+            "talaria login",
+            "responses",
+        );
         assert_eq!(other, "The backend failed.");
     }
 
     #[test]
     fn extras_are_read_when_present() {
-        let data = serde_json::json!({"class": "timeout", "url": "u", "timeout_ms": 250, "reason": ""});
+        let data =
+            serde_json::json!({"class": "timeout", "url": "u", "timeout_ms": 250, "reason": ""});
         let extras = ProbeExtras::read(Some(&data));
         assert_eq!(extras.timeout, Some(Duration::from_millis(250)));
         assert_eq!(extras.reason, None);

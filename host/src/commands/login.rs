@@ -29,9 +29,17 @@ pub(super) struct SignIn {
 
 pub fn login(app: &App, args: LoginArgs) -> Result<()> {
     let provider = open_provider(app, args.provider.provider.as_deref())?;
-    let options = SignIn { import_codex: args.import_codex, add_account: false, no_browser: args.no_browser };
+    let options = SignIn {
+        import_codex: args.import_codex,
+        add_account: false,
+        no_browser: args.no_browser,
+    };
     let account = sign_in(app, &provider, options)?;
-    crate::outln!("Logged in to {} as {}.", provider.id(), describe_account(&account));
+    crate::outln!(
+        "Logged in to {} as {}.",
+        provider.id(),
+        describe_account(&account)
+    );
     Ok(())
 }
 
@@ -54,7 +62,11 @@ pub fn logout(app: &App, provider: Option<&str>) -> Result<()> {
 /// account and leaves reporting it to the caller (stdout or not is theirs to decide).
 pub(super) fn sign_in(app: &App, provider: &Provider, options: SignIn) -> Result<Account> {
     let request = LoginRequest {
-        mode: if options.import_codex { LoginMode::ImportCodex } else { LoginMode::DeviceCode },
+        mode: if options.import_codex {
+            LoginMode::ImportCodex
+        } else {
+            LoginMode::DeviceCode
+        },
         add_account: options.add_account,
         interactive: std::io::stdin().is_terminal(),
         codex_home: codex_home(app.config()?).map(|p| p.to_string_lossy().into_owned()),
@@ -78,7 +90,12 @@ pub(super) fn describe_account(account: &Account) -> String {
 /// The Codex CLI's home as this profile sees it: `codex.home`, else `$CODEX_HOME`,
 /// else `~/.codex` (CONTRACT.md).
 fn codex_home(config: &Config) -> Option<PathBuf> {
-    if let Some(home) = config.codex.home.as_deref().filter(|h| !h.trim().is_empty()) {
+    if let Some(home) = config
+        .codex
+        .home
+        .as_deref()
+        .filter(|h| !h.trim().is_empty())
+    {
         return Some(crate::home::expand_tilde(home));
     }
     if let Some(home) = std::env::var_os("CODEX_HOME").filter(|h| !h.is_empty()) {
@@ -96,8 +113,15 @@ struct LoginScreen {
 impl LoginScreen {
     fn show(&self, event: &Event) {
         match event {
-            Event::LoginCode { verification_url, user_code, expires_in_secs } => {
-                eprintln!("{}", code_instructions(verification_url, user_code, *expires_in_secs));
+            Event::LoginCode {
+                verification_url,
+                user_code,
+                expires_in_secs,
+            } => {
+                eprintln!(
+                    "{}",
+                    code_instructions(verification_url, user_code, *expires_in_secs)
+                );
                 if self.show_qr {
                     if let Some(qr) = qr_code(verification_url) {
                         eprintln!("{qr}");
@@ -105,7 +129,9 @@ impl LoginScreen {
                 }
                 if self.open_browser {
                     if let Err(e) = webbrowser::open(verification_url) {
-                        eprintln!("note: could not open a browser ({e}); open the link above yourself");
+                        eprintln!(
+                            "note: could not open a browser ({e}); open the link above yourself"
+                        );
                     }
                 }
             }
@@ -129,14 +155,27 @@ fn code_instructions(url: &str, code: &str, expires_in_secs: u64) -> String {
 fn qr_code(url: &str) -> Option<String> {
     use qrcode::render::unicode::Dense1x2;
     let code = qrcode::QrCode::new(url.as_bytes()).ok()?;
-    Some(code.render::<Dense1x2>().dark_color(Dense1x2::Light).light_color(Dense1x2::Dark).build())
+    Some(
+        code.render::<Dense1x2>()
+            .dark_color(Dense1x2::Light)
+            .light_color(Dense1x2::Dark)
+            .build(),
+    )
 }
 
 /// A browser can only be shown where there is a graphical session. On Linux and the
 /// BSDs that means an X or Wayland display; elsewhere there always is one.
 fn has_display() -> bool {
-    if cfg!(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd", target_os = "netbsd", target_os = "dragonfly")) {
-        ["DISPLAY", "WAYLAND_DISPLAY"].iter().any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()))
+    if cfg!(any(
+        target_os = "linux",
+        target_os = "freebsd",
+        target_os = "openbsd",
+        target_os = "netbsd",
+        target_os = "dragonfly"
+    )) {
+        ["DISPLAY", "WAYLAND_DISPLAY"]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()))
     } else {
         true
     }
@@ -154,7 +193,10 @@ mod tests {
         );
         assert!(code_instructions("u", "c", 45).ends_with("(it expires in 45 seconds)."));
         assert!(code_instructions("u", "c", 60).ends_with("(it expires in 1 minute)."));
-        assert_eq!(code_instructions("u", "c", 0), "To sign in, open u and enter the code c.");
+        assert_eq!(
+            code_instructions("u", "c", 0),
+            "To sign in, open u and enter the code c."
+        );
     }
 
     #[test]
@@ -166,7 +208,10 @@ mod tests {
 
     #[test]
     fn accounts_are_named_by_email_and_plan() {
-        let mut a = Account { label: "account-1".into(), ..Default::default() };
+        let mut a = Account {
+            label: "account-1".into(),
+            ..Default::default()
+        };
         assert_eq!(describe_account(&a), "account-1");
         a.email = Some("a@example.com".into());
         a.plan = Some("plus".into());

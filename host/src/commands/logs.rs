@@ -31,7 +31,9 @@ pub fn run(app: &App, since: Option<&str>) -> Result<()> {
     let mut out = std::io::stdout().lock();
     match out.write_all(shown.as_bytes()).and_then(|()| out.flush()) {
         // `talaria logs | head` closing the pipe early is not an error.
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::failure(format!("cannot write the log to stdout: {e}"))),
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::failure(format!(
+            "cannot write the log to stdout: {e}"
+        ))),
         _ => Ok(()),
     }
 }
@@ -43,7 +45,9 @@ fn parse_since(value: &str) -> Result<SystemTime> {
             "invalid --since {value:?} ({e}); give a duration such as 90s, 10m, 2h or 1d (units: s, m, h, d, w)"
         ))
     })?;
-    Ok(SystemTime::now().checked_sub(duration).unwrap_or(SystemTime::UNIX_EPOCH))
+    Ok(SystemTime::now()
+        .checked_sub(duration)
+        .unwrap_or(SystemTime::UNIX_EPOCH))
 }
 
 /// A missing log is empty; bytes that are not UTF-8 are shown replaced, not refused.
@@ -108,7 +112,10 @@ orphan continuation
     fn cutoff_extremes() {
         assert_eq!(filter_since(SAMPLE, SystemTime::now()), "");
         let everything = filter_since(SAMPLE, SystemTime::UNIX_EPOCH);
-        assert_eq!(everything, SAMPLE.strip_prefix("orphan continuation\n").unwrap());
+        assert_eq!(
+            everything,
+            SAMPLE.strip_prefix("orphan continuation\n").unwrap()
+        );
     }
 
     #[test]
@@ -121,6 +128,10 @@ orphan continuation
         assert!((age(ten_min).as_secs() as i64 - 600).abs() <= 2);
         let e = parse_since("yesterday").unwrap_err();
         assert_eq!(e.exit, crate::error::Exit::Usage);
-        assert!(e.message.contains("10m") && e.message.contains("1d"), "{}", e.message);
+        assert!(
+            e.message.contains("10m") && e.message.contains("1d"),
+            "{}",
+            e.message
+        );
     }
 }

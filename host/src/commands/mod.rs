@@ -27,7 +27,14 @@ pub fn run(cli: Cli) -> Result<()> {
         return profile::run(cmd);
     }
     let app = App::new(cli.profile.as_deref())?;
-    let app = if matches!(cli.command, Command::Plugins(PluginsCommand::Install { .. })) { app.installing_plugins() } else { app };
+    let app = if matches!(
+        cli.command,
+        Command::Plugins(PluginsCommand::Install { .. })
+    ) {
+        app.installing_plugins()
+    } else {
+        app
+    };
     crate::logging::init(&app.profile);
     tracing::debug!(profile = %app.profile.name, "starting");
     match cli.command {
@@ -41,10 +48,12 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Login(args) => login::login(&app, args),
         Command::Logout { provider } => login::logout(&app, provider.provider.as_deref()),
         Command::Auth(cmd) => auth::run(&app, cmd),
-        Command::Models { provider, json } => models::run(&app, provider.provider.as_deref(), json.json),
-        Command::CodexRuntime { .. }
-        | Command::Mcp(_)
-        | Command::Aux(_) => Err(not_yet_available()),
+        Command::Models { provider, json } => {
+            models::run(&app, provider.provider.as_deref(), json.json)
+        }
+        Command::CodexRuntime { .. } | Command::Mcp(_) | Command::Aux(_) => {
+            Err(not_yet_available())
+        }
     }
 }
 
@@ -61,7 +70,9 @@ fn open_provider(app: &App, flag: Option<&str>) -> Result<Provider> {
 }
 
 fn unreachable_profile() -> Result<()> {
-    Err(Error::failure("internal: profile commands are dispatched before the profile is opened"))
+    Err(Error::failure(
+        "internal: profile commands are dispatched before the profile is opened",
+    ))
 }
 
 /// Commands whose plugins have not landed yet say so plainly (exit 4: a required

@@ -28,7 +28,8 @@ pub fn run(app: &App, provider: Option<&str>, json: bool) -> Result<()> {
         return print_json(&out);
     }
     // The profile's `model.default` only applies to the profile's own provider.
-    let configured = (config.model.provider == provider.id()).then_some(config.model.default.as_str());
+    let configured =
+        (config.model.provider == provider.id()).then_some(config.model.default.as_str());
     print_table(&rows(&list, configured));
     if let Some(model) = configured.filter(|m| !list.models.iter().any(|info| info.slug == *m)) {
         let source = match list.source {
@@ -71,8 +72,16 @@ mod tests {
 
     #[test]
     fn rows_mark_the_providers_default_and_the_profiles_choice() {
-        let model = |slug: &str| ModelInfo { slug: slug.into(), display_name: Some(slug.to_uppercase()), ..Default::default() };
-        let list = ModelList { models: vec![model("a"), model("b")], default_model: "a".into(), ..Default::default() };
+        let model = |slug: &str| ModelInfo {
+            slug: slug.into(),
+            display_name: Some(slug.to_uppercase()),
+            ..Default::default()
+        };
+        let list = ModelList {
+            models: vec![model("a"), model("b")],
+            default_model: "a".into(),
+            ..Default::default()
+        };
         let table = rows(&list, Some("b"));
         assert_eq!(table[0], ["a", "default", "A", ""]);
         assert_eq!(table[1], ["b", "configured", "B", ""]);

@@ -25,7 +25,12 @@ pub fn run(app: &App, cmd: PluginsCommand) -> Result<()> {
         PluginsCommand::List { json } => list(&registry, json.json),
         PluginsCommand::Install { path, force } => {
             let entry = install::install(&app.home, &path, force)?;
-            eprintln!("installed {} {} into {}", entry.id, version(&entry), entry.dir.display());
+            eprintln!(
+                "installed {} {} into {}",
+                entry.id,
+                version(&entry),
+                entry.dir.display()
+            );
             if let Some(manifest) = &entry.manifest {
                 for line in declarations(manifest) {
                     eprintln!("  {line}");
@@ -33,7 +38,10 @@ pub fn run(app: &App, cmd: PluginsCommand) -> Result<()> {
             }
             eprintln!("{NATIVE_RIGHTS}");
             if !registry.is_enabled(&entry.id) {
-                eprintln!("note: it is disabled in profile {}; `talaria plugins enable {}` turns it on", app.profile.name, entry.id);
+                eprintln!(
+                    "note: it is disabled in profile {}; `talaria plugins enable {}` turns it on",
+                    app.profile.name, entry.id
+                );
             }
             Ok(())
         }
@@ -71,12 +79,19 @@ fn record(registry: &Registry, entry: &PluginEntry) -> PluginRecord {
     let manifest = entry.manifest.as_ref();
     PluginRecord {
         id: entry.id.clone(),
-        kinds: manifest.map(|m| m.kinds.iter().map(|k| k.to_string()).collect()).unwrap_or_default(),
+        kinds: manifest
+            .map(|m| m.kinds.iter().map(|k| k.to_string()).collect())
+            .unwrap_or_default(),
         version: manifest.map(|m| m.version.to_string()),
         source: entry.source.as_str(),
         enabled: registry.is_enabled(&entry.id),
         status,
-        path: entry.library.as_deref().unwrap_or(&entry.dir).display().to_string(),
+        path: entry
+            .library
+            .as_deref()
+            .unwrap_or(&entry.dir)
+            .display()
+            .to_string(),
         description: manifest.map(|m| m.description.clone()).unwrap_or_default(),
     }
 }
@@ -90,7 +105,14 @@ const NATIVE_RIGHTS: &str = "note: a plugin is native code: it runs inside talar
 /// it may use, which config sections it receives.
 fn declarations(m: &Manifest) -> Vec<String> {
     let list = |v: &[String]| v.join(", ");
-    let mut out = vec![format!("kinds: {}", m.kinds.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", "))];
+    let mut out = vec![format!(
+        "kinds: {}",
+        m.kinds
+            .iter()
+            .map(|k| k.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )];
     for (what, ids) in [
         ("provides providers", &m.provides.providers),
         ("provides transports", &m.provides.transports),
@@ -102,7 +124,10 @@ fn declarations(m: &Manifest) -> Vec<String> {
         }
     }
     let namespaces: Vec<String> = m.credential_namespaces().map(str::to_owned).collect();
-    out.push(format!("credentials it may read and change: {}", list(&namespaces)));
+    out.push(format!(
+        "credentials it may read and change: {}",
+        list(&namespaces)
+    ));
     let mut config = vec![format!("[plugin_config.{}]", m.id)];
     config.extend(m.config.iter().map(|s| format!("[{s}]")));
     out.push(format!("config it receives: {}", config.join(", ")));
@@ -110,18 +135,36 @@ fn declarations(m: &Manifest) -> Vec<String> {
 }
 
 fn version(entry: &PluginEntry) -> String {
-    entry.manifest.as_ref().map(|m| m.version.to_string()).unwrap_or_else(|| "?".into())
+    entry
+        .manifest
+        .as_ref()
+        .map(|m| m.version.to_string())
+        .unwrap_or_else(|| "?".into())
 }
 
 fn list(registry: &Registry, json: bool) -> Result<()> {
     for (dir, reason) in &registry.catalog.unreadable {
-        eprintln!("warning: cannot read plugin folder {}: {reason}", dir.display());
+        eprintln!(
+            "warning: cannot read plugin folder {}: {reason}",
+            dir.display()
+        );
     }
-    let records: Vec<PluginRecord> = registry.entries().iter().map(|e| record(registry, e)).collect();
+    let records: Vec<PluginRecord> = registry
+        .entries()
+        .iter()
+        .map(|e| record(registry, e))
+        .collect();
     if json {
         return print_json(&records);
     }
-    let mut rows = vec![vec!["ID".into(), "VERSION".into(), "KINDS".into(), "SOURCE".into(), "ENABLED".into(), "STATUS".into()]];
+    let mut rows = vec![vec![
+        "ID".into(),
+        "VERSION".into(),
+        "KINDS".into(),
+        "SOURCE".into(),
+        "ENABLED".into(),
+        "STATUS".into(),
+    ]];
     for r in &records {
         rows.push(vec![
             r.id.clone(),
@@ -129,7 +172,11 @@ fn list(registry: &Registry, json: bool) -> Result<()> {
             r.kinds.join(","),
             r.source.into(),
             if r.enabled { "yes".into() } else { "no".into() },
-            if r.status == "ok" { r.status.clone() } else { format!("{} ({})", r.status, r.path) },
+            if r.status == "ok" {
+                r.status.clone()
+            } else {
+                format!("{} ({})", r.status, r.path)
+            },
         ]);
     }
     print_table(&rows);
@@ -138,7 +185,9 @@ fn list(registry: &Registry, json: bool) -> Result<()> {
 
 fn set_enabled(app: &App, registry: &Registry, id: &str, enabled: bool) -> Result<()> {
     registry.entry(id)?;
-    edit_config(&app.profile.config_path(), |doc| set_in_list(doc, "plugins", "disabled", id, !enabled))?;
+    edit_config(&app.profile.config_path(), |doc| {
+        set_in_list(doc, "plugins", "disabled", id, !enabled)
+    })?;
     let state = if enabled { "enabled" } else { "disabled" };
     eprintln!("{state} {id} in profile {}", app.profile.name);
     Ok(())
@@ -149,7 +198,11 @@ fn info(registry: &Registry, id: &str, json: bool) -> Result<()> {
     let record = record(registry, entry);
     // Loading runs the plugin's init, which `plugins list` never does; info may, to
     // show the tools and any init failure.
-    let loaded = if record.enabled && record.status == "ok" { Some(registry.plugin(id)) } else { None };
+    let loaded = if record.enabled && record.status == "ok" {
+        Some(registry.plugin(id))
+    } else {
+        None
+    };
     let tools: Vec<_> = match &loaded {
         Some(Ok(p)) => p.description.tools.clone(),
         _ => Vec::new(),
@@ -173,7 +226,10 @@ fn info(registry: &Registry, id: &str, json: bool) -> Result<()> {
     crate::outln!("library:     {}", record.path);
     crate::outln!("manifest:    {}", entry.manifest_origin);
     crate::outln!("enabled:     {}", if record.enabled { "yes" } else { "no" });
-    crate::outln!("status:      {}", init_error.as_deref().unwrap_or(&record.status));
+    crate::outln!(
+        "status:      {}",
+        init_error.as_deref().unwrap_or(&record.status)
+    );
     if !record.description.is_empty() {
         crate::outln!("description: {}", record.description);
     }
@@ -187,7 +243,11 @@ fn info(registry: &Registry, id: &str, json: bool) -> Result<()> {
         crate::outln!("tool:        {} — {}", tool.name, tool.description);
     }
     for shadow in registry.catalog.shadowed.iter().filter(|s| s.id == id) {
-        crate::outln!("shadows:     {} copy at {}", shadow.source.as_str(), shadow.dir.display());
+        crate::outln!(
+            "shadows:     {} copy at {}",
+            shadow.source.as_str(),
+            shadow.dir.display()
+        );
     }
     Ok(())
 }
@@ -196,17 +256,31 @@ fn info(registry: &Registry, id: &str, json: bool) -> Result<()> {
 /// approvals, events and errors behave as in a chat. Progress goes to stderr so stdout
 /// carries only the tool's output.
 fn call(registry: &Registry, id: &str, tool: &str, args: &str) -> Result<()> {
-    let arguments: serde_json::Value =
-        serde_json::from_str(args).map_err(|e| Error::usage(format!("the tool arguments must be a JSON object: {e}")))?;
+    let arguments: serde_json::Value = serde_json::from_str(args)
+        .map_err(|e| Error::usage(format!("the tool arguments must be a JSON object: {e}")))?;
     let plugin = registry.plugin(id)?;
-    let tools = crate::plugins::registry::describe(&plugin.instance).map_err(Error::failure)?.tools;
+    let tools = crate::plugins::registry::describe(&plugin.instance)
+        .map_err(Error::failure)?
+        .tools;
     if !tools.iter().any(|t| t.name == tool) {
         let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
-        return Err(Error::usage(format!("plugin {id} has no tool {tool:?}; its tools: {}", names.join(", "))));
+        return Err(Error::usage(format!(
+            "plugin {id} has no tool {tool:?}; its tools: {}",
+            names.join(", ")
+        )));
     }
-    let request = ToolCallRequest { call_id: "cli".into(), name: tool.into(), arguments };
+    let request = ToolCallRequest {
+        call_id: "cli".into(),
+        name: tool.into(),
+        arguments,
+    };
     let output = registry
-        .call_tool(&request, Some(id), crate::events::notices(), CancelFlag::new())
+        .call_tool(
+            &request,
+            Some(id),
+            crate::events::notices(),
+            CancelFlag::new(),
+        )
         .map_err(|e| Error::failure(format!("{id}/{tool} failed: {}", e.message)))?;
     crate::outln!("{}", output.content);
     if output.is_error {

@@ -19,13 +19,22 @@ pub fn run(app: &App, cmd: RuntimeCommand) -> Result<()> {
             if json.json {
                 return print_json(&runtimes);
             }
-            let mut rows = vec![vec!["RUNTIME".into(), "PROVIDED BY".into(), "ENABLED".into(), "".into()]];
+            let mut rows = vec![vec![
+                "RUNTIME".into(),
+                "PROVIDED BY".into(),
+                "ENABLED".into(),
+                "".into(),
+            ]];
             for r in runtimes {
                 rows.push(vec![
                     r.id,
                     r.plugin,
                     if r.enabled { "yes".into() } else { "no".into() },
-                    if r.default { "←".into() } else { String::new() },
+                    if r.default {
+                        "←".into()
+                    } else {
+                        String::new()
+                    },
                 ]);
             }
             print_table(&rows);
@@ -35,15 +44,23 @@ pub fn run(app: &App, cmd: RuntimeCommand) -> Result<()> {
             edit_config(&path, |doc| set_string(doc, "model", "runtime", &id))?;
             eprintln!("profile {} now runs turns with {id}", app.profile.name);
         }
-        RuntimeCommand::Enable { id } | RuntimeCommand::Disable { id } if !registry.runtimes().iter().any(|r| r.id == id) => {
-            return Err(Error::usage(format!("unknown runtime {id:?}; `talaria runtime list` shows the known ones")));
+        RuntimeCommand::Enable { id } | RuntimeCommand::Disable { id }
+            if !registry.runtimes().iter().any(|r| r.id == id) =>
+        {
+            return Err(Error::usage(format!(
+                "unknown runtime {id:?}; `talaria runtime list` shows the known ones"
+            )));
         }
         RuntimeCommand::Enable { id } => {
-            edit_config(&path, |doc| set_in_list(doc, "runtimes", "disabled", &id, false))?;
+            edit_config(&path, |doc| {
+                set_in_list(doc, "runtimes", "disabled", &id, false)
+            })?;
             eprintln!("enabled runtime {id} in profile {}", app.profile.name);
         }
         RuntimeCommand::Disable { id } => {
-            edit_config(&path, |doc| set_in_list(doc, "runtimes", "disabled", &id, true))?;
+            edit_config(&path, |doc| {
+                set_in_list(doc, "runtimes", "disabled", &id, true)
+            })?;
             eprintln!("disabled runtime {id} in profile {}", app.profile.name);
             if app.config()?.model.runtime == id {
                 eprintln!("warning: it is this profile's default runtime; choose another with `talaria runtime use ID`");

@@ -55,22 +55,31 @@ pub fn run(app: &App, cmd: SessionsCommand) -> Result<()> {
 }
 
 fn no_sessions(id: &str) -> Error {
-    Error::usage(format!("no session matches {id:?}; see `talaria sessions list` for the ids"))
+    Error::usage(format!(
+        "no session matches {id:?}; see `talaria sessions list` for the ids"
+    ))
 }
 
 fn print_list(app: &App, sessions: &[SessionRecord]) {
     if sessions.is_empty() {
-        eprintln!("no sessions in profile {:?} yet; start one with `talaria chat`", app.profile.name);
+        eprintln!(
+            "no sessions in profile {:?} yet; start one with `talaria chat`",
+            app.profile.name
+        );
         return;
     }
-    let mut rows = vec![["ID", "UPDATED (UTC)", "RUNTIME", "MODEL", "TITLE"].map(String::from).to_vec()];
+    let mut rows = vec![["ID", "UPDATED (UTC)", "RUNTIME", "MODEL", "TITLE"]
+        .map(String::from)
+        .to_vec()];
     rows.extend(sessions.iter().map(|s| {
         vec![
             s.id.clone(),
             short_time(&s.updated_at),
             s.runtime.clone(),
             s.model.clone(),
-            s.title.as_deref().map_or_else(|| "-".to_owned(), |t| excerpt(t, TITLE_WIDTH)),
+            s.title
+                .as_deref()
+                .map_or_else(|| "-".to_owned(), |t| excerpt(t, TITLE_WIDTH)),
         ]
     }));
     print_table(&rows);
@@ -80,8 +89,21 @@ fn print_list(app: &App, sessions: &[SessionRecord]) {
 /// followed.
 fn print_transcript(detail: &SessionDetail) {
     let s = &detail.session;
-    crate::outln!("session {}{}", s.id, s.title.as_deref().map(|t| format!(" — {t}")).unwrap_or_default());
-    crate::outln!("{} · {}/{} · updated {}", s.runtime, s.provider, s.model, s.updated_at);
+    crate::outln!(
+        "session {}{}",
+        s.id,
+        s.title
+            .as_deref()
+            .map(|t| format!(" — {t}"))
+            .unwrap_or_default()
+    );
+    crate::outln!(
+        "{} · {}/{} · updated {}",
+        s.runtime,
+        s.provider,
+        s.model,
+        s.updated_at
+    );
     let calls_after = |seq: i64| detail.tool_calls.iter().filter(move |c| c.after_seq == seq);
     for call in calls_after(0) {
         crate::outln!("{}", tool_line(call));

@@ -13,18 +13,35 @@ use crate::error::{Error, Result};
 /// comments and formatting (toml_edit). Refuses (Error::usage, exit 2, naming the file and line) when the
 /// existing file is invalid — the file is never rewritten while invalid — and also refuses to write a
 /// result that would not load. Creates the file (and its folder) when missing.
-pub fn edit_config(path: &Path, edit: impl FnOnce(&mut toml_edit::DocumentMut) -> Result<()>) -> Result<()> {
+pub fn edit_config(
+    path: &Path,
+    edit: impl FnOnce(&mut toml_edit::DocumentMut) -> Result<()>,
+) -> Result<()> {
     let original = read_optional(path)?;
     let text = original.as_deref().unwrap_or("");
-    Config::parse(text, path).map_err(|e| e.context(format!("not changing {} while it is invalid", path.display())))?;
+    Config::parse(text, path).map_err(|e| {
+        e.context(format!(
+            "not changing {} while it is invalid",
+            path.display()
+        ))
+    })?;
     let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| {
         // toml accepts TOML 1.1 syntax that toml_edit cannot yet rewrite.
         let line = e.span().map(|s| line_of(text, s.start));
-        invalid(path, line, None, &format!("{} (talaria cannot edit this syntax; make the change by hand)", e.message()))
+        invalid(
+            path,
+            line,
+            None,
+            &format!(
+                "{} (talaria cannot edit this syntax; make the change by hand)",
+                e.message()
+            ),
+        )
     })?;
     edit(&mut doc)?;
     let updated = doc.to_string();
-    Config::parse(&updated, path).map_err(|e| e.context("refusing to write a config that would not load"))?;
+    Config::parse(&updated, path)
+        .map_err(|e| e.context("refusing to write a config that would not load"))?;
     if original.as_deref() == Some(updated.as_str()) {
         return Ok(());
     }
@@ -37,7 +54,9 @@ fn existing_mode(path: &Path) -> Option<u32> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777)
+        std::fs::metadata(path)
+            .ok()
+            .map(|m| m.permissions().mode() & 0o7777)
     }
     #[cfg(not(unix))]
     {
@@ -47,35 +66,50 @@ fn existing_mode(path: &Path) -> Option<u32> {
 }
 
 /// The table at dotted path `table` (e.g. "plugins"), created when `create` is set.
-fn table_mut<'a>(doc: &'a mut toml_edit::DocumentMut, table: &str, create: bool) -> Result<Option<&'a mut dyn TableLike>> {
+fn table_mut<'a>(
+    doc: &'a mut toml_edit::DocumentMut,
+    table: &str,
+    create: bool,
+) -> Result<Option<&'a mut dyn TableLike>> {
     let mut current: &mut dyn TableLike = doc.as_table_mut();
     for part in table.split('.') {
         if !create && !current.contains_key(part) {
             return Ok(None);
         }
         let item = current.entry(part).or_insert_with(toml_edit::table);
-        current = item
-            .as_table_like_mut()
-            .ok_or_else(|| Error::usage(format!("config key `{table}` must be a table, like [{table}]")))?;
+        current = item.as_table_like_mut().ok_or_else(|| {
+            Error::usage(format!(
+                "config key `{table}` must be a table, like [{table}]"
+            ))
+        })?;
     }
     Ok(Some(current))
 }
 
 /// Adds or removes `id` in the string array `[table] key` (e.g. plugins.disabled), creating table/array as needed,
 /// without duplicates and keeping other entries and comments.
-pub fn set_in_list(doc: &mut toml_edit::DocumentMut, table: &str, key: &str, id: &str, present: bool) -> Result<()> {
+pub fn set_in_list(
+    doc: &mut toml_edit::DocumentMut,
+    table: &str,
+    key: &str,
+    id: &str,
+    present: bool,
+) -> Result<()> {
     // Removing from a list that does not exist is already done; do not add empty tables.
-    let Some(t) = table_mut(doc, table, present)? else { return Ok(()) };
+    let Some(t) = table_mut(doc, table, present)? else {
+        return Ok(());
+    };
     if !t.contains_key(key) {
         if !present {
             return Ok(());
         }
         t.insert(key, toml_edit::value(toml_edit::Array::new()));
     }
-    let array = t
-        .get_mut(key)
-        .and_then(Item::as_array_mut)
-        .ok_or_else(|| Error::usage(format!("config key `{table}.{key}` must be a list of strings, like {key} = [\"{id}\"]")))?;
+    let array = t.get_mut(key).and_then(Item::as_array_mut).ok_or_else(|| {
+        Error::usage(format!(
+            "config key `{table}.{key}` must be a list of strings, like {key} = [\"{id}\"]"
+        ))
+    })?;
     let has = array.iter().any(|v| v.as_str() == Some(id));
     if present && !has {
         array.push(id);
@@ -86,8 +120,15 @@ pub fn set_in_list(doc: &mut toml_edit::DocumentMut, table: &str, key: &str, id:
 }
 
 /// Sets `[table] key = "value"`.
-pub fn set_string(doc: &mut toml_edit::DocumentMut, table: &str, key: &str, value: &str) -> Result<()> {
-    let Some(t) = table_mut(doc, table, true)? else { return Ok(()) };
+pub fn set_string(
+    doc: &mut toml_edit::DocumentMut,
+    table: &str,
+    key: &str,
+    value: &str,
+) -> Result<()> {
+    let Some(t) = table_mut(doc, table, true)? else {
+        return Ok(());
+    };
     match t.get_mut(key) {
         Some(Item::Value(old)) => {
             // Keep the spacing and trailing comment around the old value.
@@ -96,11 +137,9 @@ pub fn set_string(doc: &mut toml_edit::DocumentMut, table: &str, key: &str, valu
             *new.decor_mut() = decor;
             *old = new;
         }
-        Some(_) => {
-            return Err(Error::usage(format!(
-                "config key `{table}.{key}` is a table; it must be a string, like {key} = \"{value}\""
-            )))
-        }
+        Some(_) => return Err(Error::usage(format!(
+            "config key `{table}.{key}` is a table; it must be a string, like {key} = \"{value}\""
+        ))),
         None => {
             t.insert(key, toml_edit::value(value));
         }

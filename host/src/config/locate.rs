@@ -25,16 +25,27 @@ pub(super) fn describe_toml_error(text: &str, path: &Path, e: &toml::de::Error) 
 /// 1-based line number of byte offset `at`.
 pub(super) fn line_of(text: &str, at: usize) -> usize {
     let at = at.min(text.len());
-    text.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..at]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 pub(super) fn dotted(segments: &[String]) -> String {
-    segments.iter().map(|s| quote_key(s)).collect::<Vec<_>>().join(".")
+    segments
+        .iter()
+        .map(|s| quote_key(s))
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// Keys that are not bare TOML keys are shown quoted, as they would be written.
 fn quote_key(key: &str) -> String {
-    let bare = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if bare {
         key.to_owned()
     } else {
@@ -62,9 +73,16 @@ fn join_key(prefix: &str, key: &str) -> String {
     }
 }
 
-fn walk_table(table: &dyn TableLike, prefix: &str, span: &Range<usize>, found: &mut Option<String>) {
+fn walk_table(
+    table: &dyn TableLike,
+    prefix: &str,
+    span: &Range<usize>,
+    found: &mut Option<String>,
+) {
     for (name, _) in table.iter() {
-        let Some((key, item)) = table.get_key_value(name) else { continue };
+        let Some((key, item)) = table.get_key_value(name) else {
+            continue;
+        };
         let path = join_key(prefix, name);
         if covers(key.span(), span) || covers(item.span(), span) {
             *found = Some(path.clone());
@@ -124,15 +142,28 @@ fn key_on_line(text: &str, line: usize) -> Option<String> {
     let (key, _) = current.split_once('=')?;
     let key = key.trim();
     let looks_like_key = !key.is_empty()
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || "-_.\"' ".contains(c))
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.\"' ".contains(c))
         && !current.starts_with('[');
     if !looks_like_key {
         return None;
     }
-    let header = lines[..line - 1].iter().rev().map(|l| l.trim()).find_map(|l| {
-        let inner = l.strip_prefix("[[").and_then(|l| l.split_once("]]")).map(|(h, _)| h);
-        inner.or_else(|| l.strip_prefix('[').and_then(|l| l.split_once(']')).map(|(h, _)| h))
-    });
+    let header = lines[..line - 1]
+        .iter()
+        .rev()
+        .map(|l| l.trim())
+        .find_map(|l| {
+            let inner = l
+                .strip_prefix("[[")
+                .and_then(|l| l.split_once("]]"))
+                .map(|(h, _)| h);
+            inner.or_else(|| {
+                l.strip_prefix('[')
+                    .and_then(|l| l.split_once(']'))
+                    .map(|(h, _)| h)
+            })
+        });
     Some(match header {
         Some(header) => format!("{}.{key}", header.trim()),
         None => key.to_owned(),

@@ -85,7 +85,13 @@ pub struct AuxTask {
 
 impl Default for AuxTask {
     fn default() -> Self {
-        AuxTask { provider: "auto".into(), model: None, extra_body: None, timeout: None, base_url: None }
+        AuxTask {
+            provider: "auto".into(),
+            model: None,
+            extra_body: None,
+            timeout: None,
+            base_url: None,
+        }
     }
 }
 
@@ -139,7 +145,10 @@ impl McpServer {
         seconds(self.timeout.unwrap_or(DEFAULT_MCP_TIMEOUT_SECS))
     }
     pub fn connect_timeout(&self) -> Duration {
-        seconds(self.connect_timeout.unwrap_or(DEFAULT_MCP_CONNECT_TIMEOUT_SECS))
+        seconds(
+            self.connect_timeout
+                .unwrap_or(DEFAULT_MCP_CONNECT_TIMEOUT_SECS),
+        )
     }
 }
 
@@ -159,7 +168,11 @@ pub struct ToolsConfig {
 
 impl Default for ToolsConfig {
     fn default() -> Self {
-        ToolsConfig { approval_policy: "on-request".into(), sandbox: "workspace-write".into(), web_search: false }
+        ToolsConfig {
+            approval_policy: "on-request".into(),
+            sandbox: "workspace-write".into(),
+            web_search: false,
+        }
     }
 }
 
@@ -168,8 +181,16 @@ pub const SANDBOX_MODES: [&str; 3] = ["read-only", "workspace-write", "danger-fu
 
 /// The top-level sections a plugin may own (`config = [...]` in its manifest) and
 /// receive as JSON; the host still parses and checks them.
-pub const SHAREABLE_SECTIONS: [&str; 8] =
-    ["model", "fallback_model", "auxiliary", "runtimes", "tools", "mcp_servers", "codex", "providers"];
+pub const SHAREABLE_SECTIONS: [&str; 8] = [
+    "model",
+    "fallback_model",
+    "auxiliary",
+    "runtimes",
+    "tools",
+    "mcp_servers",
+    "codex",
+    "providers",
+];
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -208,15 +229,26 @@ impl Config {
         let toml_error = |e: toml::de::Error| describe_toml_error(text, path, &e);
         let mut unread = Vec::new();
         let deserializer = toml::Deserializer::parse(text).map_err(toml_error)?;
-        let mut config: Config = serde_ignored::deserialize(deserializer, |key| unread.push(key.to_string())).map_err(toml_error)?;
+        let mut config: Config =
+            serde_ignored::deserialize(deserializer, |key| unread.push(key.to_string()))
+                .map_err(toml_error)?;
         if !unread.is_empty() {
             let table: toml::Table = toml::from_str(text).map_err(toml_error)?;
             for key in unread {
                 match table.get(&key) {
                     Some(section @ toml::Value::Table(_)) => {
-                        config.plugin_sections.insert(key, toml_to_json(section.clone()));
+                        config
+                            .plugin_sections
+                            .insert(key, toml_to_json(section.clone()));
                     }
-                    _ => return Err(key_error_in(text, path, std::slice::from_ref(&key), &format!("unknown field `{key}`"))),
+                    _ => {
+                        return Err(key_error_in(
+                            text,
+                            path,
+                            std::slice::from_ref(&key),
+                            &format!("unknown field `{key}`"),
+                        ))
+                    }
                 }
             }
         }
@@ -225,7 +257,12 @@ impl Config {
                 .ok()
                 .and_then(|doc| span_of_key(doc.as_table(), &problem.key))
                 .map(|span| line_of(text, span.start));
-            return Err(invalid(path, line, Some(&dotted(&problem.key)), &problem.message));
+            return Err(invalid(
+                path,
+                line,
+                Some(&dotted(&problem.key)),
+                &problem.message,
+            ));
         }
         Ok(config)
     }
@@ -237,14 +274,22 @@ impl Config {
         if !SHAREABLE_SECTIONS.contains(&name) {
             return self.plugin_sections.get(name).cloned();
         }
-        serde_json::to_value(self).ok()?.get(name).cloned().filter(|v| !v.is_null())
+        serde_json::to_value(self)
+            .ok()?
+            .get(name)
+            .cloned()
+            .filter(|v| !v.is_null())
     }
 
     /// What only the plugins found (enabled or not) can vouch for: every top-level table
     /// talaria does not know is claimed by one (else it is most likely a typo, never
     /// silently ignored), and every `[providers.*] transport` is provided by one.
     pub fn check_plugin_claims(&self, path: &Path, plugins: &impl PluginClaims) -> Result<()> {
-        if let Some(name) = self.plugin_sections.keys().find(|name| !plugins.claims_section(name)) {
+        if let Some(name) = self
+            .plugin_sections
+            .keys()
+            .find(|name| !plugins.claims_section(name))
+        {
             return Err(key_error(
                 path,
                 std::slice::from_ref(name),
@@ -269,7 +314,10 @@ impl Config {
 
     /// The `[plugin_config.<id>]` table as JSON, or Null when there is none.
     pub fn plugin_config(&self, id: &str) -> serde_json::Value {
-        self.plugin_config.get(id).cloned().unwrap_or(serde_json::Value::Null)
+        self.plugin_config
+            .get(id)
+            .cloned()
+            .unwrap_or(serde_json::Value::Null)
     }
 
     /// What serde cannot express: value sets, mutually exclusive keys, positive timeouts.
@@ -295,7 +343,10 @@ impl Config {
                 _ => {}
             }
             check_timeout(&["mcp_servers", name, "timeout"], server.timeout)?;
-            check_timeout(&["mcp_servers", name, "connect_timeout"], server.connect_timeout)?;
+            check_timeout(
+                &["mcp_servers", name, "connect_timeout"],
+                server.connect_timeout,
+            )?;
         }
         for (task, aux) in &self.auxiliary {
             check_timeout(&["auxiliary", task, "timeout"], aux.timeout)?;
@@ -304,11 +355,22 @@ impl Config {
             if allowed.contains(&value) {
                 Ok(())
             } else {
-                let list = allowed.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(", ");
-                Err(Problem { key: vec!["tools".into(), key.into()], message: format!("{value:?} is not one of {list}") })
+                let list = allowed
+                    .iter()
+                    .map(|a| format!("{a:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                Err(Problem {
+                    key: vec!["tools".into(), key.into()],
+                    message: format!("{value:?} is not one of {list}"),
+                })
             }
         };
-        one_of("approval_policy", &self.tools.approval_policy, &APPROVAL_POLICIES)?;
+        one_of(
+            "approval_policy",
+            &self.tools.approval_policy,
+            &APPROVAL_POLICIES,
+        )?;
         one_of("sandbox", &self.tools.sandbox, &SANDBOX_MODES)?;
         Ok(())
     }
@@ -322,7 +384,10 @@ struct Problem {
 
 impl Problem {
     fn new<const N: usize>(key: [&str; N], message: String) -> Problem {
-        Problem { key: key.iter().map(|s| s.to_string()).collect(), message }
+        Problem {
+            key: key.iter().map(|s| s.to_string()).collect(),
+            message,
+        }
     }
 }
 
@@ -357,12 +422,20 @@ pub trait PluginClaims {
 /// An error about `key` in the config file at `path` (a plugin's complaint about a
 /// section it owns), naming the line of the deepest part of the key that is in the file.
 pub fn key_error(path: &Path, key: &[String], message: &str) -> Error {
-    key_error_in(&std::fs::read_to_string(path).unwrap_or_default(), path, key, message)
+    key_error_in(
+        &std::fs::read_to_string(path).unwrap_or_default(),
+        path,
+        key,
+        message,
+    )
 }
 
 fn key_error_in(text: &str, path: &Path, key: &[String], message: &str) -> Error {
     let line = toml_edit::Document::parse(text).ok().and_then(|doc| {
-        (1..=key.len()).rev().find_map(|n| span_of_key(doc.as_table(), &key[..n])).map(|span| line_of(text, span.start))
+        (1..=key.len())
+            .rev()
+            .find_map(|n| span_of_key(doc.as_table(), &key[..n]))
+            .map(|span| line_of(text, span.start))
     });
     invalid(path, line, Some(&dotted(key)), message)
 }
@@ -393,18 +466,30 @@ fn toml_to_json(value: toml::Value) -> serde_json::Value {
         toml::Value::Boolean(b) => J::Bool(b),
         toml::Value::Datetime(d) => J::String(d.to_string()),
         toml::Value::Array(items) => J::Array(items.into_iter().map(toml_to_json).collect()),
-        toml::Value::Table(table) => J::Object(table.into_iter().map(|(k, v)| (k, toml_to_json(v))).collect()),
+        toml::Value::Table(table) => J::Object(
+            table
+                .into_iter()
+                .map(|(k, v)| (k, toml_to_json(v)))
+                .collect(),
+        ),
     }
 }
 
 // Deserializing TOML straight into serde_json::Value would turn datetimes into toml's
 // private marker maps; going through toml's own types avoids that.
-fn plugin_tables<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<BTreeMap<String, serde_json::Value>, D::Error> {
+fn plugin_tables<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<BTreeMap<String, serde_json::Value>, D::Error> {
     let tables = BTreeMap::<String, toml::Table>::deserialize(d)?;
-    Ok(tables.into_iter().map(|(id, t)| (id, toml_to_json(toml::Value::Table(t)))).collect())
+    Ok(tables
+        .into_iter()
+        .map(|(id, t)| (id, toml_to_json(toml::Value::Table(t))))
+        .collect())
 }
 
-fn optional_json<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<serde_json::Value>, D::Error> {
+fn optional_json<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<serde_json::Value>, D::Error> {
     Ok(Option::<toml::Value>::deserialize(d)?.map(toml_to_json))
 }
 
@@ -477,7 +562,10 @@ web_search = false             # the hosted web search tool, where the model has
         assert_eq!(c.fallback_model.unwrap().model, "gpt-5.3-codex");
         let vision = &c.auxiliary["vision"];
         assert_eq!(vision.provider, "codex");
-        assert_eq!(vision.extra_body, Some(serde_json::json!({"reasoning": {"effort": "low"}})));
+        assert_eq!(
+            vision.extra_body,
+            Some(serde_json::json!({"reasoning": {"effort": "low"}}))
+        );
         let files = &c.mcp_servers["files"];
         assert_eq!(files.command.as_deref(), Some("npx"));
         assert_eq!(files.timeout(), Duration::from_secs(120));
@@ -529,16 +617,25 @@ web_search = false             # the hosted web search tool, where the model has
         assert!(m.contains("line 3, key model.fsat"), "{m}");
         assert!(m.contains("unknown field `fsat`"), "{m}");
         let m = err("# mine\nbogus = 1\n[model]\n");
-        assert!(m.contains("line 2, key bogus") && m.contains("unknown field `bogus`"), "{m}");
+        assert!(
+            m.contains("line 2, key bogus") && m.contains("unknown field `bogus`"),
+            "{m}"
+        );
         let m = err("[providers.p]\nkind = \"openai-compatible\"\n");
-        assert!(m.contains("line 1, key providers.p") && m.contains("base_url"), "{m}");
+        assert!(
+            m.contains("line 1, key providers.p") && m.contains("base_url"),
+            "{m}"
+        );
     }
 
     #[test]
     fn mcp_server_needs_exactly_one_of_command_and_url() {
         let m = err("[model]\n[mcp_servers.both]\ncommand = \"x\"\nurl = \"http://h\"\n");
         assert!(m.contains("line 2, key mcp_servers.both"), "{m}");
-        assert!(m.contains("\"both\"") && m.contains("command") && m.contains("url"), "{m}");
+        assert!(
+            m.contains("\"both\"") && m.contains("command") && m.contains("url"),
+            "{m}"
+        );
         let m = err("[mcp_servers.none]\nargs = []\n");
         assert!(m.contains("mcp_servers.none"), "{m}");
     }
@@ -550,9 +647,15 @@ web_search = false             # the hosted web search tool, where the model has
         let m = err("[auxiliary.t]\ntimeout = -1.5\n");
         assert!(m.contains("key auxiliary.t.timeout"), "{m}");
         let m = err("[tools]\nsandbox = \"yolo\"\n");
-        assert!(m.contains("line 2, key tools.sandbox") && m.contains("workspace-write"), "{m}");
+        assert!(
+            m.contains("line 2, key tools.sandbox") && m.contains("workspace-write"),
+            "{m}"
+        );
         let ok = parse("[providers.p]\nkind = \"openai-compatible\"\nbase_url = \"http://h\"\ntransport = \"responses\"\n");
-        assert_eq!(ok.unwrap().providers["p"].transport.as_deref(), Some("responses"));
+        assert_eq!(
+            ok.unwrap().providers["p"].transport.as_deref(),
+            Some("responses")
+        );
     }
 
     /// Plugins found that claim one section and provide one transport.
@@ -577,10 +680,30 @@ web_search = false             # the hosted web search tool, where the model has
         let text = "[providers.p]\nkind = \"openai-compatible\"\nbase_url = \"http://h\"\ntransport = \"grpc\"\n";
         std::fs::write(&path, text).unwrap();
         let c = Config::load(&path).unwrap();
-        let e = c.check_plugin_claims(&path, &Found { section: "", transport: "responses" }).unwrap_err();
+        let e = c
+            .check_plugin_claims(
+                &path,
+                &Found {
+                    section: "",
+                    transport: "responses",
+                },
+            )
+            .unwrap_err();
         assert_eq!(e.exit, crate::error::Exit::Usage);
-        assert!(e.message.contains("line 4, key providers.p.transport") && e.message.contains("\"grpc\""), "{}", e.message);
-        c.check_plugin_claims(&path, &Found { section: "", transport: "grpc" }).unwrap();
+        assert!(
+            e.message.contains("line 4, key providers.p.transport")
+                && e.message.contains("\"grpc\""),
+            "{}",
+            e.message
+        );
+        c.check_plugin_claims(
+            &path,
+            &Found {
+                section: "",
+                transport: "grpc",
+            },
+        )
+        .unwrap();
     }
 
     #[test]
@@ -590,11 +713,34 @@ web_search = false             # the hosted web search tool, where the model has
         let text = "[model]\n\n[relay]\nlabel = \"hi\"\n[relay.inner]\nn = 1\n";
         std::fs::write(&path, text).unwrap();
         let c = Config::load(&path).unwrap();
-        assert_eq!(c.section("relay"), Some(serde_json::json!({"label": "hi", "inner": {"n": 1}})));
-        c.check_plugin_claims(&path, &Found { section: "relay", transport: "" }).unwrap();
-        let e = c.check_plugin_claims(&path, &Found { section: "", transport: "" }).unwrap_err();
+        assert_eq!(
+            c.section("relay"),
+            Some(serde_json::json!({"label": "hi", "inner": {"n": 1}}))
+        );
+        c.check_plugin_claims(
+            &path,
+            &Found {
+                section: "relay",
+                transport: "",
+            },
+        )
+        .unwrap();
+        let e = c
+            .check_plugin_claims(
+                &path,
+                &Found {
+                    section: "",
+                    transport: "",
+                },
+            )
+            .unwrap_err();
         assert_eq!(e.exit, crate::error::Exit::Usage);
-        assert!(e.message.contains("line 3, key relay") && e.message.contains("unknown section [relay]"), "{}", e.message);
+        assert!(
+            e.message.contains("line 3, key relay")
+                && e.message.contains("unknown section [relay]"),
+            "{}",
+            e.message
+        );
         // Inside talaria's own sections, unknown keys are still refused.
         let m = err("[model]\nfsat = true\n[relay]\nx = 1\n");
         assert!(m.contains("line 2, key model.fsat"), "{m}");
@@ -604,16 +750,36 @@ web_search = false             # the hosted web search tool, where the model has
     fn plugin_owned_sections_and_their_errors() {
         let c = parse("[mcp_servers.a]\ncommand = \"x\"\n").unwrap();
         assert_eq!(c.section("mcp_servers").unwrap()["a"]["command"], "x");
-        assert_eq!(c.section("plugin_config"), None, "not a section a plugin may own");
+        assert_eq!(
+            c.section("plugin_config"),
+            None,
+            "not a section a plugin may own"
+        );
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.toml");
         std::fs::write(&path, "# mine\n[plugin_config.acme]\ngreeting = 5\n").unwrap();
-        let key: Vec<String> = ["plugin_config", "acme", "greeting"].iter().map(|s| s.to_string()).collect();
+        let key: Vec<String> = ["plugin_config", "acme", "greeting"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let e = key_error(&path, &key, "must be text");
         assert_eq!(e.exit, crate::error::Exit::Usage);
-        assert!(e.message.contains("line 3, key plugin_config.acme.greeting: must be text"), "{}", e.message);
-        let e = key_error(&path, &["plugin_config".into(), "acme".into(), "missing".into()], "x");
-        assert!(e.message.contains("line 2"), "falls back to the table: {}", e.message);
+        assert!(
+            e.message
+                .contains("line 3, key plugin_config.acme.greeting: must be text"),
+            "{}",
+            e.message
+        );
+        let e = key_error(
+            &path,
+            &["plugin_config".into(), "acme".into(), "missing".into()],
+            "x",
+        );
+        assert!(
+            e.message.contains("line 2"),
+            "falls back to the table: {}",
+            e.message
+        );
     }
 
     #[test]
@@ -633,10 +799,16 @@ web_search = false             # the hosted web search tool, where the model has
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.toml");
         std::fs::write(&path, COMMENTED).unwrap();
-        edit_config(&path, |doc| set_in_list(doc, "plugins", "disabled", "b", true)).unwrap();
+        edit_config(&path, |doc| {
+            set_in_list(doc, "plugins", "disabled", "b", true)
+        })
+        .unwrap();
         let after = std::fs::read_to_string(&path).unwrap();
         assert_eq!(after, COMMENTED.replace("[\"a\"]", "[\"a\", \"b\"]"));
-        edit_config(&path, |doc| set_string(doc, "model", "runtime", "codex_app_server")).unwrap();
+        edit_config(&path, |doc| {
+            set_string(doc, "model", "runtime", "codex_app_server")
+        })
+        .unwrap();
         let after = std::fs::read_to_string(&path).unwrap();
         assert_eq!(
             after,
@@ -644,7 +816,10 @@ web_search = false             # the hosted web search tool, where the model has
                 .replace("[\"a\"]", "[\"a\", \"b\"]")
                 .replace("\"auto\"   # keep", "\"codex_app_server\"   # keep")
         );
-        assert_eq!(Config::load(&path).unwrap().model.runtime, "codex_app_server");
+        assert_eq!(
+            Config::load(&path).unwrap().model.runtime,
+            "codex_app_server"
+        );
     }
 
     #[test]
@@ -652,20 +827,38 @@ web_search = false             # the hosted web search tool, where the model has
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.toml");
         std::fs::write(&path, COMMENTED).unwrap();
-        edit_config(&path, |doc| set_in_list(doc, "plugins", "disabled", "a", true)).unwrap();
+        edit_config(&path, |doc| {
+            set_in_list(doc, "plugins", "disabled", "a", true)
+        })
+        .unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), COMMENTED);
-        edit_config(&path, |doc| set_in_list(doc, "runtimes", "disabled", "x", true)).unwrap();
-        edit_config(&path, |doc| set_in_list(doc, "runtimes", "disabled", "x", true)).unwrap();
+        edit_config(&path, |doc| {
+            set_in_list(doc, "runtimes", "disabled", "x", true)
+        })
+        .unwrap();
+        edit_config(&path, |doc| {
+            set_in_list(doc, "runtimes", "disabled", "x", true)
+        })
+        .unwrap();
         assert_eq!(Config::load(&path).unwrap().runtimes.disabled, ["x"]);
-        edit_config(&path, |doc| set_in_list(doc, "plugins", "disabled", "a", false)).unwrap();
+        edit_config(&path, |doc| {
+            set_in_list(doc, "plugins", "disabled", "a", false)
+        })
+        .unwrap();
         let c = Config::load(&path).unwrap();
         assert!(c.plugins.disabled.is_empty());
         assert!(c.runtimes.contains("x"));
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.starts_with("# my config\n") && text.contains("# disabled plugins\n"), "{text}");
+        assert!(
+            text.starts_with("# my config\n") && text.contains("# disabled plugins\n"),
+            "{text}"
+        );
         // Removing from a list that does not exist adds nothing.
         let before = text.clone();
-        edit_config(&path, |doc| set_in_list(doc, "nothing", "disabled", "a", false)).unwrap();
+        edit_config(&path, |doc| {
+            set_in_list(doc, "nothing", "disabled", "a", false)
+        })
+        .unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
     }
 
@@ -675,9 +868,16 @@ web_search = false             # the hosted web search tool, where the model has
         let path = dir.path().join("config.toml");
         let broken = "# mine\n[model]\nfast = \"yes\"\n";
         std::fs::write(&path, broken).unwrap();
-        let e = edit_config(&path, |doc| set_in_list(doc, "plugins", "disabled", "a", true)).unwrap_err();
+        let e = edit_config(&path, |doc| {
+            set_in_list(doc, "plugins", "disabled", "a", true)
+        })
+        .unwrap_err();
         assert_eq!(e.exit, crate::error::Exit::Usage);
-        assert!(e.message.contains("line 3") && e.message.contains("model.fast"), "{}", e.message);
+        assert!(
+            e.message.contains("line 3") && e.message.contains("model.fast"),
+            "{}",
+            e.message
+        );
         assert_eq!(std::fs::read(&path).unwrap(), broken.as_bytes());
 
         // An edit whose result would not load is refused too.

@@ -71,14 +71,25 @@ impl Catalog {
         for dir in plugin_path_env() {
             // A folder the user named explicitly should exist; say so when it does not.
             if !dir.exists() {
-                unreadable.push((dir.clone(), "no such folder (from TALARIA_PLUGIN_PATH)".into()));
+                unreadable.push((
+                    dir.clone(),
+                    "no such folder (from TALARIA_PLUGIN_PATH)".into(),
+                ));
             }
             scan(&dir, Source::Path, &mut found, &mut unreadable);
         }
-        scan(&home.plugins_dir(), Source::Installed, &mut found, &mut unreadable);
+        scan(
+            &home.plugins_dir(),
+            Source::Installed,
+            &mut found,
+            &mut unreadable,
+        );
         first_party(&mut found, &mut unreadable);
 
-        let mut catalog = Catalog { unreadable, ..Default::default() };
+        let mut catalog = Catalog {
+            unreadable,
+            ..Default::default()
+        };
         for entry in found {
             if catalog.entries.iter().any(|e| e.id == entry.id) {
                 catalog.shadowed.push(entry);
@@ -101,13 +112,22 @@ impl Catalog {
 
 fn plugin_path_env() -> Vec<PathBuf> {
     std::env::var_os("TALARIA_PLUGIN_PATH")
-        .map(|v| std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()).collect())
+        .map(|v| {
+            std::env::split_paths(&v)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 /// Scans `dir`: a plugin folder itself, or a folder of plugin folders. A missing folder
 /// is simply empty; an unreadable one is reported.
-fn scan(dir: &Path, source: Source, found: &mut Vec<PluginEntry>, unreadable: &mut Vec<(PathBuf, String)>) {
+fn scan(
+    dir: &Path,
+    source: Source,
+    found: &mut Vec<PluginEntry>,
+    unreadable: &mut Vec<(PathBuf, String)>,
+) {
     if dir.join(MANIFEST_FILE).exists() {
         found.push(entry_from_folder(dir, source));
         return;
@@ -120,10 +140,17 @@ fn scan(dir: &Path, source: Source, found: &mut Vec<PluginEntry>, unreadable: &m
             return;
         }
     };
-    let mut dirs: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    let mut dirs: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
     dirs.sort();
     for sub in dirs {
-        if sub.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+        if sub
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        {
             continue; // temp folders of an install in progress
         }
         match std::fs::read_dir(&sub) {
@@ -138,7 +165,10 @@ fn scan(dir: &Path, source: Source, found: &mut Vec<PluginEntry>, unreadable: &m
 
 /// Reads a plugin folder's manifest and locates its library.
 pub fn entry_from_folder(dir: &Path, source: Source) -> PluginEntry {
-    let folder_name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let folder_name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let manifest_path = dir.join(MANIFEST_FILE);
     let mut entry = PluginEntry {
         id: folder_name,
@@ -152,7 +182,10 @@ pub fn entry_from_folder(dir: &Path, source: Source) -> PluginEntry {
     let text = match std::fs::read_to_string(&manifest_path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            entry.problem = Some(format!("missing manifest: {} has a library but no {MANIFEST_FILE}", dir.display()));
+            entry.problem = Some(format!(
+                "missing manifest: {} has a library but no {MANIFEST_FILE}",
+                dir.display()
+            ));
             return entry;
         }
         Err(e) => {
@@ -167,7 +200,9 @@ pub fn entry_from_folder(dir: &Path, source: Source) -> PluginEntry {
             entry.library = Some(lib);
             entry.manifest = Some(manifest);
         }
-        Err(e) => entry.problem = Some(format!("invalid manifest {}: {e}", manifest_path.display())),
+        Err(e) => {
+            entry.problem = Some(format!("invalid manifest {}: {e}", manifest_path.display()))
+        }
     }
     entry
 }
@@ -187,7 +222,10 @@ fn find_library(dir: &Path) -> Option<PathBuf> {
 /// (`cargo build`, whatever `CARGO_TARGET_DIR` is). Test binaries live one level down,
 /// in `deps/`, so the parent is searched too.
 fn first_party(found: &mut Vec<PluginEntry>, unreadable: &mut Vec<(PathBuf, String)>) {
-    let Some(exe_dir) = std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_path_buf)) else {
+    let Some(exe_dir) = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+    else {
         return;
     };
     let bundled = exe_dir.join("plugins");
@@ -210,7 +248,10 @@ fn first_party(found: &mut Vec<PluginEntry>, unreadable: &mut Vec<(PathBuf, Stri
         let file = manifest.library_file_name();
         let library = search.iter().map(|d| d.join(&file)).find(|p| p.is_file());
         let problem = library.is_none().then(|| {
-            format!("library {file} not found next to {} (build it with `cargo build --workspace`)", exe_dir.display())
+            format!(
+                "library {file} not found next to {} (build it with `cargo build --workspace`)",
+                exe_dir.display()
+            )
         });
         found.push(PluginEntry {
             id: manifest.id.clone(),
@@ -252,18 +293,34 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let p = tmp.path().join("stray");
         std::fs::create_dir(&p).unwrap();
-        std::fs::write(p.join(format!("libstray{}", std::env::consts::DLL_SUFFIX)), b"x").unwrap();
+        std::fs::write(
+            p.join(format!("libstray{}", std::env::consts::DLL_SUFFIX)),
+            b"x",
+        )
+        .unwrap();
         let mut found = Vec::new();
         let mut bad = Vec::new();
         scan(tmp.path(), Source::Path, &mut found, &mut bad);
         assert_eq!(found.len(), 1);
-        assert!(found[0].problem.as_deref().unwrap().contains("missing manifest"), "{:?}", found[0].problem);
+        assert!(
+            found[0]
+                .problem
+                .as_deref()
+                .unwrap()
+                .contains("missing manifest"),
+            "{:?}",
+            found[0].problem
+        );
     }
 
     #[test]
     fn a_single_plugin_folder_is_accepted_directly() {
         let tmp = tempfile::tempdir().unwrap();
-        std::fs::write(tmp.path().join(MANIFEST_FILE), "id='x'\nversion='1.0.0'\nkind='tool'\nabi='^1'\n").unwrap();
+        std::fs::write(
+            tmp.path().join(MANIFEST_FILE),
+            "id='x'\nversion='1.0.0'\nkind='tool'\nabi='^1'\n",
+        )
+        .unwrap();
         let mut found = Vec::new();
         scan(tmp.path(), Source::Path, &mut found, &mut Vec::new());
         assert_eq!(found[0].id, "x");

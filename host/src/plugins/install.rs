@@ -16,10 +16,16 @@ pub fn install(home: &Home, source: &Path, force: bool) -> Result<PluginEntry> {
     let folder = plugin_folder(source)?;
     let entry = entry_from_folder(&folder, Source::Path);
     if let Err(e) = loader::inspect(&entry) {
-        return Err(Error::usage(format!("not installed: {}", describe_failure(&entry, &e))));
+        return Err(Error::usage(format!(
+            "not installed: {}",
+            describe_failure(&entry, &e)
+        )));
     }
     let (Some(manifest), Some(library)) = (&entry.manifest, &entry.library) else {
-        return Err(Error::usage(format!("not installed: {} is not a complete plugin folder", folder.display())));
+        return Err(Error::usage(format!(
+            "not installed: {} is not a complete plugin folder",
+            folder.display()
+        )));
     };
 
     let plugins = home.plugins_dir();
@@ -92,8 +98,13 @@ pub fn remove(home: &Home, catalog: &Catalog, id: &str) -> Result<PathBuf> {
 
 /// Accepts the plugin's folder, its manifest, or its library file.
 fn plugin_folder(source: &Path) -> Result<PathBuf> {
-    let meta = std::fs::metadata(source).map_err(|e| Error::usage(format!("cannot install {}: {e}", source.display())))?;
-    let folder = if meta.is_dir() { source.to_path_buf() } else { source.parent().map(Path::to_path_buf).unwrap_or_default() };
+    let meta = std::fs::metadata(source)
+        .map_err(|e| Error::usage(format!("cannot install {}: {e}", source.display())))?;
+    let folder = if meta.is_dir() {
+        source.to_path_buf()
+    } else {
+        source.parent().map(Path::to_path_buf).unwrap_or_default()
+    };
     if !folder.join(MANIFEST_FILE).is_file() {
         return Err(Error::usage(format!(
             "{} has no {MANIFEST_FILE}; a plugin folder holds the manifest and the library (see docs/plugin-guide.md)",

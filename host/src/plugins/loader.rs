@@ -39,7 +39,9 @@ pub enum LoadError {
     AbiStableHeader(String),
     #[error("built against an incompatible talaria-plugin-api: {0}")]
     InterfaceVersion(String),
-    #[error("its ABI layout does not match this host's (rebuild it against the same talaria-sdk): {0}")]
+    #[error(
+        "its ABI layout does not match this host's (rebuild it against the same talaria-sdk): {0}"
+    )]
     Layout(String),
     #[error("{0}")]
     AbiVersion(String),
@@ -59,31 +61,49 @@ pub fn inspect(entry: &PluginEntry) -> Result<Inspected, LoadError> {
     if let Some(problem) = &entry.problem {
         return Err(LoadError::Entry(problem.clone()));
     }
-    let file_manifest = entry.manifest.as_ref().ok_or_else(|| LoadError::Entry("no manifest".into()))?;
+    let file_manifest = entry
+        .manifest
+        .as_ref()
+        .ok_or_else(|| LoadError::Entry("no manifest".into()))?;
     check_manifest_abi(file_manifest)?;
-    let library = entry.library.as_deref().filter(|p| p.is_file()).ok_or(LoadError::NoLibrary)?;
+    let library = entry
+        .library
+        .as_deref()
+        .filter(|p| p.is_file())
+        .ok_or(LoadError::NoLibrary)?;
     let module = open(library)?;
 
     let reported = (module.abi_version())();
-    check_abi_compatible(reported.as_str(), ABI_VERSION).map_err(|e| LoadError::AbiVersion(e.to_string()))?;
+    check_abi_compatible(reported.as_str(), ABI_VERSION)
+        .map_err(|e| LoadError::AbiVersion(e.to_string()))?;
 
-    let built_in = Manifest::parse((module.manifest())().as_str()).map_err(|e| LoadError::BuiltInManifest(e.to_string()))?;
+    let built_in = Manifest::parse((module.manifest())().as_str())
+        .map_err(|e| LoadError::BuiltInManifest(e.to_string()))?;
     let differences = file_manifest.differences(&built_in);
     if !differences.is_empty() {
         return Err(LoadError::ManifestMismatch(differences.join("; ")));
     }
-    Ok(Inspected { module, manifest: built_in })
+    Ok(Inspected {
+        module,
+        manifest: built_in,
+    })
 }
 
 /// Inspects, then runs the plugin's init with the host services it will keep.
-pub fn load(entry: &PluginEntry, services: HostServicesBox) -> Result<(Inspected, PluginBox), LoadError> {
+pub fn load(
+    entry: &PluginEntry,
+    services: HostServicesBox,
+) -> Result<(Inspected, PluginBox), LoadError> {
     let inspected = inspect(entry)?;
-    let instance = (inspected.module.init())(services).into_result().map_err(|e| {
-        match serde_json::from_str::<ConfigProblem>(&e.data) {
-            Ok(problem) => LoadError::Config { message: e.message.into_string(), key: problem.config_key },
+    let instance = (inspected.module.init())(services)
+        .into_result()
+        .map_err(|e| match serde_json::from_str::<ConfigProblem>(&e.data) {
+            Ok(problem) => LoadError::Config {
+                message: e.message.into_string(),
+                key: problem.config_key,
+            },
             Err(_) => LoadError::Init(e.message.into_string()),
-        }
-    })?;
+        })?;
     Ok((inspected, instance))
 }
 
@@ -92,7 +112,10 @@ fn check_manifest_abi(manifest: &Manifest) -> Result<(), LoadError> {
     if manifest.abi.matches(&host) {
         Ok(())
     } else {
-        Err(LoadError::ManifestAbi { required: manifest.abi.to_string(), host: ABI_VERSION.into() })
+        Err(LoadError::ManifestAbi {
+            required: manifest.abi.to_string(),
+            host: ABI_VERSION.into(),
+        })
     }
 }
 
@@ -100,7 +123,9 @@ fn check_manifest_abi(manifest: &Manifest) -> Result<(), LoadError> {
 /// the interface crate's version and the root module's layout.
 fn open(path: &Path) -> Result<PluginModuleRef, LoadError> {
     let header = lib_header_from_path(path).map_err(classify)?;
-    header.init_root_module::<PluginModuleRef>().map_err(classify)
+    header
+        .init_root_module::<PluginModuleRef>()
+        .map_err(classify)
 }
 
 fn classify(e: LibraryError) -> LoadError {
@@ -108,9 +133,13 @@ fn classify(e: LibraryError) -> LoadError {
         LibraryError::OpenError { err, .. } => LoadError::Open(err.to_string()),
         LibraryError::GetSymbolError { .. } => LoadError::NotAPlugin,
         LibraryError::InvalidAbiHeader(h) => LoadError::AbiStableHeader(format!("{h:?}")),
-        LibraryError::IncompatibleVersionNumber { expected_version, actual_version, .. } => {
-            LoadError::InterfaceVersion(format!("the host expects {expected_version}, the library has {actual_version}"))
-        }
+        LibraryError::IncompatibleVersionNumber {
+            expected_version,
+            actual_version,
+            ..
+        } => LoadError::InterfaceVersion(format!(
+            "the host expects {expected_version}, the library has {actual_version}"
+        )),
         LibraryError::AbiInstability(e) => LoadError::Layout(first_lines(&e.to_string(), 6)),
         other => LoadError::Open(first_lines(&other.to_string(), 6)),
     }

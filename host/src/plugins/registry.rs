@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use talaria_plugin_api::abi::{CancelFlag, EventSinkArc, PluginBox, PluginError};
 use talaria_plugin_api::manifest::{Manifest, PluginKind};
 use talaria_plugin_api::methods::{self, ProviderInfoMethod};
-use talaria_plugin_api::payload::{Description, ErrorKind, ListedTool, ToolCallRequest, ToolList, ToolOutput};
+use talaria_plugin_api::payload::{
+    Description, ErrorKind, ListedTool, ToolCallRequest, ToolList, ToolOutput,
+};
 use talaria_plugin_api::provider::{Empty, ProviderCall, ProviderInfo};
 
 use super::discovery::{Catalog, PluginEntry};
@@ -111,7 +113,10 @@ impl Registry {
         let outcome = slot.get_or_init(|| {
             let outcome = self.load(entry).map(Arc::new).map_err(|e| match e {
                 // The plugin refused its config: the user fixes the file (exit 2).
-                LoadError::Config { message, key } => (Exit::Usage, self.context.config_error(&key, &message).message),
+                LoadError::Config { message, key } => (
+                    Exit::Usage,
+                    self.context.config_error(&key, &message).message,
+                ),
                 e => (Exit::Missing, describe_failure(entry, &e)),
             });
             if let Err((_, message)) = &outcome {
@@ -119,15 +124,25 @@ impl Registry {
             }
             outcome
         });
-        outcome.clone().map_err(|(exit, message)| Error::new(exit, message))
+        outcome
+            .clone()
+            .map_err(|(exit, message)| Error::new(exit, message))
     }
 
     fn load(&self, entry: &PluginEntry) -> std::result::Result<LoadedPlugin, LoadError> {
-        let manifest = entry.manifest.as_ref().ok_or_else(|| LoadError::Entry("no manifest".into()))?;
+        let manifest = entry
+            .manifest
+            .as_ref()
+            .ok_or_else(|| LoadError::Entry("no manifest".into()))?;
         let services = PluginHost::boxed(manifest, &self.context, self.me.clone());
         let (inspected, instance) = loader::load(entry, services)?;
         let description = describe(&instance).map_err(LoadError::Init)?;
-        Ok(LoadedPlugin { id: entry.id.clone(), manifest: inspected.manifest, instance, description })
+        Ok(LoadedPlugin {
+            id: entry.id.clone(),
+            manifest: inspected.manifest,
+            instance,
+            description,
+        })
     }
 
     fn slots(&self) -> MutexGuard<'_, HashMap<String, LoadSlot>> {
@@ -136,17 +151,23 @@ impl Registry {
 
     /// Enabled plugins of a kind, in id order.
     pub fn enabled_of_kind(&self, kind: PluginKind) -> impl Iterator<Item = &PluginEntry> {
-        self.catalog
-            .entries
-            .iter()
-            .filter(move |e| self.is_enabled(&e.id) && e.manifest.as_ref().is_some_and(|m| m.has_kind(kind)))
+        self.catalog.entries.iter().filter(move |e| {
+            self.is_enabled(&e.id) && e.manifest.as_ref().is_some_and(|m| m.has_kind(kind))
+        })
     }
 
     /// The plugin of `kind` that serves `id` (a provider id, a wire API, a runtime id),
     /// as `serves` decides. Served only by disabled plugins: exit 2 naming the command
     /// that enables one; by nobody: exit 2 with `what`'s own hint.
-    fn serving(&self, kind: PluginKind, id: &str, what: &str, serves: impl Fn(&PluginEntry) -> bool) -> Result<Arc<LoadedPlugin>> {
-        let candidates: Vec<&PluginEntry> = self.catalog.entries.iter().filter(|e| serves(e)).collect();
+    fn serving(
+        &self,
+        kind: PluginKind,
+        id: &str,
+        what: &str,
+        serves: impl Fn(&PluginEntry) -> bool,
+    ) -> Result<Arc<LoadedPlugin>> {
+        let candidates: Vec<&PluginEntry> =
+            self.catalog.entries.iter().filter(|e| serves(e)).collect();
         if let Some(entry) = candidates.iter().find(|e| self.is_enabled(&e.id)) {
             return self.plugin(&entry.id);
         }
@@ -165,40 +186,65 @@ impl Registry {
     /// id). An entry whose manifest is unusable is matched by its id alone, so asking for
     /// it reports why it cannot load (exit 4) instead of claiming nobody provides it.
     pub fn provider_plugin(&self, id: &str) -> Result<Arc<LoadedPlugin>> {
-        self.serving(PluginKind::Provider, id, "model provider", |e| match &e.manifest {
-            Some(m) => m.has_kind(PluginKind::Provider) && (e.id == id || m.provides.providers.iter().any(|p| p == id)),
-            None => e.id == id,
+        self.serving(PluginKind::Provider, id, "model provider", |e| {
+            match &e.manifest {
+                Some(m) => {
+                    m.has_kind(PluginKind::Provider)
+                        && (e.id == id || m.provides.providers.iter().any(|p| p == id))
+                }
+                None => e.id == id,
+            }
         })
     }
 
     /// What the provider says about itself (`provider.info`), asked once per process.
     pub fn provider_info(&self, id: &str) -> Result<ProviderInfo> {
-        if let Some(info) = self.provider_infos.lock().unwrap_or_else(PoisonError::into_inner).get(id) {
+        if let Some(info) = self
+            .provider_infos
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+        {
             return Ok(info.clone());
         }
         let plugin = self.provider_plugin(id)?;
-        let info = client::call::<ProviderInfoMethod>(&plugin, &ProviderCall::new(id, Empty {}), crate::events::notices(), CancelFlag::new())
-            .map_err(|e| crate::provider::plugin_error(&e).context(format!("provider {id}")))?;
-        self.provider_infos.lock().unwrap_or_else(PoisonError::into_inner).insert(id.to_owned(), info.clone());
+        let info = client::call::<ProviderInfoMethod>(
+            &plugin,
+            &ProviderCall::new(id, Empty {}),
+            crate::events::notices(),
+            CancelFlag::new(),
+        )
+        .map_err(|e| crate::provider::plugin_error(&e).context(format!("provider {id}")))?;
+        self.provider_infos
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id.to_owned(), info.clone());
         Ok(info)
     }
 
     /// The transport plugin for a wire API (its manifest's `provides.transports`).
     pub fn transport_for(&self, wire_api: &str) -> Result<Arc<LoadedPlugin>> {
-        self.serving(PluginKind::Transport, wire_api, "transport", |e| e.manifest.as_ref().is_some_and(|m| m.provides_transport(wire_api)))
+        self.serving(PluginKind::Transport, wire_api, "transport", |e| {
+            e.manifest
+                .as_ref()
+                .is_some_and(|m| m.provides_transport(wire_api))
+        })
     }
 
     /// The transport that carries requests for provider `id`.
     pub fn transport_for_provider(&self, id: &str) -> Result<Arc<LoadedPlugin>> {
         let info = self.provider_info(id)?;
-        self.transport_for(&info.wire_api).map_err(|e| e.context(format!("provider {id} speaks {}", info.wire_api)))
+        self.transport_for(&info.wire_api)
+            .map_err(|e| e.context(format!("provider {id} speaks {}", info.wire_api)))
     }
 
     /// Every runtime the enabled runtime plugins provide.
     pub fn runtimes(&self) -> Vec<RuntimeInfo> {
         let mut out = Vec::new();
         for entry in self.enabled_of_kind(PluginKind::Runtime) {
-            let Some(manifest) = &entry.manifest else { continue };
+            let Some(manifest) = &entry.manifest else {
+                continue;
+            };
             for id in manifest.runtime_ids() {
                 out.push(RuntimeInfo {
                     enabled: !self.disabled_runtimes.contains(&id),
@@ -216,7 +262,11 @@ impl Registry {
         let runtimes = self.runtimes();
         let Some(found) = runtimes.iter().find(|r| r.id == id) else {
             // A runtime of a disabled plugin: say which plugin to enable.
-            let serves = |e: &&PluginEntry| e.manifest.as_ref().is_some_and(|m| m.has_kind(PluginKind::Runtime) && m.runtime_ids().iter().any(|r| r == id));
+            let serves = |e: &&PluginEntry| {
+                e.manifest.as_ref().is_some_and(|m| {
+                    m.has_kind(PluginKind::Runtime) && m.runtime_ids().iter().any(|r| r == id)
+                })
+            };
             if let Some(entry) = self.catalog.entries.iter().find(serves) {
                 return Err(Error::usage(format!(
                     "runtime {id} comes from plugin {plugin}, which is disabled in profile {profile}; enable it with `talaria plugins enable {plugin}`",
@@ -225,7 +275,10 @@ impl Registry {
                 )));
             }
             let known: Vec<&str> = runtimes.iter().map(|r| r.id.as_str()).collect();
-            return Err(Error::usage(format!("unknown runtime {id:?}; known runtimes: {}", known.join(", "))));
+            return Err(Error::usage(format!(
+                "unknown runtime {id:?}; known runtimes: {}",
+                known.join(", ")
+            )));
         };
         if !found.enabled {
             return Err(Error::usage(format!(
@@ -241,17 +294,29 @@ impl Registry {
     /// other tools still work.
     pub fn tool_list(&self) -> ToolList {
         let mut list = ToolList::default();
-        let ids: Vec<String> = self.enabled_of_kind(PluginKind::Tool).map(|e| e.id.clone()).collect();
+        let ids: Vec<String> = self
+            .enabled_of_kind(PluginKind::Tool)
+            .map(|e| e.id.clone())
+            .collect();
         for id in ids {
-            let specs = self.plugin(&id).map_err(|e| e.message).and_then(|p| describe(&p.instance).map(|d| d.tools));
+            let specs = self
+                .plugin(&id)
+                .map_err(|e| e.message)
+                .and_then(|p| describe(&p.instance).map(|d| d.tools));
             match specs {
                 Ok(specs) => {
                     for spec in specs {
                         if let Some(first) = list.tools.iter().find(|t| t.spec.name == spec.name) {
-                            list.warnings.push(format!("tool {} of plugin {id} is hidden by the one of plugin {}", spec.name, first.plugin));
+                            list.warnings.push(format!(
+                                "tool {} of plugin {id} is hidden by the one of plugin {}",
+                                spec.name, first.plugin
+                            ));
                             continue;
                         }
-                        list.tools.push(ListedTool { plugin: id.clone(), spec });
+                        list.tools.push(ListedTool {
+                            plugin: id.clone(),
+                            spec,
+                        });
                     }
                 }
                 Err(message) => list.warnings.push(message),
@@ -264,30 +329,59 @@ impl Registry {
     /// Calls a tool by name, whichever plugin serves it (or only `only`'s). An unknown
     /// name is an error output listing the tools (what a model needs to correct itself);
     /// a failed call is the plugin's error, for the caller to report its own way.
-    pub fn call_tool(&self, request: &ToolCallRequest, only: Option<&str>, events: EventSinkArc, cancel: CancelFlag) -> std::result::Result<ToolOutput, PluginError> {
+    pub fn call_tool(
+        &self,
+        request: &ToolCallRequest,
+        only: Option<&str>,
+        events: EventSinkArc,
+        cancel: CancelFlag,
+    ) -> std::result::Result<ToolOutput, PluginError> {
         let list = self.tool_list();
-        let found = list.tools.iter().find(|t| t.spec.name == request.name && only.is_none_or(|p| p == t.plugin));
+        let found = list
+            .tools
+            .iter()
+            .find(|t| t.spec.name == request.name && only.is_none_or(|p| p == t.plugin));
         let Some(tool) = found else {
-            let known: Vec<&str> = list.tools.iter().filter(|t| only.is_none_or(|p| p == t.plugin)).map(|t| t.spec.name.as_str()).collect();
-            return Ok(ToolOutput::error(format!("there is no tool named {:?}; the tools are: {}", request.name, known.join(", "))));
+            let known: Vec<&str> = list
+                .tools
+                .iter()
+                .filter(|t| only.is_none_or(|p| p == t.plugin))
+                .map(|t| t.spec.name.as_str())
+                .collect();
+            return Ok(ToolOutput::error(format!(
+                "there is no tool named {:?}; the tools are: {}",
+                request.name,
+                known.join(", ")
+            )));
         };
-        let plugin = self.plugin(&tool.plugin).map_err(|e| PluginError::new(ErrorKind::Unavailable, e.message))?;
+        let plugin = self
+            .plugin(&tool.plugin)
+            .map_err(|e| PluginError::new(ErrorKind::Unavailable, e.message))?;
         client::call::<methods::ToolCall>(&plugin, request, events, cancel)
     }
 }
 
 /// What a plugin offers now (`describe`).
 pub fn describe(instance: &PluginBox) -> std::result::Result<Description, String> {
-    let text = instance.describe().into_result().map_err(|e| format!("describe failed: {}", e.message))?;
+    let text = instance
+        .describe()
+        .into_result()
+        .map_err(|e| format!("describe failed: {}", e.message))?;
     serde_json::from_str(&text).map_err(|e| format!("describe returned bad JSON: {e}"))
 }
 
 pub fn unknown_plugin(id: &str) -> Error {
-    Error::usage(format!("unknown plugin {id:?}; `talaria plugins list` shows the plugins found"))
+    Error::usage(format!(
+        "unknown plugin {id:?}; `talaria plugins list` shows the plugins found"
+    ))
 }
 
 /// "plugin X (file): reason" — every failure names the plugin, the file and the reason.
 pub fn describe_failure(entry: &PluginEntry, e: &LoadError) -> String {
     let file = entry.library.as_deref().unwrap_or(&entry.dir);
-    format!("plugin {} ({}) cannot be used: {e}", entry.id, file.display())
+    format!(
+        "plugin {} ({}) cannot be used: {e}",
+        entry.id,
+        file.display()
+    )
 }

@@ -29,9 +29,8 @@ impl Call {
     fn arguments(&self) -> Result<Value, String> {
         match &self.input {
             CallInput::Json(text) if text.trim().is_empty() => Ok(json!({})),
-            CallInput::Json(text) => {
-                serde_json::from_str(text).map_err(|e| format!("the arguments are not valid JSON ({e}); send a JSON object"))
-            }
+            CallInput::Json(text) => serde_json::from_str(text)
+                .map_err(|e| format!("the arguments are not valid JSON ({e}); send a JSON object")),
             CallInput::Freeform(text) => Ok(Value::String(text.clone())),
         }
     }
@@ -39,7 +38,9 @@ impl Call {
     /// The arguments for events and the session store: parsed when they parse.
     pub fn shown_arguments(&self) -> Value {
         match &self.input {
-            CallInput::Json(text) => serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.clone())),
+            CallInput::Json(text) => {
+                serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.clone()))
+            }
             CallInput::Freeform(text) => Value::String(text.clone()),
         }
     }
@@ -48,15 +49,22 @@ impl Call {
     /// call without its output makes the session's next request fail.
     pub fn output_item(&self, output: &ToolOutput) -> Item {
         match self.input {
-            CallInput::Freeform(_) => {
-                Item::CustomToolCallOutput(CustomToolCallOutput { call_id: self.call_id.clone(), output: output.content.clone() })
-            }
-            CallInput::Json(_) if output.images.is_empty() => {
-                Item::function_output(&self.call_id, ToolResultContent::Text(output.content.clone()))
-            }
+            CallInput::Freeform(_) => Item::CustomToolCallOutput(CustomToolCallOutput {
+                call_id: self.call_id.clone(),
+                output: output.content.clone(),
+            }),
+            CallInput::Json(_) if output.images.is_empty() => Item::function_output(
+                &self.call_id,
+                ToolResultContent::Text(output.content.clone()),
+            ),
             CallInput::Json(_) => {
-                let mut parts = vec![ContentPart::InputText { text: output.content.clone() }];
-                parts.extend(output.images.iter().map(|url| ContentPart::InputImage { image_url: url.clone(), detail: None }));
+                let mut parts = vec![ContentPart::InputText {
+                    text: output.content.clone(),
+                }];
+                parts.extend(output.images.iter().map(|url| ContentPart::InputImage {
+                    image_url: url.clone(),
+                    detail: None,
+                }));
                 Item::function_output(&self.call_id, ToolResultContent::Parts(parts))
             }
         }
@@ -68,12 +76,16 @@ pub fn calls_in(output: &[Item]) -> Vec<Call> {
     output
         .iter()
         .filter_map(|item| match item {
-            Item::FunctionCall(f) => {
-                Some(Call { call_id: f.call_id.clone(), name: f.name.clone(), input: CallInput::Json(f.arguments.clone()) })
-            }
-            Item::CustomToolCall(c) => {
-                Some(Call { call_id: c.call_id.clone(), name: c.name.clone(), input: CallInput::Freeform(c.input.clone()) })
-            }
+            Item::FunctionCall(f) => Some(Call {
+                call_id: f.call_id.clone(),
+                name: f.name.clone(),
+                input: CallInput::Json(f.arguments.clone()),
+            }),
+            Item::CustomToolCall(c) => Some(Call {
+                call_id: c.call_id.clone(),
+                name: c.name.clone(),
+                input: CallInput::Freeform(c.input.clone()),
+            }),
             _ => None,
         })
         .collect()
@@ -97,7 +109,11 @@ pub fn replayable(output: Vec<Item>) -> Vec<Item> {
 /// short of cancellation becomes an error output the model reads, so the turn goes on.
 pub fn run_all(calls: &[Call], cx: &CallContext) -> Vec<Option<ToolOutput>> {
     for call in calls {
-        cx.emit(&Event::ToolCall { call_id: call.call_id.clone(), name: call.name.clone(), arguments: call.shown_arguments() });
+        cx.emit(&Event::ToolCall {
+            call_id: call.call_id.clone(),
+            name: call.name.clone(),
+            arguments: call.shown_arguments(),
+        });
     }
     let slots: Vec<Mutex<Option<ToolOutput>>> = calls.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|scope| {
@@ -129,11 +145,18 @@ fn run_one(call: &Call, cx: &CallContext) -> Option<ToolOutput> {
         Ok(a) => a,
         Err(message) => return Some(ToolOutput::error(message)),
     };
-    let request = ToolCallRequest { call_id: call.call_id.clone(), name: call.name.clone(), arguments };
+    let request = ToolCallRequest {
+        call_id: call.call_id.clone(),
+        name: call.name.clone(),
+        arguments,
+    };
     match cx.host().call_tool(&request, cx) {
         Ok(output) => Some(output),
         Err(e) if e.kind == ErrorKind::Cancelled || cx.is_cancelled() => None,
-        Err(e) => Some(ToolOutput::error(format!("{} failed: {}", call.name, e.message))),
+        Err(e) => Some(ToolOutput::error(format!(
+            "{} failed: {}",
+            call.name, e.message
+        ))),
     }
 }
 
@@ -144,29 +167,78 @@ mod tests {
 
     #[test]
     fn replay_drops_server_side_items_and_bare_reasoning() {
-        let keep = Item::Reasoning(Reasoning { summary: vec![], content: None, encrypted_content: Some("gAAA".into()) });
-        let bare = Item::Reasoning(Reasoning { summary: vec![], content: None, encrypted_content: None });
-        let call = Item::FunctionCall(FunctionCall { name: "f".into(), namespace: None, arguments: "{}".into(), call_id: "c".into() });
-        let search = Item::WebSearchCall(WebSearchCall { status: None, action: None });
-        let out = replayable(vec![keep.clone(), bare, Item::assistant_text("hi"), call.clone(), search]);
+        let keep = Item::Reasoning(Reasoning {
+            summary: vec![],
+            content: None,
+            encrypted_content: Some("gAAA".into()),
+        });
+        let bare = Item::Reasoning(Reasoning {
+            summary: vec![],
+            content: None,
+            encrypted_content: None,
+        });
+        let call = Item::FunctionCall(FunctionCall {
+            name: "f".into(),
+            namespace: None,
+            arguments: "{}".into(),
+            call_id: "c".into(),
+        });
+        let search = Item::WebSearchCall(WebSearchCall {
+            status: None,
+            action: None,
+        });
+        let out = replayable(vec![
+            keep.clone(),
+            bare,
+            Item::assistant_text("hi"),
+            call.clone(),
+            search,
+        ]);
         assert_eq!(out, vec![keep, Item::assistant_text("hi"), call.clone()]);
-        assert_eq!(calls_in(&out), vec![Call { call_id: "c".into(), name: "f".into(), input: CallInput::Json("{}".into()) }]);
+        assert_eq!(
+            calls_in(&out),
+            vec![Call {
+                call_id: "c".into(),
+                name: "f".into(),
+                input: CallInput::Json("{}".into())
+            }]
+        );
     }
 
     #[test]
     fn outputs_match_the_call_form() {
-        let json_call = Call { call_id: "c".into(), name: "f".into(), input: CallInput::Json("{bad".into()) };
-        assert!(json_call.arguments().unwrap_err().contains("not valid JSON"));
+        let json_call = Call {
+            call_id: "c".into(),
+            name: "f".into(),
+            input: CallInput::Json("{bad".into()),
+        };
+        assert!(json_call
+            .arguments()
+            .unwrap_err()
+            .contains("not valid JSON"));
         assert_eq!(json_call.shown_arguments(), Value::String("{bad".into()));
         let text = json_call.output_item(&ToolOutput::text("ok"));
-        assert_eq!(serde_json::to_value(text).unwrap(), json!({"type":"function_call_output","call_id":"c","output":"ok"}));
+        assert_eq!(
+            serde_json::to_value(text).unwrap(),
+            json!({"type":"function_call_output","call_id":"c","output":"ok"})
+        );
         let mut with_image = ToolOutput::text("see");
         with_image.images.push("data:image/png;base64,AA".into());
         let v = serde_json::to_value(json_call.output_item(&with_image)).unwrap();
-        assert_eq!(v["output"][1], json!({"type":"input_image","image_url":"data:image/png;base64,AA"}));
-        let freeform = Call { call_id: "p".into(), name: "apply_patch".into(), input: CallInput::Freeform("*** Begin Patch".into()) };
+        assert_eq!(
+            v["output"][1],
+            json!({"type":"input_image","image_url":"data:image/png;base64,AA"})
+        );
+        let freeform = Call {
+            call_id: "p".into(),
+            name: "apply_patch".into(),
+            input: CallInput::Freeform("*** Begin Patch".into()),
+        };
         assert_eq!(freeform.arguments().unwrap(), json!("*** Begin Patch"));
         let v = serde_json::to_value(freeform.output_item(&ToolOutput::text("done"))).unwrap();
-        assert_eq!(v, json!({"type":"custom_tool_call_output","call_id":"p","output":"done"}));
+        assert_eq!(
+            v,
+            json!({"type":"custom_tool_call_output","call_id":"p","output":"done"})
+        );
     }
 }

@@ -30,12 +30,18 @@ pub struct AgentLoop {
 
 impl AgentLoop {
     pub fn new() -> Self {
-        AgentLoop { models: models::ModelCatalog::default(), budget: DEFAULT_TURN_BUDGET }
+        AgentLoop {
+            models: models::ModelCatalog::default(),
+            budget: DEFAULT_TURN_BUDGET,
+        }
     }
 
     /// The same loop with another budget (tests).
     pub fn with_budget(budget: usize) -> Self {
-        AgentLoop { budget, ..Self::new() }
+        AgentLoop {
+            budget,
+            ..Self::new()
+        }
     }
 }
 

@@ -28,12 +28,19 @@ impl ModelCatalog {
                     lists.insert(model.provider.clone(), list.models);
                 }
                 Err(e) => {
-                    cx.host().warn_log(&format!("agent-loop: the {} model list is unavailable: {}", model.provider, e.message));
+                    cx.host().warn_log(&format!(
+                        "agent-loop: the {} model list is unavailable: {}",
+                        model.provider, e.message
+                    ));
                     return None;
                 }
             }
         }
-        lists.get(&model.provider)?.iter().find(|m| m.slug == model.model).cloned()
+        lists
+            .get(&model.provider)?
+            .iter()
+            .find(|m| m.slug == model.model)
+            .cloned()
     }
 }
 
@@ -42,7 +49,10 @@ impl ModelCatalog {
 pub fn reasoning_for(info: Option<&ModelInfo>) -> Option<ReasoningRequest> {
     let support = info?.reasoning.as_ref()?;
     Some(ReasoningRequest {
-        effort: support.default_effort.clone().unwrap_or_else(|| "medium".to_owned()),
+        effort: support
+            .default_effort
+            .clone()
+            .unwrap_or_else(|| "medium".to_owned()),
         summary: support.summaries.then(|| "auto".to_owned()),
     })
 }
@@ -55,11 +65,30 @@ mod tests {
     #[test]
     fn reasoning_follows_the_catalog() {
         assert_eq!(reasoning_for(None), None);
-        let mut info = ModelInfo { slug: "m".into(), ..Default::default() };
+        let mut info = ModelInfo {
+            slug: "m".into(),
+            ..Default::default()
+        };
         assert_eq!(reasoning_for(Some(&info)), None);
-        info.reasoning = Some(ReasoningSupport { default_effort: Some("high".into()), efforts: vec![], summaries: true });
-        assert_eq!(reasoning_for(Some(&info)), Some(ReasoningRequest { effort: "high".into(), summary: Some("auto".into()) }));
+        info.reasoning = Some(ReasoningSupport {
+            default_effort: Some("high".into()),
+            efforts: vec![],
+            summaries: true,
+        });
+        assert_eq!(
+            reasoning_for(Some(&info)),
+            Some(ReasoningRequest {
+                effort: "high".into(),
+                summary: Some("auto".into())
+            })
+        );
         info.reasoning = Some(ReasoningSupport::default());
-        assert_eq!(reasoning_for(Some(&info)), Some(ReasoningRequest { effort: "medium".into(), summary: None }));
+        assert_eq!(
+            reasoning_for(Some(&info)),
+            Some(ReasoningRequest {
+                effort: "medium".into(),
+                summary: None
+            })
+        );
     }
 }

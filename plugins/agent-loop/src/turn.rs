@@ -28,14 +28,25 @@ struct RequestFailure {
 
 impl RequestFailure {
     fn from_error(error: Error) -> Self {
-        let failure: Option<TransportFailure> = error.data.clone().and_then(|d| serde_json::from_value(d).ok());
-        let fallback_worthy = failure.as_ref().is_some_and(|f| f.fallback_worthy) || error.kind == ErrorKind::RateLimited;
-        RequestFailure { class: failure.map(|f| f.class), fallback_worthy, error }
+        let failure: Option<TransportFailure> = error
+            .data
+            .clone()
+            .and_then(|d| serde_json::from_value(d).ok());
+        let fallback_worthy = failure.as_ref().is_some_and(|f| f.fallback_worthy)
+            || error.kind == ErrorKind::RateLimited;
+        RequestFailure {
+            class: failure.map(|f| f.class),
+            fallback_worthy,
+            error,
+        }
     }
 }
 
 pub fn run(agent: &AgentLoop, req: &TurnRequest, cx: &CallContext) -> TurnResult {
-    let mut result = TurnResult { items: vec![user_message(req)], ..TurnResult::default() };
+    let mut result = TurnResult {
+        items: vec![user_message(req)],
+        ..TurnResult::default()
+    };
     let mut model = req.model.clone();
     let instructions = instructions(&req.cwd);
     for _ in 0..agent.budget.max(1) {
@@ -53,7 +64,11 @@ pub fn run(agent: &AgentLoop, req: &TurnRequest, cx: &CallContext) -> TurnResult
             }
             Err(Stop::Failed(f)) => {
                 result.status = TurnStatus::Failed;
-                result.error = Some(TurnError { message: f.error.message, kind: f.error.kind, class: f.class });
+                result.error = Some(TurnError {
+                    message: f.error.message,
+                    kind: f.error.kind,
+                    class: f.class,
+                });
                 return result;
             }
         };
@@ -95,9 +110,18 @@ fn user_message(req: &TurnRequest) -> Item {
     if req.input.images.is_empty() {
         return Item::user_text(&req.input.text);
     }
-    let mut content = vec![ContentPart::InputText { text: req.input.text.clone() }];
-    content.extend(req.input.images.iter().map(|url| ContentPart::InputImage { image_url: url.clone(), detail: None }));
-    Item::Message(Message { role: Role::User, content, phase: None })
+    let mut content = vec![ContentPart::InputText {
+        text: req.input.text.clone(),
+    }];
+    content.extend(req.input.images.iter().map(|url| ContentPart::InputImage {
+        image_url: url.clone(),
+        detail: None,
+    }));
+    Item::Message(Message {
+        role: Role::User,
+        content,
+        phase: None,
+    })
 }
 
 /// One model request, on the fallback model when the current one fails in a way worth
@@ -118,19 +142,35 @@ fn model_request(
         return Err(Stop::Failed(failure));
     };
     cx.emit(&Event::Warning {
-        message: format!("{model} failed ({}); trying the fallback model {fallback}", first_line(&failure.error.message)),
+        message: format!(
+            "{model} failed ({}); trying the fallback model {fallback}",
+            first_line(&failure.error.message)
+        ),
     });
     *model = fallback.clone();
     stream(agent, req, model, instructions, input, cx).map_err(|stop| match stop {
         Stop::Failed(f) => {
-            let message = format!("{} (the fallback model {fallback} failed too)", f.error.message);
-            Stop::Failed(RequestFailure { error: Error { message, ..f.error }, ..f })
+            let message = format!(
+                "{} (the fallback model {fallback} failed too)",
+                f.error.message
+            );
+            Stop::Failed(RequestFailure {
+                error: Error { message, ..f.error },
+                ..f
+            })
         }
         interrupted => interrupted,
     })
 }
 
-fn stream(agent: &AgentLoop, req: &TurnRequest, model: &ModelRef, instructions: &str, input: Vec<Item>, cx: &CallContext) -> Result<StreamResult, Stop> {
+fn stream(
+    agent: &AgentLoop,
+    req: &TurnRequest,
+    model: &ModelRef,
+    instructions: &str,
+    input: Vec<Item>,
+    cx: &CallContext,
+) -> Result<StreamResult, Stop> {
     let info = agent.models.info(model, cx);
     let request = StreamRequest {
         provider: model.provider.clone(),
@@ -151,15 +191,20 @@ fn stream(agent: &AgentLoop, req: &TurnRequest, model: &ModelRef, instructions: 
     let watched = cx.tee(move |json| {
         if json.starts_with(r#"{"type":"text_delta""#) {
             if let Ok(Event::TextDelta { delta }) = serde_json::from_str(json) {
-                copy.lock().unwrap_or_else(PoisonError::into_inner).push_str(&delta);
+                copy.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push_str(&delta);
             }
         }
     });
     match cx.host().model_stream(&request, &watched) {
         Ok(result) => Ok(result),
-        Err(e) if e.kind == ErrorKind::Cancelled || cx.is_cancelled() => {
-            Err(Stop::Interrupted(streamed.lock().unwrap_or_else(PoisonError::into_inner).clone()))
-        }
+        Err(e) if e.kind == ErrorKind::Cancelled || cx.is_cancelled() => Err(Stop::Interrupted(
+            streamed
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+        )),
         Err(e) => Err(Stop::Failed(RequestFailure::from_error(e))),
     }
 }

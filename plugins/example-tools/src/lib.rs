@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use serde_json::{json, Value};
-use talaria_sdk::{export_plugin, parse_args, ApprovalRequest, CallContext, Host, Result, Tool, ToolOutput, ToolSet, ToolSpec};
+use talaria_sdk::{
+    export_plugin, parse_args, ApprovalRequest, CallContext, Host, Result, Tool, ToolOutput,
+    ToolSet, ToolSpec,
+};
 
 /// Output beyond this is cut, so a huge file or a chatty command cannot flood the
 /// model's context.
@@ -48,11 +51,23 @@ impl Tool for ReadFile {
         let args: Args = parse_args(args)?;
         let mut file = match std::fs::File::open(&args.path) {
             Ok(f) => f,
-            Err(e) => return Ok(ToolOutput::error(format!("cannot open {}: {e}", args.path.display()))),
+            Err(e) => {
+                return Ok(ToolOutput::error(format!(
+                    "cannot open {}: {e}",
+                    args.path.display()
+                )))
+            }
         };
         let mut bytes = Vec::new();
-        if let Err(e) = file.by_ref().take(MAX_OUTPUT_BYTES as u64 + 1).read_to_end(&mut bytes) {
-            return Ok(ToolOutput::error(format!("cannot read {}: {e}", args.path.display())));
+        if let Err(e) = file
+            .by_ref()
+            .take(MAX_OUTPUT_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+        {
+            return Ok(ToolOutput::error(format!(
+                "cannot read {}: {e}",
+                args.path.display()
+            )));
         }
         let truncated = bytes.len() > MAX_OUTPUT_BYTES;
         bytes.truncate(MAX_OUTPUT_BYTES);
@@ -70,7 +85,8 @@ impl Tool for ListDir {
     fn spec(&self) -> ToolSpec {
         ToolSpec {
             name: "list_dir".into(),
-            description: "List a folder: one entry per line, folders marked with a trailing '/'.".into(),
+            description: "List a folder: one entry per line, folders marked with a trailing '/'."
+                .into(),
             input_schema: json!({
                 "type": "object",
                 "properties": { "path": { "type": "string", "description": "Folder to list (default: current folder)" } },
@@ -90,7 +106,12 @@ impl Tool for ListDir {
         let path = args.path.unwrap_or_else(|| PathBuf::from("."));
         let entries = match std::fs::read_dir(&path) {
             Ok(entries) => entries,
-            Err(e) => return Ok(ToolOutput::error(format!("cannot list {}: {e}", path.display()))),
+            Err(e) => {
+                return Ok(ToolOutput::error(format!(
+                    "cannot list {}: {e}",
+                    path.display()
+                )))
+            }
         };
         let mut names: Vec<String> = entries
             .filter_map(|entry| entry.ok())
@@ -139,19 +160,39 @@ impl Tool for RunCommand {
             timeout_secs: Option<u64>,
         }
         let args: Args = parse_args(args)?;
-        let request = ApprovalRequest { tool: Some(self.spec().name), ..ApprovalRequest::exec(cx.call_id(), &args.command, args.cwd.clone()) };
+        let request = ApprovalRequest {
+            tool: Some(self.spec().name),
+            ..ApprovalRequest::exec(cx.call_id(), &args.command, args.cwd.clone())
+        };
         let decision = cx.request_approval(&request)?;
         if !decision.approved() {
-            return Ok(ToolOutput::error(format!("the command was not run: {}", decision.reason)));
+            return Ok(ToolOutput::error(format!(
+                "the command was not run: {}",
+                decision.reason
+            )));
         }
-        run(&args.command, args.cwd.as_deref(), Duration::from_secs(args.timeout_secs.unwrap_or(120)), cx)
+        run(
+            &args.command,
+            args.cwd.as_deref(),
+            Duration::from_secs(args.timeout_secs.unwrap_or(120)),
+            cx,
+        )
     }
 }
 
 /// Runs the command, polling for exit so cancellation and the timeout can kill it.
-fn run(command: &str, cwd: Option<&str>, timeout: Duration, cx: &CallContext) -> Result<ToolOutput> {
+fn run(
+    command: &str,
+    cwd: Option<&str>,
+    timeout: Duration,
+    cx: &CallContext,
+) -> Result<ToolOutput> {
     let mut cmd = Command::new("sh");
-    cmd.arg("-c").arg(command).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.arg("-c")
+        .arg(command)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     if let Some(dir) = cwd {
         cmd.current_dir(dir);
     }
@@ -174,12 +215,17 @@ fn run(command: &str, cwd: Option<&str>, timeout: Duration, cx: &CallContext) ->
         }
         std::thread::sleep(Duration::from_millis(10));
     };
-    let collect = |h: Option<std::thread::JoinHandle<Vec<u8>>>| h.and_then(|h| h.join().ok()).unwrap_or_default();
+    let collect = |h: Option<std::thread::JoinHandle<Vec<u8>>>| {
+        h.and_then(|h| h.join().ok()).unwrap_or_default()
+    };
     let (out, err) = (collect(stdout), collect(stderr));
     cx.check_cancelled()?;
     let mut text = String::new();
     match status {
-        Some(status) => text.push_str(&format!("exit code: {}\n", status.code().map_or("signal".into(), |c| c.to_string()))),
+        Some(status) => text.push_str(&format!(
+            "exit code: {}\n",
+            status.code().map_or("signal".into(), |c| c.to_string())
+        )),
         None => text.push_str(&format!("killed after {} s\n", timeout.as_secs())),
     }
     for (label, bytes) in [("stdout", out), ("stderr", err)] {
@@ -189,7 +235,11 @@ fn run(command: &str, cwd: Option<&str>, timeout: Duration, cx: &CallContext) ->
         }
     }
     let failed = !matches!(status, Some(s) if s.success());
-    Ok(if failed { ToolOutput::error(text) } else { ToolOutput::text(text) })
+    Ok(if failed {
+        ToolOutput::error(text)
+    } else {
+        ToolOutput::text(text)
+    })
 }
 
 fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
@@ -213,7 +263,9 @@ mod tests {
         let cmd = format!("touch {} && echo done", marker.display());
 
         let denied = Harness::builder().deny_all().start(init).unwrap();
-        let (out, _) = denied.call_tool("run_command", json!({ "command": cmd })).unwrap();
+        let (out, _) = denied
+            .call_tool("run_command", json!({ "command": cmd }))
+            .unwrap();
         assert!(out.is_error && out.content.contains("not run"), "{out:?}");
         assert!(!marker.exists());
         let asked = &denied.approval_requests()[0];
@@ -222,9 +274,15 @@ mod tests {
         assert_eq!(asked.tool.as_deref(), Some("run_command"));
 
         let approved = Harness::builder().approve_all().start(init).unwrap();
-        let (out, _) = approved.call_tool("run_command", json!({ "command": cmd })).unwrap();
+        let (out, _) = approved
+            .call_tool("run_command", json!({ "command": cmd }))
+            .unwrap();
         assert!(!out.is_error, "{out:?}");
-        assert!(out.content.contains("exit code: 0") && out.content.contains("done"), "{}", out.content);
+        assert!(
+            out.content.contains("exit code: 0") && out.content.contains("done"),
+            "{}",
+            out.content
+        );
         assert!(marker.exists());
         std::fs::remove_dir_all(dir).unwrap();
     }
@@ -232,9 +290,15 @@ mod tests {
     #[test]
     fn a_failing_command_reports_its_exit_code() {
         let h = Harness::builder().approve_all().start(init).unwrap();
-        let (out, _) = h.call_tool("run_command", json!({ "command": "echo oops >&2; exit 3" })).unwrap();
+        let (out, _) = h
+            .call_tool("run_command", json!({ "command": "echo oops >&2; exit 3" }))
+            .unwrap();
         assert!(out.is_error);
-        assert!(out.content.contains("exit code: 3") && out.content.contains("oops"), "{}", out.content);
+        assert!(
+            out.content.contains("exit code: 3") && out.content.contains("oops"),
+            "{}",
+            out.content
+        );
     }
 
     #[test]
@@ -243,11 +307,15 @@ mod tests {
         std::fs::write(dir.join("a.txt"), "alpha").unwrap();
         std::fs::create_dir(dir.join("sub")).unwrap();
         let h = Harness::start(init).unwrap();
-        let (out, _) = h.call_tool("read_file", json!({ "path": dir.join("a.txt") })).unwrap();
+        let (out, _) = h
+            .call_tool("read_file", json!({ "path": dir.join("a.txt") }))
+            .unwrap();
         assert_eq!(out, ToolOutput::text("alpha"));
         let (out, _) = h.call_tool("list_dir", json!({ "path": dir })).unwrap();
         assert_eq!(out.content, "a.txt\nsub/");
-        let (out, _) = h.call_tool("read_file", json!({ "path": dir.join("missing") })).unwrap();
+        let (out, _) = h
+            .call_tool("read_file", json!({ "path": dir.join("missing") }))
+            .unwrap();
         assert!(out.is_error && out.content.contains("cannot open"));
         std::fs::remove_dir_all(dir).unwrap();
     }

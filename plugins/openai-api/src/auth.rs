@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
-use talaria_sdk::provider::{Account, AccountStatus, Endpoint, FailureReport, LogoutResult, ResolveRequest};
+use talaria_sdk::provider::{
+    Account, AccountStatus, Endpoint, FailureReport, LogoutResult, ResolveRequest,
+};
 use talaria_sdk::time::now_secs;
 use talaria_sdk::{Error, ErrorKind, Result};
 
@@ -23,11 +25,18 @@ pub fn no_key_error() -> Error {
     )
 }
 
-pub fn resolve(settings: &Settings, user_agent: &str, request: &ResolveRequest) -> Result<Endpoint> {
+pub fn resolve(
+    settings: &Settings,
+    user_agent: &str,
+    request: &ResolveRequest,
+) -> Result<Endpoint> {
     let key = settings.api_key.as_ref().ok_or_else(no_key_error)?;
     // content-type is the transport's business: it knows what body it sends.
     let headers = BTreeMap::from([
-        ("authorization".to_owned(), format!("Bearer {}", key.expose())),
+        (
+            "authorization".to_owned(),
+            format!("Bearer {}", key.expose()),
+        ),
         ("user-agent".to_owned(), user_agent.to_owned()),
     ]);
     let mut body = Map::new();
@@ -48,23 +57,39 @@ pub fn resolve(settings: &Settings, user_agent: &str, request: &ResolveRequest) 
 /// With a single key there is nothing to rotate to: every failure ends here, as an
 /// error that tells the user what to do.
 pub fn report(settings: &Settings, report: &FailureReport) -> Error {
-    let code = report.code.as_deref().map(|c| format!(" {c}")).unwrap_or_default();
+    let code = report
+        .code
+        .as_deref()
+        .map(|c| format!(" {c}"))
+        .unwrap_or_default();
     match report.status {
         401 | 403 => Error::new(
             ErrorKind::Auth,
-            format!("OpenAI rejected {API_KEY_VAR} ({}{code}); check the key", report.status),
+            format!(
+                "OpenAI rejected {API_KEY_VAR} ({}{code}); check the key",
+                report.status
+            ),
         ),
         429 => {
             let wait = retry_after(report, now_secs());
-            let when = wait.map(|s| format!("try again in {}", talaria_sdk::text::duration_words(s))).unwrap_or_else(|| "try again later".into());
-            let error = Error::new(ErrorKind::RateLimited, format!("OpenAI rate-limited {API_KEY_VAR} (429{code}); {when}"));
+            let when = wait
+                .map(|s| format!("try again in {}", talaria_sdk::text::duration_words(s)))
+                .unwrap_or_else(|| "try again later".into());
+            let error = Error::new(
+                ErrorKind::RateLimited,
+                format!("OpenAI rate-limited {API_KEY_VAR} (429{code}); {when}"),
+            );
             match wait {
                 Some(secs) => error.with_data(json!({ "retry_after_secs": secs })),
                 None => error,
             }
         }
         status => {
-            let detail = if report.message.is_empty() { String::new() } else { format!(": {}", settings.redact(&report.message)) };
+            let detail = if report.message.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", settings.redact(&report.message))
+            };
             Error::invalid(format!("OpenAI answered HTTP {status}{code}{detail}"))
         }
     }
@@ -72,7 +97,9 @@ pub fn report(settings: &Settings, report: &FailureReport) -> Error {
 
 /// Seconds until the limit lifts: `Retry-After` first, else the reset time.
 fn retry_after(report: &FailureReport, now: u64) -> Option<u64> {
-    report.retry_after_secs.or_else(|| report.reset_at.map(|at| at.saturating_sub(now)))
+    report
+        .retry_after_secs
+        .or_else(|| report.reset_at.map(|at| at.saturating_sub(now)))
 }
 
 pub fn accounts(settings: &Settings) -> Vec<Account> {
@@ -101,7 +128,10 @@ pub fn logout(settings: &Settings) -> LogoutResult {
     } else {
         format!("openai-api stores nothing: its key comes from {API_KEY_VAR} in the environment")
     };
-    LogoutResult { removed: 0, note: Some(note) }
+    LogoutResult {
+        removed: 0,
+        note: Some(note),
+    }
 }
 
 pub fn remove_refused() -> Error {
@@ -114,9 +144,17 @@ mod tests {
 
     #[test]
     fn a_rate_limit_says_when_to_retry_from_retry_after_or_the_reset_time() {
-        let by_header = FailureReport { status: 429, retry_after_secs: Some(90), ..Default::default() };
+        let by_header = FailureReport {
+            status: 429,
+            retry_after_secs: Some(90),
+            ..Default::default()
+        };
         assert_eq!(retry_after(&by_header, 1_000), Some(90));
-        let by_reset = FailureReport { status: 429, reset_at: Some(1_030), ..Default::default() };
+        let by_reset = FailureReport {
+            status: 429,
+            reset_at: Some(1_030),
+            ..Default::default()
+        };
         assert_eq!(retry_after(&by_reset, 1_000), Some(30));
     }
 }

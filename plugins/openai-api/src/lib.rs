@@ -10,8 +10,8 @@ mod models;
 mod settings;
 
 use talaria_sdk::provider::{
-    Account, Endpoint, FailureReport, LoginRequest, LogoutResult, ModelList, ModelsRequest, ProviderInfo,
-    RemoveAccountRequest, ResolveRequest,
+    Account, Endpoint, FailureReport, LoginRequest, LogoutResult, ModelList, ModelsRequest,
+    ProviderInfo, RemoveAccountRequest, ResolveRequest,
 };
 use talaria_sdk::{export_plugin, CallContext, Exports, Host, Provider, Result};
 
@@ -27,8 +27,15 @@ impl OpenAiApi {
     pub fn new(host: &Host, settings: Settings) -> OpenAiApi {
         install_tls_provider();
         let version = host.info().host_version;
-        let version = if version.is_empty() { env!("CARGO_PKG_VERSION").to_owned() } else { version };
-        OpenAiApi { settings, user_agent: format!("talaria/{version}") }
+        let version = if version.is_empty() {
+            env!("CARGO_PKG_VERSION").to_owned()
+        } else {
+            version
+        };
+        OpenAiApi {
+            settings,
+            user_agent: format!("talaria/{version}"),
+        }
     }
 }
 
@@ -51,18 +58,37 @@ fn install_tls_provider() {
 /// One provider id (`openai-api`, from the manifest), so `provider` is only echoed.
 impl Provider for OpenAiApi {
     fn info(&self, provider: &str) -> Result<ProviderInfo> {
-        Ok(ProviderInfo { id: provider.to_owned(), wire_api: WIRE_API.to_owned(), supports_login: false })
+        Ok(ProviderInfo {
+            id: provider.to_owned(),
+            wire_api: WIRE_API.to_owned(),
+            supports_login: false,
+        })
     }
 
-    fn resolve(&self, _provider: &str, request: ResolveRequest, _cx: &CallContext) -> Result<Endpoint> {
+    fn resolve(
+        &self,
+        _provider: &str,
+        request: ResolveRequest,
+        _cx: &CallContext,
+    ) -> Result<Endpoint> {
         auth::resolve(&self.settings, &self.user_agent, &request)
     }
 
-    fn report(&self, _provider: &str, report: FailureReport, _cx: &CallContext) -> Result<Endpoint> {
+    fn report(
+        &self,
+        _provider: &str,
+        report: FailureReport,
+        _cx: &CallContext,
+    ) -> Result<Endpoint> {
         Err(auth::report(&self.settings, &report))
     }
 
-    fn models(&self, _provider: &str, _request: ModelsRequest, cx: &CallContext) -> Result<ModelList> {
+    fn models(
+        &self,
+        _provider: &str,
+        _request: ModelsRequest,
+        cx: &CallContext,
+    ) -> Result<ModelList> {
         models::list(&self.settings, &self.user_agent, cx)
     }
 
@@ -79,7 +105,12 @@ impl Provider for OpenAiApi {
         Ok(auth::accounts(&self.settings))
     }
 
-    fn remove_account(&self, _provider: &str, _request: RemoveAccountRequest, _cx: &CallContext) -> Result<Account> {
+    fn remove_account(
+        &self,
+        _provider: &str,
+        _request: RemoveAccountRequest,
+        _cx: &CallContext,
+    ) -> Result<Account> {
         Err(auth::remove_refused())
     }
 }

@@ -26,13 +26,19 @@ pub fn list(settings: &Settings, user_agent: &str, cx: &CallContext) -> Result<M
             note: None,
         }),
         Err(e) if e.kind == talaria_sdk::ErrorKind::Cancelled => Err(e),
-        Err(e) => Ok(builtin(format!("could not fetch {}/models ({}); showing the built-in list", settings.base_url, e.message))),
+        Err(e) => Ok(builtin(format!(
+            "could not fetch {}/models ({}); showing the built-in list",
+            settings.base_url, e.message
+        ))),
     }
 }
 
 fn builtin(note: String) -> ModelList {
     ModelList {
-        models: BUILTIN_MODELS.iter().map(|slug| model((*slug).to_owned())).collect(),
+        models: BUILTIN_MODELS
+            .iter()
+            .map(|slug| model((*slug).to_owned()))
+            .collect(),
         default_model: DEFAULT_MODEL.into(),
         source: ModelSource::Builtin,
         note: Some(note),
@@ -46,9 +52,22 @@ fn builtin(note: String) -> ModelList {
 fn model(slug: String) -> ModelInfo {
     let reasons = slug.starts_with("gpt-5") || is_o_series(&slug);
     let images = reasons || slug.starts_with("gpt-4o") || slug.starts_with("gpt-4.1");
-    let reasoning = reasons.then(|| ReasoningSupport { default_effort: Some("medium".into()), efforts: Vec::new(), summaries: true });
-    let modalities: &[&str] = if images { &["text", "image"] } else { &["text"] };
-    ModelInfo { slug, reasoning, input_modalities: modalities.iter().map(|m| (*m).to_owned()).collect(), ..Default::default() }
+    let reasoning = reasons.then(|| ReasoningSupport {
+        default_effort: Some("medium".into()),
+        efforts: Vec::new(),
+        summaries: true,
+    });
+    let modalities: &[&str] = if images {
+        &["text", "image"]
+    } else {
+        &["text"]
+    };
+    ModelInfo {
+        slug,
+        reasoning,
+        input_modalities: modalities.iter().map(|m| (*m).to_owned()).collect(),
+        ..Default::default()
+    }
 }
 
 /// `o1`, `o3-mini`, `o4-mini`: an `o` and a digit (not `omni-moderation`).
@@ -100,7 +119,11 @@ fn fetch(settings: &Settings, user_agent: &str, cx: &CallContext) -> Result<Vec<
 /// reqwest's top-level message ("error sending request") hides the cause that says
 /// what went wrong (connection refused, timed out, bad JSON); walk the chain.
 fn describe(e: &reqwest::Error) -> String {
-    let mut text = if e.is_timeout() { format!("timed out after {} s", FETCH_TIMEOUT.as_secs()) } else { e.to_string() };
+    let mut text = if e.is_timeout() {
+        format!("timed out after {} s", FETCH_TIMEOUT.as_secs())
+    } else {
+        e.to_string()
+    };
     let mut source = std::error::Error::source(e);
     while let Some(cause) = source {
         text.push_str(": ");
@@ -118,17 +141,37 @@ mod tests {
     fn capabilities_follow_the_model_family() {
         for slug in ["gpt-5.5", "gpt-5-mini", "o3", "o4-mini", "o1-pro"] {
             let m = model(slug.into());
-            let reasoning = m.reasoning.as_ref().unwrap_or_else(|| panic!("{slug} reasons"));
-            assert_eq!((reasoning.default_effort.as_deref(), reasoning.summaries), (Some("medium"), true), "{slug}");
+            let reasoning = m
+                .reasoning
+                .as_ref()
+                .unwrap_or_else(|| panic!("{slug} reasons"));
+            assert_eq!(
+                (reasoning.default_effort.as_deref(), reasoning.summaries),
+                (Some("medium"), true),
+                "{slug}"
+            );
             assert!(m.takes_images(), "{slug}");
         }
         for slug in ["gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-nano"] {
             let m = model(slug.into());
-            assert_eq!((m.reasoning, m.input_modalities), (None, vec!["text".to_owned(), "image".to_owned()]), "{slug}");
+            assert_eq!(
+                (m.reasoning, m.input_modalities),
+                (None, vec!["text".to_owned(), "image".to_owned()]),
+                "{slug}"
+            );
         }
-        for slug in ["gpt-3.5-turbo", "omni-moderation-latest", "text-embedding-3-small", "o"] {
+        for slug in [
+            "gpt-3.5-turbo",
+            "omni-moderation-latest",
+            "text-embedding-3-small",
+            "o",
+        ] {
             let m = model(slug.into());
-            assert_eq!((m.reasoning, m.input_modalities), (None, vec!["text".to_owned()]), "{slug}");
+            assert_eq!(
+                (m.reasoning, m.input_modalities),
+                (None, vec!["text".to_owned()]),
+                "{slug}"
+            );
         }
     }
 }

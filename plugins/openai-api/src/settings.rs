@@ -44,9 +44,16 @@ impl Settings {
 
     /// Blank values count as unset: `OPENAI_API_KEY= talaria ...` means "no key".
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Settings {
-        let non_blank = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let non_blank = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let base_url = non_blank(BASE_URL_VAR).unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
-        Settings { api_key: non_blank(API_KEY_VAR).map(ApiKey), base_url: base_url.trim_end_matches('/').to_owned() }
+        Settings {
+            api_key: non_blank(API_KEY_VAR).map(ApiKey),
+            base_url: base_url.trim_end_matches('/').to_owned(),
+        }
     }
 
     /// Masks the key (when there is one) in a message bound for the user or a log.
@@ -63,7 +70,11 @@ mod tests {
     use super::*;
 
     fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
     }
 
     #[test]
@@ -75,7 +86,10 @@ mod tests {
 
     #[test]
     fn the_base_url_loses_its_trailing_slashes_and_blank_values_are_unset() {
-        let s = Settings::from_lookup(env(&[(BASE_URL_VAR, "http://127.0.0.1:9/v1//"), (API_KEY_VAR, "  ")]));
+        let s = Settings::from_lookup(env(&[
+            (BASE_URL_VAR, "http://127.0.0.1:9/v1//"),
+            (API_KEY_VAR, "  "),
+        ]));
         assert_eq!(s.base_url, "http://127.0.0.1:9/v1");
         assert_eq!(s.api_key, None);
     }

@@ -26,7 +26,11 @@ pub struct CodexLogin {
 /// The Codex home: the request's (as the profile resolves it), else `$CODEX_HOME`, else
 /// `~/.codex`.
 pub fn codex_home(from_request: Option<&str>) -> Option<PathBuf> {
-    let home = || std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from);
+    let home = || {
+        std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .map(PathBuf::from)
+    };
     if let Some(dir) = from_request.map(str::trim).filter(|d| !d.is_empty()) {
         return Some(match dir.strip_prefix("~/") {
             Some(rest) => home().map_or_else(|| PathBuf::from(dir), |h| h.join(rest)),
@@ -67,9 +71,16 @@ pub fn read(path: &Path, now: u64) -> Result<CodexLogin> {
     })?;
     let tokens = doc.get("tokens").filter(|t| t.is_object());
     let token = |key: &str| {
-        tokens.and_then(|t| t.get(key)).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned)
+        tokens
+            .and_then(|t| t.get(key))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
     };
-    let api_key = doc.get("OPENAI_API_KEY").and_then(Value::as_str).is_some_and(|k| !k.is_empty());
+    let api_key = doc
+        .get("OPENAI_API_KEY")
+        .and_then(Value::as_str)
+        .is_some_and(|k| !k.is_empty());
     let mode = doc.get("auth_mode").and_then(Value::as_str);
     let (access, refresh) = (token("access_token"), token("refresh_token"));
     if mode == Some("apikey") || (mode.is_none() && api_key && access.is_none()) {
@@ -97,9 +108,16 @@ pub fn read(path: &Path, now: u64) -> Result<CodexLogin> {
     }
     Ok(CodexLogin {
         path: path.to_owned(),
-        tokens: IssuedTokens { id_token: token("id_token"), access_token: Some(access), refresh_token: Some(refresh) },
+        tokens: IssuedTokens {
+            id_token: token("id_token"),
+            access_token: Some(access),
+            refresh_token: Some(refresh),
+        },
         account_id: token("account_id"),
-        last_refresh: doc.get("last_refresh").and_then(Value::as_str).map(str::to_owned),
+        last_refresh: doc
+            .get("last_refresh")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
     })
 }
 
@@ -144,22 +162,48 @@ mod tests {
     #[test]
     fn refuses_api_keys_expired_and_missing_logins() {
         let dir = tmp("bad");
-        let p = write(&dir, &json!({"auth_mode": "apikey", "OPENAI_API_KEY": "sk-x"}));
-        assert!(read(&p, NOW).unwrap_err().message.contains("`openai-api` provider"));
+        let p = write(
+            &dir,
+            &json!({"auth_mode": "apikey", "OPENAI_API_KEY": "sk-x"}),
+        );
+        assert!(read(&p, NOW)
+            .unwrap_err()
+            .message
+            .contains("`openai-api` provider"));
         let p = write(&dir, &json!({"OPENAI_API_KEY": "sk-x"}));
-        assert!(read(&p, NOW).unwrap_err().message.contains("`openai-api` provider"));
-        let p = write(&dir, &json!({"tokens": {"access_token": access_jwt(NOW - 1, "a"), "refresh_token": "r"}}));
+        assert!(read(&p, NOW)
+            .unwrap_err()
+            .message
+            .contains("`openai-api` provider"));
+        let p = write(
+            &dir,
+            &json!({"tokens": {"access_token": access_jwt(NOW - 1, "a"), "refresh_token": "r"}}),
+        );
         let err = read(&p, NOW).unwrap_err();
-        assert!(err.message.contains("run `codex` once") && err.message.contains("talaria login"), "{}", err.message);
+        assert!(
+            err.message.contains("run `codex` once") && err.message.contains("talaria login"),
+            "{}",
+            err.message
+        );
         let p = write(&dir, &json!({"tokens": {"access_token": "a"}}));
-        assert!(read(&p, NOW).unwrap_err().message.contains("no ChatGPT tokens"));
+        assert!(read(&p, NOW)
+            .unwrap_err()
+            .message
+            .contains("no ChatGPT tokens"));
         let err = read(&dir.join("missing.json"), NOW).unwrap_err();
-        assert!(err.message.contains("no Codex CLI login"), "{}", err.message);
+        assert!(
+            err.message.contains("no Codex CLI login"),
+            "{}",
+            err.message
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn codex_home_prefers_the_request() {
-        assert_eq!(codex_home(Some("/x/codex")), Some(PathBuf::from("/x/codex")));
+        assert_eq!(
+            codex_home(Some("/x/codex")),
+            Some(PathBuf::from("/x/codex"))
+        );
     }
 }

@@ -31,7 +31,9 @@ pub fn user_agent() -> String {
         other => other,
     };
     let os_version = if cfg!(target_os = "linux") {
-        std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_owned()).unwrap_or_default()
+        std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_default()
     } else {
         String::new()
     };
@@ -47,7 +49,10 @@ pub fn user_agent() -> String {
 /// (a terminal name with emoji, a kernel string with control characters) is dropped.
 pub fn format_user_agent(os: &str, os_version: &str, arch: &str, terminal: &str) -> String {
     let clean = |s: &str| -> String {
-        let kept: String = s.chars().filter(|c| c.is_ascii_graphic() || *c == ' ').collect();
+        let kept: String = s
+            .chars()
+            .filter(|c| c.is_ascii_graphic() || *c == ' ')
+            .collect();
         let kept = kept.trim().to_owned();
         if kept.is_empty() {
             "unknown".to_owned()
@@ -68,11 +73,21 @@ pub fn format_user_agent(os: &str, os_version: &str, arch: &str, terminal: &str)
 /// The account-id header's value: the id token's claim, else the access token's, else
 /// what we stored.
 pub fn account_id(entry: &Entry) -> Option<String> {
-    entry.id_claims().account_id().or_else(|| entry.access_claims().account_id()).or_else(|| entry.account_id.clone())
+    entry
+        .id_claims()
+        .account_id()
+        .or_else(|| entry.access_claims().account_id())
+        .or_else(|| entry.account_id.clone())
 }
 
 /// The endpoint for a request made with `entry`'s access token.
-pub fn build(base_url: &str, user_agent: &str, entry: &Entry, access_token: &str, request: &ResolveRequest) -> Endpoint {
+pub fn build(
+    base_url: &str,
+    user_agent: &str,
+    entry: &Entry,
+    access_token: &str,
+    request: &ResolveRequest,
+) -> Endpoint {
     let mut headers = BTreeMap::new();
     headers.insert("authorization".to_owned(), format!("Bearer {access_token}"));
     if let Some(account) = account_id(entry) {
@@ -85,7 +100,12 @@ pub fn build(base_url: &str, user_agent: &str, entry: &Entry, access_token: &str
         // Codex 0.169.0 spells these `session-id` and `thread-id` (seen on our mock);
         // older Codex and Hermes send `session_id`, and proxies that drop underscored
         // headers are common. Both spellings go out, with the same conversation id.
-        for name in ["session_id", "session-id", "thread-id", "x-client-request-id"] {
+        for name in [
+            "session_id",
+            "session-id",
+            "thread-id",
+            "x-client-request-id",
+        ] {
             headers.insert(name.to_owned(), request.session_id.clone());
         }
     }
@@ -94,7 +114,10 @@ pub fn build(base_url: &str, user_agent: &str, entry: &Entry, access_token: &str
     }
     let mut body = Map::new();
     if request.fast {
-        body.insert("service_tier".to_owned(), Value::String("priority".to_owned()));
+        body.insert(
+            "service_tier".to_owned(),
+            Value::String("priority".to_owned()),
+        );
     }
     Endpoint {
         base_url: base_url.to_owned(),
@@ -114,7 +137,11 @@ pub fn build(base_url: &str, user_agent: &str, entry: &Entry, access_token: &str
 /// generic advice: the pool can take another account when one is limited, and a model
 /// outside the plan has a list of the ones inside it.
 fn hints() -> Vec<ErrorHint> {
-    let hint = |class, when: Option<&str>, text: String| ErrorHint { class, when_message_contains: when.map(str::to_owned), hint: text };
+    let hint = |class, when: Option<&str>, text: String| ErrorHint {
+        class,
+        when_message_contains: when.map(str::to_owned),
+        hint: text,
+    };
     vec![
         hint(
             FailureClass::Quota,
@@ -141,27 +168,53 @@ mod tests {
     #[test]
     fn user_agent_has_the_codex_shape() {
         let ua = format_user_agent("Linux", "6.8.0-40-generic\n", "x86_64", "xterm-256color");
-        assert_eq!(ua, format!("codex_cli_rs/0.169.0 (Linux 6.8.0-40-generic; x86_64) xterm-256color (talaria {})", env!("CARGO_PKG_VERSION")));
+        assert_eq!(
+            ua,
+            format!(
+                "codex_cli_rs/0.169.0 (Linux 6.8.0-40-generic; x86_64) xterm-256color (talaria {})",
+                env!("CARGO_PKG_VERSION")
+            )
+        );
         let ua = format_user_agent("Mac OS", "", "aarch64", "WezTerm✨\u{7}");
-        assert!(ua.starts_with("codex_cli_rs/0.169.0 (Mac OS unknown; aarch64) WezTerm (talaria "), "{ua}");
+        assert!(
+            ua.starts_with("codex_cli_rs/0.169.0 (Mac OS unknown; aarch64) WezTerm (talaria "),
+            "{ua}"
+        );
         assert!(ua.chars().all(|c| c.is_ascii_graphic() || c == ' '));
         let live = user_agent();
         assert!(live.starts_with("codex_cli_rs/0.169.0 ("), "{live}");
-        assert!(live.chars().all(|c| c.is_ascii_graphic() || c == ' '), "{live}");
+        assert!(
+            live.chars().all(|c| c.is_ascii_graphic() || c == ' '),
+            "{live}"
+        );
     }
 
     #[test]
     fn the_hints_advise_another_account_and_the_model_list() {
-        let e = Endpoint { hints: hints(), ..Default::default() };
+        let e = Endpoint {
+            hints: hints(),
+            ..Default::default()
+        };
         for class in [FailureClass::Quota, FailureClass::RateLimit] {
-            assert!(e.hint_for(class, "").is_some_and(|h| h.contains("`talaria auth add openai-codex`")), "{class:?}");
+            assert!(
+                e.hint_for(class, "")
+                    .is_some_and(|h| h.contains("`talaria auth add openai-codex`")),
+                "{class:?}"
+            );
         }
-        let refusal = "The 'gpt-5.1-codex' model is not supported when using Codex with a ChatGPT account.";
+        let refusal =
+            "The 'gpt-5.1-codex' model is not supported when using Codex with a ChatGPT account.";
         assert_eq!(
             e.hint_for(FailureClass::InvalidRequest, refusal),
             Some("Pick another model: `talaria models` lists the ones this account can use.")
         );
-        assert_eq!(e.hint_for(FailureClass::InvalidRequest, "Unsupported parameter: temperature"), None);
+        assert_eq!(
+            e.hint_for(
+                FailureClass::InvalidRequest,
+                "Unsupported parameter: temperature"
+            ),
+            None
+        );
         assert_eq!(e.hint_for(FailureClass::Auth, ""), None);
     }
 }

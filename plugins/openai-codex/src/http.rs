@@ -40,7 +40,12 @@ impl Http {
                     .map_err(|e| error_chain(&e))
             })
             .as_ref()
-            .map_err(|e| Error::new(ErrorKind::Unavailable, format!("cannot set up the HTTP client: {e}")))
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Unavailable,
+                    format!("cannot set up the HTTP client: {e}"),
+                )
+            })
     }
 }
 
@@ -103,7 +108,9 @@ fn redact_jwts(word: &str) -> String {
     while let Some(start) = rest.find("eyJ") {
         out.push_str(&rest[..start]);
         let tail = &rest[start..];
-        let len = tail.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '='))).unwrap_or(tail.len());
+        let len = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '=')))
+            .unwrap_or(tail.len());
         if len >= 20 {
             out.push_str("[redacted]");
         } else {
@@ -139,7 +146,10 @@ mod tests {
         let body = r#"{"error":"bad","sent":"rt-secret-1","jwt":"eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.sig","short":"eyJx"}"#;
         let e = excerpt_redacted(body, &["rt-secret-1"]);
         assert!(!e.contains("rt-secret-1") && !e.contains("eyJhbGci"), "{e}");
-        assert!(e.contains("[redacted]") && e.contains("eyJx") && e.contains(r#""error":"bad""#), "{e}");
+        assert!(
+            e.contains("[redacted]") && e.contains("eyJx") && e.contains(r#""error":"bad""#),
+            "{e}"
+        );
     }
 
     #[test]
@@ -149,7 +159,10 @@ mod tests {
         h.insert(reqwest::header::RETRY_AFTER, "7".parse().unwrap());
         assert_eq!(retry_after(&h), Some(7));
         // An HTTP date counts from now; one in the past means "now".
-        h.insert(reqwest::header::RETRY_AFTER, "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
+        h.insert(
+            reqwest::header::RETRY_AFTER,
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
         assert_eq!(retry_after(&h), Some(0));
         h.insert(reqwest::header::RETRY_AFTER, "soon".parse().unwrap());
         assert_eq!(retry_after(&h), None);

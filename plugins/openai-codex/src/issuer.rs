@@ -13,7 +13,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use talaria_sdk::{runtime, CallContext, Error, ErrorKind, Result};
 
-use crate::http::{describe_send_error, excerpt, excerpt_redacted, retry_after, LOGIN_TIMEOUT, REFRESH_TIMEOUT};
+use crate::http::{
+    describe_send_error, excerpt, excerpt_redacted, retry_after, LOGIN_TIMEOUT, REFRESH_TIMEOUT,
+};
 use crate::store::IssuedTokens;
 use crate::CLIENT_ID;
 
@@ -24,8 +26,13 @@ const DEFAULT_INTERVAL_SECS: u64 = 5;
 const USERCODE_ATTEMPTS: u32 = 4;
 
 /// Error codes after which a refresh token will never work again.
-const TERMINAL_CODES: [&str; 5] =
-    ["invalid_grant", "refresh_token_reused", "refresh_token_expired", "refresh_token_invalidated", "invalid_token"];
+const TERMINAL_CODES: [&str; 5] = [
+    "invalid_grant",
+    "refresh_token_reused",
+    "refresh_token_expired",
+    "refresh_token_invalidated",
+    "invalid_token",
+];
 
 /// A reply: status, headers and body text.
 pub struct Reply {
@@ -39,7 +46,11 @@ async fn send(request: reqwest::RequestBuilder) -> std::result::Result<Reply, re
     let status = response.status();
     let headers = response.headers().clone();
     let body = response.text().await?;
-    Ok(Reply { status, headers, body })
+    Ok(Reply {
+        status,
+        headers,
+        body,
+    })
 }
 
 /// Sends a login request, giving up as soon as the user cancels.
@@ -77,7 +88,9 @@ pub struct DeviceCode {
 /// The poll interval as sent: a string ("5") or a number, default 5 s, within 1–60 s.
 pub fn parse_interval(value: Option<&Value>) -> Duration {
     let secs = match value {
-        Some(Value::Number(n)) => n.as_u64().or_else(|| n.as_f64().map(|f| f.max(0.0).ceil() as u64)),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .or_else(|| n.as_f64().map(|f| f.max(0.0).ceil() as u64)),
         Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
         _ => None,
     };
@@ -85,10 +98,17 @@ pub fn parse_interval(value: Option<&Value>) -> Duration {
 }
 
 /// Step 1: ask for a user code.
-pub fn request_device_code(client: &reqwest::Client, issuer: &str, cx: &CallContext) -> Result<DeviceCode> {
+pub fn request_device_code(
+    client: &reqwest::Client,
+    issuer: &str,
+    cx: &CallContext,
+) -> Result<DeviceCode> {
     let url = format!("{issuer}/api/accounts/deviceauth/usercode");
     for attempt in 1..=USERCODE_ATTEMPTS {
-        let request = client.post(&url).header(ACCEPT, "application/json").json(&json!({ "client_id": CLIENT_ID }));
+        let request = client
+            .post(&url)
+            .header(ACCEPT, "application/json")
+            .json(&json!({ "client_id": CLIENT_ID }));
         let reply = send_login(cx, request, "a device code")?;
         match reply.status.as_u16() {
             200..=299 => return parse_device_code(&reply.body),
@@ -120,12 +140,24 @@ pub fn request_device_code(client: &reqwest::Client, issuer: &str, cx: &CallCont
 }
 
 fn parse_device_code(body: &str) -> Result<DeviceCode> {
-    let bad = || Error::new(ErrorKind::Auth, "the sign-in server's device-code reply was incomplete; run `talaria login` again");
+    let bad = || {
+        Error::new(
+            ErrorKind::Auth,
+            "the sign-in server's device-code reply was incomplete; run `talaria login` again",
+        )
+    };
     let v: Value = serde_json::from_str(body).map_err(|_| bad())?;
-    let text = |key: &str| v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
+    let text = |key: &str| {
+        v.get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
     Ok(DeviceCode {
         device_auth_id: text("device_auth_id").ok_or_else(bad)?,
-        user_code: text("user_code").or_else(|| text("usercode")).ok_or_else(bad)?,
+        user_code: text("user_code")
+            .or_else(|| text("usercode"))
+            .ok_or_else(bad)?,
         interval: parse_interval(v.get("interval")),
     })
 }
@@ -186,7 +218,12 @@ pub fn poll_for_authorization(
 
 /// Step 3: trade the authorization code for tokens (form-encoded, as the issuer expects
 /// for this grant).
-pub fn exchange_code(client: &reqwest::Client, issuer: &str, auth: &Authorization, cx: &CallContext) -> Result<IssuedTokens> {
+pub fn exchange_code(
+    client: &reqwest::Client,
+    issuer: &str,
+    auth: &Authorization,
+    cx: &CallContext,
+) -> Result<IssuedTokens> {
     let redirect_uri = format!("{issuer}/deviceauth/callback");
     let form = [
         ("grant_type", "authorization_code"),
@@ -195,7 +232,10 @@ pub fn exchange_code(client: &reqwest::Client, issuer: &str, auth: &Authorizatio
         ("client_id", CLIENT_ID),
         ("code_verifier", auth.code_verifier.as_str()),
     ];
-    let request = client.post(format!("{issuer}/oauth/token")).header(ACCEPT, "application/json").form(&form);
+    let request = client
+        .post(format!("{issuer}/oauth/token"))
+        .header(ACCEPT, "application/json")
+        .form(&form);
     let reply = send_login(cx, request, "the token exchange")?;
     match reply.status.as_u16() {
         200..=299 => {}
@@ -217,10 +257,16 @@ pub fn exchange_code(client: &reqwest::Client, issuer: &str, auth: &Authorizatio
         }
     }
     let tokens: IssuedTokens = serde_json::from_str(&reply.body).map_err(|_| {
-        Error::new(ErrorKind::Auth, "the sign-in server's token reply was not JSON; run `talaria login` again")
+        Error::new(
+            ErrorKind::Auth,
+            "the sign-in server's token reply was not JSON; run `talaria login` again",
+        )
     })?;
     if tokens.access_token.as_deref().is_none_or(str::is_empty) {
-        return Err(Error::new(ErrorKind::Auth, "the sign-in server sent no access token; run `talaria login` again"));
+        return Err(Error::new(
+            ErrorKind::Auth,
+            "the sign-in server sent no access token; run `talaria login` again",
+        ));
     }
     Ok(tokens)
 }
@@ -235,14 +281,21 @@ pub enum RefreshFailure {
     /// 5xx, timeout, no connection, or a garbled success: try again.
     Transient { reason: String },
     /// Another 4xx without a terminal code: not clearly fatal, so not quarantined.
-    Rejected { status: u16, code: Option<String>, excerpt: String },
+    Rejected {
+        status: u16,
+        code: Option<String>,
+        excerpt: String,
+    },
 }
 
 /// The error code of an error reply: `{"error":{"code"|"type",..}}` or `{"error":"x",..}`.
 pub fn error_code(body: &str) -> Option<String> {
     let v: Value = serde_json::from_str(body).ok()?;
     let code = match v.get("error")? {
-        Value::Object(e) => e.get("code").and_then(Value::as_str).or_else(|| e.get("type").and_then(Value::as_str)),
+        Value::Object(e) => e
+            .get("code")
+            .and_then(Value::as_str)
+            .or_else(|| e.get("type").and_then(Value::as_str)),
         Value::String(s) => Some(s.as_str()),
         _ => None,
     };
@@ -253,12 +306,22 @@ pub fn error_code(body: &str) -> Option<String> {
 pub fn classify(status: u16, headers: &HeaderMap, body: &str) -> RefreshFailure {
     let code = error_code(body);
     match status {
-        429 => RefreshFailure::RateLimited { retry_after: retry_after(headers) },
-        400..=499 => match code {
-            Some(c) if TERMINAL_CODES.contains(&c.as_str()) => RefreshFailure::Terminal { status, code: c },
-            code => RefreshFailure::Rejected { status, code, excerpt: excerpt(body) },
+        429 => RefreshFailure::RateLimited {
+            retry_after: retry_after(headers),
         },
-        _ => RefreshFailure::Transient { reason: format!("the sign-in server answered {status}") },
+        400..=499 => match code {
+            Some(c) if TERMINAL_CODES.contains(&c.as_str()) => {
+                RefreshFailure::Terminal { status, code: c }
+            }
+            code => RefreshFailure::Rejected {
+                status,
+                code,
+                excerpt: excerpt(body),
+            },
+        },
+        _ => RefreshFailure::Transient {
+            reason: format!("the sign-in server answered {status}"),
+        },
     }
 }
 
@@ -313,7 +376,11 @@ impl RefreshFailure {
 
 /// One refresh POST (JSON body, as the Codex CLI sends it). Runs on the plugin runtime:
 /// call it from inside `update_credentials`, never from within another `block_on`.
-pub fn refresh(client: &reqwest::Client, issuer: &str, refresh_token: &str) -> Result<std::result::Result<IssuedTokens, RefreshFailure>> {
+pub fn refresh(
+    client: &reqwest::Client,
+    issuer: &str,
+    refresh_token: &str,
+) -> Result<std::result::Result<IssuedTokens, RefreshFailure>> {
     let request = client
         .post(format!("{issuer}/oauth/token"))
         .header(CONTENT_TYPE, "application/json")
@@ -322,23 +389,35 @@ pub fn refresh(client: &reqwest::Client, issuer: &str, refresh_token: &str) -> R
         .json(&json!({ "client_id": CLIENT_ID, "grant_type": "refresh_token", "refresh_token": refresh_token }));
     let reply = match runtime::block_on(send(request))? {
         Ok(reply) => reply,
-        Err(e) => return Ok(Err(RefreshFailure::Transient { reason: describe_send_error(&e) })),
+        Err(e) => {
+            return Ok(Err(RefreshFailure::Transient {
+                reason: describe_send_error(&e),
+            }))
+        }
     };
     if !reply.status.is_success() {
         let failure = match classify(reply.status.as_u16(), &reply.headers, &reply.body) {
-            RefreshFailure::Rejected { status, code, .. } => {
-                RefreshFailure::Rejected { status, code, excerpt: excerpt_redacted(&reply.body, &[refresh_token]) }
-            }
+            RefreshFailure::Rejected { status, code, .. } => RefreshFailure::Rejected {
+                status,
+                code,
+                excerpt: excerpt_redacted(&reply.body, &[refresh_token]),
+            },
             other => other,
         };
         return Ok(Err(failure));
     }
     let tokens: IssuedTokens = match serde_json::from_str(&reply.body) {
         Ok(t) => t,
-        Err(_) => return Ok(Err(RefreshFailure::Transient { reason: "the sign-in server's reply was not JSON".to_owned() })),
+        Err(_) => {
+            return Ok(Err(RefreshFailure::Transient {
+                reason: "the sign-in server's reply was not JSON".to_owned(),
+            }))
+        }
     };
     if tokens.access_token.as_deref().is_none_or(str::is_empty) {
-        return Ok(Err(RefreshFailure::Transient { reason: "the sign-in server's reply had no access token".to_owned() }));
+        return Ok(Err(RefreshFailure::Transient {
+            reason: "the sign-in server's reply had no access token".to_owned(),
+        }));
     }
     Ok(Ok(tokens))
 }
@@ -363,9 +442,15 @@ mod tests {
 
     #[test]
     fn device_code_replies_accept_both_spellings() {
-        let c = parse_device_code(r#"{"device_auth_id":"d","usercode":"ABCD-1234","interval":"9"}"#).unwrap();
-        assert_eq!((c.user_code.as_str(), c.interval.as_secs()), ("ABCD-1234", 9));
-        let c = parse_device_code(r#"{"device_auth_id":"d","user_code":"X","interval":2}"#).unwrap();
+        let c =
+            parse_device_code(r#"{"device_auth_id":"d","usercode":"ABCD-1234","interval":"9"}"#)
+                .unwrap();
+        assert_eq!(
+            (c.user_code.as_str(), c.interval.as_secs()),
+            ("ABCD-1234", 9)
+        );
+        let c =
+            parse_device_code(r#"{"device_auth_id":"d","user_code":"X","interval":2}"#).unwrap();
         assert_eq!((c.user_code.as_str(), c.interval.as_secs()), ("X", 2));
         assert!(parse_device_code(r#"{"user_code":"X"}"#).is_err());
         assert!(parse_device_code("<html>").is_err());
@@ -373,10 +458,22 @@ mod tests {
 
     #[test]
     fn error_codes_come_from_both_shapes() {
-        assert_eq!(error_code(r#"{"error":{"code":"refresh_token_reused","message":"m"}}"#).as_deref(), Some("refresh_token_reused"));
-        assert_eq!(error_code(r#"{"error":{"type":"invalid_request_error","message":"m"}}"#).as_deref(), Some("invalid_request_error"));
-        assert_eq!(error_code(r#"{"error":{"code":null,"type":"t"}}"#).as_deref(), Some("t"));
-        assert_eq!(error_code(r#"{"error":"invalid_grant","error_description":"gone"}"#).as_deref(), Some("invalid_grant"));
+        assert_eq!(
+            error_code(r#"{"error":{"code":"refresh_token_reused","message":"m"}}"#).as_deref(),
+            Some("refresh_token_reused")
+        );
+        assert_eq!(
+            error_code(r#"{"error":{"type":"invalid_request_error","message":"m"}}"#).as_deref(),
+            Some("invalid_request_error")
+        );
+        assert_eq!(
+            error_code(r#"{"error":{"code":null,"type":"t"}}"#).as_deref(),
+            Some("t")
+        );
+        assert_eq!(
+            error_code(r#"{"error":"invalid_grant","error_description":"gone"}"#).as_deref(),
+            Some("invalid_grant")
+        );
         assert_eq!(error_code(r#"{"detail":"x"}"#), None);
         assert_eq!(error_code("not json"), None);
     }
@@ -391,28 +488,70 @@ mod tests {
             (401, r#"{"error":{"code":"refresh_token_invalidated"}}"#),
             (403, r#"{"error":"invalid_token"}"#),
         ] {
-            assert!(matches!(classify(status, &h, body), RefreshFailure::Terminal { .. }), "{status} {body}");
+            assert!(
+                matches!(classify(status, &h, body), RefreshFailure::Terminal { .. }),
+                "{status} {body}"
+            );
         }
-        assert!(matches!(classify(429, &h, r#"{"error":"invalid_grant"}"#), RefreshFailure::RateLimited { .. }));
-        assert!(matches!(classify(500, &h, r#"{"error":"invalid_grant"}"#), RefreshFailure::Transient { .. }));
-        assert!(matches!(classify(503, &h, "<html>"), RefreshFailure::Transient { .. }));
+        assert!(matches!(
+            classify(429, &h, r#"{"error":"invalid_grant"}"#),
+            RefreshFailure::RateLimited { .. }
+        ));
+        assert!(matches!(
+            classify(500, &h, r#"{"error":"invalid_grant"}"#),
+            RefreshFailure::Transient { .. }
+        ));
+        assert!(matches!(
+            classify(503, &h, "<html>"),
+            RefreshFailure::Transient { .. }
+        ));
         match classify(401, &h, r#"{"error":{"code":"unauthorized_client"}}"#) {
-            RefreshFailure::Rejected { status: 401, code: Some(c), .. } => assert_eq!(c, "unauthorized_client"),
+            RefreshFailure::Rejected {
+                status: 401,
+                code: Some(c),
+                ..
+            } => assert_eq!(c, "unauthorized_client"),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(classify(400, &h, "bad"), RefreshFailure::Rejected { code: None, .. }));
+        assert!(matches!(
+            classify(400, &h, "bad"),
+            RefreshFailure::Rejected { code: None, .. }
+        ));
     }
 
     #[test]
     fn failure_errors_have_the_right_kind_and_say_what_to_do() {
-        let e = RefreshFailure::RateLimited { retry_after: Some(30) }.to_error("a@x");
+        let e = RefreshFailure::RateLimited {
+            retry_after: Some(30),
+        }
+        .to_error("a@x");
         assert_eq!(e.kind, ErrorKind::RateLimited);
-        assert!(e.message.contains("transiently") && e.message.contains("retry"), "{}", e.message);
-        let e = RefreshFailure::Transient { reason: "the request timed out".into() }.to_error("a@x");
+        assert!(
+            e.message.contains("transiently") && e.message.contains("retry"),
+            "{}",
+            e.message
+        );
+        let e = RefreshFailure::Transient {
+            reason: "the request timed out".into(),
+        }
+        .to_error("a@x");
         assert_eq!(e.kind, ErrorKind::Network);
-        assert!(e.message.contains("transiently") && e.message.contains("retry"), "{}", e.message);
-        let e = RefreshFailure::Rejected { status: 401, code: Some("weird".into()), excerpt: "x".into() }.to_error("a@x");
+        assert!(
+            e.message.contains("transiently") && e.message.contains("retry"),
+            "{}",
+            e.message
+        );
+        let e = RefreshFailure::Rejected {
+            status: 401,
+            code: Some("weird".into()),
+            excerpt: "x".into(),
+        }
+        .to_error("a@x");
         assert_eq!(e.kind, ErrorKind::Auth);
-        assert!(e.message.contains("401") && e.message.contains("weird"), "{}", e.message);
+        assert!(
+            e.message.contains("401") && e.message.contains("weird"),
+            "{}",
+            e.message
+        );
     }
 }

@@ -47,14 +47,21 @@ impl Claims {
     /// Unix seconds when the token expires.
     pub fn exp(&self) -> Option<u64> {
         match self.payload.get("exp")? {
-            Value::Number(n) => n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
+            Value::Number(n) => n
+                .as_u64()
+                .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
             _ => None,
         }
     }
 
     pub fn email(&self) -> Option<String> {
         let top = self.payload.get("email").and_then(non_empty_str);
-        let profile = || self.payload.get(PROFILE_CLAIM).and_then(|p| p.get("email")).and_then(non_empty_str);
+        let profile = || {
+            self.payload
+                .get(PROFILE_CLAIM)
+                .and_then(|p| p.get("email"))
+                .and_then(non_empty_str)
+        };
         top.or_else(profile).map(str::to_owned)
     }
 
@@ -63,7 +70,8 @@ impl Claims {
     }
 
     pub fn user_id(&self) -> Option<String> {
-        self.auth_str("chatgpt_user_id").or_else(|| self.auth_str("user_id"))
+        self.auth_str("chatgpt_user_id")
+            .or_else(|| self.auth_str("user_id"))
     }
 
     pub fn plan(&self) -> Option<String> {
@@ -71,7 +79,10 @@ impl Claims {
     }
 
     pub fn is_fedramp(&self) -> bool {
-        self.auth().and_then(|a| a.get("chatgpt_account_is_fedramp")).and_then(Value::as_bool).unwrap_or(false)
+        self.auth()
+            .and_then(|a| a.get("chatgpt_account_is_fedramp"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
     }
 
     fn auth(&self) -> Option<&Value> {
@@ -79,7 +90,10 @@ impl Claims {
     }
 
     fn auth_str(&self, key: &str) -> Option<String> {
-        self.auth().and_then(|a| a.get(key)).and_then(non_empty_str).map(str::to_owned)
+        self.auth()
+            .and_then(|a| a.get(key))
+            .and_then(non_empty_str)
+            .map(str::to_owned)
     }
 }
 
@@ -118,7 +132,10 @@ mod tests {
         // A payload whose base64 needs padding, encoded *with* the padding.
         let payload = json!({"email": "ab@example.com", "exp": 5});
         let body = URL_SAFE.encode(payload.to_string().as_bytes());
-        assert!(body.ends_with('='), "test payload should need padding: {body}");
+        assert!(
+            body.ends_with('='),
+            "test payload should need padding: {body}"
+        );
         let c = Claims::decode(&format!("h.{body}.s"));
         assert_eq!(c.email().as_deref(), Some("ab@example.com"));
         assert_eq!(c.exp(), Some(5));
@@ -127,7 +144,10 @@ mod tests {
     #[test]
     fn missing_claims_and_garbage_are_none() {
         let c = Claims::decode(&mint_jwt(&json!({"sub": "x"})));
-        assert_eq!((c.exp(), c.email(), c.account_id(), c.user_id(), c.plan()), (None, None, None, None, None));
+        assert_eq!(
+            (c.exp(), c.email(), c.account_id(), c.user_id(), c.plan()),
+            (None, None, None, None, None)
+        );
         assert!(!c.is_fedramp());
         for bad in ["", "opaque-token", "a.!!!.c", "a.bm90IGpzb24.c"] {
             assert_eq!(Claims::decode(bad), Claims::default(), "{bad}");

@@ -26,8 +26,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde_json::Value;
 use talaria_sdk::provider::{
-    Account, Endpoint, FailureReport, LoginRequest, LogoutResult, ModelList, ModelsRequest, ProviderInfo,
-    RemoveAccountRequest, ResolveRequest,
+    Account, Endpoint, FailureReport, LoginRequest, LogoutResult, ModelList, ModelsRequest,
+    ProviderInfo, RemoveAccountRequest, ResolveRequest,
 };
 use talaria_sdk::{export_plugin, CallContext, Exports, Host, Provider, Result};
 
@@ -55,7 +55,10 @@ pub fn init(host: Host) -> Result<Exports> {
 export_plugin!(manifest: include_str!("../plugin.toml"), init: init);
 
 fn env_url(var: &str, default: &str) -> String {
-    let value = std::env::var(var).ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| default.to_owned());
+    let value = std::env::var(var)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| default.to_owned());
     value.trim().trim_end_matches('/').to_owned()
 }
 
@@ -106,18 +109,37 @@ impl CodexProvider {
 /// declares one provider id, so `provider` is only echoed.
 impl Provider for CodexProvider {
     fn info(&self, provider: &str) -> Result<ProviderInfo> {
-        Ok(ProviderInfo { id: provider.to_owned(), wire_api: WIRE_API.to_owned(), supports_login: true })
+        Ok(ProviderInfo {
+            id: provider.to_owned(),
+            wire_api: WIRE_API.to_owned(),
+            supports_login: true,
+        })
     }
 
-    fn resolve(&self, _provider: &str, request: ResolveRequest, _cx: &CallContext) -> Result<Endpoint> {
+    fn resolve(
+        &self,
+        _provider: &str,
+        request: ResolveRequest,
+        _cx: &CallContext,
+    ) -> Result<Endpoint> {
         self.resolve(&request)
     }
 
-    fn report(&self, _provider: &str, report: FailureReport, _cx: &CallContext) -> Result<Endpoint> {
+    fn report(
+        &self,
+        _provider: &str,
+        report: FailureReport,
+        _cx: &CallContext,
+    ) -> Result<Endpoint> {
         self.report(&report)
     }
 
-    fn models(&self, _provider: &str, request: ModelsRequest, _cx: &CallContext) -> Result<ModelList> {
+    fn models(
+        &self,
+        _provider: &str,
+        request: ModelsRequest,
+        _cx: &CallContext,
+    ) -> Result<ModelList> {
         self.models(&request)
     }
 
@@ -133,7 +155,12 @@ impl Provider for CodexProvider {
         self.accounts()
     }
 
-    fn remove_account(&self, _provider: &str, request: RemoveAccountRequest, _cx: &CallContext) -> Result<Account> {
+    fn remove_account(
+        &self,
+        _provider: &str,
+        request: RemoveAccountRequest,
+        _cx: &CallContext,
+    ) -> Result<Account> {
         self.remove_account(request.index)
     }
 }

@@ -11,8 +11,8 @@ use talaria_sdk::{ApprovalKind, ApprovalRequest, CallContext, Error, ErrorKind, 
 use crate::codex_import::{self, CodexLogin};
 use crate::issuer::{self, DEVICE_CODE_LIFETIME};
 use crate::store::{
-    new_entry_id, parse_pool, pool_to_value, rfc3339, Entry, Identity, IssuedTokens, Pool, Strategy, Tokens,
-    SOURCE_AUTH_ADD, SOURCE_CODEX_IMPORT, SOURCE_DEVICE_CODE, STATUS_OK,
+    new_entry_id, parse_pool, pool_to_value, rfc3339, Entry, Identity, IssuedTokens, Pool,
+    Strategy, Tokens, SOURCE_AUTH_ADD, SOURCE_CODEX_IMPORT, SOURCE_DEVICE_CODE, STATUS_OK,
 };
 use crate::{CodexProvider, PROVIDER_ID};
 
@@ -52,14 +52,27 @@ impl CodexProvider {
     fn codex_auth_path(&self, request: &LoginRequest) -> Result<std::path::PathBuf> {
         codex_import::codex_home(request.codex_home.as_deref())
             .map(|home| codex_import::auth_file(&home))
-            .ok_or_else(|| Error::invalid("cannot tell where the Codex CLI keeps its login: set CODEX_HOME (or HOME)"))
+            .ok_or_else(|| {
+                Error::invalid(
+                    "cannot tell where the Codex CLI keeps its login: set CODEX_HOME (or HOME)",
+                )
+            })
     }
 
     /// A plain login finds a usable Codex CLI login: ask whether to import it instead
     /// (a person is there), or say how to (nobody to ask). None = go on signing in.
-    fn offer_import(&self, request: &LoginRequest, strategy: Strategy, cx: &CallContext) -> Result<Option<Account>> {
-        let Ok(path) = self.codex_auth_path(request) else { return Ok(None) };
-        let Ok(login) = codex_import::read(&path, now_secs()) else { return Ok(None) };
+    fn offer_import(
+        &self,
+        request: &LoginRequest,
+        strategy: Strategy,
+        cx: &CallContext,
+    ) -> Result<Option<Account>> {
+        let Ok(path) = self.codex_auth_path(request) else {
+            return Ok(None);
+        };
+        let Ok(login) = codex_import::read(&path, now_secs()) else {
+            return Ok(None);
+        };
         if !request.interactive {
             cx.emit(&Event::Progress {
                 message: format!(
@@ -88,10 +101,21 @@ impl CodexProvider {
         self.import(login, request, strategy, cx).map(Some)
     }
 
-    fn import(&self, login: CodexLogin, request: &LoginRequest, strategy: Strategy, cx: &CallContext) -> Result<Account> {
+    fn import(
+        &self,
+        login: CodexLogin,
+        request: &LoginRequest,
+        strategy: Strategy,
+        cx: &CallContext,
+    ) -> Result<Account> {
         let path = login.path.clone();
         let account = self.store_login(
-            NewLogin { tokens: login.tokens, source: SOURCE_CODEX_IMPORT, account_id: login.account_id, last_refresh: login.last_refresh },
+            NewLogin {
+                tokens: login.tokens,
+                source: SOURCE_CODEX_IMPORT,
+                account_id: login.account_id,
+                last_refresh: login.last_refresh,
+            },
             request.add_account,
             strategy,
             cx,
@@ -103,11 +127,20 @@ impl CodexProvider {
                 path.display()
             ),
         });
-        self.host.info_log(&format!("imported the Codex CLI login from {} as {PROVIDER_ID} credential {}", path.display(), account.label));
+        self.host.info_log(&format!(
+            "imported the Codex CLI login from {} as {PROVIDER_ID} credential {}",
+            path.display(),
+            account.label
+        ));
         Ok(account)
     }
 
-    fn device_code_login(&self, request: &LoginRequest, strategy: Strategy, cx: &CallContext) -> Result<Account> {
+    fn device_code_login(
+        &self,
+        request: &LoginRequest,
+        strategy: Strategy,
+        cx: &CallContext,
+    ) -> Result<Account> {
         let client = self.http.client()?;
         let code = issuer::request_device_code(client, &self.issuer, cx)?;
         let started = Instant::now();
@@ -116,17 +149,39 @@ impl CodexProvider {
             user_code: code.user_code.clone(),
             expires_in_secs: DEVICE_CODE_LIFETIME.as_secs(),
         });
-        let authorization = issuer::poll_for_authorization(client, &self.issuer, &code, started, cx)?;
+        let authorization =
+            issuer::poll_for_authorization(client, &self.issuer, &code, started, cx)?;
         cx.check_cancelled()?;
         let tokens = issuer::exchange_code(client, &self.issuer, &authorization, cx)?;
-        let source = if request.add_account { SOURCE_AUTH_ADD } else { SOURCE_DEVICE_CODE };
-        let account = self.store_login(NewLogin { tokens, source, account_id: None, last_refresh: None }, request.add_account, strategy, cx)?;
-        self.host.info_log(&format!("signed in to {PROVIDER_ID} as {}", account.label));
+        let source = if request.add_account {
+            SOURCE_AUTH_ADD
+        } else {
+            SOURCE_DEVICE_CODE
+        };
+        let account = self.store_login(
+            NewLogin {
+                tokens,
+                source,
+                account_id: None,
+                last_refresh: None,
+            },
+            request.add_account,
+            strategy,
+            cx,
+        )?;
+        self.host
+            .info_log(&format!("signed in to {PROVIDER_ID} as {}", account.label));
         Ok(account)
     }
 
     /// Stores new tokens under the lock and returns the account they became.
-    pub(crate) fn store_login(&self, login: NewLogin, add_account: bool, strategy: Strategy, cx: &CallContext) -> Result<Account> {
+    pub(crate) fn store_login(
+        &self,
+        login: NewLogin,
+        add_account: bool,
+        strategy: Strategy,
+        cx: &CallContext,
+    ) -> Result<Account> {
         let mut stored_id = None;
         let mut replaced_unreadable = false;
         let stored = self.host.update_credentials(PROVIDER_ID, |current| {
@@ -136,7 +191,8 @@ impl CodexProvider {
                     // Never drop it silently: keep the old value beside the new login.
                     replaced_unreadable = true;
                     let mut pool = Pool::default();
-                    pool.extra.insert(UNREADABLE_KEY.to_owned(), current.clone());
+                    pool.extra
+                        .insert(UNREADABLE_KEY.to_owned(), current.clone());
                     pool
                 }
             };
@@ -152,7 +208,8 @@ impl CodexProvider {
                 ),
             });
         }
-        let id = stored_id.ok_or_else(|| Error::other("the credential store did not run the login"))?;
+        let id =
+            stored_id.ok_or_else(|| Error::other("the credential store did not run the login"))?;
         account_for(&stored, &id, strategy)
     }
 }
@@ -164,7 +221,12 @@ fn account_for(stored: &Value, id: &str, strategy: Strategy) -> Result<Account> 
     pool.accounts(strategy, now)
         .into_iter()
         .find(|a| a.id == id)
-        .ok_or_else(|| Error::new(ErrorKind::Other, "the new login was not stored; run `talaria login` again"))
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::Other,
+                "the new login was not stored; run `talaria login` again",
+            )
+        })
 }
 
 /// Puts a new login into the pool and returns its entry id.
@@ -175,16 +237,22 @@ fn account_for(stored: &Value, id: &str, strategy: Strategy) -> Result<Account> 
 /// or goes in front of the accounts added by hand.
 pub fn place_login(pool: &mut Pool, login: &NewLogin, add_account: bool, now: u64) -> String {
     let tokens = &login.tokens;
-    let mut identity = Identity::from_tokens(tokens.id_token.as_deref(), tokens.access_token.as_deref());
+    let mut identity =
+        Identity::from_tokens(tokens.id_token.as_deref(), tokens.access_token.as_deref());
     if identity.account_id.is_none() {
         identity.account_id.clone_from(&login.account_id);
     }
     let last_refresh = login.last_refresh.clone().unwrap_or_else(|| rfc3339(now));
 
-    if let Some(entry) = pool.credentials.iter_mut().find(|e| e.identity().same_as(&identity)) {
+    if let Some(entry) = pool
+        .credentials
+        .iter_mut()
+        .find(|e| e.identity().same_as(&identity))
+    {
         // The entry keeps its id, place and source (how it first joined the pool), so
         // healing an `auth add` account never turns it into the main login.
-        let generated = entry.label.is_empty() || entry.label.starts_with(&format!("{PROVIDER_ID}-oauth"));
+        let generated =
+            entry.label.is_empty() || entry.label.starts_with(&format!("{PROVIDER_ID}-oauth"));
         let old_email_label = entry.email.as_deref() == Some(entry.label.as_str());
         entry.tokens.id_token.clone_from(&tokens.id_token);
         entry.tokens.access_token.clone_from(&tokens.access_token);
@@ -205,7 +273,10 @@ pub fn place_login(pool: &mut Pool, login: &NewLogin, add_account: bool, now: u6
 
     let mut entry = Entry {
         id: new_entry_id(pool),
-        label: identity.email.clone().unwrap_or_else(|| pool.generated_label()),
+        label: identity
+            .email
+            .clone()
+            .unwrap_or_else(|| pool.generated_label()),
         source: login.source.to_owned(),
         tokens: Tokens {
             id_token: tokens.id_token.clone(),

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use talaria_sdk::provider::{
-    Endpoint, FailureReport, ModelInfo, ModelList, ModelSource, ModelsRequest, ReasoningSupport, ResolveRequest,
+    Endpoint, FailureReport, ModelInfo, ModelList, ModelSource, ModelsRequest, ReasoningSupport,
+    ResolveRequest,
 };
 use talaria_sdk::text::duration_words;
 use talaria_sdk::time::now_secs;
@@ -76,13 +77,38 @@ pub fn builtin(plan: Option<&str>) -> Vec<ModelInfo> {
         tools: builtin_tools(),
     };
     let mut list = vec![
-        model("gpt-5.5", "GPT-5.5", "Frontier model for complex coding and agentic work", 272_000),
-        model("gpt-5.4", "GPT-5.4", "Strong general-purpose coding model", 272_000),
-        model("gpt-5.4-mini", "GPT-5.4 mini", "Smaller, faster and cheaper GPT-5.4", 272_000),
-        model("gpt-5.3-codex", "GPT-5.3 Codex", "Codex-tuned model for agentic coding", 272_000),
+        model(
+            "gpt-5.5",
+            "GPT-5.5",
+            "Frontier model for complex coding and agentic work",
+            272_000,
+        ),
+        model(
+            "gpt-5.4",
+            "GPT-5.4",
+            "Strong general-purpose coding model",
+            272_000,
+        ),
+        model(
+            "gpt-5.4-mini",
+            "GPT-5.4 mini",
+            "Smaller, faster and cheaper GPT-5.4",
+            272_000,
+        ),
+        model(
+            "gpt-5.3-codex",
+            "GPT-5.3 Codex",
+            "Codex-tuned model for agentic coding",
+            272_000,
+        ),
     ];
     if plan == Some("pro") {
-        list.push(model("gpt-5.3-codex-spark", "GPT-5.3 Codex Spark", "Very fast Codex model (Pro plans)", 128_000));
+        list.push(model(
+            "gpt-5.3-codex-spark",
+            "GPT-5.3 Codex Spark",
+            "Very fast Codex model (Pro plans)",
+            128_000,
+        ));
     }
     list
 }
@@ -92,38 +118,71 @@ fn builtin_tools() -> Map<String, Value> {
     let mut tools = Map::new();
     tools.insert("shell_type".to_owned(), json!("shell_command"));
     tools.insert("apply_patch_tool_type".to_owned(), json!("freeform"));
-    tools.insert("truncation_policy".to_owned(), json!({"mode": "tokens", "limit": 10_000}));
+    tools.insert(
+        "truncation_policy".to_owned(),
+        json!({"mode": "tokens", "limit": 10_000}),
+    );
     tools.insert("supports_parallel_tool_calls".to_owned(), json!(true));
     tools
 }
 
 /// A catalog entry's reasoning support: `None` when it names no reasoning levels at all.
 fn reasoning_of(m: &Value) -> Option<ReasoningSupport> {
-    let levels = m.get("supported_reasoning_levels").and_then(Value::as_array);
-    let default_effort = m.get("default_reasoning_level").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
+    let levels = m
+        .get("supported_reasoning_levels")
+        .and_then(Value::as_array);
+    let default_effort = m
+        .get("default_reasoning_level")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned);
     if levels.is_none() && default_effort.is_none() {
         return None;
     }
     let efforts = levels
         .into_iter()
         .flatten()
-        .filter_map(|level| level.get("effort").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned))
+        .filter_map(|level| {
+            level
+                .get("effort")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        })
         .collect();
-    let summaries = m.get("supports_reasoning_summaries").and_then(Value::as_bool).unwrap_or(false);
-    Some(ReasoningSupport { default_effort, efforts, summaries })
+    let summaries = m
+        .get("supports_reasoning_summaries")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    Some(ReasoningSupport {
+        default_effort,
+        efforts,
+        summaries,
+    })
 }
 
 /// The entry's `input_modalities`; the catalog's own default when it has none.
 fn input_modalities_of(m: &Value) -> Vec<String> {
     match m.get("input_modalities").and_then(Value::as_array) {
-        Some(list) => list.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+        Some(list) => list
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
         None => DEFAULT_INPUT_MODALITIES.map(str::to_owned).to_vec(),
     }
 }
 
 /// The entry's tool-form fields, passed on as given (their meaning is the runtime's).
 fn tools_of(m: &Value) -> Map<String, Value> {
-    TOOL_FIELDS.iter().filter_map(|key| m.get(*key).filter(|v| !v.is_null()).map(|v| ((*key).to_owned(), v.clone()))).collect()
+    TOOL_FIELDS
+        .iter()
+        .filter_map(|key| {
+            m.get(*key)
+                .filter(|v| !v.is_null())
+                .map(|v| ((*key).to_owned(), v.clone()))
+        })
+        .collect()
 }
 
 /// Reads `models[]`: drops hidden models and those outside the account's plan, and
@@ -135,18 +194,31 @@ pub fn parse_models(body: &Value, plan: Option<&str>) -> Vec<ModelInfo> {
     let mut models: Vec<(Option<f64>, ModelInfo)> = list
         .iter()
         .filter_map(|m| {
-            let slug = m.get("slug").and_then(Value::as_str).filter(|s| !s.is_empty())?;
+            let slug = m
+                .get("slug")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())?;
             let visibility = m.get("visibility").and_then(Value::as_str).unwrap_or("");
-            if visibility.eq_ignore_ascii_case("hide") || visibility.eq_ignore_ascii_case("hidden") {
+            if visibility.eq_ignore_ascii_case("hide") || visibility.eq_ignore_ascii_case("hidden")
+            {
                 return None;
             }
             if let Some(plans) = m.get("available_in_plans").and_then(Value::as_array) {
-                let allowed = plan.is_some_and(|p| plans.iter().any(|x| x.as_str().is_some_and(|x| x.eq_ignore_ascii_case(p))));
+                let allowed = plan.is_some_and(|p| {
+                    plans
+                        .iter()
+                        .any(|x| x.as_str().is_some_and(|x| x.eq_ignore_ascii_case(p)))
+                });
                 if !allowed {
                     return None;
                 }
             }
-            let text = |key: &str| m.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
+            let text = |key: &str| {
+                m.get(key)
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+            };
             let info = ModelInfo {
                 slug: slug.to_owned(),
                 display_name: text("display_name"),
@@ -170,7 +242,12 @@ pub fn parse_models(body: &Value, plan: Option<&str>) -> Vec<ModelInfo> {
 }
 
 fn list(models: Vec<ModelInfo>, source: ModelSource, note: Option<String>) -> ModelList {
-    ModelList { models, default_model: DEFAULT_MODEL.to_owned(), source, note }
+    ModelList {
+        models,
+        default_model: DEFAULT_MODEL.to_owned(),
+        source,
+        note,
+    }
 }
 
 pub fn read_cache(path: &Path) -> Option<CachedModels> {
@@ -195,9 +272,17 @@ fn fallback(cache: Option<CachedModels>, plan: Option<&str>, why: &str, now: u64
     match cache {
         Some(c) => {
             let age = duration_words(now.saturating_sub(c.fetched_at));
-            list(c.models, ModelSource::Cache, Some(format!("{why}: showing the list cached {age} ago")))
+            list(
+                c.models,
+                ModelSource::Cache,
+                Some(format!("{why}: showing the list cached {age} ago")),
+            )
         }
-        None => list(builtin(plan), ModelSource::Builtin, Some(format!("{why}: showing the built-in list"))),
+        None => list(
+            builtin(plan),
+            ModelSource::Builtin,
+            Some(format!("{why}: showing the built-in list")),
+        ),
     }
 }
 
@@ -221,7 +306,8 @@ impl CodexProvider {
                 return Ok(fallback(cache, plan.as_deref(), &err.message, now));
             }
             let why = if pool.credentials.is_empty() {
-                "not logged in: run `talaria login` to see the models your ChatGPT plan offers".to_owned()
+                "not logged in: run `talaria login` to see the models your ChatGPT plan offers"
+                    .to_owned()
             } else {
                 format!("not logged in: every {PROVIDER_ID} login needs a new sign-in (see `talaria auth list`); run `talaria login`")
             };
@@ -231,7 +317,9 @@ impl CodexProvider {
 
         if !request.refresh {
             let fresh = |c: &&CachedModels| {
-                c.version == CACHE_VERSION && now.saturating_sub(c.fetched_at) < CACHE_FRESH_SECS && c.plan == plan
+                c.version == CACHE_VERSION
+                    && now.saturating_sub(c.fetched_at) < CACHE_FRESH_SECS
+                    && c.plan == plan
             };
             if let Some(c) = cache.as_ref().filter(fresh) {
                 return Ok(list(c.models.clone(), ModelSource::Cache, None));
@@ -241,19 +329,29 @@ impl CodexProvider {
         match self.fetch_models() {
             Ok((models, plan)) => {
                 if let Some(path) = &cache_path {
-                    let fresh = CachedModels { version: CACHE_VERSION, fetched_at: now, plan, models: models.clone() };
+                    let fresh = CachedModels {
+                        version: CACHE_VERSION,
+                        fetched_at: now,
+                        plan,
+                        models: models.clone(),
+                    };
                     if let Err(e) = write_cache(path, &fresh) {
-                        self.host.warn_log(&format!("cannot write the {PROVIDER_ID} model cache {}: {e}", path.display()));
+                        self.host.warn_log(&format!(
+                            "cannot write the {PROVIDER_ID} model cache {}: {e}",
+                            path.display()
+                        ));
                     }
                 }
                 Ok(list(models, ModelSource::Live, None))
             }
             Err(Unavailable::Offline(reason)) => {
-                self.host.warn_log(&format!("{PROVIDER_ID} model list unavailable: {reason}"));
+                self.host
+                    .warn_log(&format!("{PROVIDER_ID} model list unavailable: {reason}"));
                 Ok(fallback(cache, plan.as_deref(), "offline", now))
             }
             Err(Unavailable::Failed(reason)) => {
-                self.host.warn_log(&format!("{PROVIDER_ID} model list unavailable: {reason}"));
+                self.host
+                    .warn_log(&format!("{PROVIDER_ID} model list unavailable: {reason}"));
                 Ok(fallback(cache, plan.as_deref(), &reason, now))
             }
         }
@@ -267,8 +365,9 @@ impl CodexProvider {
             let reply = self.get_models(&endpoint)?;
             let status = reply.status.as_u16();
             if reply.status.is_success() {
-                let body: Value = serde_json::from_str(&reply.body)
-                    .map_err(|_| Unavailable::Failed("the backend's model list was not JSON".to_owned()))?;
+                let body: Value = serde_json::from_str(&reply.body).map_err(|_| {
+                    Unavailable::Failed("the backend's model list was not JSON".to_owned())
+                })?;
                 let plan = self.plan_of(endpoint.credential.as_deref());
                 return Ok((parse_models(&body, plan.as_deref()), plan));
             }
@@ -287,14 +386,22 @@ impl CodexProvider {
             return Err(if reply.status.is_server_error() {
                 Unavailable::Offline(format!("the backend answered {status}"))
             } else {
-                Unavailable::Failed(format!("the backend refused the model list ({status}: {})", excerpt(&reply.body)))
+                Unavailable::Failed(format!(
+                    "the backend refused the model list ({status}: {})",
+                    excerpt(&reply.body)
+                ))
             });
         }
-        Err(Unavailable::Failed("the backend kept refusing the model list".to_owned()))
+        Err(Unavailable::Failed(
+            "the backend kept refusing the model list".to_owned(),
+        ))
     }
 
     fn get_models(&self, endpoint: &Endpoint) -> std::result::Result<Reply, Unavailable> {
-        let client = self.http.client().map_err(|e| Unavailable::Failed(e.message))?;
+        let client = self
+            .http
+            .client()
+            .map_err(|e| Unavailable::Failed(e.message))?;
         let mut request = client
             .get(format!("{}/models", endpoint.base_url))
             .query(&[("client_version", CODEX_VERSION)])
@@ -307,7 +414,11 @@ impl CodexProvider {
             let status = response.status();
             let headers = response.headers().clone();
             let body = response.text().await?;
-            Ok::<_, reqwest::Error>(Reply { status, headers, body })
+            Ok::<_, reqwest::Error>(Reply {
+                status,
+                headers,
+                body,
+            })
         };
         match runtime::block_on(send) {
             Ok(Ok(reply)) => Ok(reply),
@@ -355,7 +466,14 @@ mod tests {
         let plus = parse_models(&body, Some("plus"));
         assert_eq!(slugs(&plus), ["a", "b", "c", "plus-ok", "none-1", "none-2"]);
         let c = &plus[2];
-        assert_eq!((c.display_name.as_deref(), c.context_window, c.description.as_deref()), (Some("C"), Some(1000), Some("cc")));
+        assert_eq!(
+            (
+                c.display_name.as_deref(),
+                c.context_window,
+                c.description.as_deref()
+            ),
+            (Some("C"), Some(1000), Some("cc"))
+        );
         let pro = parse_models(&body, Some("pro"));
         assert_eq!(slugs(&pro)[0], "pro-only");
         let unknown = parse_models(&body, None);
@@ -381,7 +499,11 @@ mod tests {
         let full = &models[0];
         assert_eq!(
             full.reasoning,
-            Some(ReasoningSupport { default_effort: Some("medium".into()), efforts: vec!["low".into(), "high".into()], summaries: true })
+            Some(ReasoningSupport {
+                default_effort: Some("medium".into()),
+                efforts: vec!["low".into(), "high".into()],
+                summaries: true
+            })
         );
         assert_eq!(full.input_modalities, ["text"]);
         assert!(!full.takes_images());
@@ -399,22 +521,44 @@ mod tests {
                 "web_search_tool_type"
             ]
         );
-        assert_eq!(full.tools["truncation_policy"], json!({"mode": "tokens", "limit": 10000}));
+        assert_eq!(
+            full.tools["truncation_policy"],
+            json!({"mode": "tokens", "limit": 10000})
+        );
         assert_eq!(models[1].reasoning, Some(ReasoningSupport::default()));
-        assert_eq!(models[1].input_modalities, ["text", "image"], "the catalog's default");
-        assert_eq!((models[2].reasoning.as_ref(), models[2].input_modalities.len(), models[2].tools.len()), (None, 0, 0));
+        assert_eq!(
+            models[1].input_modalities,
+            ["text", "image"],
+            "the catalog's default"
+        );
+        assert_eq!(
+            (
+                models[2].reasoning.as_ref(),
+                models[2].input_modalities.len(),
+                models[2].tools.len()
+            ),
+            (None, 0, 0)
+        );
     }
 
     #[test]
     fn the_builtin_list_carries_the_catalog_capabilities() {
         for m in builtin(Some("pro")) {
             let reasoning = m.reasoning.as_ref().unwrap();
-            assert_eq!(reasoning.default_effort.as_deref(), Some("medium"), "{}", m.slug);
+            assert_eq!(
+                reasoning.default_effort.as_deref(),
+                Some("medium"),
+                "{}",
+                m.slug
+            );
             assert_eq!(reasoning.efforts, ["low", "medium", "high"]);
             assert!(reasoning.summaries && m.takes_images());
             assert_eq!(m.tools["shell_type"], "shell_command");
             assert_eq!(m.tools["apply_patch_tool_type"], "freeform");
-            assert_eq!(m.tools["truncation_policy"], json!({"mode": "tokens", "limit": 10000}));
+            assert_eq!(
+                m.tools["truncation_policy"],
+                json!({"mode": "tokens", "limit": 10000})
+            );
             assert_eq!(m.tools["supports_parallel_tool_calls"], true);
         }
     }
@@ -431,14 +575,26 @@ mod tests {
         let cache = read_cache(&path).unwrap();
         assert_eq!(cache.version, 0, "never counted as fresh");
         assert_eq!(cache.models[0].slug, "gpt-5.5");
-        assert_eq!((cache.models[0].reasoning.as_ref(), cache.models[0].tools.len()), (None, 0));
+        assert_eq!(
+            (
+                cache.models[0].reasoning.as_ref(),
+                cache.models[0].tools.len()
+            ),
+            (None, 0)
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn builtin_list_gates_spark_on_pro() {
-        assert_eq!(slugs(&builtin(Some("plus"))), ["gpt-5.5", "gpt-5.4", "gpt-5.4-mini", "gpt-5.3-codex"]);
-        assert_eq!(slugs(&builtin(Some("pro"))).last(), Some(&"gpt-5.3-codex-spark"));
+        assert_eq!(
+            slugs(&builtin(Some("plus"))),
+            ["gpt-5.5", "gpt-5.4", "gpt-5.4-mini", "gpt-5.3-codex"]
+        );
+        assert_eq!(
+            slugs(&builtin(Some("pro"))).last(),
+            Some(&"gpt-5.3-codex-spark")
+        );
         assert!(builtin(None).iter().any(|m| m.slug == DEFAULT_MODEL));
     }
 
@@ -446,10 +602,18 @@ mod tests {
     fn cache_round_trips_atomically() {
         let dir = std::env::temp_dir().join(format!("occ-models-{}", std::process::id()));
         let path = dir.join("sub").join(CACHE_FILE);
-        let cache = CachedModels { version: CACHE_VERSION, fetched_at: 42, plan: Some("plus".into()), models: builtin(None) };
+        let cache = CachedModels {
+            version: CACHE_VERSION,
+            fetched_at: 42,
+            plan: Some("plus".into()),
+            models: builtin(None),
+        };
         write_cache(&path, &cache).unwrap();
         assert_eq!(read_cache(&path), Some(cache));
-        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, [CACHE_FILE], "no temp file left behind");
         let raw: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         assert_eq!(raw["fetched_at"], 42);
@@ -459,10 +623,18 @@ mod tests {
 
     #[test]
     fn fallback_prefers_any_cache() {
-        let cache = CachedModels { version: CACHE_VERSION, fetched_at: 1000, plan: None, models: vec![builtin(None).remove(0)] };
+        let cache = CachedModels {
+            version: CACHE_VERSION,
+            fetched_at: 1000,
+            plan: None,
+            models: vec![builtin(None).remove(0)],
+        };
         let l = fallback(Some(cache), None, "offline", 1000 + 7200);
         assert_eq!(l.source, ModelSource::Cache);
-        assert_eq!(l.note.as_deref(), Some("offline: showing the list cached 2h ago"));
+        assert_eq!(
+            l.note.as_deref(),
+            Some("offline: showing the list cached 2h ago")
+        );
         let l = fallback(None, None, "offline", 0);
         assert_eq!(l.source, ModelSource::Builtin);
         assert_eq!(l.default_model, DEFAULT_MODEL);

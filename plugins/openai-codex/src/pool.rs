@@ -62,9 +62,13 @@ impl CodexProvider {
             removed = Some(account);
             Ok(Some(pool_to_value(&pool)?))
         })?;
-        let account = removed.ok_or_else(|| Error::other("the credential store did not run the removal"))?;
+        let account =
+            removed.ok_or_else(|| Error::other("the credential store did not run the removal"))?;
         self.handed().remove(&account.id);
-        self.host.info_log(&format!("removed {PROVIDER_ID} credential {}", account.label));
+        self.host.info_log(&format!(
+            "removed {PROVIDER_ID} credential {}",
+            account.label
+        ));
         Ok(account)
     }
 
@@ -81,12 +85,15 @@ impl CodexProvider {
             let entries = current.get("credentials").and_then(Value::as_array);
             removed = entries.map_or(1, Vec::len);
             imported = entries.is_some_and(|list| {
-                list.iter().any(|e| e.get("source").and_then(Value::as_str) == Some(SOURCE_CODEX_IMPORT))
+                list.iter()
+                    .any(|e| e.get("source").and_then(Value::as_str) == Some(SOURCE_CODEX_IMPORT))
             });
             Ok(Some(Value::Null))
         })?;
         self.handed().clear();
-        self.host.info_log(&format!("logged out of {PROVIDER_ID} ({removed} credentials removed)"));
+        self.host.info_log(&format!(
+            "logged out of {PROVIDER_ID} ({removed} credentials removed)"
+        ));
         let note = imported.then(|| {
             "the Codex CLI's own login ($CODEX_HOME/auth.json) was not touched; sign out there with `codex logout`".to_owned()
         });
@@ -105,7 +112,9 @@ impl CodexProvider {
         if !pool.clone().select(index, strategy) {
             return Ok(pool.credentials[index].clone());
         }
-        let mut picked = Err(Error::other("the credential store did not run the selection"));
+        let mut picked = Err(Error::other(
+            "the credential store did not run the selection",
+        ));
         self.host.update_credentials(PROVIDER_ID, |current| {
             // Re-pick on the value under the lock: another process may have moved on.
             let mut pool = parse_pool(&current)?;
@@ -151,8 +160,20 @@ impl CodexProvider {
                 format!("the {PROVIDER_ID} login {} has no access token; run `talaria login` (sign in as {})", entry.label, entry.label),
             ));
         };
-        self.handed().insert(entry.id.clone(), Handed { access_token: access.to_owned(), forced });
-        Ok(endpoint::build(&self.base_url, &self.user_agent, entry, access, request))
+        self.handed().insert(
+            entry.id.clone(),
+            Handed {
+                access_token: access.to_owned(),
+                forced,
+            },
+        );
+        Ok(endpoint::build(
+            &self.base_url,
+            &self.user_agent,
+            entry,
+            access,
+            request,
+        ))
     }
 
     pub(crate) fn report(&self, report: &FailureReport) -> Result<Endpoint> {
@@ -191,7 +212,9 @@ impl CodexProvider {
                 return Ok(None);
             }
             // Another process refreshed since we handed our token out: theirs is newer.
-            let replaced = handed.as_ref().is_some_and(|h| entry.access_token() != Some(h.access_token.as_str()));
+            let replaced = handed
+                .as_ref()
+                .is_some_and(|h| entry.access_token() != Some(h.access_token.as_str()));
             if replaced && !entry.refresh_due(now) {
                 recovery = Some(Recovery::Adopt(entry.clone()));
                 return Ok(None);
@@ -212,13 +235,21 @@ impl CodexProvider {
                 };
             }
             entry.cooldown_until = Some(now + UNAUTHORIZED_COOLDOWN_SECS);
-            entry.cooldown_reason =
-                Some(if report.status == 403 { "403 forbidden" } else { "401 unauthorized" }.to_owned());
+            entry.cooldown_reason = Some(
+                if report.status == 403 {
+                    "403 forbidden"
+                } else {
+                    "401 unauthorized"
+                }
+                .to_owned(),
+            );
             recovery = Some(Recovery::CooledDown(entry.label.clone()));
             Ok(Some(pool_to_value(&pool)?))
         })?;
         let forced_before = handed.as_ref().is_some_and(|h| h.forced);
-        match recovery.ok_or_else(|| Error::other("the credential store did not run the recovery"))? {
+        match recovery
+            .ok_or_else(|| Error::other("the credential store did not run the recovery"))?
+        {
             Recovery::Adopt(entry) => self.hand_out(&entry, &report.request, forced_before),
             Recovery::Refreshed(entry) => self.hand_out(&entry, &report.request, true),
             Recovery::Rotate => self.resolve(&report.request),
@@ -255,7 +286,9 @@ impl CodexProvider {
         let mut label = None;
         self.host.update_credentials(PROVIDER_ID, |current| {
             let mut pool = parse_pool(&current)?;
-            let Some(entry) = pool.get_mut(&id) else { return Ok(None) };
+            let Some(entry) = pool.get_mut(&id) else {
+                return Ok(None);
+            };
             // Keep the later of two limits (another process may have seen a longer one).
             entry.cooldown_until = Some(entry.cooldown_until.map_or(until, |t| t.max(until)));
             entry.cooldown_reason = Some("rate limited (429)".to_owned());

@@ -74,7 +74,10 @@ impl CodexProvider {
         let Some(refresh_token) = entry.refresh_token().map(str::to_owned) else {
             let code = "missing_refresh_token";
             entry.quarantine(code, &terminal_detail(code));
-            self.host.warn_log(&format!("{PROVIDER_ID} credential {} has no refresh token; it needs a new sign-in", entry.label));
+            self.host.warn_log(&format!(
+                "{PROVIDER_ID} credential {} has no refresh token; it needs a new sign-in",
+                entry.label
+            ));
             return Locked::Quarantined;
         };
         let client = match self.http.client() {
@@ -98,7 +101,10 @@ impl CodexProvider {
                 entry.absorb_claims();
                 entry.last_refresh = Some(rfc3339(now));
                 entry.clear_status();
-                self.host.info_log(&format!("refreshed {PROVIDER_ID} credential {}", entry.label));
+                self.host.info_log(&format!(
+                    "refreshed {PROVIDER_ID} credential {}",
+                    entry.label
+                ));
                 Locked::Refreshed
             }
             Err(RefreshFailure::Terminal { status, code }) => {
@@ -111,7 +117,10 @@ impl CodexProvider {
             }
             Err(failure) => {
                 let error = failure.to_error(&entry.label);
-                self.host.warn_log(&format!("refreshing {PROVIDER_ID} credential {} failed: {}", entry.label, error.message));
+                self.host.warn_log(&format!(
+                    "refreshing {PROVIDER_ID} credential {} failed: {}",
+                    entry.label, error.message
+                ));
                 Locked::Failed(error)
             }
         }

@@ -120,7 +120,10 @@ pub enum Strategy {
 impl Strategy {
     /// Reads `pool_strategy` from the plugin's config section.
     pub fn from_config(config: Option<&Value>) -> Result<Strategy> {
-        let Some(value) = config.and_then(|c| c.get("pool_strategy")).filter(|v| !v.is_null()) else {
+        let Some(value) = config
+            .and_then(|c| c.get("pool_strategy"))
+            .filter(|v| !v.is_null())
+        else {
             return Ok(Strategy::FillFirst);
         };
         match value.as_str() {
@@ -177,7 +180,8 @@ pub fn parse_pool(value: &Value) -> Result<Pool> {
 }
 
 pub fn pool_to_value(pool: &Pool) -> Result<Value> {
-    serde_json::to_value(pool).map_err(|e| Error::other(format!("cannot encode the {PROVIDER_ID} credentials: {e}")))
+    serde_json::to_value(pool)
+        .map_err(|e| Error::other(format!("cannot encode the {PROVIDER_ID} credentials: {e}")))
 }
 
 impl Entry {
@@ -199,11 +203,17 @@ impl Entry {
     }
 
     pub fn access_token(&self) -> Option<&str> {
-        self.tokens.access_token.as_deref().filter(|s| !s.is_empty())
+        self.tokens
+            .access_token
+            .as_deref()
+            .filter(|s| !s.is_empty())
     }
 
     pub fn refresh_token(&self) -> Option<&str> {
-        self.tokens.refresh_token.as_deref().filter(|s| !s.is_empty())
+        self.tokens
+            .refresh_token
+            .as_deref()
+            .filter(|s| !s.is_empty())
     }
 
     pub fn access_claims(&self) -> Claims {
@@ -235,16 +245,31 @@ impl Entry {
     }
 
     pub fn plan(&self) -> Option<String> {
-        self.plan.clone().or_else(|| self.id_claims().plan()).or_else(|| self.access_claims().plan())
+        self.plan
+            .clone()
+            .or_else(|| self.id_claims().plan())
+            .or_else(|| self.access_claims().plan())
     }
 
     /// Who this credential signs in as, from the stored fields or, failing those, its tokens.
     pub fn identity(&self) -> Identity {
         let (id, access) = (self.id_claims(), self.access_claims());
         Identity {
-            user_id: self.user_id.clone().or_else(|| id.user_id()).or_else(|| access.user_id()),
-            account_id: self.account_id.clone().or_else(|| id.account_id()).or_else(|| access.account_id()),
-            email: self.email.clone().or_else(|| id.email()).or_else(|| access.email()),
+            user_id: self
+                .user_id
+                .clone()
+                .or_else(|| id.user_id())
+                .or_else(|| access.user_id()),
+            account_id: self
+                .account_id
+                .clone()
+                .or_else(|| id.account_id())
+                .or_else(|| access.account_id()),
+            email: self
+                .email
+                .clone()
+                .or_else(|| id.email())
+                .or_else(|| access.email()),
         }
     }
 
@@ -315,7 +340,9 @@ impl Entry {
         let status_detail = match status {
             AccountStatus::NeedsRelogin => Some(self.unusable_reason()),
             AccountStatus::RateLimited => self.cooldown_reason.clone(),
-            AccountStatus::Expired => Some("the access token has expired; it is refreshed on next use".to_owned()),
+            AccountStatus::Expired => {
+                Some("the access token has expired; it is refreshed on next use".to_owned())
+            }
             _ => None,
         };
         let identity = self.identity();
@@ -359,7 +386,9 @@ impl Identity {
     pub fn same_as(&self, other: &Identity) -> bool {
         let has_ids = |i: &Identity| i.user_id.is_some() || i.account_id.is_some();
         if has_ids(self) || has_ids(other) {
-            return has_ids(self) && self.user_id == other.user_id && self.account_id == other.account_id;
+            return has_ids(self)
+                && self.user_id == other.user_id
+                && self.account_id == other.account_id;
         }
         match (&self.email, &other.email) {
             (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
@@ -388,7 +417,11 @@ impl Pool {
         match strategy {
             Strategy::FillFirst => (0..n).find(usable),
             Strategy::RoundRobin => {
-                let start = self.current.as_deref().and_then(|id| self.index_of(id)).map_or(0, |i| i + 1);
+                let start = self
+                    .current
+                    .as_deref()
+                    .and_then(|id| self.index_of(id))
+                    .map_or(0, |i| i + 1);
                 (0..n).map(|k| (start + k) % n).find(usable)
             }
         }
@@ -410,7 +443,11 @@ impl Pool {
     /// The accounts as `auth list` shows them.
     pub fn accounts(&self, strategy: Strategy, now: u64) -> Vec<Account> {
         let next = self.pick(strategy, now);
-        self.credentials.iter().enumerate().map(|(i, e)| e.to_account(i, Some(i) == next, now)).collect()
+        self.credentials
+            .iter()
+            .enumerate()
+            .map(|(i, e)| e.to_account(i, Some(i) == next, now))
+            .collect()
     }
 
     /// The next free generated label.
@@ -435,7 +472,11 @@ impl Pool {
             .collect();
         if let Some(first) = cooling.iter().min() {
             let n = self.credentials.len();
-            let what = if n == 1 { format!("the {PROVIDER_ID} account is") } else { format!("all {n} {PROVIDER_ID} accounts are") };
+            let what = if n == 1 {
+                format!("the {PROVIDER_ID} account is")
+            } else {
+                format!("all {n} {PROVIDER_ID} accounts are")
+            };
             let first_word = if n == 1 { "it" } else { "the first" };
             return Error::new(
                 ErrorKind::RateLimited,
@@ -449,17 +490,30 @@ impl Pool {
         let details: Vec<String> = self
             .credentials
             .iter()
-            .map(|e| format!("{}: {}; run `talaria login` (sign in as {})", e.label, e.unusable_reason(), e.label))
+            .map(|e| {
+                format!(
+                    "{}: {}; run `talaria login` (sign in as {})",
+                    e.label,
+                    e.unusable_reason(),
+                    e.label
+                )
+            })
             .collect();
         Error::new(
             ErrorKind::Auth,
-            format!("every {PROVIDER_ID} login needs a new sign-in:\n  {}", details.join("\n  ")),
+            format!(
+                "every {PROVIDER_ID} login needs a new sign-in:\n  {}",
+                details.join("\n  ")
+            ),
         )
     }
 }
 
 pub fn not_logged_in() -> Error {
-    Error::new(ErrorKind::Auth, format!("not logged in to {PROVIDER_ID}: run `talaria login`"))
+    Error::new(
+        ErrorKind::Auth,
+        format!("not logged in to {PROVIDER_ID}: run `talaria login`"),
+    )
 }
 
 #[cfg(test)]
@@ -469,7 +523,9 @@ pub mod tests {
     use talaria_tests::mock::mint_jwt;
 
     pub fn access_jwt(exp: u64, account: &str) -> String {
-        mint_jwt(&json!({"exp": exp, "https://api.openai.com/auth": {"chatgpt_account_id": account}}))
+        mint_jwt(
+            &json!({"exp": exp, "https://api.openai.com/auth": {"chatgpt_account_id": account}}),
+        )
     }
 
     pub fn entry(id: &str, label: &str, exp: u64) -> Entry {
@@ -488,7 +544,11 @@ pub mod tests {
     }
 
     fn pool(entries: Vec<Entry>, current: Option<&str>) -> Pool {
-        Pool { current: current.map(Into::into), credentials: entries, extra: Map::new() }
+        Pool {
+            current: current.map(Into::into),
+            credentials: entries,
+            extra: Map::new(),
+        }
     }
 
     const NOW: u64 = 1_800_000_000;
@@ -512,7 +572,11 @@ pub mod tests {
 
     #[test]
     fn round_robin_goes_round_and_skips_the_unusable() {
-        let entries = vec![entry("a", "a", NOW + 3600), entry("b", "b", NOW + 3600), entry("c", "c", NOW + 3600)];
+        let entries = vec![
+            entry("a", "a", NOW + 3600),
+            entry("b", "b", NOW + 3600),
+            entry("c", "c", NOW + 3600),
+        ];
         let mut p = pool(entries, None);
         let mut seen = Vec::new();
         for _ in 0..4 {
@@ -524,7 +588,11 @@ pub mod tests {
         assert_eq!(p.credentials[0].request_count, 2);
         p.credentials[1].cooldown_until = Some(NOW + 60);
         p.credentials[2].quarantine("invalid_grant", "x");
-        assert_eq!(p.pick(Strategy::RoundRobin, NOW), Some(0), "wraps past the unusable back to a");
+        assert_eq!(
+            p.pick(Strategy::RoundRobin, NOW),
+            Some(0),
+            "wraps past the unusable back to a"
+        );
         p.credentials[0].tokens = Tokens::default();
         assert_eq!(p.pick(Strategy::RoundRobin, NOW), None);
     }
@@ -547,14 +615,20 @@ pub mod tests {
         e.cooldown_until = Some(NOW + 60);
         e.cooldown_reason = Some("rate limited (429)".into());
         let acc = e.to_account(0, false, NOW);
-        assert_eq!((acc.status, acc.available_at), (AccountStatus::RateLimited, Some(NOW + 60)));
+        assert_eq!(
+            (acc.status, acc.available_at),
+            (AccountStatus::RateLimited, Some(NOW + 60))
+        );
         assert_eq!(acc.status_detail.as_deref(), Some("rate limited (429)"));
         e.quarantine("refresh_token_reused", "its refresh token was already used");
         let acc = e.to_account(2, true, NOW);
         assert_eq!(acc.status, AccountStatus::NeedsRelogin);
         assert_eq!(acc.index, 3);
         assert!(acc.current);
-        assert_eq!(acc.status_detail.as_deref(), Some("its refresh token was already used"));
+        assert_eq!(
+            acc.status_detail.as_deref(),
+            Some("its refresh token was already used")
+        );
         assert_eq!(e.tokens.access_token, None);
         assert_eq!(e.tokens.refresh_token, None);
     }
@@ -566,7 +640,10 @@ pub mod tests {
         assert!(e.refresh_due(NOW + 1));
         let mut opaque = entry("b", "b", 0);
         opaque.tokens.access_token = Some("opaque".into());
-        assert!(!opaque.refresh_due(NOW), "no exp and no age: leave it to a 401");
+        assert!(
+            !opaque.refresh_due(NOW),
+            "no exp and no age: leave it to a 401"
+        );
         opaque.last_refresh = Some(rfc3339(NOW - MAX_TOKEN_AGE_SECS - 5));
         assert!(opaque.refresh_due(NOW));
         opaque.last_refresh = Some(rfc3339(NOW - 60));
@@ -603,7 +680,11 @@ pub mod tests {
 
     #[test]
     fn a_malformed_value_says_to_log_in() {
-        for bad in [json!("x"), json!({"credentials": "nope"}), json!({"credentials": [{"label": "no id"}]})] {
+        for bad in [
+            json!("x"),
+            json!({"credentials": "nope"}),
+            json!({"credentials": [{"label": "no id"}]}),
+        ] {
             let err = parse_pool(&bad).unwrap_err();
             assert_eq!(err.kind, ErrorKind::Auth);
             assert!(err.message.contains("talaria login"), "{}", err.message);
@@ -613,24 +694,53 @@ pub mod tests {
 
     #[test]
     fn identity_matches_on_ids_then_email() {
-        let a = Identity { user_id: Some("u".into()), account_id: Some("w1".into()), email: Some("a@x".into()) };
-        let same = Identity { email: Some("other@x".into()), ..a.clone() };
-        let other_ws = Identity { account_id: Some("w2".into()), ..a.clone() };
+        let a = Identity {
+            user_id: Some("u".into()),
+            account_id: Some("w1".into()),
+            email: Some("a@x".into()),
+        };
+        let same = Identity {
+            email: Some("other@x".into()),
+            ..a.clone()
+        };
+        let other_ws = Identity {
+            account_id: Some("w2".into()),
+            ..a.clone()
+        };
         assert!(a.same_as(&same));
-        assert!(!a.same_as(&other_ws), "same user, other workspace: a separate credential");
-        let by_mail = Identity { email: Some("A@X".into()), ..Default::default() };
-        assert!(by_mail.same_as(&Identity { email: Some("a@x".into()), ..Default::default() }));
-        assert!(!by_mail.same_as(&a), "ids on one side only: no match by email");
+        assert!(
+            !a.same_as(&other_ws),
+            "same user, other workspace: a separate credential"
+        );
+        let by_mail = Identity {
+            email: Some("A@X".into()),
+            ..Default::default()
+        };
+        assert!(by_mail.same_as(&Identity {
+            email: Some("a@x".into()),
+            ..Default::default()
+        }));
+        assert!(
+            !by_mail.same_as(&a),
+            "ids on one side only: no match by email"
+        );
         assert!(!Identity::default().same_as(&Identity::default()));
     }
 
     #[test]
     fn strategy_from_config() {
         assert_eq!(Strategy::from_config(None).unwrap(), Strategy::FillFirst);
-        assert_eq!(Strategy::from_config(Some(&json!({"pool_strategy": "round_robin"}))).unwrap(), Strategy::RoundRobin);
+        assert_eq!(
+            Strategy::from_config(Some(&json!({"pool_strategy": "round_robin"}))).unwrap(),
+            Strategy::RoundRobin
+        );
         let err = Strategy::from_config(Some(&json!({"pool_strategy": "random"}))).unwrap_err();
         assert_eq!(err.kind, ErrorKind::InvalidRequest);
-        assert!(err.message.contains("fill_first") && err.message.contains("round_robin"), "{}", err.message);
+        assert!(
+            err.message.contains("fill_first") && err.message.contains("round_robin"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
@@ -640,11 +750,24 @@ pub mod tests {
         assert!(err.message.contains("talaria login"));
 
         let mut a = entry("a", "a@example.com", NOW + 3600);
-        a.quarantine("refresh_token_reused", "its refresh token was already used by another client");
+        a.quarantine(
+            "refresh_token_reused",
+            "its refresh token was already used by another client",
+        );
         let err = pool(vec![a.clone()], None).unusable_error(NOW);
         assert_eq!(err.kind, ErrorKind::Auth);
-        assert!(err.message.contains("a@example.com: its refresh token was already used"), "{}", err.message);
-        assert!(err.message.contains("`talaria login` (sign in as a@example.com)"), "{}", err.message);
+        assert!(
+            err.message
+                .contains("a@example.com: its refresh token was already used"),
+            "{}",
+            err.message
+        );
+        assert!(
+            err.message
+                .contains("`talaria login` (sign in as a@example.com)"),
+            "{}",
+            err.message
+        );
 
         let mut b = entry("b", "b", NOW + 3600);
         b.cooldown_until = Some(NOW + 12 * 60);
@@ -652,7 +775,13 @@ pub mod tests {
         c.cooldown_until = Some(NOW + 3600);
         let err = pool(vec![b, c], None).unusable_error(NOW);
         assert_eq!(err.kind, ErrorKind::RateLimited);
-        assert!(err.message.contains("all 2 openai-codex accounts are rate-limited; the first is usable again in 12m"), "{}", err.message);
+        assert!(
+            err.message.contains(
+                "all 2 openai-codex accounts are rate-limited; the first is usable again in 12m"
+            ),
+            "{}",
+            err.message
+        );
         assert_eq!(err.data, Some(json!({"available_at": NOW + 720})));
     }
 
@@ -660,7 +789,10 @@ pub mod tests {
     fn times_format_and_parse() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(parse_rfc3339("2026-04-25T12:00:00Z"), Some(1_777_118_400));
-        assert_eq!(parse_rfc3339("2026-04-25T12:00:00.123456Z"), Some(1_777_118_400));
+        assert_eq!(
+            parse_rfc3339("2026-04-25T12:00:00.123456Z"),
+            Some(1_777_118_400)
+        );
         assert_eq!(parse_rfc3339("yesterday"), None);
     }
 
@@ -669,8 +801,16 @@ pub mod tests {
         let mut p = pool(vec![entry("a", "openai-codex-oauth-1", NOW)], None);
         assert_eq!(p.generated_label(), "openai-codex-oauth-2");
         let id = new_entry_id(&p);
-        assert!(id.starts_with("c-") && id.len() == 14 && id[2..].chars().all(|c| c.is_ascii_hexdigit()), "{id}");
-        p.credentials.push(Entry { id: id.clone(), ..Default::default() });
+        assert!(
+            id.starts_with("c-")
+                && id.len() == 14
+                && id[2..].chars().all(|c| c.is_ascii_hexdigit()),
+            "{id}"
+        );
+        p.credentials.push(Entry {
+            id: id.clone(),
+            ..Default::default()
+        });
         assert_ne!(new_entry_id(&p), id);
     }
 }

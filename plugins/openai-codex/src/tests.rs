@@ -4,18 +4,21 @@
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
+use talaria_sdk::methods::{self, Method};
 use talaria_sdk::provider::{
-    Account, AccountStatus, Empty, Endpoint, LogoutResult, ModelList, ModelSource, ProviderCall, ProviderInfo,
+    Account, AccountStatus, Empty, Endpoint, LogoutResult, ModelList, ModelSource, ProviderCall,
+    ProviderInfo,
 };
 use talaria_sdk::testing::Harness;
-use talaria_sdk::methods::{self, Method};
 use talaria_sdk::time::now_secs;
 use talaria_sdk::{Error, ErrorKind, Event, Exports, Host};
 use talaria_tests::codex::{pool_entry, SEEDED_AT};
 use talaria_tests::mock::{mint_jwt, AccountSpec, MockResponse, MockServer, Tokens, CLIENT_ID};
 
 use crate::login::{place_login, NewLogin};
-use crate::store::{parse_pool, IssuedTokens, Pool, SOURCE_AUTH_ADD, SOURCE_CODEX_IMPORT, SOURCE_DEVICE_CODE};
+use crate::store::{
+    parse_pool, IssuedTokens, Pool, SOURCE_AUTH_ADD, SOURCE_CODEX_IMPORT, SOURCE_DEVICE_CODE,
+};
 use crate::{CodexProvider, PROVIDER_ID};
 
 // ---------------------------------------------------------------- fixtures
@@ -29,7 +32,10 @@ fn account(id: &str, email: &str) -> AccountSpec {
 /// its tokens; its refresh token is `rt-secret-{id}`, which the leak checks look for.
 fn entry(id: &str, email: &str, ttl: i64) -> Value {
     let who = account(id, email);
-    let tokens = Tokens { refresh_token: format!("rt-secret-{id}"), ..who.offline_tokens(ttl) };
+    let tokens = Tokens {
+        refresh_token: format!("rt-secret-{id}"),
+        ..who.offline_tokens(ttl)
+    };
     pool_entry(id, SOURCE_DEVICE_CODE, &who, &tokens)
 }
 
@@ -78,17 +84,31 @@ fn start(credentials: Option<Value>, config: Value, issuer: &str, base: &str) ->
 const DEAD: &str = "http://127.0.0.1:9";
 
 fn offline(credentials: Value) -> Setup {
-    start(Some(credentials), Value::Null, DEAD, "https://backend.invalid/codex")
+    start(
+        Some(credentials),
+        Value::Null,
+        DEAD,
+        "https://backend.invalid/codex",
+    )
 }
 
 /// The provider with `credentials`, signing in and refreshing at `mock`'s issuer and
 /// asking its Codex backend.
 fn against(mock: &MockServer, credentials: Option<Value>) -> Setup {
-    start(credentials, Value::Null, &mock.issuer_url(), &mock.codex_base_url())
+    start(
+        credentials,
+        Value::Null,
+        &mock.issuer_url(),
+        &mock.codex_base_url(),
+    )
 }
 
 impl Setup {
-    fn call<T: serde::de::DeserializeOwned>(&self, method: &str, params: Value) -> Result<(T, Vec<Event>), Error> {
+    fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        params: Value,
+    ) -> Result<(T, Vec<Event>), Error> {
         let (v, events) = self.raw(method, params)?;
         Ok((serde_json::from_value(v).unwrap(), events))
     }
@@ -97,13 +117,17 @@ impl Setup {
         self.harness.call(method, with_provider(params))
     }
     fn resolve(&self, params: Value) -> Result<Endpoint, Error> {
-        self.call(methods::ProviderResolve::NAME, params).map(|(e, _)| e)
+        self.call(methods::ProviderResolve::NAME, params)
+            .map(|(e, _)| e)
     }
     fn report(&self, params: Value) -> Result<Endpoint, Error> {
-        self.call(methods::ProviderReport::NAME, params).map(|(e, _)| e)
+        self.call(methods::ProviderReport::NAME, params)
+            .map(|(e, _)| e)
     }
     fn accounts(&self) -> Vec<Account> {
-        self.call(methods::ProviderAccounts::NAME, json!({})).unwrap().0
+        self.call(methods::ProviderAccounts::NAME, json!({}))
+            .unwrap()
+            .0
     }
     fn stored(&self) -> Value {
         self.harness.credentials(PROVIDER_ID)
@@ -128,7 +152,10 @@ fn assert_no_secrets(text: &str, secrets: &[&str]) {
     for s in secrets {
         assert!(!text.contains(s), "a secret leaked into: {text}");
     }
-    assert!(!text.contains("rt-secret"), "a refresh token leaked into: {text}");
+    assert!(
+        !text.contains("rt-secret"),
+        "a refresh token leaked into: {text}"
+    );
     assert!(!text.contains("eyJ"), "a JWT leaked into: {text}");
 }
 
@@ -144,38 +171,57 @@ fn assert_logs_clean(s: &Setup, secrets: &[&str]) {
 fn resolve_builds_the_codex_headers() {
     let seed = pool(vec![entry("c-000000000001", "a@example.com", 3600)]);
     let s = offline(seed.clone());
-    let e = s.resolve(json!({"session_id": "sess-1", "model": "gpt-5.5"})).unwrap();
+    let e = s
+        .resolve(json!({"session_id": "sess-1", "model": "gpt-5.5"}))
+        .unwrap();
     assert_eq!(e.base_url, "https://backend.invalid/codex");
     assert_eq!(e.credential.as_deref(), Some("c-000000000001"));
     assert!(e.websocket && e.zstd);
     assert_eq!(e.rate_limit_headers, ["x-codex"]);
-    assert!(e.hint_for(talaria_sdk::transport::FailureClass::Quota, "").is_some_and(|h| h.contains("talaria auth add openai-codex")));
+    assert!(e
+        .hint_for(talaria_sdk::transport::FailureClass::Quota, "")
+        .is_some_and(|h| h.contains("talaria auth add openai-codex")));
     assert!(e.body.is_empty());
     let h = &e.headers;
     assert!(h["authorization"].starts_with("Bearer eyJ"));
     assert_eq!(h["chatgpt-account-id"], "acc-c-000000000001");
     assert_eq!(h["originator"], "codex_cli_rs");
     assert_eq!(h["version"], "0.169.0");
-    assert!(h["user-agent"].starts_with("codex_cli_rs/0.169.0 ("), "{}", h["user-agent"]);
+    assert!(
+        h["user-agent"].starts_with("codex_cli_rs/0.169.0 ("),
+        "{}",
+        h["user-agent"]
+    );
     assert!(h["user-agent"].ends_with(&format!("(talaria {})", env!("CARGO_PKG_VERSION"))));
     assert_eq!(h["session_id"], "sess-1");
     assert_eq!(h["x-client-request-id"], "sess-1");
     assert!(!h.contains_key("x-openai-fedramp"));
-    assert!(h.keys().all(|k| k.chars().all(|c| !c.is_ascii_uppercase())), "header names are lowercase");
+    assert!(
+        h.keys().all(|k| k.chars().all(|c| !c.is_ascii_uppercase())),
+        "header names are lowercase"
+    );
 
     let fast = s.resolve(json!({"fast": true})).unwrap();
     assert_eq!(fast.body.get("service_tier"), Some(&json!("priority")));
-    assert!(!fast.headers.contains_key("session_id") && !fast.headers.contains_key("x-client-request-id"));
+    assert!(
+        !fast.headers.contains_key("session_id")
+            && !fast.headers.contains_key("x-client-request-id")
+    );
     // Not due for refresh, so nothing went to the (dead) issuer and nothing changed but `current`.
     let stored = s.stored();
     assert_eq!(stored["current"], "c-000000000001");
-    assert_eq!(stored["credentials"][0]["tokens"], seed["credentials"][0]["tokens"]);
+    assert_eq!(
+        stored["credentials"][0]["tokens"],
+        seed["credentials"][0]["tokens"]
+    );
 }
 
 #[test]
 fn fedramp_accounts_get_the_fedramp_header_and_the_stored_account_id_is_a_fallback() {
     let mut e = entry("c-1", "f@example.com", 3600);
-    e["tokens"]["id_token"] = json!(mint_jwt(&json!({"https://api.openai.com/auth": {"chatgpt_account_is_fedramp": true}})));
+    e["tokens"]["id_token"] = json!(mint_jwt(
+        &json!({"https://api.openai.com/auth": {"chatgpt_account_is_fedramp": true}})
+    ));
     e["tokens"]["access_token"] = json!(mint_jwt(&json!({"exp": now_secs() + 3600})));
     e["account_id"] = json!("stored-acc");
     let s = offline(pool(vec![e]));
@@ -190,7 +236,10 @@ fn resolve_without_a_login_says_to_log_in() {
         let s = start(creds, Value::Null, DEAD, DEAD);
         let err = s.resolve(json!({})).unwrap_err();
         assert_eq!(err.kind, ErrorKind::Auth);
-        assert_eq!(err.message, "not logged in to openai-codex: run `talaria login`");
+        assert_eq!(
+            err.message,
+            "not logged in to openai-codex: run `talaria login`"
+        );
     }
 }
 
@@ -200,9 +249,15 @@ fn a_malformed_store_is_an_error_not_a_reset() {
     let err = s.resolve(json!({})).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Auth);
     assert!(err.message.contains("`talaria login`"), "{}", err.message);
-    let err = s.raw(methods::ProviderAccounts::NAME, json!({})).unwrap_err();
+    let err = s
+        .raw(methods::ProviderAccounts::NAME, json!({}))
+        .unwrap_err();
     assert!(err.message.contains("`talaria login`"));
-    assert_eq!(s.stored(), json!({"credentials": {"oops": 1}}), "left as it was");
+    assert_eq!(
+        s.stored(),
+        json!({"credentials": {"oops": 1}}),
+        "left as it was"
+    );
 }
 
 #[test]
@@ -214,8 +269,18 @@ fn quarantined_and_cooling_pools_explain_themselves() {
     let s = offline(pool(vec![a.clone()]));
     let err = s.resolve(json!({})).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Auth);
-    assert!(err.message.contains("a@example.com: its refresh token was already used by another client"), "{}", err.message);
-    assert!(err.message.contains("`talaria login` (sign in as a@example.com)"), "{}", err.message);
+    assert!(
+        err.message
+            .contains("a@example.com: its refresh token was already used by another client"),
+        "{}",
+        err.message
+    );
+    assert!(
+        err.message
+            .contains("`talaria login` (sign in as a@example.com)"),
+        "{}",
+        err.message
+    );
 
     let mut b = entry("c-b", "b@example.com", 3600);
     b["cooldown_until"] = json!(now_secs() + 12 * 60);
@@ -223,7 +288,13 @@ fn quarantined_and_cooling_pools_explain_themselves() {
     let s = offline(pool(vec![a, b]));
     let err = s.resolve(json!({})).unwrap_err();
     assert_eq!(err.kind, ErrorKind::RateLimited);
-    assert!(err.message.contains("all 2 openai-codex accounts are rate-limited; the first is usable again in 12m"), "{}", err.message);
+    assert!(
+        err.message.contains(
+            "all 2 openai-codex accounts are rate-limited; the first is usable again in 12m"
+        ),
+        "{}",
+        err.message
+    );
     assert!(err.data.unwrap()["available_at"].as_u64().unwrap() > now_secs());
 }
 
@@ -232,16 +303,34 @@ fn fill_first_uses_the_first_usable_and_writes_only_on_change() {
     let seed = json!({"current": "c-a", "credentials": [entry("c-a", "a@x", 3600), entry("c-b", "b@x", 3600)]});
     let s = offline(seed.clone());
     for _ in 0..3 {
-        assert_eq!(s.resolve(json!({})).unwrap().credential.as_deref(), Some("c-a"));
+        assert_eq!(
+            s.resolve(json!({})).unwrap().credential.as_deref(),
+            Some("c-a")
+        );
     }
-    assert_eq!(s.stored(), seed, "nothing to write while the current credential stays");
+    assert_eq!(
+        s.stored(),
+        seed,
+        "nothing to write while the current credential stays"
+    );
 }
 
 #[test]
 fn round_robin_rotates_and_counts() {
-    let seed = pool(vec![entry("c-a", "a@x", 3600), entry("c-b", "b@x", 3600), entry("c-c", "c@x", 3600)]);
-    let s = start(Some(seed), json!({"pool_strategy": "round_robin"}), DEAD, DEAD);
-    let picked: Vec<String> = (0..4).map(|_| s.resolve(json!({})).unwrap().credential.unwrap()).collect();
+    let seed = pool(vec![
+        entry("c-a", "a@x", 3600),
+        entry("c-b", "b@x", 3600),
+        entry("c-c", "c@x", 3600),
+    ]);
+    let s = start(
+        Some(seed),
+        json!({"pool_strategy": "round_robin"}),
+        DEAD,
+        DEAD,
+    );
+    let picked: Vec<String> = (0..4)
+        .map(|_| s.resolve(json!({})).unwrap().credential.unwrap())
+        .collect();
     assert_eq!(picked, ["c-a", "c-b", "c-c", "c-a"]);
     let stored = s.stored();
     assert_eq!(stored["current"], "c-a");
@@ -250,30 +339,65 @@ fn round_robin_rotates_and_counts() {
     // `accounts` marks the one the next resolve will pick, without writing.
     let before = s.stored();
     let accounts = s.accounts();
-    assert_eq!(accounts.iter().filter(|a| a.current).map(|a| a.id.as_str()).collect::<Vec<_>>(), ["c-b"]);
+    assert_eq!(
+        accounts
+            .iter()
+            .filter(|a| a.current)
+            .map(|a| a.id.as_str())
+            .collect::<Vec<_>>(),
+        ["c-b"]
+    );
     assert_eq!(s.stored(), before);
 }
 
 #[test]
 fn an_unknown_strategy_is_a_clear_error() {
-    let s = start(Some(pool(vec![entry("c-a", "a@x", 3600)])), json!({"pool_strategy": "random"}), DEAD, DEAD);
+    let s = start(
+        Some(pool(vec![entry("c-a", "a@x", 3600)])),
+        json!({"pool_strategy": "random"}),
+        DEAD,
+        DEAD,
+    );
     let err = s.resolve(json!({})).unwrap_err();
     assert_eq!(err.kind, ErrorKind::InvalidRequest);
-    assert!(err.message.contains("\"fill_first\"") && err.message.contains("\"round_robin\""), "{}", err.message);
+    assert!(
+        err.message.contains("\"fill_first\"") && err.message.contains("\"round_robin\""),
+        "{}",
+        err.message
+    );
 }
 
 #[test]
 fn info_names_the_responses_wire_api_and_a_login() {
     let s = offline(pool(vec![]));
-    let (info, _) = s.harness.call_method::<methods::ProviderInfoMethod>(&ProviderCall::new(PROVIDER_ID, Empty {})).unwrap();
-    assert_eq!(info, ProviderInfo { id: PROVIDER_ID.into(), wire_api: "responses".into(), supports_login: true });
+    let (info, _) = s
+        .harness
+        .call_method::<methods::ProviderInfoMethod>(&ProviderCall::new(PROVIDER_ID, Empty {}))
+        .unwrap();
+    assert_eq!(
+        info,
+        ProviderInfo {
+            id: PROVIDER_ID.into(),
+            wire_api: "responses".into(),
+            supports_login: true
+        }
+    );
 }
 
 #[test]
 fn unknown_methods_are_refused() {
     let s = offline(pool(vec![]));
-    assert_eq!(s.raw("provider.teleport", json!({})).unwrap_err().kind, ErrorKind::UnknownMethod);
-    assert_eq!(s.harness.call(methods::ToolCall::NAME, json!({})).unwrap_err().kind, ErrorKind::UnknownMethod);
+    assert_eq!(
+        s.raw("provider.teleport", json!({})).unwrap_err().kind,
+        ErrorKind::UnknownMethod
+    );
+    assert_eq!(
+        s.harness
+            .call(methods::ToolCall::NAME, json!({}))
+            .unwrap_err()
+            .kind,
+        ErrorKind::UnknownMethod
+    );
 }
 
 // ---------------------------------------------------------------- accounts, remove, logout
@@ -292,11 +416,28 @@ fn accounts_show_status_and_never_tokens() {
     let s = offline(pool(vec![q, r, x, ok]));
     let accounts = s.accounts();
     let status: Vec<_> = accounts.iter().map(|a| a.status).collect();
-    assert_eq!(status, [AccountStatus::NeedsRelogin, AccountStatus::RateLimited, AccountStatus::Expired, AccountStatus::Ok]);
-    assert_eq!(accounts.iter().map(|a| a.index).collect::<Vec<_>>(), [1, 2, 3, 4]);
-    assert_eq!(accounts[0].status_detail.as_deref(), Some("its refresh token has expired"));
+    assert_eq!(
+        status,
+        [
+            AccountStatus::NeedsRelogin,
+            AccountStatus::RateLimited,
+            AccountStatus::Expired,
+            AccountStatus::Ok
+        ]
+    );
+    assert_eq!(
+        accounts.iter().map(|a| a.index).collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
+    assert_eq!(
+        accounts[0].status_detail.as_deref(),
+        Some("its refresh token has expired")
+    );
     assert!(accounts[1].available_at.unwrap() > now_secs());
-    assert!(accounts[2].current, "the expired one is still usable (it refreshes on use)");
+    assert!(
+        accounts[2].current,
+        "the expired one is still usable (it refreshes on use)"
+    );
     assert_eq!(accounts[3].plan.as_deref(), Some("plus"));
     assert_eq!(accounts[3].email.as_deref(), Some("o@example.com"));
     assert_eq!(accounts[3].account_id.as_deref(), Some("acc-c-o"));
@@ -307,21 +448,38 @@ fn accounts_show_status_and_never_tokens() {
 
 #[test]
 fn remove_account_checks_the_range() {
-    let s = offline(json!({"current": "c-b", "credentials": [entry("c-a", "a@x", 3600), entry("c-b", "b@x", 3600)]}));
-    let err = s.raw(methods::ProviderRemoveAccount::NAME, json!({"index": 3})).unwrap_err();
+    let s = offline(
+        json!({"current": "c-b", "credentials": [entry("c-a", "a@x", 3600), entry("c-b", "b@x", 3600)]}),
+    );
+    let err = s
+        .raw(methods::ProviderRemoveAccount::NAME, json!({"index": 3}))
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::InvalidRequest);
     assert!(err.message.contains("1 to 2"), "{}", err.message);
-    assert!(s.raw(methods::ProviderRemoveAccount::NAME, json!({"index": 0})).is_err());
-    let (removed, _): (Account, _) = s.call(methods::ProviderRemoveAccount::NAME, json!({"index": 2})).unwrap();
-    assert_eq!((removed.id.as_str(), removed.label.as_str(), removed.index), ("c-b", "b@x", 2));
+    assert!(s
+        .raw(methods::ProviderRemoveAccount::NAME, json!({"index": 0}))
+        .is_err());
+    let (removed, _): (Account, _) = s
+        .call(methods::ProviderRemoveAccount::NAME, json!({"index": 2}))
+        .unwrap();
+    assert_eq!(
+        (removed.id.as_str(), removed.label.as_str(), removed.index),
+        ("c-b", "b@x", 2)
+    );
     let stored = s.stored();
     assert_eq!(stored["credentials"].as_array().unwrap().len(), 1);
-    assert!(stored.get("current").is_none(), "the removed one is no longer current");
+    assert!(
+        stored.get("current").is_none(),
+        "the removed one is no longer current"
+    );
 }
 
 #[test]
 fn logout_removes_everything() {
-    let s = offline(pool(vec![entry("c-a", "a@x", 3600), entry("c-b", "b@x", 3600)]));
+    let s = offline(pool(vec![
+        entry("c-a", "a@x", 3600),
+        entry("c-b", "b@x", 3600),
+    ]));
     let (out, _): (LogoutResult, _) = s.call(methods::ProviderLogout::NAME, json!({})).unwrap();
     assert_eq!(out.removed, 2);
     assert_eq!(s.stored(), Value::Null);
@@ -336,7 +494,12 @@ fn a_due_token_is_refreshed_under_the_lock_before_use() {
     let mock = MockServer::start();
     let (seed, old) = issued_entry(&mock, "c-a", "a@example.com", 60);
     // By the refresh the account has moved to another plan and workspace.
-    mock.account(AccountSpec::new("a@example.com", "acc-new", "user-new", "pro"));
+    mock.account(AccountSpec::new(
+        "a@example.com",
+        "acc-new",
+        "user-new",
+        "pro",
+    ));
     let s = against(&mock, Some(pool(vec![seed])));
     let e = s.resolve(json!({})).unwrap();
     let refreshes = mock.requests_to("/oauth/token");
@@ -352,7 +515,10 @@ fn a_due_token_is_refreshed_under_the_lock_before_use() {
     let stored = &s.stored()["credentials"][0];
     assert_eq!(bearer(&e), new.access_token);
     assert_eq!(stored["tokens"]["access_token"], new.access_token.as_str());
-    assert_eq!(stored["tokens"]["refresh_token"], new.refresh_token.as_str());
+    assert_eq!(
+        stored["tokens"]["refresh_token"],
+        new.refresh_token.as_str()
+    );
     assert_eq!(stored["plan"], "pro");
     assert_eq!(stored["account_id"], "acc-new");
     assert_eq!(e.headers["chatgpt-account-id"], "acc-new");
@@ -361,7 +527,11 @@ fn a_due_token_is_refreshed_under_the_lock_before_use() {
     // Fresh now: no second refresh.
     s.resolve(json!({})).unwrap();
     assert_eq!(mock.count("/oauth/token", "refresh_token"), 1);
-    assert!(s.harness.logs().iter().any(|(_, l)| l == "refreshed openai-codex credential a@example.com"));
+    assert!(s
+        .harness
+        .logs()
+        .iter()
+        .any(|(_, l)| l == "refreshed openai-codex credential a@example.com"));
     assert_logs_clean(&s, &[&old.refresh_token, &new.refresh_token]);
 }
 
@@ -375,7 +545,10 @@ fn a_refresh_without_a_new_refresh_token_keeps_the_old_one() {
     assert_eq!(mock.count("/oauth/token", "refresh_token"), 1);
     let stored = &s.stored()["credentials"][0]["tokens"];
     assert_eq!(stored["refresh_token"], old.refresh_token.as_str());
-    assert_eq!(stored["access_token"], mock.issued_tokens().pop().unwrap().access_token.as_str());
+    assert_eq!(
+        stored["access_token"],
+        mock.issued_tokens().pop().unwrap().access_token.as_str()
+    );
 }
 
 #[test]
@@ -392,12 +565,30 @@ fn a_terminal_refresh_error_quarantines_and_moves_on() {
     let a = &stored["credentials"][0];
     assert_eq!(a["status"], "needs_relogin");
     assert_eq!(a["status_code"], "refresh_token_reused");
-    assert!(a["status_detail"].as_str().unwrap().contains("another client"));
-    assert!(a["tokens"].get("access_token").is_none() && a["tokens"].get("refresh_token").is_none());
-    assert!(a["tokens"]["id_token"].is_string(), "the id token stays for the label and identity");
+    assert!(a["status_detail"]
+        .as_str()
+        .unwrap()
+        .contains("another client"));
+    assert!(
+        a["tokens"].get("access_token").is_none() && a["tokens"].get("refresh_token").is_none()
+    );
+    assert!(
+        a["tokens"]["id_token"].is_string(),
+        "the id token stays for the label and identity"
+    );
     assert_eq!(stored["current"], "c-b");
-    let sent: Vec<String> = mock.requests_to("/oauth/token").iter().map(|r| r.json()["refresh_token"].as_str().unwrap().to_owned()).collect();
-    assert_eq!(sent, [a_tokens.refresh_token.clone(), b_tokens.refresh_token.clone()]);
+    let sent: Vec<String> = mock
+        .requests_to("/oauth/token")
+        .iter()
+        .map(|r| r.json()["refresh_token"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            a_tokens.refresh_token.clone(),
+            b_tokens.refresh_token.clone()
+        ]
+    );
 
     // The quarantined entry never goes to the network again.
     s.resolve(json!({})).unwrap();
@@ -405,7 +596,10 @@ fn a_terminal_refresh_error_quarantines_and_moves_on() {
     let accounts = s.accounts();
     assert_eq!(accounts[0].status, AccountStatus::NeedsRelogin);
     let rotated = mock.issued_tokens().pop().unwrap().refresh_token;
-    assert_logs_clean(&s, &[&a_tokens.refresh_token, &b_tokens.refresh_token, &rotated]);
+    assert_logs_clean(
+        &s,
+        &[&a_tokens.refresh_token, &b_tokens.refresh_token, &rotated],
+    );
 }
 
 #[test]
@@ -415,23 +609,46 @@ fn a_lone_quarantined_login_is_an_auth_error_with_the_command() {
     let s = against(&mock, Some(pool(vec![entry("c-a", "a@example.com", -1)])));
     let err = s.resolve(json!({})).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Auth);
-    assert!(err.message.contains("a@example.com") && err.message.contains("`talaria login` (sign in as a@example.com)"), "{}", err.message);
+    assert!(
+        err.message.contains("a@example.com")
+            && err
+                .message
+                .contains("`talaria login` (sign in as a@example.com)"),
+        "{}",
+        err.message
+    );
     assert_no_secrets(&err.message, &[]);
     let err = s.resolve(json!({})).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Auth);
-    assert_eq!(mock.count("/oauth/token", "refresh_token"), 1, "no network call for a quarantined credential");
+    assert_eq!(
+        mock.count("/oauth/token", "refresh_token"),
+        1,
+        "no network call for a quarantined credential"
+    );
 }
 
 #[test]
 fn transient_refresh_failures_keep_the_login_untouched() {
-    for (status, kind) in [(500u16, ErrorKind::Network), (503, ErrorKind::Network), (429, ErrorKind::RateLimited)] {
+    for (status, kind) in [
+        (500u16, ErrorKind::Network),
+        (503, ErrorKind::Network),
+        (429, ErrorKind::RateLimited),
+    ] {
         let mock = MockServer::start();
-        mock.push_response("/oauth/token", MockResponse::json(status, json!({"error": {"code": "invalid_grant"}})).with_header("retry-after", "30"));
+        mock.push_response(
+            "/oauth/token",
+            MockResponse::json(status, json!({"error": {"code": "invalid_grant"}}))
+                .with_header("retry-after", "30"),
+        );
         let seed = json!({"current": "c-a", "credentials": [entry("c-a", "a@example.com", 30)]});
         let s = against(&mock, Some(seed.clone()));
         let err = s.resolve(json!({})).unwrap_err();
         assert_eq!(err.kind, kind, "{status}");
-        assert!(err.message.contains("transiently") && err.message.contains("retry"), "{}", err.message);
+        assert!(
+            err.message.contains("transiently") && err.message.contains("retry"),
+            "{}",
+            err.message
+        );
         assert_eq!(s.stored(), seed, "{status}: nothing written");
         assert_eq!(mock.count("/oauth/token", "refresh_token"), 1, "{status}");
     }
@@ -447,12 +664,19 @@ fn transient_refresh_failures_keep_the_login_untouched() {
 fn another_4xx_is_an_auth_error_but_not_a_quarantine() {
     // The reply echoes the token it was sent: the quoted excerpt must not.
     let mock = MockServer::start();
-    mock.push_response("/oauth/token", MockResponse::error(401, "token_expired", "bad token rt-secret-c-a"));
+    mock.push_response(
+        "/oauth/token",
+        MockResponse::error(401, "token_expired", "bad token rt-secret-c-a"),
+    );
     let seed = json!({"current": "c-a", "credentials": [entry("c-a", "a@example.com", 30)]});
     let s = against(&mock, Some(seed.clone()));
     let err = s.resolve(json!({})).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Auth);
-    assert!(err.message.contains("401") && err.message.contains("token_expired"), "{}", err.message);
+    assert!(
+        err.message.contains("401") && err.message.contains("token_expired"),
+        "{}",
+        err.message
+    );
     assert_no_secrets(&err.message, &[]);
     assert_logs_clean(&s, &[]);
     assert_eq!(s.stored(), seed);
@@ -464,10 +688,14 @@ fn tokens_another_process_stored_are_adopted_without_a_refresh() {
     let s = against(&mock, Some(pool(vec![entry("c-a", "a@example.com", 3600)])));
     let first = s.resolve(json!({})).unwrap();
     // Another process refreshes: a new access token lands in the store.
-    let newer = account("c-a", "a@example.com").offline_tokens(7200).access_token;
+    let newer = account("c-a", "a@example.com")
+        .offline_tokens(7200)
+        .access_token;
     let n = newer.clone();
     s.external_write(move |v| v["credentials"][0]["tokens"]["access_token"] = json!(n));
-    let e = s.report(json!({"credential": "c-a", "status": 401, "request": {"session_id": "s"}})).unwrap();
+    let e = s
+        .report(json!({"credential": "c-a", "status": 401, "request": {"session_id": "s"}}))
+        .unwrap();
     assert_eq!(bearer(&e), newer);
     assert_ne!(bearer(&first), newer);
     assert_eq!(e.headers["session_id"], "s");
@@ -483,59 +711,100 @@ fn a_401_refreshes_once_then_benches_and_rotates() {
     let e1 = s.resolve(json!({})).unwrap();
     assert_eq!(e1.credential.as_deref(), Some("c-a"));
     // First 401: a forced refresh.
-    let e2 = s.report(json!({"credential": "c-a", "status": 401})).unwrap();
+    let e2 = s
+        .report(json!({"credential": "c-a", "status": 401}))
+        .unwrap();
     assert_eq!(e2.credential.as_deref(), Some("c-a"));
     assert_ne!(bearer(&e2), bearer(&e1));
     assert_eq!(mock.count("/oauth/token", "refresh_token"), 1);
-    assert_eq!(mock.requests_to("/oauth/token")[0].json()["refresh_token"], a_tokens.refresh_token.as_str());
+    assert_eq!(
+        mock.requests_to("/oauth/token")[0].json()["refresh_token"],
+        a_tokens.refresh_token.as_str()
+    );
     let rotated = mock.issued_tokens().pop().unwrap();
     assert_eq!(bearer(&e2), rotated.access_token);
-    assert_eq!(s.stored()["credentials"][0]["tokens"]["refresh_token"], rotated.refresh_token.as_str());
+    assert_eq!(
+        s.stored()["credentials"][0]["tokens"]["refresh_token"],
+        rotated.refresh_token.as_str()
+    );
     // Second 401 with the refreshed token: benched for 5 minutes, rotate to b.
-    let e3 = s.report(json!({"credential": "c-a", "status": 401})).unwrap();
+    let e3 = s
+        .report(json!({"credential": "c-a", "status": 401}))
+        .unwrap();
     assert_eq!(e3.credential.as_deref(), Some("c-b"));
     assert_eq!(mock.count("/oauth/token", "refresh_token"), 1);
     let a = &s.stored()["credentials"][0];
     assert_eq!(a["cooldown_reason"], "401 unauthorized");
     let until = a["cooldown_until"].as_u64().unwrap();
-    assert!(until >= now_secs() + 290 && until <= now_secs() + 300, "{until}");
+    assert!(
+        until >= now_secs() + 290 && until <= now_secs() + 300,
+        "{until}"
+    );
     // b fails the same way; nothing left: an Auth error naming the command.
-    s.report(json!({"credential": "c-b", "status": 401})).unwrap();
-    let err = s.report(json!({"credential": "c-b", "status": 401})).unwrap_err();
+    s.report(json!({"credential": "c-b", "status": 401}))
+        .unwrap();
+    let err = s
+        .report(json!({"credential": "c-b", "status": 401}))
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Auth);
-    assert!(err.message.contains("`talaria login` (sign in as b@example.com)"), "{}", err.message);
+    assert!(
+        err.message
+            .contains("`talaria login` (sign in as b@example.com)"),
+        "{}",
+        err.message
+    );
     assert_no_secrets(&err.message, &[]);
 }
 
 #[test]
 fn a_429_benches_until_the_reset_and_rotates() {
-    let s = offline(pool(vec![entry("c-a", "a@x", 3600), entry("c-b", "b@x", 3600)]));
+    let s = offline(pool(vec![
+        entry("c-a", "a@x", 3600),
+        entry("c-b", "b@x", 3600),
+    ]));
     s.resolve(json!({})).unwrap();
     let reset = now_secs() + 900;
-    let e = s.report(json!({"credential": "c-a", "status": 429, "reset_at": reset})).unwrap();
+    let e = s
+        .report(json!({"credential": "c-a", "status": 429, "reset_at": reset}))
+        .unwrap();
     assert_eq!(e.credential.as_deref(), Some("c-b"));
     let stored = s.stored();
     assert_eq!(stored["credentials"][0]["cooldown_until"], reset);
-    assert_eq!(stored["credentials"][0]["cooldown_reason"], "rate limited (429)");
+    assert_eq!(
+        stored["credentials"][0]["cooldown_reason"],
+        "rate limited (429)"
+    );
     assert_eq!(stored["current"], "c-b");
 
-    let err = s.report(json!({"credential": "c-b", "status": 429, "retry_after_secs": 120})).unwrap_err();
+    let err = s
+        .report(json!({"credential": "c-b", "status": 429, "retry_after_secs": 120}))
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::RateLimited);
-    assert!(err.message.contains("usable again in 2m"), "{}", err.message);
+    assert!(
+        err.message.contains("usable again in 2m"),
+        "{}",
+        err.message
+    );
     let available = err.data.unwrap()["available_at"].as_u64().unwrap();
     assert!(available >= now_secs() + 115 && available <= now_secs() + 120);
     // With no hint at all: an hour.
     let s = offline(pool(vec![entry("c-a", "a@x", 3600)]));
-    let err = s.report(json!({"credential": "c-a", "status": 429})).unwrap_err();
+    let err = s
+        .report(json!({"credential": "c-a", "status": 429}))
+        .unwrap_err();
     assert!(err.message.contains("1h"), "{}", err.message);
 }
 
 #[test]
 fn report_handles_only_auth_and_rate_limit_failures() {
     let s = offline(pool(vec![entry("c-a", "a@x", 3600)]));
-    let err = s.report(json!({"credential": "c-a", "status": 500})).unwrap_err();
+    let err = s
+        .report(json!({"credential": "c-a", "status": 500}))
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::InvalidRequest);
-    assert!(err.message.contains("provider.report handles 401, 403 and 429"));
+    assert!(err
+        .message
+        .contains("provider.report handles 401, 403 and 429"));
 }
 
 // ---------------------------------------------------------------- login
@@ -550,7 +819,12 @@ fn login_tokens(email: &str, account: &str, user: &str) -> IssuedTokens {
 }
 
 fn new_login(email: &str, account: &str, user: &str, source: &'static str) -> NewLogin {
-    NewLogin { tokens: login_tokens(email, account, user), source, account_id: None, last_refresh: None }
+    NewLogin {
+        tokens: login_tokens(email, account, user),
+        source,
+        account_id: None,
+        last_refresh: None,
+    }
 }
 
 #[test]
@@ -558,31 +832,81 @@ fn logins_replace_add_insert_or_heal_by_identity() {
     let now = now_secs();
     let mut pool = Pool::default();
     // First login.
-    let a = place_login(&mut pool, &new_login("a@x", "w1", "u1", SOURCE_DEVICE_CODE), false, now);
+    let a = place_login(
+        &mut pool,
+        &new_login("a@x", "w1", "u1", SOURCE_DEVICE_CODE),
+        false,
+        now,
+    );
     assert_eq!(pool.credentials.len(), 1);
     assert_eq!(pool.credentials[0].label, "a@x");
     // `auth add` of another account appends.
-    let b = place_login(&mut pool, &new_login("b@x", "w2", "u2", SOURCE_AUTH_ADD), true, now);
-    assert_eq!(pool.credentials.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), [a.as_str(), b.as_str()]);
+    let b = place_login(
+        &mut pool,
+        &new_login("b@x", "w2", "u2", SOURCE_AUTH_ADD),
+        true,
+        now,
+    );
+    assert_eq!(
+        pool.credentials
+            .iter()
+            .map(|e| e.id.as_str())
+            .collect::<Vec<_>>(),
+        [a.as_str(), b.as_str()]
+    );
     assert_eq!(pool.credentials[1].source, SOURCE_AUTH_ADD);
     // The same account again (a quarantined entry) is healed in place.
     pool.credentials[1].quarantine("refresh_token_reused", "x");
-    let b2 = place_login(&mut pool, &new_login("b@x", "w2", "u2", SOURCE_DEVICE_CODE), false, now);
+    let b2 = place_login(
+        &mut pool,
+        &new_login("b@x", "w2", "u2", SOURCE_DEVICE_CODE),
+        false,
+        now,
+    );
     assert_eq!(b2, b);
     assert_eq!(pool.credentials[1].status, "ok");
     assert_eq!(pool.credentials[1].status_code, None);
     assert!(pool.credentials[1].refresh_token().is_some());
-    assert_eq!(pool.credentials[1].source, SOURCE_AUTH_ADD, "healing keeps how it joined the pool");
+    assert_eq!(
+        pool.credentials[1].source, SOURCE_AUTH_ADD,
+        "healing keeps how it joined the pool"
+    );
     // A plain login of a new account replaces the main login.
-    let c = place_login(&mut pool, &new_login("c@x", "w3", "u3", SOURCE_CODEX_IMPORT), false, now);
-    assert_eq!(pool.credentials.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), [c.as_str(), b.as_str()]);
+    let c = place_login(
+        &mut pool,
+        &new_login("c@x", "w3", "u3", SOURCE_CODEX_IMPORT),
+        false,
+        now,
+    );
+    assert_eq!(
+        pool.credentials
+            .iter()
+            .map(|e| e.id.as_str())
+            .collect::<Vec<_>>(),
+        [c.as_str(), b.as_str()]
+    );
     // ... but goes in front when the first entry was added by hand.
     pool.credentials.remove(0);
-    let d = place_login(&mut pool, &new_login("d@x", "w4", "u4", SOURCE_DEVICE_CODE), false, now);
-    assert_eq!(pool.credentials.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), [d.as_str(), b.as_str()]);
+    let d = place_login(
+        &mut pool,
+        &new_login("d@x", "w4", "u4", SOURCE_DEVICE_CODE),
+        false,
+        now,
+    );
+    assert_eq!(
+        pool.credentials
+            .iter()
+            .map(|e| e.id.as_str())
+            .collect::<Vec<_>>(),
+        [d.as_str(), b.as_str()]
+    );
     // Tokens without an email get a generated label.
     let anon = NewLogin {
-        tokens: IssuedTokens { access_token: Some("opaque".into()), refresh_token: Some("r".into()), id_token: None },
+        tokens: IssuedTokens {
+            access_token: Some("opaque".into()),
+            refresh_token: Some("r".into()),
+            id_token: None,
+        },
         source: SOURCE_AUTH_ADD,
         account_id: None,
         last_refresh: None,
@@ -596,7 +920,11 @@ fn codex_home(name: &str, auth: Option<Value>) -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     if let Some(auth) = auth {
-        std::fs::write(dir.join("auth.json"), serde_json::to_vec_pretty(&auth).unwrap()).unwrap();
+        std::fs::write(
+            dir.join("auth.json"),
+            serde_json::to_vec_pretty(&auth).unwrap(),
+        )
+        .unwrap();
     }
     dir
 }
@@ -613,8 +941,12 @@ fn import_codex_copies_the_login_and_warns() {
     let home = codex_home("import", Some(codex_file("i@example.com")));
     let before = std::fs::read(home.join("auth.json")).unwrap();
     let s = offline(Value::Null);
-    let (account, events): (Account, _) =
-        s.call(methods::ProviderLogin::NAME, json!({"mode": "import_codex", "codex_home": home})).unwrap();
+    let (account, events): (Account, _) = s
+        .call(
+            methods::ProviderLogin::NAME,
+            json!({"mode": "import_codex", "codex_home": home}),
+        )
+        .unwrap();
     assert_eq!(account.label, "i@example.com");
     assert_eq!(account.source, "codex_import");
     assert_eq!(account.index, 1);
@@ -633,22 +965,43 @@ fn import_codex_copies_the_login_and_warns() {
     assert_eq!(e["user_id"], "user-imp");
     assert_eq!(e["status"], "ok");
     assert!(e["added_at"].is_string() && e["last_refresh"].is_string());
-    assert_eq!(std::fs::read(home.join("auth.json")).unwrap(), before, "the Codex file is never written");
+    assert_eq!(
+        std::fs::read(home.join("auth.json")).unwrap(),
+        before,
+        "the Codex file is never written"
+    );
     assert_no_secrets(&serde_json::to_string(&account).unwrap(), &[]);
     std::fs::remove_dir_all(home).unwrap();
 }
 
 #[test]
 fn import_refuses_api_keys_and_stale_logins() {
-    let home = codex_home("apikey", Some(json!({"auth_mode": "apikey", "OPENAI_API_KEY": "sk-secret"})));
+    let home = codex_home(
+        "apikey",
+        Some(json!({"auth_mode": "apikey", "OPENAI_API_KEY": "sk-secret"})),
+    );
     let s = offline(Value::Null);
-    let err = s.raw(methods::ProviderLogin::NAME, json!({"mode": "import_codex", "codex_home": home})).unwrap_err();
+    let err = s
+        .raw(
+            methods::ProviderLogin::NAME,
+            json!({"mode": "import_codex", "codex_home": home}),
+        )
+        .unwrap_err();
     assert!(err.message.contains("openai-api"), "{}", err.message);
     assert!(!err.message.contains("sk-secret"));
     let mut stale = codex_file("s@x");
-    stale["tokens"]["access_token"] = json!(AccountSpec::new("s@x", "a", "u", "plus").offline_tokens(-10).access_token);
+    stale["tokens"]["access_token"] = json!(
+        AccountSpec::new("s@x", "a", "u", "plus")
+            .offline_tokens(-10)
+            .access_token
+    );
     let home2 = codex_home("stale", Some(stale));
-    let err = s.raw(methods::ProviderLogin::NAME, json!({"mode": "import_codex", "codex_home": home2})).unwrap_err();
+    let err = s
+        .raw(
+            methods::ProviderLogin::NAME,
+            json!({"mode": "import_codex", "codex_home": home2}),
+        )
+        .unwrap_err();
     assert!(err.message.contains("run `codex` once"), "{}", err.message);
     assert_eq!(s.stored(), Value::Null);
     for h in [home, home2] {
@@ -667,7 +1020,11 @@ fn a_login_heals_a_quarantined_entry_of_the_same_account() {
     e["status_detail"] = json!("x");
     e["custom"] = json!("kept");
     let s = offline(pool(vec![entry("c-0", "z@example.com", 3600), e]));
-    s.call::<Account>(methods::ProviderLogin::NAME, json!({"mode": "import_codex", "codex_home": home})).unwrap();
+    s.call::<Account>(
+        methods::ProviderLogin::NAME,
+        json!({"mode": "import_codex", "codex_home": home}),
+    )
+    .unwrap();
     let stored = s.stored();
     let healed = &stored["credentials"][1];
     assert_eq!(healed["id"], "c-h");
@@ -691,40 +1048,83 @@ fn device_code_login_end_to_end() {
     // A usable Codex login exists, but nobody can be asked: say how to import, then sign in.
     let home = codex_home("device", Some(codex_file("i@example.com")));
     let s = start(None, Value::Null, &issuer, DEAD);
-    let (account, events): (Account, _) =
-        s.call(methods::ProviderLogin::NAME, json!({"mode": "device_code", "codex_home": home})).unwrap();
-    assert_eq!((account.label.as_str(), account.source.as_str()), ("d@example.com", "device_code"));
+    let (account, events): (Account, _) = s
+        .call(
+            methods::ProviderLogin::NAME,
+            json!({"mode": "device_code", "codex_home": home}),
+        )
+        .unwrap();
+    assert_eq!(
+        (account.label.as_str(), account.source.as_str()),
+        ("d@example.com", "device_code")
+    );
     assert!(events.iter().any(|e| matches!(e, Event::Progress { message } if message.contains("talaria login --import-codex"))), "{events:?}");
     let code = events.iter().find_map(|e| match e {
-        Event::LoginCode { verification_url, user_code, expires_in_secs } => Some((verification_url.clone(), user_code.clone(), *expires_in_secs)),
+        Event::LoginCode {
+            verification_url,
+            user_code,
+            expires_in_secs,
+        } => Some((
+            verification_url.clone(),
+            user_code.clone(),
+            *expires_in_secs,
+        )),
         _ => None,
     });
-    assert_eq!(code, Some((format!("{issuer}/codex/device"), "ABCD-1234".to_owned(), 900)));
+    assert_eq!(
+        code,
+        Some((
+            format!("{issuer}/codex/device"),
+            "ABCD-1234".to_owned(),
+            900
+        ))
+    );
 
     let usercode = mock.requests_to("/api/accounts/deviceauth/usercode");
     assert_eq!(usercode.len(), 1);
     assert_eq!(usercode[0].json(), json!({"client_id": CLIENT_ID}));
     let polls = mock.requests_to("/api/accounts/deviceauth/token");
     assert_eq!(polls.len(), 2);
-    let device_auth_id = polls[0].json()["device_auth_id"].as_str().unwrap().to_owned();
+    let device_auth_id = polls[0].json()["device_auth_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     for poll in &polls {
-        assert_eq!(poll.json(), json!({"device_auth_id": device_auth_id, "user_code": "ABCD-1234"}));
+        assert_eq!(
+            poll.json(),
+            json!({"device_auth_id": device_auth_id, "user_code": "ABCD-1234"})
+        );
     }
     let exchanges = mock.requests_to("/oauth/token");
     assert_eq!(exchanges.len(), 1);
-    assert_eq!(exchanges[0].header("content-type"), Some("application/x-www-form-urlencoded"));
+    assert_eq!(
+        exchanges[0].header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
     let form = exchanges[0].form();
     assert_eq!(form["grant_type"], "authorization_code");
     assert_eq!(form["client_id"], CLIENT_ID);
-    assert_eq!(form["redirect_uri"], format!("{issuer}/deviceauth/callback"));
+    assert_eq!(
+        form["redirect_uri"],
+        format!("{issuer}/deviceauth/callback")
+    );
     // The issuer checked the code and its verifier against the ones it handed out.
     let (auth_code, verifier) = (form["code"].as_str(), form["code_verifier"].as_str());
-    assert!(auth_code.starts_with("ac_") && verifier.starts_with("cv_"), "{form:?}");
+    assert!(
+        auth_code.starts_with("ac_") && verifier.starts_with("cv_"),
+        "{form:?}"
+    );
 
     let issued = mock.issued_tokens().pop().unwrap();
-    assert_eq!(s.stored()["credentials"][0]["tokens"]["refresh_token"], issued.refresh_token.as_str());
+    assert_eq!(
+        s.stored()["credentials"][0]["tokens"]["refresh_token"],
+        issued.refresh_token.as_str()
+    );
     let seen = format!("{events:?}{:?}{account:?}", s.harness.logs());
-    assert_no_secrets(&seen, &[&device_auth_id, auth_code, verifier, &issued.refresh_token]);
+    assert_no_secrets(
+        &seen,
+        &[&device_auth_id, auth_code, verifier, &issued.refresh_token],
+    );
     assert!(s.harness.approval_requests().is_empty());
     std::fs::remove_dir_all(home).unwrap();
 }
@@ -741,28 +1141,53 @@ fn an_interactive_login_offers_the_codex_import() {
             Ok(Exports::new().provider(CodexProvider::new(host, DEAD, DEAD)))
         })
         .unwrap();
-    let (out, _) = h.call(methods::ProviderLogin::NAME, with_provider(json!({"mode": "device_code", "interactive": true, "codex_home": home}))).unwrap();
+    let (out, _) = h
+        .call(
+            methods::ProviderLogin::NAME,
+            with_provider(json!({"mode": "device_code", "interactive": true, "codex_home": home})),
+        )
+        .unwrap();
     let account: Account = serde_json::from_value(out).unwrap();
     assert_eq!(account.source, "codex_import");
     let asked = h.approval_requests();
     assert_eq!(asked.len(), 1);
     assert_eq!(asked[0].kind, talaria_sdk::ApprovalKind::Question);
-    assert!(asked[0].summary.contains("import the Codex CLI login from") && asked[0].summary.contains("instead of signing in again"));
+    assert!(
+        asked[0].summary.contains("import the Codex CLI login from")
+            && asked[0].summary.contains("instead of signing in again")
+    );
     std::fs::remove_dir_all(home).unwrap();
 }
 
 #[test]
 fn device_login_errors_are_clear() {
     let mock = MockServer::start();
-    mock.push_response("/api/accounts/deviceauth/usercode", MockResponse::json(404, json!({})));
+    mock.push_response(
+        "/api/accounts/deviceauth/usercode",
+        MockResponse::json(404, json!({})),
+    );
     let home = codex_home("nodev", None);
     let s = against(&mock, None);
-    let err = s.raw(methods::ProviderLogin::NAME, json!({"codex_home": home})).unwrap_err();
-    assert!(err.message.contains("device-code login is disabled for this issuer"), "{}", err.message);
+    let err = s
+        .raw(methods::ProviderLogin::NAME, json!({"codex_home": home}))
+        .unwrap_err();
+    assert!(
+        err.message
+            .contains("device-code login is disabled for this issuer"),
+        "{}",
+        err.message
+    );
 
     let cancel = talaria_plugin_api::abi::CancelFlag::new();
     cancel.cancel();
-    let err = s.harness.call_with_cancel(methods::ProviderLogin::NAME, with_provider(json!({"codex_home": home})), cancel).unwrap_err();
+    let err = s
+        .harness
+        .call_with_cancel(
+            methods::ProviderLogin::NAME,
+            with_provider(json!({"codex_home": home})),
+            cancel,
+        )
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Cancelled);
     std::fs::remove_dir_all(home).unwrap();
 }
@@ -790,16 +1215,39 @@ fn models_come_live_from_the_backend_with_the_codex_headers() {
     ]);
     let (seed, tokens) = issued_entry(&mock, "c-a", "a@x", 3600);
     // A trailing slash on the base URL is tolerated.
-    let s = start(Some(pool(vec![seed])), Value::Null, DEAD, &format!("{}/", mock.codex_base_url()));
-    let (list, _): (ModelList, _) = s.call(methods::ProviderModels::NAME, json!({"refresh": true})).unwrap();
+    let s = start(
+        Some(pool(vec![seed])),
+        Value::Null,
+        DEAD,
+        &format!("{}/", mock.codex_base_url()),
+    );
+    let (list, _): (ModelList, _) = s
+        .call(methods::ProviderModels::NAME, json!({"refresh": true}))
+        .unwrap();
     assert_eq!(list.source, ModelSource::Live);
-    assert_eq!(list.models.iter().map(|m| m.slug.as_str()).collect::<Vec<_>>(), ["gpt-5.5", "gpt-5.4"]);
+    assert_eq!(
+        list.models
+            .iter()
+            .map(|m| m.slug.as_str())
+            .collect::<Vec<_>>(),
+        ["gpt-5.5", "gpt-5.4"]
+    );
     assert_eq!(list.note, None);
     let asked = mock.requests();
     assert_eq!(asked.len(), 1);
     let req = &asked[0];
-    assert_eq!((req.method.as_str(), req.path.as_str(), req.query.as_deref()), ("GET", "/backend-api/codex/models", Some("client_version=0.169.0")));
-    assert_eq!(req.header("authorization"), Some(format!("Bearer {}", tokens.access_token).as_str()));
+    assert_eq!(
+        (req.method.as_str(), req.path.as_str(), req.query.as_deref()),
+        (
+            "GET",
+            "/backend-api/codex/models",
+            Some("client_version=0.169.0")
+        )
+    );
+    assert_eq!(
+        req.header("authorization"),
+        Some(format!("Bearer {}", tokens.access_token).as_str())
+    );
     assert_eq!(req.header("originator"), Some("codex_cli_rs"));
     assert_eq!(req.header("chatgpt-account-id"), Some("acc-c-a"));
 }
@@ -816,19 +1264,38 @@ fn models_recover_from_a_401_with_one_refresh() {
     assert_eq!(list.source, ModelSource::Live);
     assert_eq!(list.models[0].slug, "m");
     assert_eq!(mock.count("/oauth/token", "refresh_token"), 1);
-    let auths: Vec<String> = mock.requests_to("/backend-api/codex/models").iter().map(|r| r.header("authorization").unwrap().to_owned()).collect();
+    let auths: Vec<String> = mock
+        .requests_to("/backend-api/codex/models")
+        .iter()
+        .map(|r| r.header("authorization").unwrap().to_owned())
+        .collect();
     let refreshed = mock.issued_tokens().pop().unwrap();
-    assert_eq!(auths, [format!("Bearer {}", old.access_token), format!("Bearer {}", refreshed.access_token)], "the retry used the refreshed token");
+    assert_eq!(
+        auths,
+        [
+            format!("Bearer {}", old.access_token),
+            format!("Bearer {}", refreshed.access_token)
+        ],
+        "the retry used the refreshed token"
+    );
 }
 
 #[test]
 fn models_offline_fall_back_with_a_note() {
-    let s = start(Some(pool(vec![entry("c-a", "a@x", 3600)])), Value::Null, DEAD, DEAD);
+    let s = start(
+        Some(pool(vec![entry("c-a", "a@x", 3600)])),
+        Value::Null,
+        DEAD,
+        DEAD,
+    );
     let (list, _): (ModelList, _) = s.call(methods::ProviderModels::NAME, json!({})).unwrap();
     assert_eq!(list.source, ModelSource::Builtin);
     assert!(list.note.unwrap().starts_with("offline"));
     let mock = MockServer::start();
-    mock.push_response("/backend-api/codex/models", MockResponse::json(502, json!({})));
+    mock.push_response(
+        "/backend-api/codex/models",
+        MockResponse::json(502, json!({})),
+    );
     let s = against(&mock, Some(pool(vec![entry("c-a", "a@x", 3600)])));
     let (list, _): (ModelList, _) = s.call(methods::ProviderModels::NAME, json!({})).unwrap();
     assert_eq!(list.source, ModelSource::Builtin);
@@ -847,7 +1314,10 @@ fn stored_shape_survives_a_resolve_write() {
     s.resolve(json!({})).unwrap();
     let stored = s.stored();
     assert_eq!(stored["pool_future"], true);
-    assert_eq!(stored["credentials"][0]["future"], json!({"nested": [1, 2]}));
+    assert_eq!(
+        stored["credentials"][0]["future"],
+        json!({"nested": [1, 2]})
+    );
     assert_eq!(stored["current"], "c-a");
     parse_pool(&stored).unwrap();
 }

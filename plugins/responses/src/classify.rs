@@ -13,7 +13,11 @@ use talaria_sdk::{Error, ErrorKind};
 use crate::retry;
 
 /// Codes meaning the plan's allowance is used up: waiting a minute will not help.
-const QUOTA_CODES: &[&str] = &["usage_limit_reached", "insufficient_quota", "usage_not_included"];
+const QUOTA_CODES: &[&str] = &[
+    "usage_limit_reached",
+    "insufficient_quota",
+    "usage_not_included",
+];
 /// Longest server message kept in an error (some servers return whole pages).
 const MAX_MESSAGE_CHARS: usize = 600;
 
@@ -37,7 +41,10 @@ pub enum Problem {
     /// The stream broke: closed early, I/O error, `response.incomplete`.
     Stream(String),
     /// `response.failed` (or a status-less websocket error frame).
-    Failed { code: Option<String>, message: String },
+    Failed {
+        code: Option<String>,
+        message: String,
+    },
     /// `websocket_connection_limit_reached`: the socket's lifetime is over; reconnect.
     ConnectionLimit,
     /// Something on our side before anything was sent (a header the HTTP stack refuses).
@@ -80,7 +87,10 @@ impl HttpError {
     ) -> HttpError {
         let text = String::from_utf8_lossy(body);
         let parsed: Option<Value> = serde_json::from_str(text.trim()).ok();
-        let mut e = HttpError { status, ..Default::default() };
+        let mut e = HttpError {
+            status,
+            ..Default::default()
+        };
         match &parsed {
             Some(v) => e.read_body_json(v, now),
             None => {
@@ -98,16 +108,22 @@ impl HttpError {
     /// A websocket error frame: `{"type":"error","status":429,"error":{...},"headers":{...}}`.
     pub fn from_ws_frame(frame: &Value, now: u64, rate_limit_headers: &[String]) -> HttpError {
         let status = frame.get("status").and_then(Value::as_u64).unwrap_or(0) as u16;
-        let mut e = HttpError { status, ..Default::default() };
+        let mut e = HttpError {
+            status,
+            ..Default::default()
+        };
         e.read_body_json(frame, now);
         let headers = frame.get("headers").and_then(Value::as_object);
         let lookup = |name: &str| -> Option<String> {
             let headers = headers?;
-            headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).and_then(|(_, v)| match v {
-                Value::String(s) => Some(s.clone()),
-                Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            })
+            headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .and_then(|(_, v)| match v {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                })
         };
         e.read_headers(&lookup, now, rate_limit_headers);
         e
@@ -115,7 +131,8 @@ impl HttpError {
 
     fn read_body_json(&mut self, v: &Value, now: u64) {
         let error = v.get("error").filter(|e| e.is_object()).unwrap_or(v);
-        self.code = str_field(error, "code").or_else(|| str_field(error, "type").filter(|t| t != "error"));
+        self.code =
+            str_field(error, "code").or_else(|| str_field(error, "type").filter(|t| t != "error"));
         let message = str_field(error, "message")
             .or_else(|| str_field(v, "detail"))
             .or_else(|| v.get("detail").and_then(|d| str_field(d, "message")))
@@ -129,20 +146,30 @@ impl HttpError {
         }
     }
 
-    fn read_headers(&mut self, header: &dyn Fn(&str) -> Option<String>, now: u64, rate_limit_headers: &[String]) {
-        self.cf_challenge = header("cf-mitigated").is_some_and(|v| v.trim().eq_ignore_ascii_case("challenge"));
+    fn read_headers(
+        &mut self,
+        header: &dyn Fn(&str) -> Option<String>,
+        now: u64,
+        rate_limit_headers: &[String],
+    ) {
+        self.cf_challenge =
+            header("cf-mitigated").is_some_and(|v| v.trim().eq_ignore_ascii_case("challenge"));
         self.cf_ray = header("cf-ray");
         self.request_id = header("x-request-id").or_else(|| header("x-oai-request-id"));
         self.retry_after = header("retry-after")
             .and_then(|v| time::retry_after(&v, now))
             .or_else(|| retry::parse_try_again(&self.message));
         if self.reset_at.is_none() {
-            self.reset_at = rate_limit_headers.iter().find_map(|prefix| limit_reset(header, prefix));
+            self.reset_at = rate_limit_headers
+                .iter()
+                .find_map(|prefix| limit_reset(header, prefix));
         }
     }
 
     fn is_quota(&self) -> bool {
-        self.code.as_deref().is_some_and(|c| QUOTA_CODES.contains(&c))
+        self.code
+            .as_deref()
+            .is_some_and(|c| QUOTA_CODES.contains(&c))
     }
 }
 
@@ -150,8 +177,10 @@ impl HttpError {
 /// the one at 100 %, else the later.
 fn limit_reset(header: &dyn Fn(&str) -> Option<String>, prefix: &str) -> Option<u64> {
     let window = |name: &str| {
-        let used: Option<f64> = header(&format!("{prefix}-{name}-used-percent")).and_then(|v| v.trim().parse().ok());
-        let reset: Option<u64> = header(&format!("{prefix}-{name}-reset-at")).and_then(|v| v.trim().parse().ok());
+        let used: Option<f64> =
+            header(&format!("{prefix}-{name}-used-percent")).and_then(|v| v.trim().parse().ok());
+        let reset: Option<u64> =
+            header(&format!("{prefix}-{name}-reset-at")).and_then(|v| v.trim().parse().ok());
         (used, reset)
     };
     let (primary_used, primary) = window("primary");
@@ -166,7 +195,10 @@ fn limit_reset(header: &dyn Fn(&str) -> Option<String>, prefix: &str) -> Option<
 }
 
 fn str_field(v: &Value, key: &str) -> Option<String> {
-    v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned)
+    v.get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
 }
 
 fn truncate(s: &str) -> String {
@@ -227,7 +259,9 @@ fn classify_code(code: Option<&str>, message: &str) -> Option<Verdict> {
         c if QUOTA_CODES.contains(&c) => verdict(C::Quota, Action::Fail),
         "invalid_prompt" | "invalid_request_error" => verdict(C::InvalidRequest, Action::Fail),
         "cyber_policy" => verdict(C::Other, Action::Fail),
-        "rate_limit_exceeded" => verdict(C::RateLimit, Action::Retry(retry::parse_try_again(message))),
+        "rate_limit_exceeded" => {
+            verdict(C::RateLimit, Action::Retry(retry::parse_try_again(message)))
+        }
         "server_is_overloaded" | "slow_down" => verdict(C::Server, Action::Fail),
         _ => return None,
     })
@@ -264,7 +298,9 @@ pub fn error_kind(class: FailureClass) -> ErrorKind {
     match class {
         C::Auth => ErrorKind::Auth,
         C::RateLimit | C::Quota => ErrorKind::RateLimited,
-        C::Connect | C::Tls | C::Timeout | C::Stream | C::Server | C::CloudflareChallenge => ErrorKind::Network,
+        C::Connect | C::Tls | C::Timeout | C::Stream | C::Server | C::CloudflareChallenge => {
+            ErrorKind::Network
+        }
         C::ContextTooLong | C::InvalidRequest | C::Other => ErrorKind::Other,
     }
 }
@@ -274,7 +310,14 @@ pub fn fallback_worthy(class: FailureClass) -> bool {
     use FailureClass as C;
     matches!(
         class,
-        C::CloudflareChallenge | C::Connect | C::Tls | C::Timeout | C::Server | C::RateLimit | C::Quota | C::Stream
+        C::CloudflareChallenge
+            | C::Connect
+            | C::Tls
+            | C::Timeout
+            | C::Server
+            | C::RateLimit
+            | C::Quota
+            | C::Stream
     )
 }
 
@@ -306,7 +349,9 @@ impl Target<'_> {
 
     /// What to try next: the provider's advice for this failure, else `generic`.
     fn advice<'s>(&'s self, class: FailureClass, message: &str, generic: &'s str) -> &'s str {
-        self.endpoint.and_then(|e| e.hint_for(class, message)).unwrap_or(generic)
+        self.endpoint
+            .and_then(|e| e.hint_for(class, message))
+            .unwrap_or(generic)
     }
 }
 
@@ -314,7 +359,11 @@ impl Target<'_> {
 pub fn failure_error(problem: &Problem, class: FailureClass, target: &Target) -> Error {
     let message = describe(problem, class, target);
     let (status, reset_at, request_id) = match problem {
-        Problem::Http(e) => (Some(e.status).filter(|s| *s != 0), e.reset_at, e.request_id.clone().or(e.cf_ray.clone())),
+        Problem::Http(e) => (
+            Some(e.status).filter(|s| *s != 0),
+            e.reset_at,
+            e.request_id.clone().or(e.cf_ray.clone()),
+        ),
         _ => (None, None, None),
     };
     let failure = TransportFailure {
@@ -396,13 +445,23 @@ fn describe_model_error(
         (true, Some(code)) => format!(": {code}"),
         (true, None) => String::new(),
     };
-    let status = http.map(|e| format!(" (HTTP {})", e.status)).filter(|_| http.is_some_and(|e| e.status != 0)).unwrap_or_default();
-    let at = if show_url { format!(" at {}", target.url) } else { String::new() };
+    let status = http
+        .map(|e| format!(" (HTTP {})", e.status))
+        .filter(|_| http.is_some_and(|e| e.status != 0))
+        .unwrap_or_default();
+    let at = if show_url {
+        format!(" at {}", target.url)
+    } else {
+        String::new()
+    };
     let after = target.after();
     let advice = |generic: &'static str| target.advice(class, message, generic).to_owned();
     let reset = http.and_then(|e| e.reset_at).map(|at| {
         let now = time::now_secs();
-        format!(" The limit resets in {}.", talaria_sdk::text::duration_words(at.saturating_sub(now)))
+        format!(
+            " The limit resets in {}.",
+            talaria_sdk::text::duration_words(at.saturating_sub(now))
+        )
     });
     let reset = reset.unwrap_or_default();
     match class {
@@ -436,7 +495,11 @@ fn describe_model_error(
 }
 
 fn cloudflare_message(e: &HttpError, target: &Target) -> String {
-    let ray = e.cf_ray.as_deref().map(|r| format!(", cf-ray {r}")).unwrap_or_default();
+    let ray = e
+        .cf_ray
+        .as_deref()
+        .map(|r| format!(", cf-ray {r}"))
+        .unwrap_or_default();
     let websocket = if target.websocket_tried {
         " The websocket transport was already tried first."
     } else {
@@ -474,7 +537,10 @@ pub fn short_reason(problem: &Problem) -> String {
             None => format!("HTTP {}", e.status),
         },
         Problem::Stream(detail) => detail.clone(),
-        Problem::Failed { code, .. } => format!("response failed: {}", code.as_deref().unwrap_or("server error")),
+        Problem::Failed { code, .. } => format!(
+            "response failed: {}",
+            code.as_deref().unwrap_or("server error")
+        ),
         Problem::ConnectionLimit => "connection limit reached".to_owned(),
         Problem::Local(detail) => detail.clone(),
     }
@@ -520,7 +586,8 @@ pub fn network_problem(err: &(dyn std::error::Error + 'static)) -> Problem {
                 if io.kind() == std::io::ErrorKind::TimedOut {
                     timed_out = true;
                 }
-                io.get_ref().map(|inner| inner as &(dyn std::error::Error + 'static))
+                io.get_ref()
+                    .map(|inner| inner as &(dyn std::error::Error + 'static))
             }
             None => e.source(),
         };
@@ -548,8 +615,17 @@ mod tests {
     }
 
     fn http(status: u16, headers: &[(&str, &str)], body: &str) -> HttpError {
-        let map: HashMap<String, String> = headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.to_string())).collect();
-        HttpError::from_response(status, &|name: &str| map.get(name).cloned(), body.as_bytes(), 1_000, &codex_limits())
+        let map: HashMap<String, String> = headers
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
+            .collect();
+        HttpError::from_response(
+            status,
+            &|name: &str| map.get(name).cloned(),
+            body.as_bytes(),
+            1_000,
+            &codex_limits(),
+        )
     }
 
     fn class_of(p: Problem) -> (FailureClass, Action) {
@@ -559,61 +635,156 @@ mod tests {
 
     #[test]
     fn statuses_are_classified() {
-        assert_eq!(class_of(Problem::http(http(401, &[], ""))), (C::Auth, Action::ReportAuth));
-        assert_eq!(class_of(Problem::http(http(403, &[], "{}"))), (C::Auth, Action::ReportAuth));
         assert_eq!(
-            class_of(Problem::http(http(403, &[("CF-Mitigated", "challenge")], "<html>Just a moment...</html>"))),
+            class_of(Problem::http(http(401, &[], ""))),
+            (C::Auth, Action::ReportAuth)
+        );
+        assert_eq!(
+            class_of(Problem::http(http(403, &[], "{}"))),
+            (C::Auth, Action::ReportAuth)
+        );
+        assert_eq!(
+            class_of(Problem::http(http(
+                403,
+                &[("CF-Mitigated", "challenge")],
+                "<html>Just a moment...</html>"
+            ))),
             (C::CloudflareChallenge, Action::Fail)
         );
-        assert_eq!(class_of(Problem::http(http(429, &[], "{}"))), (C::RateLimit, Action::ReportRateLimit));
+        assert_eq!(
+            class_of(Problem::http(http(429, &[], "{}"))),
+            (C::RateLimit, Action::ReportRateLimit)
+        );
         let quota = r#"{"error":{"type":"usage_limit_reached","message":"The usage limit has been reached","resets_in_seconds":60}}"#;
-        assert_eq!(class_of(Problem::http(http(429, &[], quota))), (C::Quota, Action::ReportRateLimit));
-        assert_eq!(class_of(Problem::http(http(500, &[], "oops"))), (C::Server, Action::Retry(None)));
-        assert_eq!(class_of(Problem::http(http(502, &[], ""))), (C::Server, Action::Retry(None)));
+        assert_eq!(
+            class_of(Problem::http(http(429, &[], quota))),
+            (C::Quota, Action::ReportRateLimit)
+        );
+        assert_eq!(
+            class_of(Problem::http(http(500, &[], "oops"))),
+            (C::Server, Action::Retry(None))
+        );
+        assert_eq!(
+            class_of(Problem::http(http(502, &[], ""))),
+            (C::Server, Action::Retry(None))
+        );
         let slow = r#"{"error":{"code":"slow_down","message":"slow down"}}"#;
-        assert_eq!(class_of(Problem::http(http(503, &[], slow))), (C::Server, Action::Fail));
+        assert_eq!(
+            class_of(Problem::http(http(503, &[], slow))),
+            (C::Server, Action::Fail)
+        );
         let bad = r#"{"detail":"The 'gpt-5.1-codex' model is not supported when using Codex with a ChatGPT account."}"#;
-        assert_eq!(class_of(Problem::http(http(400, &[], bad))), (C::InvalidRequest, Action::Fail));
+        assert_eq!(
+            class_of(Problem::http(http(400, &[], bad))),
+            (C::InvalidRequest, Action::Fail)
+        );
         let ctx = r#"{"error":{"code":"context_length_exceeded","message":"too long"}}"#;
-        assert_eq!(class_of(Problem::http(http(400, &[], ctx))), (C::ContextTooLong, Action::Fail));
-        assert_eq!(class_of(Problem::http(http(408, &[], ""))), (C::Timeout, Action::Retry(None)));
-        assert_eq!(class_of(Problem::http(http(426, &[], ""))), (C::Other, Action::Fail));
-        assert_eq!(class_of(Problem::http(http(404, &[], ""))), (C::InvalidRequest, Action::Fail));
+        assert_eq!(
+            class_of(Problem::http(http(400, &[], ctx))),
+            (C::ContextTooLong, Action::Fail)
+        );
+        assert_eq!(
+            class_of(Problem::http(http(408, &[], ""))),
+            (C::Timeout, Action::Retry(None))
+        );
+        assert_eq!(
+            class_of(Problem::http(http(426, &[], ""))),
+            (C::Other, Action::Fail)
+        );
+        assert_eq!(
+            class_of(Problem::http(http(404, &[], ""))),
+            (C::InvalidRequest, Action::Fail)
+        );
     }
 
     #[test]
     fn response_failed_codes_are_classified() {
-        let failed = |code: &str, message: &str| Problem::Failed { code: Some(code.into()), message: message.into() };
-        assert_eq!(class_of(failed("context_length_exceeded", "")), (C::ContextTooLong, Action::Fail));
-        assert_eq!(class_of(failed("insufficient_quota", "")), (C::Quota, Action::Fail));
-        assert_eq!(class_of(failed("usage_not_included", "")), (C::Quota, Action::Fail));
-        assert_eq!(class_of(failed("invalid_prompt", "")), (C::InvalidRequest, Action::Fail));
+        let failed = |code: &str, message: &str| Problem::Failed {
+            code: Some(code.into()),
+            message: message.into(),
+        };
+        assert_eq!(
+            class_of(failed("context_length_exceeded", "")),
+            (C::ContextTooLong, Action::Fail)
+        );
+        assert_eq!(
+            class_of(failed("insufficient_quota", "")),
+            (C::Quota, Action::Fail)
+        );
+        assert_eq!(
+            class_of(failed("usage_not_included", "")),
+            (C::Quota, Action::Fail)
+        );
+        assert_eq!(
+            class_of(failed("invalid_prompt", "")),
+            (C::InvalidRequest, Action::Fail)
+        );
         assert_eq!(
             class_of(failed("rate_limit_exceeded", "Please try again in 1.5s")),
-            (C::RateLimit, Action::Retry(Some(Duration::from_millis(1500))))
+            (
+                C::RateLimit,
+                Action::Retry(Some(Duration::from_millis(1500)))
+            )
         );
-        assert_eq!(class_of(failed("server_is_overloaded", "")), (C::Server, Action::Fail));
+        assert_eq!(
+            class_of(failed("server_is_overloaded", "")),
+            (C::Server, Action::Fail)
+        );
         assert_eq!(class_of(failed("slow_down", "")), (C::Server, Action::Fail));
-        assert_eq!(class_of(failed("weird_new_code", "")), (C::Server, Action::Retry(None)));
-        assert_eq!(class_of(Problem::Failed { code: None, message: "x".into() }), (C::Server, Action::Retry(None)));
+        assert_eq!(
+            class_of(failed("weird_new_code", "")),
+            (C::Server, Action::Retry(None))
+        );
+        assert_eq!(
+            class_of(Problem::Failed {
+                code: None,
+                message: "x".into()
+            }),
+            (C::Server, Action::Retry(None))
+        );
     }
 
     #[test]
     fn network_problems_are_retried() {
-        assert_eq!(class_of(Problem::Connect("refused".into())), (C::Connect, Action::Retry(None)));
-        assert_eq!(class_of(Problem::Dns("nx".into())), (C::Connect, Action::Retry(None)));
-        assert_eq!(class_of(Problem::Tls("bad cert".into())), (C::Tls, Action::Retry(None)));
-        assert_eq!(class_of(Problem::IdleTimeout(Duration::from_secs(1))), (C::Timeout, Action::Retry(None)));
-        assert_eq!(class_of(Problem::FirstByteTimeout(Duration::from_secs(1))), (C::Timeout, Action::Retry(None)));
-        assert_eq!(class_of(Problem::Stream("closed".into())), (C::Stream, Action::Retry(None)));
-        assert_eq!(class_of(Problem::ConnectionLimit), (C::Stream, Action::Retry(Some(Duration::ZERO))));
+        assert_eq!(
+            class_of(Problem::Connect("refused".into())),
+            (C::Connect, Action::Retry(None))
+        );
+        assert_eq!(
+            class_of(Problem::Dns("nx".into())),
+            (C::Connect, Action::Retry(None))
+        );
+        assert_eq!(
+            class_of(Problem::Tls("bad cert".into())),
+            (C::Tls, Action::Retry(None))
+        );
+        assert_eq!(
+            class_of(Problem::IdleTimeout(Duration::from_secs(1))),
+            (C::Timeout, Action::Retry(None))
+        );
+        assert_eq!(
+            class_of(Problem::FirstByteTimeout(Duration::from_secs(1))),
+            (C::Timeout, Action::Retry(None))
+        );
+        assert_eq!(
+            class_of(Problem::Stream("closed".into())),
+            (C::Stream, Action::Retry(None))
+        );
+        assert_eq!(
+            class_of(Problem::ConnectionLimit),
+            (C::Stream, Action::Retry(Some(Duration::ZERO)))
+        );
     }
 
     #[test]
     fn http_error_reads_hints_from_headers_and_body() {
         let e = http(
             429,
-            &[("Retry-After", "7"), ("x-request-id", "req_1"), ("cf-ray", "ray-1")],
+            &[
+                ("Retry-After", "7"),
+                ("x-request-id", "req_1"),
+                ("cf-ray", "ray-1"),
+            ],
             r#"{"error":{"code":"rate_limit_exceeded","message":"Slow down. Please try again in 3s."}}"#,
         );
         assert_eq!(e.retry_after, Some(Duration::from_secs(7)));
@@ -621,12 +792,24 @@ mod tests {
         assert_eq!(e.cf_ray.as_deref(), Some("ray-1"));
         assert_eq!(e.code.as_deref(), Some("rate_limit_exceeded"));
         // Without the header, the message's hint counts.
-        let e = http(429, &[], r#"{"error":{"message":"Please try again in 28ms."}}"#);
+        let e = http(
+            429,
+            &[],
+            r#"{"error":{"message":"Please try again in 28ms."}}"#,
+        );
         assert_eq!(e.retry_after, Some(Duration::from_millis(28)));
         // Reset times: the body's, else the exhausted window's header.
-        let e = http(429, &[], r#"{"error":{"type":"usage_limit_reached","resets_at":5000}}"#);
+        let e = http(
+            429,
+            &[],
+            r#"{"error":{"type":"usage_limit_reached","resets_at":5000}}"#,
+        );
         assert_eq!(e.reset_at, Some(5000));
-        let e = http(429, &[], r#"{"error":{"type":"usage_limit_reached","resets_in_seconds":60}}"#);
+        let e = http(
+            429,
+            &[],
+            r#"{"error":{"type":"usage_limit_reached","resets_in_seconds":60}}"#,
+        );
         assert_eq!(e.reset_at, Some(1_060));
         let e = http(
             429,
@@ -645,7 +828,11 @@ mod tests {
 
     #[test]
     fn usage_window_headers_are_read_only_under_the_providers_prefixes() {
-        let headers: HashMap<&str, &str> = [("x-codex-primary-reset-at", "2000"), ("x-acme-secondary-reset-at", "3000")].into();
+        let headers: HashMap<&str, &str> = [
+            ("x-codex-primary-reset-at", "2000"),
+            ("x-acme-secondary-reset-at", "3000"),
+        ]
+        .into();
         let lookup = |name: &str| headers.get(name).map(|v| v.to_string());
         let read = |prefixes: &[&str]| {
             let prefixes: Vec<String> = prefixes.iter().map(|p| p.to_string()).collect();
@@ -654,12 +841,20 @@ mod tests {
         assert_eq!(read(&[]), None, "a provider that names none gets none read");
         assert_eq!(read(&["x-codex"]), Some(2000));
         assert_eq!(read(&["x-acme"]), Some(3000));
-        assert_eq!(read(&["x-none", "x-acme", "x-codex"]), Some(3000), "the first prefix that has a window");
+        assert_eq!(
+            read(&["x-none", "x-acme", "x-codex"]),
+            Some(3000),
+            "the first prefix that has a window"
+        );
     }
 
     #[test]
     fn html_bodies_are_not_quoted() {
-        let e = http(403, &[("cf-mitigated", "challenge")], "<!DOCTYPE html><html>Just a moment</html>");
+        let e = http(
+            403,
+            &[("cf-mitigated", "challenge")],
+            "<!DOCTYPE html><html>Just a moment</html>",
+        );
         assert_eq!(e.message, "");
         assert!(e.cf_challenge);
         let e = http(502, &[], "Bad gateway");
@@ -690,7 +885,16 @@ mod tests {
         assert_eq!(error_kind(C::CloudflareChallenge), ErrorKind::Network);
         assert_eq!(error_kind(C::InvalidRequest), ErrorKind::Other);
         assert_eq!(error_kind(C::ContextTooLong), ErrorKind::Other);
-        for c in [C::CloudflareChallenge, C::Connect, C::Tls, C::Timeout, C::Server, C::RateLimit, C::Quota, C::Stream] {
+        for c in [
+            C::CloudflareChallenge,
+            C::Connect,
+            C::Tls,
+            C::Timeout,
+            C::Server,
+            C::RateLimit,
+            C::Quota,
+            C::Stream,
+        ] {
             assert!(fallback_worthy(c), "{c:?}");
         }
         for c in [C::Auth, C::ContextTooLong, C::InvalidRequest, C::Other] {
@@ -700,7 +904,11 @@ mod tests {
 
     #[test]
     fn cloudflare_errors_say_what_to_try_and_carry_the_ray() {
-        let e = http(403, &[("cf-mitigated", "challenge"), ("cf-ray", "8abc-AMS")], "<html></html>");
+        let e = http(
+            403,
+            &[("cf-mitigated", "challenge"), ("cf-ray", "8abc-AMS")],
+            "<html></html>",
+        );
         let target = Target {
             url: "https://chatgpt.com/backend-api/codex/responses".into(),
             base: "https://chatgpt.com/backend-api/codex".into(),
@@ -710,7 +918,15 @@ mod tests {
         };
         let err = failure_error(&Problem::http(e), C::CloudflareChallenge, &target);
         assert_eq!(err.kind, ErrorKind::Network);
-        for needle in ["Cloudflare", "challenge", "8abc-AMS", "curl -I https://chatgpt.com/backend-api/codex", "talaria doctor", "VPN", "websocket"] {
+        for needle in [
+            "Cloudflare",
+            "challenge",
+            "8abc-AMS",
+            "curl -I https://chatgpt.com/backend-api/codex",
+            "talaria doctor",
+            "VPN",
+            "websocket",
+        ] {
             assert!(err.message.contains(needle), "{needle}: {}", err.message);
         }
         let data: TransportFailure = serde_json::from_value(err.data.unwrap()).unwrap();
@@ -730,8 +946,16 @@ mod tests {
         };
         Endpoint {
             hints: vec![
-                hint(C::Quota, None, "Wait for the reset, or add another account with `talaria auth add acme`."),
-                hint(C::InvalidRequest, Some("not supported when using Codex"), "Pick another model: `talaria models` lists them."),
+                hint(
+                    C::Quota,
+                    None,
+                    "Wait for the reset, or add another account with `talaria auth add acme`.",
+                ),
+                hint(
+                    C::InvalidRequest,
+                    Some("not supported when using Codex"),
+                    "Pick another model: `talaria models` lists them.",
+                ),
             ],
             ..Default::default()
         }
@@ -741,26 +965,80 @@ mod tests {
     fn model_errors_keep_the_server_message() {
         let bad = r#"{"detail":"The 'gpt-5.1-codex' model is not supported when using Codex with a ChatGPT account."}"#;
         let e = http(400, &[], bad);
-        let err = failure_error(&Problem::http(e.clone()), C::InvalidRequest, &Target::default());
-        assert!(err.message.contains("not supported when using Codex with a ChatGPT account"), "{}", err.message);
-        assert!(err.message.ends_with("the backend does not accept; try another model."), "generic advice: {}", err.message);
+        let err = failure_error(
+            &Problem::http(e.clone()),
+            C::InvalidRequest,
+            &Target::default(),
+        );
+        assert!(
+            err.message
+                .contains("not supported when using Codex with a ChatGPT account"),
+            "{}",
+            err.message
+        );
+        assert!(
+            err.message
+                .ends_with("the backend does not accept; try another model."),
+            "generic advice: {}",
+            err.message
+        );
         assert_eq!(err.kind, ErrorKind::Other);
         let endpoint = advised();
-        let target = Target { endpoint: Some(&endpoint), ..Default::default() };
+        let target = Target {
+            endpoint: Some(&endpoint),
+            ..Default::default()
+        };
         let err = failure_error(&Problem::http(e), C::InvalidRequest, &target);
-        assert!(err.message.starts_with("The backend rejected the request (HTTP 400): The 'gpt-5.1-codex' model"), "{}", err.message);
-        assert!(err.message.ends_with(" Pick another model: `talaria models` lists them."), "{}", err.message);
+        assert!(
+            err.message.starts_with(
+                "The backend rejected the request (HTTP 400): The 'gpt-5.1-codex' model"
+            ),
+            "{}",
+            err.message
+        );
+        assert!(
+            err.message
+                .ends_with(" Pick another model: `talaria models` lists them."),
+            "{}",
+            err.message
+        );
         let other = http(400, &[], r#"{"error":{"message":"Unsupported parameter"}}"#);
         let err = failure_error(&Problem::http(other), C::InvalidRequest, &target);
-        assert!(err.message.ends_with("try another model."), "advice only when the message matches: {}", err.message);
-        let quota = http(429, &[], r#"{"error":{"type":"usage_limit_reached","message":"The usage limit has been reached","resets_at":4600}}"#);
+        assert!(
+            err.message.ends_with("try another model."),
+            "advice only when the message matches: {}",
+            err.message
+        );
+        let quota = http(
+            429,
+            &[],
+            r#"{"error":{"type":"usage_limit_reached","message":"The usage limit has been reached","resets_at":4600}}"#,
+        );
         let err = failure_error(&Problem::http(quota.clone()), C::Quota, &Target::default());
-        assert!(err.message.ends_with("Wait for the reset, or switch to another provider or model."), "{}", err.message);
+        assert!(
+            err.message
+                .ends_with("Wait for the reset, or switch to another provider or model."),
+            "{}",
+            err.message
+        );
         assert_eq!(err.kind, ErrorKind::RateLimited);
         let endpoint = advised();
-        let err = failure_error(&Problem::http(quota), C::Quota, &Target { endpoint: Some(&endpoint), ..Default::default() });
+        let err = failure_error(
+            &Problem::http(quota),
+            C::Quota,
+            &Target {
+                endpoint: Some(&endpoint),
+                ..Default::default()
+            },
+        );
         assert!(err.message.starts_with("The account's usage limit is reached (HTTP 429): The usage limit has been reached."), "{}", err.message);
-        assert!(err.message.ends_with(" Wait for the reset, or add another account with `talaria auth add acme`."), "{}", err.message);
+        assert!(
+            err.message.ends_with(
+                " Wait for the reset, or add another account with `talaria auth add acme`."
+            ),
+            "{}",
+            err.message
+        );
         let data: TransportFailure = serde_json::from_value(err.data.unwrap()).unwrap();
         assert_eq!(data.reset_at, Some(4600));
         assert_eq!(data.class, C::Quota);
@@ -768,9 +1046,14 @@ mod tests {
 
     #[test]
     fn io_error_chains_tell_dns_connect_and_tls_apart() {
-        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused (os error 111)");
+        let refused = std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "Connection refused (os error 111)",
+        );
         assert!(matches!(network_problem(&refused), Problem::Connect(d) if d.contains("refused")));
-        let dns = std::io::Error::other("failed to lookup address information: Name or service not known");
+        let dns = std::io::Error::other(
+            "failed to lookup address information: Name or service not known",
+        );
         assert!(matches!(network_problem(&dns), Problem::Dns(_)));
         let tls = std::io::Error::new(
             std::io::ErrorKind::InvalidData,

@@ -44,16 +44,29 @@ pub struct Settings {
 
 impl Settings {
     pub fn resolve(config: &PluginConfig, options: &StreamOptions) -> Settings {
-        let ms = |request: Option<u64>, config: Option<u64>, default: Duration| match request.or(config) {
+        let ms = |request: Option<u64>, config: Option<u64>, default: Duration| match request
+            .or(config)
+        {
             Some(0) => DISABLED,
             Some(ms) => Duration::from_millis(ms),
             None => default,
         };
         // An explicit retry count (a test asking for none, say) applies to both transports.
-        let explicit = options.max_retries.or(config.max_retries).map(|n| n.min(RETRY_CAP));
+        let explicit = options
+            .max_retries
+            .or(config.max_retries)
+            .map(|n| n.min(RETRY_CAP));
         Settings {
-            first_byte: ms(options.first_byte_timeout_ms, config.first_byte_timeout_ms, DEFAULT_FIRST_BYTE),
-            idle: ms(options.idle_timeout_ms, config.idle_timeout_ms, DEFAULT_IDLE),
+            first_byte: ms(
+                options.first_byte_timeout_ms,
+                config.first_byte_timeout_ms,
+                DEFAULT_FIRST_BYTE,
+            ),
+            idle: ms(
+                options.idle_timeout_ms,
+                config.idle_timeout_ms,
+                DEFAULT_IDLE,
+            ),
             connect: ms(None, config.connect_timeout_ms, DEFAULT_CONNECT),
             max_retries: explicit.unwrap_or(DEFAULT_MAX_RETRIES),
             websocket_retries: explicit.unwrap_or(DEFAULT_WEBSOCKET_RETRIES),
@@ -86,7 +99,10 @@ mod tests {
             connect_timeout_ms: Some(0),
         };
         let s = Settings::resolve(&config, &StreamOptions::default());
-        assert_eq!((s.first_byte, s.idle), (Duration::from_secs(1), Duration::from_secs(2)));
+        assert_eq!(
+            (s.first_byte, s.idle),
+            (Duration::from_secs(1), Duration::from_secs(2))
+        );
         assert_eq!((s.max_retries, s.websocket_retries), (1, 1));
         assert!(!s.websocket);
         assert_eq!(s.connect, DISABLED);
@@ -102,14 +118,22 @@ mod tests {
         assert_eq!((s.max_retries, s.websocket_retries), (0, 0));
         // The config's `websocket = false` still holds.
         assert!(!s.websocket);
-        let s = Settings::resolve(&PluginConfig::default(), &StreamOptions { disable_websocket: true, ..Default::default() });
+        let s = Settings::resolve(
+            &PluginConfig::default(),
+            &StreamOptions {
+                disable_websocket: true,
+                ..Default::default()
+            },
+        );
         assert!(!s.websocket);
     }
 
     #[test]
     fn config_parses_from_json_and_ignores_unknown_keys() {
-        let c: PluginConfig =
-            serde_json::from_value(serde_json::json!({"websocket": false, "max_retries": 2, "future": 1})).unwrap();
+        let c: PluginConfig = serde_json::from_value(
+            serde_json::json!({"websocket": false, "max_retries": 2, "future": 1}),
+        )
+        .unwrap();
         assert_eq!(c.websocket, Some(false));
         assert_eq!(c.max_retries, Some(2));
     }

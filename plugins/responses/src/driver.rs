@@ -12,15 +12,18 @@ use talaria_sdk::time::ceil_secs;
 use talaria_sdk::transport::{FailureClass, StreamRequest, StreamResult, TransportFailure};
 use talaria_sdk::{Error, ErrorKind, Event, LogLevel, Result};
 
-use crate::classify::{self, classify, failure_error, short_reason, Action, HttpError, Problem, Target};
+use crate::classify::{
+    self, classify, failure_error, short_reason, Action, HttpError, Problem, Target,
+};
 use crate::config::{PluginConfig, Settings};
 use crate::events::{Dispatch, Feed, Gate, ReplayGate};
+use crate::http;
 use crate::request::{
-    build_body, display_url, encode_body, http_headers, incremental_input, join, websocket_headers, websocket_url,
+    build_body, display_url, encode_body, http_headers, incremental_input, join, websocket_headers,
+    websocket_url,
 };
 use crate::retry::{backoff, jitter};
 use crate::ws::{self, Connection};
-use crate::http;
 
 /// Fresh credentials asked of the provider per call before a 401 counts as final
 /// (Codex: reload from disk, then refresh).
@@ -85,7 +88,11 @@ struct Gates {
 
 impl Engine {
     pub fn new(config: PluginConfig) -> Self {
-        Engine { config, client: OnceLock::new(), sessions: Mutex::new(HashMap::new()) }
+        Engine {
+            config,
+            client: OnceLock::new(),
+            sessions: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn config(&self) -> &PluginConfig {
@@ -102,11 +109,15 @@ impl Engine {
     }
 
     fn https_only(&self, session_id: &str) -> bool {
-        self.sessions().get(session_id).is_some_and(|s| s.https_only)
+        self.sessions()
+            .get(session_id)
+            .is_some_and(|s| s.https_only)
     }
 
     fn take_connection(&self, session_id: &str) -> Option<Connection> {
-        self.sessions().get_mut(session_id).and_then(|s| s.connection.take())
+        self.sessions()
+            .get_mut(session_id)
+            .and_then(|s| s.connection.take())
     }
 
     fn keep_connection(&self, session_id: &str, connection: Connection) {
@@ -132,19 +143,31 @@ impl Engine {
             session.connection = None;
             !std::mem::replace(&mut session.https_only, true)
         };
-        call.log(LogLevel::Warn, &format!("responses: falling back from websocket to HTTPS for this session: {reason}"));
+        call.log(
+            LogLevel::Warn,
+            &format!("responses: falling back from websocket to HTTPS for this session: {reason}"),
+        );
         if first {
-            call.emit(&Event::Warning { message: format!("Falling back from WebSockets to HTTPS transport: {reason}") });
+            call.emit(&Event::Warning {
+                message: format!("Falling back from WebSockets to HTTPS transport: {reason}"),
+            });
         }
     }
 
     /// `transport.stream`.
     pub fn stream<C: Call>(&self, call: &C, req: &StreamRequest) -> Result<StreamResult> {
         let settings = Settings::resolve(&self.config, &req.options);
-        let resolve = ResolveRequest { session_id: req.session_id.clone(), model: Some(req.model.clone()), fast: req.fast };
+        let resolve = ResolveRequest {
+            session_id: req.session_id.clone(),
+            model: Some(req.model.clone()),
+            fast: req.fast,
+        };
         let mut budget = Budget::default();
         let mut pending: Option<Endpoint> = None;
-        let mut gates = Gates { text: ReplayGate::default(), reasoning: ReplayGate::default() };
+        let mut gates = Gates {
+            text: ReplayGate::default(),
+            reasoning: ReplayGate::default(),
+        };
         loop {
             if call.is_cancelled() {
                 return Err(Error::cancelled());
@@ -152,23 +175,38 @@ impl Engine {
             // Before each attempt, outside any future: the provider may refresh a token.
             let endpoint = match pending.take() {
                 Some(endpoint) => endpoint,
-                None => call.resolve(&req.provider, &resolve).map_err(|e| provider_error(e, None, None))?,
+                None => call
+                    .resolve(&req.provider, &resolve)
+                    .map_err(|e| provider_error(e, None, None))?,
             };
             let websocket = settings.websocket
                 && endpoint.websocket
                 && !self.https_only(&req.session_id)
                 && websocket_url(&endpoint.base_url).is_some();
             budget.websocket_tried |= websocket;
-            let body = build_body(req, &endpoint)
-                .map_err(|e| Error::other(format!("the conversation could not be encoded as a request body: {e}")))?;
+            let body = build_body(req, &endpoint).map_err(|e| {
+                Error::other(format!(
+                    "the conversation could not be encoded as a request body: {e}"
+                ))
+            })?;
             gates.text.restart();
             gates.reasoning.restart();
             let outcome = {
                 let mut deltas = |d: Dispatch| show(call, &mut gates, d);
                 let log = |m: &str| call.log(LogLevel::Debug, m);
-                let mut feed = Feed { deltas: &mut deltas, log: &log };
+                let mut feed = Feed {
+                    deltas: &mut deltas,
+                    log: &log,
+                };
                 if websocket {
-                    self.websocket_attempt(call, &req.session_id, &endpoint, &body, &settings, &mut feed)?
+                    self.websocket_attempt(
+                        call,
+                        &req.session_id,
+                        &endpoint,
+                        &body,
+                        &settings,
+                        &mut feed,
+                    )?
                 } else {
                     sse_attempt(call, self.client(), &endpoint, &body, &settings, &mut feed)?
                 }
@@ -194,17 +232,30 @@ impl Engine {
             let reason = short_reason(&problem);
             call.log(
                 LogLevel::Warn,
-                &format!("responses: {} attempt to {} failed: {reason} ({:?})", transport_name(websocket), target.url, verdict.class),
+                &format!(
+                    "responses: {} attempt to {} failed: {reason} ({:?})",
+                    transport_name(websocket),
+                    target.url,
+                    verdict.class
+                ),
             );
 
             // A websocket that cannot even be opened (426, a challenge, TLS, refused...)
             // goes to HTTPS at once; only a 401 is worth fresh credentials first.
             if websocket && handshake && !matches!(&problem, Problem::Http(e) if e.status == 401) {
-                self.fall_back(call, &req.session_id, &format!("the websocket handshake failed ({reason})"));
+                self.fall_back(
+                    call,
+                    &req.session_id,
+                    &format!("the websocket handshake failed ({reason})"),
+                );
                 budget.retries = 0;
                 continue;
             }
-            let limit = if websocket { settings.websocket_retries } else { settings.max_retries };
+            let limit = if websocket {
+                settings.websocket_retries
+            } else {
+                settings.max_retries
+            };
             match verdict.action {
                 Action::ReportAuth => {
                     let Some(http) = http_of(&problem) else {
@@ -226,10 +277,17 @@ impl Engine {
                     budget.rate_reports += 1;
                     let mut note = None;
                     if budget.rate_reports <= MAX_RATE_REPORTS {
-                        match call.report(&req.provider, &failure_report(&resolve, &endpoint, http)) {
-                            Ok(next) if next.credential.is_some() && next.credential != endpoint.credential => {
+                        match call.report(&req.provider, &failure_report(&resolve, &endpoint, http))
+                        {
+                            Ok(next)
+                                if next.credential.is_some()
+                                    && next.credential != endpoint.credential =>
+                            {
                                 // Another credential of the pool: go again at once.
-                                call.log(LogLevel::Info, "responses: rate limited; the provider switched credentials");
+                                call.log(
+                                    LogLevel::Info,
+                                    "responses: rate limited; the provider switched credentials",
+                                );
                                 pending = Some(next);
                                 continue;
                             }
@@ -242,7 +300,10 @@ impl Engine {
                     }
                     let wait = http.retry_after.filter(|w| *w <= MAX_RATE_WAIT);
                     match wait {
-                        Some(wait) if verdict.class == FailureClass::RateLimit && budget.retries < limit => {
+                        Some(wait)
+                            if verdict.class == FailureClass::RateLimit
+                                && budget.retries < limit =>
+                        {
                             budget.retries += 1;
                             call.emit(&Event::Progress {
                                 message: format!(
@@ -263,13 +324,17 @@ impl Engine {
                     }
                 }
                 Action::Retry(delay) => {
-                    if problem == Problem::ConnectionLimit && budget.free_reconnects < MAX_FREE_RECONNECTS {
+                    if problem == Problem::ConnectionLimit
+                        && budget.free_reconnects < MAX_FREE_RECONNECTS
+                    {
                         budget.free_reconnects += 1;
                         continue;
                     }
                     if budget.retries < limit {
                         budget.retries += 1;
-                        call.emit(&Event::Progress { message: format!("Reconnecting… {}/{limit} ({reason})", budget.retries) });
+                        call.emit(&Event::Progress {
+                            message: format!("Reconnecting… {}/{limit} ({reason})", budget.retries),
+                        });
                         let delay = delay.unwrap_or_else(|| backoff(budget.retries, jitter()));
                         pause(call, delay)?;
                         continue;
@@ -284,7 +349,11 @@ impl Engine {
                 }
                 Action::Fail => {
                     if websocket && verdict.class == FailureClass::CloudflareChallenge {
-                        self.fall_back(call, &req.session_id, "Cloudflare challenged the websocket");
+                        self.fall_back(
+                            call,
+                            &req.session_id,
+                            "Cloudflare challenged the websocket",
+                        );
                         budget.retries = 0;
                         continue;
                     }
@@ -305,7 +374,10 @@ impl Engine {
     ) -> Result<Outcome> {
         let Some(url) = websocket_url(&endpoint.base_url) else {
             let problem = Problem::Local("the base URL is not http(s)".into());
-            return Ok(Outcome::Failed { problem, handshake: true });
+            return Ok(Outcome::Failed {
+                problem,
+                handshake: true,
+            });
         };
         let headers = websocket_headers(endpoint);
         let limits: &[String] = &endpoint.rate_limit_headers;
@@ -368,7 +440,12 @@ fn sse_attempt<C: Call>(
     settings: &Settings,
     feed: &mut Feed<'_>,
 ) -> Result<Outcome> {
-    let failed = |problem| Ok(Outcome::Failed { problem, handshake: false });
+    let failed = |problem| {
+        Ok(Outcome::Failed {
+            problem,
+            handshake: false,
+        })
+    };
     let client = match client {
         Ok(c) => c,
         Err(message) => return failed(Problem::Local(message)),
@@ -379,11 +456,23 @@ fn sse_attempt<C: Call>(
     };
     let bytes = match encode_body(body, endpoint.zstd) {
         Ok(b) => b,
-        Err(e) => return failed(Problem::Local(format!("could not encode the request body: {e}"))),
+        Err(e) => {
+            return failed(Problem::Local(format!(
+                "could not encode the request body: {e}"
+            )))
+        }
     };
     let url = join(&endpoint.base_url, "responses");
     let watch = (settings.first_byte, settings.idle);
-    match call.run(http::stream(&client, &url, headers, bytes, watch, feed, &endpoint.rate_limit_headers))? {
+    match call.run(http::stream(
+        &client,
+        &url,
+        headers,
+        bytes,
+        watch,
+        feed,
+        &endpoint.rate_limit_headers,
+    ))? {
         Ok(result) => Ok(Outcome::Done(result)),
         Err(problem) => failed(problem),
     }
@@ -403,7 +492,9 @@ fn show<C: Call>(call: &C, gates: &mut Gates, dispatch: Dispatch) {
             _ => {}
         },
         Dispatch::Reasoning(delta) => match gates.reasoning.delta(&delta) {
-            Gate::Show(text) | Gate::Restart(text) if !text.is_empty() => call.emit(&Event::ReasoningDelta { delta: text }),
+            Gate::Show(text) | Gate::Restart(text) if !text.is_empty() => {
+                call.emit(&Event::ReasoningDelta { delta: text })
+            }
             _ => {}
         },
         _ => {}
@@ -433,7 +524,11 @@ fn http_of(problem: &Problem) -> Option<&HttpError> {
     }
 }
 
-pub(crate) fn failure_report(request: &ResolveRequest, endpoint: &Endpoint, e: &HttpError) -> FailureReport {
+pub(crate) fn failure_report(
+    request: &ResolveRequest,
+    endpoint: &Endpoint,
+    e: &HttpError,
+) -> FailureReport {
     FailureReport {
         request: request.clone(),
         credential: endpoint.credential.clone(),
@@ -472,7 +567,11 @@ pub fn provider_error(e: Error, target: Option<&Target>, http: Option<&HttpError
         fallback_worthy: classify::fallback_worthy(class),
     };
     let data = serde_json::to_value(&failure).unwrap_or_default();
-    Error { kind: e.kind, message: e.message, data: Some(data) }
+    Error {
+        kind: e.kind,
+        message: e.message,
+        data: Some(data),
+    }
 }
 
 fn transport_name(websocket: bool) -> &'static str {

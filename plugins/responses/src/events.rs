@@ -53,7 +53,10 @@ impl ResponseBuilder {
     /// Dispatches one event (a parsed JSON object with a `type`).
     pub fn handle(&mut self, event: &Value) -> Dispatch {
         self.started = true;
-        let kind = event.get("type").and_then(Value::as_str).unwrap_or_default();
+        let kind = event
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         match kind {
             "response.output_text.delta" => {
                 let delta = str_of(event, "delta");
@@ -79,7 +82,12 @@ impl ResponseBuilder {
             }
             // A new summary section: separate it from the previous one, as Codex does.
             "response.reasoning_summary_part.added" => {
-                if event.get("summary_index").and_then(Value::as_u64).unwrap_or(0) > 0 {
+                if event
+                    .get("summary_index")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0)
+                    > 0
+                {
                     Dispatch::Reasoning("\n\n".to_owned())
                 } else {
                     Dispatch::Nothing
@@ -92,7 +100,8 @@ impl ResponseBuilder {
                 self.output.push(item.clone());
                 // A message that arrived whole, without deltas, must still reach the user.
                 let id = item.get("id").and_then(Value::as_str);
-                let streamed = self.streamed_anonymous || id.is_some_and(|id| self.streamed_items.contains(id));
+                let streamed = self.streamed_anonymous
+                    || id.is_some_and(|id| self.streamed_items.contains(id));
                 let text = message_text(item);
                 if !streamed && !text.is_empty() {
                     Dispatch::Text(text)
@@ -102,17 +111,33 @@ impl ResponseBuilder {
             }
             "response.completed" => {
                 let response = event.get("response").unwrap_or(&Value::Null);
-                self.response_id = response.get("id").and_then(Value::as_str).map(str::to_owned);
-                self.response_model = response.get("model").and_then(Value::as_str).map(str::to_owned);
-                self.usage = response.get("usage").filter(|u| u.is_object()).map(usage_of);
+                self.response_id = response
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                self.response_model = response
+                    .get("model")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                self.usage = response
+                    .get("usage")
+                    .filter(|u| u.is_object())
+                    .map(usage_of);
                 // `output` can be null (seen with gpt-5.5); the done items are the source.
                 self.completed_output = response.get("output").and_then(Value::as_array).cloned();
                 Dispatch::Completed
             }
             "response.failed" => {
-                let error = event.get("response").and_then(|r| r.get("error")).unwrap_or(&Value::Null);
+                let error = event
+                    .get("response")
+                    .and_then(|r| r.get("error"))
+                    .unwrap_or(&Value::Null);
                 let code = error.get("code").and_then(Value::as_str).map(str::to_owned);
-                let message = error.get("message").and_then(Value::as_str).unwrap_or("response.failed").to_owned();
+                let message = error
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("response.failed")
+                    .to_owned();
                 Dispatch::Problem(Problem::Failed { code, message })
             }
             "response.incomplete" => {
@@ -122,7 +147,9 @@ impl ResponseBuilder {
                     .and_then(|d| d.get("reason"))
                     .and_then(Value::as_str)
                     .unwrap_or("unknown reason");
-                Dispatch::Problem(Problem::Stream(format!("the response was incomplete ({reason})")))
+                Dispatch::Problem(Problem::Stream(format!(
+                    "the response was incomplete ({reason})"
+                )))
             }
             _ => Dispatch::Nothing,
         }
@@ -130,9 +157,17 @@ impl ResponseBuilder {
 
     /// The finished result (call after [`Dispatch::Completed`]).
     pub fn finish(self, model: Option<String>, transport: &str) -> StreamResult {
-        let output = if self.output.is_empty() { self.completed_output.unwrap_or_default() } else { self.output };
+        let output = if self.output.is_empty() {
+            self.completed_output.unwrap_or_default()
+        } else {
+            self.output
+        };
         let done_text: String = output.iter().map(message_text).collect();
-        let text = if done_text.is_empty() { self.streamed_text } else { done_text };
+        let text = if done_text.is_empty() {
+            self.streamed_text
+        } else {
+            done_text
+        };
         StreamResult {
             response_id: self.response_id,
             output: output.into_iter().map(item_of).collect(),
@@ -176,9 +211,16 @@ fn usage_of(u: &Value) -> Usage {
     Usage {
         input_tokens,
         output_tokens,
-        cached_input_tokens: n(u.get("input_tokens_details").and_then(|d| d.get("cached_tokens"))),
-        reasoning_output_tokens: n(u.get("output_tokens_details").and_then(|d| d.get("reasoning_tokens"))),
-        total_tokens: u.get("total_tokens").and_then(Value::as_u64).unwrap_or(input_tokens + output_tokens),
+        cached_input_tokens: n(u
+            .get("input_tokens_details")
+            .and_then(|d| d.get("cached_tokens"))),
+        reasoning_output_tokens: n(u
+            .get("output_tokens_details")
+            .and_then(|d| d.get("reasoning_tokens"))),
+        total_tokens: u
+            .get("total_tokens")
+            .and_then(Value::as_u64)
+            .unwrap_or(input_tokens + output_tokens),
     }
 }
 
@@ -240,12 +282,18 @@ pub struct Feed<'a> {
 impl Feed<'_> {
     /// One SSE `data` payload: `Some(Ok)` at `response.completed`, `Some(Err)` when the
     /// response failed, `None` to read on.
-    pub fn data(&mut self, builder: &mut ResponseBuilder, data: &str) -> Option<Result<(), Problem>> {
+    pub fn data(
+        &mut self,
+        builder: &mut ResponseBuilder,
+        data: &str,
+    ) -> Option<Result<(), Problem>> {
         let event: Value = match serde_json::from_str(data) {
             Ok(v) => v,
             Err(e) => {
                 // One bad event is not worth the whole answer (Codex skips them too).
-                (self.log)(&format!("responses: skipped a malformed stream event ({e})"));
+                (self.log)(&format!(
+                    "responses: skipped a malformed stream event ({e})"
+                ));
                 return None;
             }
         };
@@ -253,12 +301,22 @@ impl Feed<'_> {
     }
 
     /// One parsed event; same answer as [`Feed::data`].
-    pub fn event(&mut self, builder: &mut ResponseBuilder, event: &Value) -> Option<Result<(), Problem>> {
+    pub fn event(
+        &mut self,
+        builder: &mut ResponseBuilder,
+        event: &Value,
+    ) -> Option<Result<(), Problem>> {
         if event.get("type").and_then(|t| t.as_str()) == Some("error") {
             // A top-level `error` on SSE is only logged (Codex does the same); what ends
             // the response is `response.failed`.
-            let code = event.get("error").and_then(|e| e.get("code")).and_then(|c| c.as_str()).unwrap_or("none");
-            (self.log)(&format!("responses: the stream reported an error event (code {code})"));
+            let code = event
+                .get("error")
+                .and_then(|e| e.get("code"))
+                .and_then(|c| c.as_str())
+                .unwrap_or("none");
+            (self.log)(&format!(
+                "responses: the stream reported an error event (code {code})"
+            ));
             return None;
         }
         match builder.handle(event) {
@@ -330,9 +388,17 @@ mod tests {
         assert_eq!(r.response_id.as_deref(), Some("resp_1"));
         assert_eq!(r.text, "Hello");
         assert_eq!(r.output.len(), 3);
-        assert!(matches!(&r.output[0], Item::Reasoning(r) if r.encrypted_content.as_deref() == Some("xyz")), "{:?}", r.output[0]);
+        assert!(
+            matches!(&r.output[0], Item::Reasoning(r) if r.encrypted_content.as_deref() == Some("xyz")),
+            "{:?}",
+            r.output[0]
+        );
         assert_eq!(r.output[1].message_text(), "Hello");
-        assert!(matches!(&r.output[2], Item::FunctionCall(c) if c.call_id == "c1"), "{:?}", r.output[2]);
+        assert!(
+            matches!(&r.output[2], Item::FunctionCall(c) if c.call_id == "c1"),
+            "{:?}",
+            r.output[2]
+        );
         assert_eq!(
             r.usage,
             Some(Usage {
@@ -387,9 +453,14 @@ mod tests {
         ]);
         assert_eq!(
             d[0],
-            Dispatch::Problem(Problem::Failed { code: Some("context_length_exceeded".into()), message: "too long".into() })
+            Dispatch::Problem(Problem::Failed {
+                code: Some("context_length_exceeded".into()),
+                message: "too long".into()
+            })
         );
-        assert!(matches!(&d[1], Dispatch::Problem(Problem::Stream(m)) if m.contains("max_output_tokens")));
+        assert!(
+            matches!(&d[1], Dispatch::Problem(Problem::Stream(m)) if m.contains("max_output_tokens"))
+        );
     }
 
     #[test]

@@ -27,10 +27,14 @@ pub fn client(connect_timeout: Duration) -> Result<reqwest::Client, String> {
 pub fn header_map(headers: &[(String, String)]) -> Result<HeaderMap, Problem> {
     let mut map = HeaderMap::new();
     for (name, value) in headers {
-        let header = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| Problem::Local(format!("the provider gave an invalid header name {name:?}")))?;
-        let value = HeaderValue::from_str(value)
-            .map_err(|_| Problem::Local(format!("the provider gave an invalid value for the header {name:?}")))?;
+        let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            Problem::Local(format!("the provider gave an invalid header name {name:?}"))
+        })?;
+        let value = HeaderValue::from_str(value).map_err(|_| {
+            Problem::Local(format!(
+                "the provider gave an invalid value for the header {name:?}"
+            ))
+        })?;
         map.insert(header, value);
     }
     Ok(map)
@@ -72,10 +76,15 @@ pub async fn stream(
                         return end.map(|()| builder.finish(model, "sse"));
                     }
                 }
-                return Err(Problem::Stream("stream closed before response.completed".to_owned()));
+                return Err(Problem::Stream(
+                    "stream closed before response.completed".to_owned(),
+                ));
             }
             Ok(Some(Err(e))) => {
-                return Err(Problem::Stream(format!("reading the stream failed: {}", deepest(&e.without_url()))));
+                return Err(Problem::Stream(format!(
+                    "reading the stream failed: {}",
+                    deepest(&e.without_url())
+                )));
             }
             Ok(Some(Ok(chunk))) => chunk,
         };
@@ -112,7 +121,11 @@ pub async fn get(
     Ok(response.status().as_u16())
 }
 
-async fn error_response(response: reqwest::Response, watchdog: &Watchdog, rate_limit_headers: &[String]) -> Problem {
+async fn error_response(
+    response: reqwest::Response,
+    watchdog: &Watchdog,
+    rate_limit_headers: &[String],
+) -> Problem {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let mut body = Vec::new();
@@ -126,11 +139,20 @@ async fn error_response(response: reqwest::Response, watchdog: &Watchdog, rate_l
     }
     body.truncate(MAX_ERROR_BODY);
     let lookup = |name: &str| header(&headers, name);
-    Problem::http(HttpError::from_response(status, &lookup, &body, now_secs(), rate_limit_headers))
+    Problem::http(HttpError::from_response(
+        status,
+        &lookup,
+        &body,
+        now_secs(),
+        rate_limit_headers,
+    ))
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// A request that got no response: connect, DNS, TLS or a connect timeout.

@@ -30,7 +30,9 @@ use std::future::Future;
 use talaria_sdk::methods::{ProviderReport, ProviderResolve};
 use talaria_sdk::provider::{Endpoint, FailureReport, ProviderCall, ResolveRequest};
 use talaria_sdk::transport::{ProbeRequest, ProbeResult, StreamRequest, StreamResult};
-use talaria_sdk::{export_plugin, runtime, CallContext, Error, Event, Exports, Host, LogLevel, Result, Transport};
+use talaria_sdk::{
+    export_plugin, runtime, CallContext, Error, Event, Exports, Host, LogLevel, Result, Transport,
+};
 
 use crate::config::PluginConfig;
 use crate::driver::{Call, Engine};
@@ -48,7 +50,9 @@ pub fn init(host: Host) -> Result<Exports> {
         .config()
         .map_err(|e| Error::invalid(format!("[plugin_config.responses]: {}", e.message)))?
         .unwrap_or_default();
-    Ok(Exports::new().transport(ResponsesTransport { engine: Engine::new(config) }))
+    Ok(Exports::new().transport(ResponsesTransport {
+        engine: Engine::new(config),
+    }))
 }
 
 export_plugin!(manifest: include_str!("../plugin.toml"), init: init);
@@ -83,11 +87,15 @@ impl Call for HostCall<'_> {
     }
 
     fn resolve(&self, provider: &str, request: &ResolveRequest) -> Result<Endpoint> {
-        self.cx.host().call::<ProviderResolve>(&ProviderCall::new(provider, request.clone()), self.cx)
+        self.cx
+            .host()
+            .call::<ProviderResolve>(&ProviderCall::new(provider, request.clone()), self.cx)
     }
 
     fn report(&self, provider: &str, report: &FailureReport) -> Result<Endpoint> {
-        self.cx.host().call::<ProviderReport>(&ProviderCall::new(provider, report.clone()), self.cx)
+        self.cx
+            .host()
+            .call::<ProviderReport>(&ProviderCall::new(provider, report.clone()), self.cx)
     }
 
     fn run<F: Future>(&self, future: F) -> Result<F::Output> {
@@ -120,30 +128,50 @@ mod tests {
 
     #[test]
     fn unknown_methods_are_refused() {
-        let h = Harness::builder().config(json!({"websocket": false, "max_retries": 1})).start(init).unwrap();
+        let h = Harness::builder()
+            .config(json!({"websocket": false, "max_retries": 1}))
+            .start(init)
+            .unwrap();
         let err = h.call("tool.call", json!({})).unwrap_err();
         assert_eq!(err.kind, ErrorKind::UnknownMethod);
-        let err = h.call("provider.resolve", json!({"provider": "x"})).unwrap_err();
+        let err = h
+            .call("provider.resolve", json!({"provider": "x"}))
+            .unwrap_err();
         assert_eq!(err.kind, ErrorKind::UnknownMethod);
     }
 
     #[test]
     fn an_invalid_config_is_named() {
-        let err = Harness::builder().config(json!({"max_retries": "many"})).start(init).err().unwrap();
+        let err = Harness::builder()
+            .config(json!({"max_retries": "many"}))
+            .start(init)
+            .err()
+            .unwrap();
         assert_eq!(err.kind, ErrorKind::InvalidRequest);
-        assert!(err.message.contains("[plugin_config.responses]"), "{}", err.message);
+        assert!(
+            err.message.contains("[plugin_config.responses]"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
     fn a_provider_that_cannot_be_called_fails_the_stream_with_data() {
         let h = Harness::start(init).unwrap();
-        let req = StreamRequest { provider: "nobody".into(), session_id: "s".into(), model: "m".into(), ..Default::default() };
+        let req = StreamRequest {
+            provider: "nobody".into(),
+            session_id: "s".into(),
+            model: "m".into(),
+            ..Default::default()
+        };
         let err = h.call_method::<TransportStream>(&req).unwrap_err();
         assert_eq!(err.kind, ErrorKind::Unavailable);
         assert!(err.message.contains("nobody"), "{}", err.message);
         let failure: TransportFailure = serde_json::from_value(err.data.unwrap()).unwrap();
         assert_eq!(failure.class, FailureClass::Other);
-        let err = h.call(TransportStream::NAME, json!({"model": 3})).unwrap_err();
+        let err = h
+            .call(TransportStream::NAME, json!({"model": 3}))
+            .unwrap_err();
         assert_eq!(err.kind, ErrorKind::InvalidRequest);
     }
 
@@ -155,14 +183,38 @@ mod tests {
 
     impl Provider for Recording {
         fn info(&self, provider: &str) -> Result<ProviderInfo> {
-            Ok(ProviderInfo { id: provider.into(), wire_api: "responses".into(), supports_login: false })
+            Ok(ProviderInfo {
+                id: provider.into(),
+                wire_api: "responses".into(),
+                supports_login: false,
+            })
         }
-        fn resolve(&self, provider: &str, request: ResolveRequest, _: &CallContext) -> Result<Endpoint> {
-            self.asked.lock().unwrap().push(format!("resolve {provider} {}", request.session_id));
-            Ok(Endpoint { base_url: self.base.clone(), credential: Some("k1".into()), ..Default::default() })
+        fn resolve(
+            &self,
+            provider: &str,
+            request: ResolveRequest,
+            _: &CallContext,
+        ) -> Result<Endpoint> {
+            self.asked
+                .lock()
+                .unwrap()
+                .push(format!("resolve {provider} {}", request.session_id));
+            Ok(Endpoint {
+                base_url: self.base.clone(),
+                credential: Some("k1".into()),
+                ..Default::default()
+            })
         }
-        fn report(&self, provider: &str, report: FailureReport, _: &CallContext) -> Result<Endpoint> {
-            self.asked.lock().unwrap().push(format!("report {provider} {} {:?}", report.status, report.credential));
+        fn report(
+            &self,
+            provider: &str,
+            report: FailureReport,
+            _: &CallContext,
+        ) -> Result<Endpoint> {
+            self.asked.lock().unwrap().push(format!(
+                "report {provider} {} {:?}",
+                report.status, report.credential
+            ));
             Err(Error::new(ErrorKind::Auth, "run `talaria login`"))
         }
         fn models(&self, _: &str, _: ModelsRequest, _: &CallContext) -> Result<ModelList> {
@@ -172,25 +224,53 @@ mod tests {
 
     fn with_provider(base: &str) -> (Harness, Arc<Mutex<Vec<String>>>) {
         let asked = Arc::new(Mutex::new(Vec::new()));
-        let provider = Recording { base: base.to_owned(), asked: asked.clone() };
-        let h = Harness::builder().config(json!({"websocket": false})).provider(&["acme"], provider).start(init).unwrap();
+        let provider = Recording {
+            base: base.to_owned(),
+            asked: asked.clone(),
+        };
+        let h = Harness::builder()
+            .config(json!({"websocket": false}))
+            .provider(&["acme"], provider)
+            .start(init)
+            .unwrap();
         (h, asked)
     }
 
     fn stream_request() -> StreamRequest {
-        let options = StreamOptions { max_retries: Some(0), ..Default::default() };
-        StreamRequest { provider: "acme".into(), session_id: "s-1".into(), model: "m".into(), options, ..Default::default() }
+        let options = StreamOptions {
+            max_retries: Some(0),
+            ..Default::default()
+        };
+        StreamRequest {
+            provider: "acme".into(),
+            session_id: "s-1".into(),
+            model: "m".into(),
+            options,
+            ..Default::default()
+        }
     }
 
     #[test]
     fn the_endpoint_comes_from_the_named_provider_through_the_host() {
         // Nothing listens on a port that was just released.
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let (h, asked) = with_provider(&format!("http://127.0.0.1:{port}/v1"));
-        let err = h.call_method::<TransportStream>(&stream_request()).unwrap_err();
+        let err = h
+            .call_method::<TransportStream>(&stream_request())
+            .unwrap_err();
         assert_eq!(*asked.lock().unwrap(), ["resolve acme s-1"]);
         let failure: TransportFailure = serde_json::from_value(err.data.unwrap()).unwrap();
-        assert_eq!((failure.class, failure.url), (FailureClass::Connect, format!("http://127.0.0.1:{port}/v1/responses")));
+        assert_eq!(
+            (failure.class, failure.url),
+            (
+                FailureClass::Connect,
+                format!("http://127.0.0.1:{port}/v1/responses")
+            )
+        );
     }
 
     #[test]
@@ -198,13 +278,27 @@ mod tests {
         // The provider's endpoint carries no key: the mock's `/v1` answers 401.
         let mock = MockServer::start();
         let (h, asked) = with_provider(&mock.openai_base_url());
-        let err = h.call_method::<TransportStream>(&stream_request()).unwrap_err();
-        assert_eq!(*asked.lock().unwrap(), ["resolve acme s-1", "report acme 401 Some(\"k1\")"]);
-        assert_eq!((err.kind, err.message.as_str()), (ErrorKind::Auth, "run `talaria login`"));
+        let err = h
+            .call_method::<TransportStream>(&stream_request())
+            .unwrap_err();
+        assert_eq!(
+            *asked.lock().unwrap(),
+            ["resolve acme s-1", "report acme 401 Some(\"k1\")"]
+        );
+        assert_eq!(
+            (err.kind, err.message.as_str()),
+            (ErrorKind::Auth, "run `talaria login`")
+        );
         let failure: TransportFailure = serde_json::from_value(err.data.unwrap()).unwrap();
-        assert_eq!((failure.class, failure.status), (FailureClass::Auth, Some(401)));
+        assert_eq!(
+            (failure.class, failure.status),
+            (FailureClass::Auth, Some(401))
+        );
         let sent = mock.requests();
         assert_eq!(sent.len(), 1, "{sent:?}");
-        assert_eq!((sent[0].method.as_str(), sent[0].path.as_str()), ("POST", "/v1/responses"));
+        assert_eq!(
+            (sent[0].method.as_str(), sent[0].path.as_str()),
+            ("POST", "/v1/responses")
+        );
     }
 }

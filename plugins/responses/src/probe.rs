@@ -18,14 +18,18 @@ const PROBE_LIMIT: Duration = Duration::from_secs(20);
 
 pub fn probe<C: Call>(engine: &Engine, call: &C, req: &ProbeRequest) -> Result<ProbeResult> {
     let resolve = ResolveRequest::default();
-    let endpoint = call.resolve(&req.provider, &resolve).map_err(|e| provider_error(e, None, None))?;
+    let endpoint = call
+        .resolve(&req.provider, &resolve)
+        .map_err(|e| provider_error(e, None, None))?;
     match probe_endpoint(engine, call, &endpoint)? {
         Probed::Done(result) => result,
         // As in a chat, a 401 goes to the provider once (it may refresh the token or
         // move to another credential); only a second 401 is the verdict.
         Probed::Unauthorized(http) => {
             let report = crate::driver::failure_report(&resolve, &endpoint, &http);
-            let endpoint = call.report(&req.provider, &report).map_err(|e| provider_error(e, None, None))?;
+            let endpoint = call
+                .report(&req.provider, &report)
+                .map_err(|e| provider_error(e, None, None))?;
             match probe_endpoint(engine, call, &endpoint)? {
                 Probed::Done(result) => result,
                 Probed::Unauthorized(http) => Err(unauthorized(&endpoint, http)),
@@ -62,7 +66,8 @@ fn probe_endpoint<C: Call>(engine: &Engine, call: &C, endpoint: &Endpoint) -> Re
             let headers = websocket_headers(endpoint);
             let limit = settings.connect.min(PROBE_LIMIT);
             let outcome = call.run(async {
-                let connection = ws::connect(&url, &headers, limit, &endpoint.rate_limit_headers).await?;
+                let connection =
+                    ws::connect(&url, &headers, limit, &endpoint.rate_limit_headers).await?;
                 connection.close().await;
                 Ok(url.clone())
             })?;
@@ -70,20 +75,38 @@ fn probe_endpoint<C: Call>(engine: &Engine, call: &C, endpoint: &Endpoint) -> Re
                 if let Some(http) = unauthorized_status(problem) {
                     return Ok(Probed::Unauthorized(http));
                 }
-                call.log(LogLevel::Info, &format!("responses: probe: websocket handshake failed: {}", short_reason(problem)));
+                call.log(
+                    LogLevel::Info,
+                    &format!(
+                        "responses: probe: websocket handshake failed: {}",
+                        short_reason(problem)
+                    ),
+                );
             }
             websocket = Some(outcome);
         }
     }
 
     let models_url = join(&endpoint.base_url, endpoint.probe_path());
-    let mut headers = endpoint.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<Vec<_>>();
-    headers.retain(|(k, _)| !k.eq_ignore_ascii_case("accept") && !k.eq_ignore_ascii_case("content-type"));
+    let mut headers = endpoint
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect::<Vec<_>>();
+    headers.retain(|(k, _)| {
+        !k.eq_ignore_ascii_case("accept") && !k.eq_ignore_ascii_case("content-type")
+    });
     headers.push(("accept".into(), "application/json".into()));
     let get = match (engine.client(), http::header_map(&headers)) {
         (Ok(client), Ok(headers)) => {
             let limit = settings.first_byte.min(PROBE_LIMIT);
-            call.run(http::get(&client, &models_url, headers, limit, &endpoint.rate_limit_headers))?
+            call.run(http::get(
+                &client,
+                &models_url,
+                headers,
+                limit,
+                &endpoint.rate_limit_headers,
+            ))?
         }
         (Err(message), _) => Err(Problem::Local(message)),
         (_, Err(problem)) => Err(problem),
@@ -102,9 +125,19 @@ fn probe_endpoint<C: Call>(engine: &Engine, call: &C, endpoint: &Endpoint) -> Re
         }),
         // The websocket answered: chats will work even if plain HTTPS does not.
         Err(problem) if websocket_ok => {
-            call.log(LogLevel::Info, &format!("responses: probe: GET /models failed: {}", short_reason(&problem)));
+            call.log(
+                LogLevel::Info,
+                &format!(
+                    "responses: probe: GET /models failed: {}",
+                    short_reason(&problem)
+                ),
+            );
             let url = websocket.and_then(|w| w.ok()).unwrap_or_default();
-            Ok(ProbeResult { url: display_url(&url), status: 101, transport: "websocket".into() })
+            Ok(ProbeResult {
+                url: display_url(&url),
+                status: 101,
+                transport: "websocket".into(),
+            })
         }
         Err(problem) => {
             let target = Target {
@@ -116,7 +149,11 @@ fn probe_endpoint<C: Call>(engine: &Engine, call: &C, endpoint: &Endpoint) -> Re
             };
             let mut error = failure_error(&problem, classify(&problem).class, &target);
             if let Some(Err(ws_problem)) = &websocket {
-                error.message = format!("{} (The websocket handshake failed too: {}.)", error.message, short_reason(ws_problem));
+                error.message = format!(
+                    "{} (The websocket handshake failed too: {}.)",
+                    error.message,
+                    short_reason(ws_problem)
+                );
             }
             add_details(&mut error, &problem, settings.connect.min(PROBE_LIMIT));
             Err(error)
@@ -147,7 +184,11 @@ fn add_details(error: &mut Error, problem: &Problem, connect_limit: Duration) {
         }
         // reqwest's own connect timeout carries no duration: it is the connect limit.
         Problem::ConnectTimeout(limit) => {
-            let limit = if limit.is_zero() { connect_limit } else { *limit };
+            let limit = if limit.is_zero() {
+                connect_limit
+            } else {
+                *limit
+            };
             data.insert("timeout_ms".into(), millis(limit).into());
         }
         Problem::FirstByteTimeout(limit) | Problem::IdleTimeout(limit) => {

@@ -30,7 +30,10 @@ const NOT_ON_WEBSOCKET: &[&str] = &[
 
 /// The JSON body of `POST {base}/responses` (and of the websocket `response.create`).
 /// Fails only if an item cannot be encoded as JSON.
-pub fn build_body(req: &StreamRequest, endpoint: &Endpoint) -> serde_json::Result<Map<String, Value>> {
+pub fn build_body(
+    req: &StreamRequest,
+    endpoint: &Endpoint,
+) -> serde_json::Result<Map<String, Value>> {
     let mut body = Map::new();
     body.insert("model".into(), json!(req.model));
     if let Some(instructions) = req.instructions.as_deref().filter(|i| !i.is_empty()) {
@@ -39,7 +42,10 @@ pub fn build_body(req: &StreamRequest, endpoint: &Endpoint) -> serde_json::Resul
     body.insert("input".into(), Value::Array(wire_items(&req.input)?));
     // An empty or null `tools` broke gpt-5.5 calls (Hermes #32892): leave the key out.
     if !req.tools.is_empty() {
-        body.insert("tools".into(), req.tools.iter().map(function_tool).collect());
+        body.insert(
+            "tools".into(),
+            req.tools.iter().map(function_tool).collect(),
+        );
     }
     body.insert("tool_choice".into(), json!("auto"));
     body.insert("parallel_tool_calls".into(), json!(true));
@@ -47,11 +53,19 @@ pub fn build_body(req: &StreamRequest, endpoint: &Endpoint) -> serde_json::Resul
         body.insert("reasoning".into(), reasoning_settings(reasoning));
     }
     // With `store: false` the encrypted reasoning is the only way to replay it next turn.
-    let include = if req.reasoning.is_some() { json!(["reasoning.encrypted_content"]) } else { json!([]) };
+    let include = if req.reasoning.is_some() {
+        json!(["reasoning.encrypted_content"])
+    } else {
+        json!([])
+    };
     body.insert("include".into(), include);
     body.insert("store".into(), json!(false));
     body.insert("stream".into(), json!(true));
-    let cache_key = req.prompt_cache_key.clone().filter(|k| !k.is_empty()).unwrap_or_else(|| req.session_id.clone());
+    let cache_key = req
+        .prompt_cache_key
+        .clone()
+        .filter(|k| !k.is_empty())
+        .unwrap_or_else(|| req.session_id.clone());
     if !cache_key.is_empty() {
         body.insert("prompt_cache_key".into(), json!(cache_key));
     }
@@ -119,13 +133,22 @@ pub struct LastExchange {
 }
 
 impl LastExchange {
-    pub fn new(body: &Map<String, Value>, response_id: String, output: &[Item]) -> serde_json::Result<Self> {
+    pub fn new(
+        body: &Map<String, Value>,
+        response_id: String,
+        output: &[Item],
+    ) -> serde_json::Result<Self> {
         let mut fields = body.clone();
         let input = match fields.remove("input") {
             Some(Value::Array(items)) => items,
             _ => Vec::new(),
         };
-        Ok(LastExchange { fields, input, response_id, output: wire_items(output)? })
+        Ok(LastExchange {
+            fields,
+            input,
+            response_id,
+            output: wire_items(output)?,
+        })
     }
 }
 
@@ -135,7 +158,10 @@ impl LastExchange {
 pub fn incremental_input(last: &LastExchange, body: &Map<String, Value>) -> Option<Vec<Value>> {
     let input = body.get("input")?.as_array()?;
     let same_fields = body.len() == last.fields.len() + 1
-        && body.iter().filter(|(k, _)| k.as_str() != "input").all(|(k, v)| last.fields.get(k) == Some(v));
+        && body
+            .iter()
+            .filter(|(k, _)| k.as_str() != "input")
+            .all(|(k, v)| last.fields.get(k) == Some(v));
     if !same_fields || input.len() < last.input.len() + last.output.len() {
         return None;
     }
@@ -156,7 +182,9 @@ pub fn create_frame(body: &Map<String, Value>, last: Option<&LastExchange>) -> (
     for (k, v) in body {
         frame.insert(k.clone(), v.clone());
     }
-    let delta = last.and_then(|last| incremental_input(last, body).map(|items| (last.response_id.clone(), items)));
+    let delta = last.and_then(|last| {
+        incremental_input(last, body).map(|items| (last.response_id.clone(), items))
+    });
     let incremental = delta.is_some();
     if let Some((previous, items)) = delta {
         frame.insert("previous_response_id".into(), json!(previous));
@@ -188,7 +216,10 @@ pub fn http_headers(endpoint: &Endpoint) -> Vec<(String, String)> {
         .iter()
         .filter(|(name, _)| {
             let lower = name.to_ascii_lowercase();
-            !matches!(lower.as_str(), "accept" | "content-type" | "content-encoding" | "content-length" | "host")
+            !matches!(
+                lower.as_str(),
+                "accept" | "content-type" | "content-encoding" | "content-length" | "host"
+            )
         })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
@@ -202,7 +233,11 @@ pub fn http_headers(endpoint: &Endpoint) -> Vec<(String, String)> {
 
 /// `{base}/{path}` without a doubled slash.
 pub fn join(base: &str, path: &str) -> String {
-    format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
+    format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    )
 }
 
 /// `http→ws`, `https→wss`, then `/responses`.
@@ -211,7 +246,8 @@ pub fn websocket_url(base: &str) -> Option<String> {
     if let Some(rest) = url.strip_prefix("https://") {
         Some(format!("wss://{rest}"))
     } else {
-        url.strip_prefix("http://").map(|rest| format!("ws://{rest}"))
+        url.strip_prefix("http://")
+            .map(|rest| format!("ws://{rest}"))
     }
 }
 
@@ -225,7 +261,10 @@ pub fn display_url(url: &str) -> String {
                 Some(i) => rest.split_at(i),
                 None => (rest, ""),
             };
-            let host = authority.rsplit_once('@').map(|(_, h)| h).unwrap_or(authority);
+            let host = authority
+                .rsplit_once('@')
+                .map(|(_, h)| h)
+                .unwrap_or(authority);
             format!("{scheme}://{host}{path}")
         }
         None => without_query.to_owned(),
@@ -259,7 +298,10 @@ mod tests {
     }
 
     fn endpoint() -> Endpoint {
-        Endpoint { base_url: "https://chatgpt.com/backend-api/codex".into(), ..Default::default() }
+        Endpoint {
+            base_url: "https://chatgpt.com/backend-api/codex".into(),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -281,7 +323,11 @@ mod tests {
         let mut req = request();
         req.instructions = Some(String::new());
         let body = build_body(&req, &endpoint()).unwrap();
-        assert!(!body.contains_key("instructions") && !body.contains_key("tools") && !body.contains_key("reasoning"));
+        assert!(
+            !body.contains_key("instructions")
+                && !body.contains_key("tools")
+                && !body.contains_key("reasoning")
+        );
     }
 
     #[test]
@@ -289,7 +335,10 @@ mod tests {
         let mut req = request();
         req.instructions = Some("Be brief.".into());
         req.tools = vec![tool("read_file"), tool("list_dir")];
-        req.reasoning = Some(ReasoningRequest { effort: "medium".into(), summary: Some("auto".into()) });
+        req.reasoning = Some(ReasoningRequest {
+            effort: "medium".into(),
+            summary: Some("auto".into()),
+        });
         req.prompt_cache_key = Some("pck_abc".into());
         let mut ep = endpoint();
         ep.body.insert("service_tier".into(), json!("priority"));
@@ -304,7 +353,10 @@ mod tests {
                    "parameters": {"type": "object", "properties": {"path": {"type": "string"}}}, "strict": false})
         );
         assert_eq!(body["tools"][1]["name"], "list_dir");
-        assert_eq!(body["reasoning"], json!({"effort": "medium", "summary": "auto"}));
+        assert_eq!(
+            body["reasoning"],
+            json!({"effort": "medium", "summary": "auto"})
+        );
         assert_eq!(body["include"], json!(["reasoning.encrypted_content"]));
         assert_eq!(body["prompt_cache_key"], "pck_abc");
         assert_eq!(body["service_tier"], "priority");
@@ -315,7 +367,10 @@ mod tests {
         }
 
         // No summary asked for: the key is left out, the encrypted reasoning still asked for.
-        req.reasoning = Some(ReasoningRequest { effort: "high".into(), summary: None });
+        req.reasoning = Some(ReasoningRequest {
+            effort: "high".into(),
+            summary: None,
+        });
         let body = build_body(&req, &ep).unwrap();
         assert_eq!(body["reasoning"], json!({"effort": "high"}));
         assert_eq!(body["include"], json!(["reasoning.encrypted_content"]));
@@ -358,10 +413,19 @@ mod tests {
         // The runtime replays the output and adds a tool result and a prompt.
         let mut req = request();
         req.input.extend(output.clone());
-        req.input.extend([Item::function_output("c1", ToolResultContent::Text("ok".into())), Item::user_text("next")]);
+        req.input.extend([
+            Item::function_output("c1", ToolResultContent::Text("ok".into())),
+            Item::user_text("next"),
+        ]);
         let second = build_body(&req, &endpoint()).unwrap();
         let items = incremental_input(&last, &second).unwrap();
-        assert_eq!(items, vec![json!({"type":"function_call_output","call_id":"c1","output":"ok"}), user("next")]);
+        assert_eq!(
+            items,
+            vec![
+                json!({"type":"function_call_output","call_id":"c1","output":"ok"}),
+                user("next")
+            ]
+        );
         let (frame, incremental) = create_frame(&second, Some(&last));
         assert!(incremental);
         assert_eq!(frame["type"], "response.create");
@@ -372,7 +436,10 @@ mod tests {
         // Nothing new at all is still incremental (an empty delta).
         let mut req = request();
         req.input.extend(output);
-        assert_eq!(incremental_input(&last, &build_body(&req, &endpoint()).unwrap()), Some(vec![]));
+        assert_eq!(
+            incremental_input(&last, &build_body(&req, &endpoint()).unwrap()),
+            Some(vec![])
+        );
     }
 
     #[test]
@@ -389,21 +456,39 @@ mod tests {
         };
         assert!(incremental_input(&last, &next(&|_, _| {})).is_some());
         assert!(incremental_input(&last, &next(&|r, _| r.model = "gpt-5.4".into())).is_none());
-        assert!(incremental_input(&last, &next(&|r, _| r.instructions = Some("x".into()))).is_none());
+        assert!(
+            incremental_input(&last, &next(&|r, _| r.instructions = Some("x".into()))).is_none()
+        );
         assert!(incremental_input(&last, &next(&|r, _| r.tools = vec![tool("t")])).is_none());
-        assert!(incremental_input(&last, &next(&|r, _| r.reasoning = Some(ReasoningRequest { effort: "low".into(), summary: None })))
-            .is_none());
-        assert!(incremental_input(&last, &next(&|_, e| {
-            e.body.insert("service_tier".into(), json!("priority"));
-        }))
+        assert!(incremental_input(
+            &last,
+            &next(&|r, _| r.reasoning = Some(ReasoningRequest {
+                effort: "low".into(),
+                summary: None
+            }))
+        )
+        .is_none());
+        assert!(incremental_input(
+            &last,
+            &next(&|_, e| {
+                e.body.insert("service_tier".into(), json!("priority"));
+            })
+        )
         .is_none());
         // The history was edited (compaction, a changed prompt).
-        assert!(incremental_input(&last, &next(&|r, _| r.input[0] = Item::user_text("edited"))).is_none());
+        assert!(
+            incremental_input(&last, &next(&|r, _| r.input[0] = Item::user_text("edited")))
+                .is_none()
+        );
         // The output was not replayed, or replayed changed.
         let mut req = request();
         req.input.push(Item::user_text("next"));
         assert!(incremental_input(&last, &build_body(&req, &endpoint()).unwrap()).is_none());
-        assert!(incremental_input(&last, &next(&|r, _| r.input[1] = Item::assistant_text("hello!"))).is_none());
+        assert!(incremental_input(
+            &last,
+            &next(&|r, _| r.input[1] = Item::assistant_text("hello!"))
+        )
+        .is_none());
         // A full frame when there is nothing to continue.
         let (frame, incremental) = create_frame(&first, None);
         assert!(!incremental);
@@ -422,7 +507,12 @@ mod tests {
         ]);
         ep.zstd = true;
         let http = http_headers(&ep);
-        let get = |h: &[(String, String)], n: &str| h.iter().filter(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.clone()).collect::<Vec<_>>();
+        let get = |h: &[(String, String)], n: &str| {
+            h.iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case(n))
+                .map(|(_, v)| v.clone())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(get(&http, "accept"), ["text/event-stream"]);
         assert_eq!(get(&http, "content-type"), ["application/json"]);
         assert_eq!(get(&http, "content-encoding"), ["zstd"]);
@@ -440,11 +530,20 @@ mod tests {
 
     #[test]
     fn urls() {
-        assert_eq!(websocket_url("https://chatgpt.com/backend-api/codex").as_deref(), Some("wss://chatgpt.com/backend-api/codex/responses"));
-        assert_eq!(websocket_url("http://127.0.0.1:8080/v1/").as_deref(), Some("ws://127.0.0.1:8080/v1/responses"));
+        assert_eq!(
+            websocket_url("https://chatgpt.com/backend-api/codex").as_deref(),
+            Some("wss://chatgpt.com/backend-api/codex/responses")
+        );
+        assert_eq!(
+            websocket_url("http://127.0.0.1:8080/v1/").as_deref(),
+            Some("ws://127.0.0.1:8080/v1/responses")
+        );
         assert_eq!(websocket_url("ftp://x"), None);
         assert_eq!(join("http://h/base/", "/models"), "http://h/base/models");
-        assert_eq!(display_url("https://user:pw@host:1/p/responses?key=abc"), "https://host:1/p/responses");
+        assert_eq!(
+            display_url("https://user:pw@host:1/p/responses?key=abc"),
+            "https://host:1/p/responses"
+        );
         assert_eq!(display_url("http://127.0.0.1:9/x"), "http://127.0.0.1:9/x");
     }
 }

@@ -35,12 +35,18 @@ pub fn parse_try_again(message: &str) -> Option<Duration> {
     let lower = message.to_ascii_lowercase();
     let start = lower.find("try again in")? + "try again in".len();
     let rest = lower[start..].trim_start();
-    let number_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+    let number_len = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(rest.len());
     let number: f64 = rest[..number_len].parse().ok()?;
     if !number.is_finite() || number < 0.0 {
         return None;
     }
-    let unit: String = rest[number_len..].trim_start().chars().take_while(|c| c.is_ascii_alphabetic()).collect();
+    let unit: String = rest[number_len..]
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect();
     let secs = match unit.as_str() {
         "ms" | "msec" | "millisecond" | "milliseconds" => number / 1000.0,
         "s" | "sec" | "secs" | "second" | "seconds" => number,
@@ -73,7 +79,10 @@ mod tests {
             let j = jitter();
             assert!((0.9..=1.1).contains(&j), "{j}");
             let d = backoff(2, j);
-            assert!(d >= Duration::from_millis(360) && d <= Duration::from_millis(440), "{d:?}");
+            assert!(
+                d >= Duration::from_millis(360) && d <= Duration::from_millis(440),
+                "{d:?}"
+            );
         }
     }
 
@@ -81,9 +90,18 @@ mod tests {
     fn try_again_in_messages_are_parsed() {
         let m = "Rate limit reached for gpt-5 on tokens per min. Please try again in 11.054s. Visit ...";
         assert_eq!(parse_try_again(m), Some(Duration::from_secs_f64(11.054)));
-        assert_eq!(parse_try_again("Please try again in 28ms."), Some(Duration::from_millis(28)));
-        assert_eq!(parse_try_again("Try again in 2 seconds"), Some(Duration::from_secs(2)));
-        assert_eq!(parse_try_again("try again in 1m"), Some(Duration::from_secs(60)));
+        assert_eq!(
+            parse_try_again("Please try again in 28ms."),
+            Some(Duration::from_millis(28))
+        );
+        assert_eq!(
+            parse_try_again("Try again in 2 seconds"),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            parse_try_again("try again in 1m"),
+            Some(Duration::from_secs(60))
+        );
         assert_eq!(parse_try_again("try again later"), None);
         assert_eq!(parse_try_again("nothing here"), None);
     }

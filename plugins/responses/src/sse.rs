@@ -95,7 +95,10 @@ mod tests {
     #[test]
     fn events_end_at_a_blank_line_and_other_fields_are_ignored() {
         let text = b"event: response.created\nid: 1\nretry: 10\ndata: {\"type\":\"a\"}\n\n: keepalive\n\ndata: {\"type\":\"b\"}\n\n";
-        assert_eq!(feed_all(&[text]), vec![r#"{"type":"a"}"#, r#"{"type":"b"}"#]);
+        assert_eq!(
+            feed_all(&[text]),
+            vec![r#"{"type":"a"}"#, r#"{"type":"b"}"#]
+        );
     }
 
     #[test]
@@ -113,7 +116,11 @@ mod tests {
         assert!(expected[0].contains("héllo"));
         // Every split point, including inside 'é' and between \r and \n.
         for i in 0..bytes.len() {
-            assert_eq!(feed_all(&[&bytes[..i], &bytes[i..]]), expected, "split at {i}");
+            assert_eq!(
+                feed_all(&[&bytes[..i], &bytes[i..]]),
+                expected,
+                "split at {i}"
+            );
         }
         // One byte at a time.
         let singles: Vec<&[u8]> = bytes.chunks(1).collect();
@@ -127,8 +134,14 @@ mod tests {
 
     #[test]
     fn a_trailing_event_without_blank_line_is_kept_at_eof() {
-        assert_eq!(feed_all(&[b"data: {\"type\":\"last\"}"]), vec![r#"{"type":"last"}"#]);
-        assert_eq!(feed_all(&[b"data: {\"type\":\"last\"}\n"]), vec![r#"{"type":"last"}"#]);
+        assert_eq!(
+            feed_all(&[b"data: {\"type\":\"last\"}"]),
+            vec![r#"{"type":"last"}"#]
+        );
+        assert_eq!(
+            feed_all(&[b"data: {\"type\":\"last\"}\n"]),
+            vec![r#"{"type":"last"}"#]
+        );
     }
 
     #[test]

@@ -18,7 +18,12 @@ pub struct Watchdog {
 impl Watchdog {
     /// Arms the first-event timer; call when the request is sent.
     pub fn start(first: Duration, idle: Duration) -> Self {
-        Watchdog { first, idle, deadline: far(Instant::now(), first), started: false }
+        Watchdog {
+            first,
+            idle,
+            deadline: far(Instant::now(), first),
+            started: false,
+        }
     }
 
     pub fn deadline(&self) -> Instant {
@@ -43,7 +48,8 @@ impl Watchdog {
 
 /// `now + d`, saturating: a "disabled" watchdog is a very long one.
 fn far(now: Instant, d: Duration) -> Instant {
-    now.checked_add(d).unwrap_or_else(|| now + Duration::from_secs(365 * 86_400))
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(365 * 86_400))
 }
 
 #[cfg(test)]
@@ -53,7 +59,10 @@ mod tests {
     #[test]
     fn the_first_event_switches_to_the_idle_limit() {
         let mut w = Watchdog::start(Duration::from_secs(120), Duration::from_secs(300));
-        assert_eq!(w.tripped(), Problem::FirstByteTimeout(Duration::from_secs(120)));
+        assert_eq!(
+            w.tripped(),
+            Problem::FirstByteTimeout(Duration::from_secs(120))
+        );
         let before = w.deadline();
         w.alive();
         assert!(w.deadline() > before);

@@ -31,7 +31,9 @@ pub struct Connection {
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connection").field("model", &self.model).finish_non_exhaustive()
+        f.debug_struct("Connection")
+            .field("model", &self.model)
+            .finish_non_exhaustive()
     }
 }
 
@@ -47,29 +49,52 @@ pub async fn connect(
         .into_client_request()
         .map_err(|e| Problem::Local(format!("not a websocket URL: {e}")))?;
     for (name, value) in headers {
-        let header = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| Problem::Local(format!("the provider gave an invalid header name {name:?}")))?;
-        let value = HeaderValue::from_str(value)
-            .map_err(|_| Problem::Local(format!("the provider gave an invalid value for the header {name:?}")))?;
+        let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            Problem::Local(format!("the provider gave an invalid header name {name:?}"))
+        })?;
+        let value = HeaderValue::from_str(value).map_err(|_| {
+            Problem::Local(format!(
+                "the provider gave an invalid value for the header {name:?}"
+            ))
+        })?;
         request.headers_mut().insert(header, value);
     }
-    let (socket, response) = match tokio::time::timeout(limit, tokio_tungstenite::connect_async(request)).await {
-        Err(_) => return Err(Problem::ConnectTimeout(limit)),
-        Ok(Err(e)) => return Err(handshake_problem(e, rate_limit_headers)),
-        Ok(Ok(pair)) => pair,
-    };
-    let model = response.headers().get("openai-model").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    Ok(Connection { socket, last: None, model })
+    let (socket, response) =
+        match tokio::time::timeout(limit, tokio_tungstenite::connect_async(request)).await {
+            Err(_) => return Err(Problem::ConnectTimeout(limit)),
+            Ok(Err(e)) => return Err(handshake_problem(e, rate_limit_headers)),
+            Ok(Ok(pair)) => pair,
+        };
+    let model = response
+        .headers()
+        .get("openai-model")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    Ok(Connection {
+        socket,
+        last: None,
+        model,
+    })
 }
 
 fn handshake_problem(e: tungstenite::Error, rate_limit_headers: &[String]) -> Problem {
     match e {
         tungstenite::Error::Http(response) => {
             let lookup = |name: &str| {
-                response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+                response
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
             };
             let body = response.body().as_deref().unwrap_or_default();
-            Problem::http(HttpError::from_response(response.status().as_u16(), &lookup, body, now_secs(), rate_limit_headers))
+            Problem::http(HttpError::from_response(
+                response.status().as_u16(),
+                &lookup,
+                body,
+                now_secs(),
+                rate_limit_headers,
+            ))
         }
         tungstenite::Error::Io(io) => network_problem(&io),
         tungstenite::Error::Tls(tls) => Problem::Tls(tls.to_string()),
@@ -116,17 +141,27 @@ impl Connection {
         self.last = None;
         let mut watchdog = Watchdog::start(watchdog.0, watchdog.1);
         if let Err(e) = self.socket.send(Message::text(frame.to_string())).await {
-            return Err((Problem::Stream(format!("sending the request on the websocket failed: {e}")), false));
+            return Err((
+                Problem::Stream(format!("sending the request on the websocket failed: {e}")),
+                false,
+            ));
         }
         let mut builder = ResponseBuilder::new();
         let mut heard_back = false;
         loop {
-            let message = match tokio::time::timeout_at(watchdog.deadline(), self.socket.next()).await {
+            let message = match tokio::time::timeout_at(watchdog.deadline(), self.socket.next())
+                .await
+            {
                 Err(_) => return Err((watchdog.tripped(), heard_back)),
                 Ok(None) => {
-                    return Err((Problem::Stream("the websocket closed before response.completed".into()), heard_back))
+                    return Err((
+                        Problem::Stream("the websocket closed before response.completed".into()),
+                        heard_back,
+                    ))
                 }
-                Ok(Some(Err(e))) => return Err((Problem::Stream(format!("websocket error: {e}")), heard_back)),
+                Ok(Some(Err(e))) => {
+                    return Err((Problem::Stream(format!("websocket error: {e}")), heard_back))
+                }
                 Ok(Some(Ok(message))) => message,
             };
             let text = match message {
@@ -139,12 +174,19 @@ impl Connection {
                 }
                 Message::Pong(_) | Message::Frame(_) => continue,
                 Message::Binary(_) => {
-                    return Err((Problem::Stream("the server sent a binary websocket frame".into()), true));
+                    return Err((
+                        Problem::Stream("the server sent a binary websocket frame".into()),
+                        true,
+                    ));
                 }
                 Message::Close(frame) => {
-                    let why = frame.map(|f| format!(" (code {}, {})", u16::from(f.code), f.reason)).unwrap_or_default();
+                    let why = frame
+                        .map(|f| format!(" (code {}, {})", u16::from(f.code), f.reason))
+                        .unwrap_or_default();
                     return Err((
-                        Problem::Stream(format!("the server closed the websocket before response.completed{why}")),
+                        Problem::Stream(format!(
+                            "the server closed the websocket before response.completed{why}"
+                        )),
                         heard_back,
                     ));
                 }
@@ -154,11 +196,17 @@ impl Connection {
             let event: Value = match serde_json::from_str(text.as_str()) {
                 Ok(v) => v,
                 Err(e) => {
-                    (feed.log)(&format!("responses: skipped a malformed websocket event ({e})"));
+                    (feed.log)(&format!(
+                        "responses: skipped a malformed websocket event ({e})"
+                    ));
                     continue;
                 }
             };
-            match event.get("type").and_then(Value::as_str).unwrap_or_default() {
+            match event
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+            {
                 "error" => return Err((error_frame(&event, rate_limit_headers), true)),
                 "codex.rate_limits" | "response.metadata" => continue,
                 _ => {}
@@ -169,7 +217,10 @@ impl Connection {
                     let result = builder.finish(self.model.clone(), "websocket");
                     // An output that cannot be encoded again only costs the next
                     // request its incremental form.
-                    self.last = result.response_id.clone().and_then(|id| LastExchange::new(body, id, &result.output).ok());
+                    self.last = result
+                        .response_id
+                        .clone()
+                        .and_then(|id| LastExchange::new(body, id, &result.output).ok());
                     return Ok(result);
                 }
                 Some(Err(problem)) => return Err((problem, true)),
@@ -186,9 +237,17 @@ fn error_frame(event: &Value, rate_limit_headers: &[String]) -> Problem {
         return Problem::ConnectionLimit;
     }
     if event.get("status").and_then(Value::as_u64).is_some() {
-        return Problem::http(HttpError::from_ws_frame(event, now_secs(), rate_limit_headers));
+        return Problem::http(HttpError::from_ws_frame(
+            event,
+            now_secs(),
+            rate_limit_headers,
+        ));
     }
-    let message = error.get("message").and_then(Value::as_str).unwrap_or("the server reported an error").to_owned();
+    let message = error
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or("the server reported an error")
+        .to_owned();
     Problem::Failed { code, message }
 }
 
@@ -202,10 +261,20 @@ mod tests {
         let limit = json!({"type":"error","error":{"code":"websocket_connection_limit_reached","message":"60 minutes"}});
         assert_eq!(error_frame(&limit, &[]), Problem::ConnectionLimit);
         let http = json!({"type":"error","status":401,"error":{"message":"token expired"}});
-        assert!(matches!(error_frame(&http, &[]), Problem::Http(e) if e.status == 401 && e.message == "token expired"));
+        assert!(
+            matches!(error_frame(&http, &[]), Problem::Http(e) if e.status == 401 && e.message == "token expired")
+        );
         let bare = json!({"type":"error","error":{"code":"server_error","message":"boom"}});
-        assert_eq!(error_frame(&bare, &[]), Problem::Failed { code: Some("server_error".into()), message: "boom".into() });
+        assert_eq!(
+            error_frame(&bare, &[]),
+            Problem::Failed {
+                code: Some("server_error".into()),
+                message: "boom".into()
+            }
+        );
         let limited = json!({"type":"error","status":429,"error":{"type":"usage_limit_reached"},"headers":{"x-acme-primary-reset-at":"77"}});
-        assert!(matches!(error_frame(&limited, &["x-acme".to_owned()]), Problem::Http(e) if e.reset_at == Some(77)));
+        assert!(
+            matches!(error_frame(&limited, &["x-acme".to_owned()]), Problem::Http(e) if e.reset_at == Some(77))
+        );
     }
 }

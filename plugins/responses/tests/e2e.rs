@@ -16,7 +16,9 @@ use talaria_responses::driver::{Call, Engine};
 use talaria_responses::probe::probe;
 use talaria_sdk::items::Item;
 use talaria_sdk::provider::{Endpoint, ErrorHint, FailureReport, ResolveRequest};
-use talaria_sdk::transport::{FailureClass, ProbeRequest, StreamOptions, StreamRequest, TransportFailure};
+use talaria_sdk::transport::{
+    FailureClass, ProbeRequest, StreamOptions, StreamRequest, TransportFailure,
+};
 use talaria_sdk::{runtime, Error, ErrorKind, Event, LogLevel, Result};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -53,7 +55,10 @@ struct Seen {
 
 impl Seen {
     fn header(&self, name: &str) -> Option<String> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
     }
     fn json_body(&self) -> Value {
         let bytes = if self.header("content-encoding").as_deref() == Some("zstd") {
@@ -77,16 +82,24 @@ impl Server {
     fn start(steps: Vec<Step>) -> Server {
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         std_listener.set_nonblocking(true).unwrap();
-        let base = format!("http://{}/backend-api/codex", std_listener.local_addr().unwrap());
+        let base = format!(
+            "http://{}/backend-api/codex",
+            std_listener.local_addr().unwrap()
+        );
         let seen = Arc::new(Mutex::new(Vec::new()));
         let steps = Arc::new(Mutex::new(VecDeque::from(steps)));
         let seen2 = seen.clone();
         std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async move {
                 let listener = TcpListener::from_std(std_listener).unwrap();
                 loop {
-                    let Ok((socket, _)) = listener.accept().await else { return };
+                    let Ok((socket, _)) = listener.accept().await else {
+                        return;
+                    };
                     let step = steps.lock().unwrap().pop_front();
                     let seen = seen2.clone();
                     tokio::spawn(async move { serve(socket, step, seen).await });
@@ -118,9 +131,16 @@ async fn read_request(socket: &mut TcpStream) -> Option<Seen> {
     let mut lines = head.split("\r\n");
     let path = lines.next()?.split(' ').nth(1)?.to_owned();
     let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned())))
+        .filter_map(|l| {
+            l.split_once(':')
+                .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        })
         .collect();
-    let length: usize = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+    let length: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
     let mut body = buf[head_end..].to_vec();
     while body.len() < length {
         let n = socket.read(&mut chunk).await.ok()?;
@@ -129,18 +149,26 @@ async fn read_request(socket: &mut TcpStream) -> Option<Seen> {
         }
         body.extend_from_slice(&chunk[..n]);
     }
-    Some(Seen { path, headers, body, frames: Vec::new() })
+    Some(Seen {
+        path,
+        headers,
+        body,
+        frames: Vec::new(),
+    })
 }
 
 async fn serve(mut socket: TcpStream, step: Option<Step>, seen: Arc<Mutex<Vec<Seen>>>) {
-    let Some(request) = read_request(&mut socket).await else { return };
+    let Some(request) = read_request(&mut socket).await else {
+        return;
+    };
     let index = {
         let mut all = seen.lock().unwrap();
         all.push(request.clone());
         all.len() - 1
     };
     let head = |status: u16, extra: &[(String, String)], content_type: &str| {
-        let mut h = format!("HTTP/1.1 {status} X\r\ncontent-type: {content_type}\r\nconnection: close\r\n");
+        let mut h =
+            format!("HTTP/1.1 {status} X\r\ncontent-type: {content_type}\r\nconnection: close\r\n");
         for (k, v) in extra {
             h.push_str(&format!("{k}: {v}\r\n"));
         }
@@ -148,15 +176,25 @@ async fn serve(mut socket: TcpStream, step: Option<Step>, seen: Arc<Mutex<Vec<Se
     };
     match step {
         None => {
-            let _ = socket.write_all(b"HTTP/1.1 599 No Script\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+            let _ = socket
+                .write_all(
+                    b"HTTP/1.1 599 No Script\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                )
+                .await;
         }
         Some(Step::Silent) => tokio::time::sleep(Duration::from_secs(30)).await,
         Some(Step::Http(status, headers, body)) => {
-            let text = format!("{}content-length: {}\r\n\r\n{body}", head(status, &headers, "application/json"), body.len());
+            let text = format!(
+                "{}content-length: {}\r\n\r\n{body}",
+                head(status, &headers, "application/json"),
+                body.len()
+            );
             let _ = socket.write_all(text.as_bytes()).await;
         }
         Some(Step::Sse(headers, chunks)) => {
-            let _ = socket.write_all(format!("{}\r\n", head(200, &headers, "text/event-stream")).as_bytes()).await;
+            let _ = socket
+                .write_all(format!("{}\r\n", head(200, &headers, "text/event-stream")).as_bytes())
+                .await;
             for c in chunks {
                 let _ = socket.write_all(c.as_bytes()).await;
                 let _ = socket.flush().await;
@@ -164,7 +202,9 @@ async fn serve(mut socket: TcpStream, step: Option<Step>, seen: Arc<Mutex<Vec<Se
             }
         }
         Some(Step::SseStall(chunks)) => {
-            let _ = socket.write_all(format!("{}\r\n", head(200, &[], "text/event-stream")).as_bytes()).await;
+            let _ = socket
+                .write_all(format!("{}\r\n", head(200, &[], "text/event-stream")).as_bytes())
+                .await;
             for c in chunks {
                 let _ = socket.write_all(c.as_bytes()).await;
             }
@@ -182,7 +222,9 @@ async fn serve(mut socket: TcpStream, step: Option<Step>, seen: Arc<Mutex<Vec<Se
             let mut ws = WebSocketStream::from_raw_socket(socket, Role::Server, None).await;
             let mut turns = VecDeque::from(turns);
             while let Some(Ok(message)) = ws.next().await {
-                let Message::Text(text) = message else { continue };
+                let Message::Text(text) = message else {
+                    continue;
+                };
                 seen.lock().unwrap()[index].frames.push(text.to_string());
                 match turns.pop_front() {
                     Some(frames) if !frames.is_empty() => {
@@ -203,7 +245,10 @@ async fn serve(mut socket: TcpStream, step: Option<Step>, seen: Arc<Mutex<Vec<Se
 // ---------------------------------------------------------------- scripts
 
 fn sse(events: &[Value]) -> Vec<String> {
-    events.iter().map(|e| format!("event: {}\ndata: {e}\n\n", e["type"].as_str().unwrap_or(""))).collect()
+    events
+        .iter()
+        .map(|e| format!("event: {}\ndata: {e}\n\n", e["type"].as_str().unwrap_or("")))
+        .collect()
 }
 
 fn answer(id: &str, text: &str) -> Vec<Value> {
@@ -239,7 +284,12 @@ impl FakeCall {
     fn new(endpoint: Endpoint) -> Self {
         FakeCall {
             endpoint,
-            report: Box::new(|r| Err(Error::new(ErrorKind::Auth, format!("no recovery for {}", r.status)))),
+            report: Box::new(|r| {
+                Err(Error::new(
+                    ErrorKind::Auth,
+                    format!("no recovery for {}", r.status),
+                ))
+            }),
             reports: Mutex::default(),
             resolves: Mutex::default(),
             events: Mutex::default(),
@@ -247,7 +297,10 @@ impl FakeCall {
             cancel: Arc::default(),
         }
     }
-    fn with_report(mut self, f: impl Fn(&FailureReport) -> Result<Endpoint> + Send + Sync + 'static) -> Self {
+    fn with_report(
+        mut self,
+        f: impl Fn(&FailureReport) -> Result<Endpoint> + Send + Sync + 'static,
+    ) -> Self {
         self.report = Box::new(f);
         self
     }
@@ -318,7 +371,10 @@ fn endpoint(server: &Server, websocket: bool) -> Endpoint {
         base_url: server.base.clone(),
         headers: [
             ("authorization".to_owned(), "Bearer tok-1".to_owned()),
-            ("user-agent".to_owned(), "codex_cli_rs/0.169.0 (test)".to_owned()),
+            (
+                "user-agent".to_owned(),
+                "codex_cli_rs/0.169.0 (test)".to_owned(),
+            ),
             ("originator".to_owned(), "codex_cli_rs".to_owned()),
         ]
         .into(),
@@ -340,7 +396,12 @@ fn request(session: &str, options: StreamOptions) -> StreamRequest {
 }
 
 fn quick(retries: u32) -> StreamOptions {
-    StreamOptions { max_retries: Some(retries), first_byte_timeout_ms: Some(3000), idle_timeout_ms: Some(3000), ..Default::default() }
+    StreamOptions {
+        max_retries: Some(retries),
+        first_byte_timeout_ms: Some(3000),
+        idle_timeout_ms: Some(3000),
+        ..Default::default()
+    }
 }
 
 fn failure(e: &Error) -> TransportFailure {
@@ -351,7 +412,10 @@ fn failure(e: &Error) -> TransportFailure {
 
 #[test]
 fn sse_streams_text_usage_and_model_with_a_zstd_body() {
-    let server = Server::start(vec![Step::Sse(vec![("openai-model".into(), "gpt-5.5-real".into())], sse(&answer("resp_1", "Hello")))]);
+    let server = Server::start(vec![Step::Sse(
+        vec![("openai-model".into(), "gpt-5.5-real".into())],
+        sse(&answer("resp_1", "Hello")),
+    )]);
     let mut ep = endpoint(&server, false);
     ep.zstd = true;
     ep.body.insert("service_tier".into(), json!("priority"));
@@ -363,15 +427,29 @@ fn sse_streams_text_usage_and_model_with_a_zstd_body() {
     assert_eq!(result.model.as_deref(), Some("gpt-5.5-real"));
     assert_eq!(result.response_id.as_deref(), Some("resp_1"));
     let usage = result.usage.unwrap();
-    assert_eq!((usage.input_tokens, usage.cached_input_tokens, usage.reasoning_output_tokens, usage.total_tokens), (10, 4, 1, 13));
+    assert_eq!(
+        (
+            usage.input_tokens,
+            usage.cached_input_tokens,
+            usage.reasoning_output_tokens,
+            usage.total_tokens
+        ),
+        (10, 4, 1, 13)
+    );
     assert_eq!(call.text(), "Hello");
 
     let seen = server.seen();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].path, "/backend-api/codex/responses");
     assert_eq!(seen[0].header("content-encoding").as_deref(), Some("zstd"));
-    assert_eq!(seen[0].header("accept").as_deref(), Some("text/event-stream"));
-    assert_eq!(seen[0].header("authorization").as_deref(), Some("Bearer tok-1"));
+    assert_eq!(
+        seen[0].header("accept").as_deref(),
+        Some("text/event-stream")
+    );
+    assert_eq!(
+        seen[0].header("authorization").as_deref(),
+        Some("Bearer tok-1")
+    );
     let body = seen[0].json_body();
     assert_eq!(body["service_tier"], "priority");
     assert_eq!(body["store"], false);
@@ -389,7 +467,10 @@ fn the_websocket_is_reused_and_the_second_turn_is_incremental() {
     let engine = Engine::new(PluginConfig::default());
     let req1 = request("s-ws", quick(0));
     let r1 = engine.stream(&call, &req1).unwrap();
-    assert_eq!((r1.text.as_str(), r1.transport.as_str()), ("Hi there", "websocket"));
+    assert_eq!(
+        (r1.text.as_str(), r1.transport.as_str()),
+        ("Hi there", "websocket")
+    );
     assert_eq!(r1.model.as_deref(), Some("gpt-ws"));
 
     let mut req2 = req1.clone();
@@ -402,7 +483,10 @@ fn the_websocket_is_reused_and_the_second_turn_is_incremental() {
     assert_eq!(seen.len(), 1, "one socket for both turns");
     let ws = &seen[0];
     assert!(ws.is_websocket());
-    assert_eq!(ws.header("openai-beta").as_deref(), Some("responses_websockets=2026-02-06"));
+    assert_eq!(
+        ws.header("openai-beta").as_deref(),
+        Some("responses_websockets=2026-02-06")
+    );
     assert_eq!(ws.header("user-agent"), None);
     assert_eq!(ws.header("authorization").as_deref(), Some("Bearer tok-1"));
     assert_eq!(ws.frames.len(), 2);
@@ -412,7 +496,10 @@ fn the_websocket_is_reused_and_the_second_turn_is_incremental() {
     assert!(f1.get("previous_response_id").is_none());
     assert_eq!(f1["input"].as_array().unwrap().len(), 1);
     assert_eq!(f2["previous_response_id"], "resp_1");
-    assert_eq!(f2["input"], json!([{"type":"message","role":"user","content":[{"type":"input_text","text":"more"}]}]));
+    assert_eq!(
+        f2["input"],
+        json!([{"type":"message","role":"user","content":[{"type":"input_text","text":"more"}]}])
+    );
     assert!(call.warnings().is_empty());
 }
 
@@ -431,7 +518,11 @@ fn a_426_handshake_falls_back_to_sse_for_the_rest_of_the_session() {
     assert_eq!((r.text.as_str(), r.transport.as_str()), ("two", "sse"));
     let warnings = call.warnings();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert!(warnings[0].starts_with("Falling back from WebSockets to HTTPS transport: "), "{}", warnings[0]);
+    assert!(
+        warnings[0].starts_with("Falling back from WebSockets to HTTPS transport: "),
+        "{}",
+        warnings[0]
+    );
     assert!(warnings[0].contains("426"), "{}", warnings[0]);
     let seen = server.seen();
     assert_eq!(seen.len(), 3);
@@ -448,10 +539,16 @@ fn websocket_stream_errors_are_retried_then_fall_back() {
     ]);
     let call = FakeCall::new(endpoint(&server, true));
     let engine = Engine::new(PluginConfig::default());
-    let r = engine.stream(&call, &request("s-ws-retry", quick(1))).unwrap();
+    let r = engine
+        .stream(&call, &request("s-ws-retry", quick(1)))
+        .unwrap();
     assert_eq!((r.text.as_str(), r.transport.as_str()), ("ok", "sse"));
     assert_eq!(call.progress().len(), 1, "{:?}", call.progress());
-    assert!(call.progress()[0].starts_with("Reconnecting… 1/1 ("), "{:?}", call.progress());
+    assert!(
+        call.progress()[0].starts_with("Reconnecting… 1/1 ("),
+        "{:?}",
+        call.progress()
+    );
     assert_eq!(call.warnings().len(), 1);
 }
 
@@ -471,7 +568,10 @@ fn server_errors_and_early_eof_are_retried_with_progress() {
     let progress = call.progress();
     assert_eq!(progress.len(), 2, "{progress:?}");
     assert_eq!(progress[0], "Reconnecting… 1/4 (HTTP 502)");
-    assert!(progress[1].contains("stream closed before response.completed"), "{progress:?}");
+    assert!(
+        progress[1].contains("stream closed before response.completed"),
+        "{progress:?}"
+    );
     // The retried answer repeated the shown prefix: the user sees it once.
     assert_eq!(call.text(), "partial answer");
 }
@@ -482,26 +582,41 @@ fn retries_run_out_with_a_stream_error() {
     cut.truncate(1);
     let server = Server::start(vec![Step::Sse(vec![], cut.clone()), Step::Sse(vec![], cut)]);
     let call = FakeCall::new(endpoint(&server, false));
-    let err = Engine::new(PluginConfig::default()).stream(&call, &request("s-eof", quick(1))).unwrap_err();
+    let err = Engine::new(PluginConfig::default())
+        .stream(&call, &request("s-eof", quick(1)))
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Network);
     let f = failure(&err);
     assert_eq!(f.class, FailureClass::Stream);
     assert!(f.fallback_worthy);
-    assert!(err.message.contains("stream closed before response.completed"), "{}", err.message);
+    assert!(
+        err.message
+            .contains("stream closed before response.completed"),
+        "{}",
+        err.message
+    );
     assert!(err.message.contains("after 1 retry"), "{}", err.message);
 }
 
 #[test]
 fn a_401_is_reported_and_retried_with_the_providers_new_endpoint() {
     let server = Server::start(vec![
-        Step::Http(401, vec![], r#"{"error":{"message":"token expired"}}"#.into()),
+        Step::Http(
+            401,
+            vec![],
+            r#"{"error":{"message":"token expired"}}"#.into(),
+        ),
         Step::Sse(vec![], sse(&answer("r", "fresh"))),
     ]);
     let base = endpoint(&server, false);
     let mut refreshed = base.clone();
-    refreshed.headers.insert("authorization".into(), "Bearer tok-2".into());
+    refreshed
+        .headers
+        .insert("authorization".into(), "Bearer tok-2".into());
     let call = FakeCall::new(base).with_report(move |_| Ok(refreshed.clone()));
-    let r = Engine::new(PluginConfig::default()).stream(&call, &request("s-401", quick(0))).unwrap();
+    let r = Engine::new(PluginConfig::default())
+        .stream(&call, &request("s-401", quick(0)))
+        .unwrap();
     assert_eq!(r.text, "fresh");
     let reports = call.reports.lock().unwrap().clone();
     assert_eq!(reports.len(), 1);
@@ -509,15 +624,24 @@ fn a_401_is_reported_and_retried_with_the_providers_new_endpoint() {
     assert_eq!(reports[0].credential.as_deref(), Some("cred-1"));
     assert_eq!(reports[0].request.session_id, "s-401");
     let seen = server.seen();
-    assert_eq!(seen[1].header("authorization").as_deref(), Some("Bearer tok-2"));
+    assert_eq!(
+        seen[1].header("authorization").as_deref(),
+        Some("Bearer tok-2")
+    );
 }
 
 #[test]
 fn a_provider_auth_error_ends_the_call_with_its_message() {
     let server = Server::start(vec![Step::Http(401, vec![], "{}".into())]);
-    let call = FakeCall::new(endpoint(&server, false))
-        .with_report(|_| Err(Error::new(ErrorKind::Auth, "Sign in again: run `talaria login`.")));
-    let err = Engine::new(PluginConfig::default()).stream(&call, &request("s-auth", quick(3))).unwrap_err();
+    let call = FakeCall::new(endpoint(&server, false)).with_report(|_| {
+        Err(Error::new(
+            ErrorKind::Auth,
+            "Sign in again: run `talaria login`.",
+        ))
+    });
+    let err = Engine::new(PluginConfig::default())
+        .stream(&call, &request("s-auth", quick(3)))
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Auth);
     assert_eq!(err.message, "Sign in again: run `talaria login`.");
     let f = failure(&err);
@@ -528,15 +652,26 @@ fn a_provider_auth_error_ends_the_call_with_its_message() {
 #[test]
 fn a_usage_limit_is_a_quota_failure_without_retry() {
     let body = r#"{"error":{"type":"usage_limit_reached","message":"The usage limit has been reached","resets_at":4102444800}}"#;
-    let server = Server::start(vec![Step::Http(429, vec![("x-request-id".into(), "req-9".into())], body.into())]);
+    let server = Server::start(vec![Step::Http(
+        429,
+        vec![("x-request-id".into(), "req-9".into())],
+        body.into(),
+    )]);
     let mut ep = endpoint(&server, false);
     ep.hints.push(ErrorHint {
         class: FailureClass::Quota,
         when_message_contains: None,
         hint: "Add another account with `talaria auth add acme`.".into(),
     });
-    let call = FakeCall::new(ep).with_report(|_| Err(Error::new(ErrorKind::RateLimited, "every account is cooling down")));
-    let err = Engine::new(PluginConfig::default()).stream(&call, &request("s-quota", quick(3))).unwrap_err();
+    let call = FakeCall::new(ep).with_report(|_| {
+        Err(Error::new(
+            ErrorKind::RateLimited,
+            "every account is cooling down",
+        ))
+    });
+    let err = Engine::new(PluginConfig::default())
+        .stream(&call, &request("s-quota", quick(3)))
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::RateLimited);
     let f = failure(&err);
     assert_eq!(f.class, FailureClass::Quota);
@@ -544,13 +679,22 @@ fn a_usage_limit_is_a_quota_failure_without_retry() {
     assert_eq!(f.request_id.as_deref(), Some("req-9"));
     assert!(err.message.contains("usage limit"), "{}", err.message);
     assert!(
-        err.message.ends_with("Add another account with `talaria auth add acme`. (every account is cooling down)"),
+        err.message.ends_with(
+            "Add another account with `talaria auth add acme`. (every account is cooling down)"
+        ),
         "the provider's advice, then its note: {}",
         err.message
     );
     assert_eq!(server.seen().len(), 1);
     let reports = call.reports.lock().unwrap().clone();
-    assert_eq!((reports.len(), reports[0].code.as_deref(), reports[0].reset_at), (1, Some("usage_limit_reached"), Some(4_102_444_800)));
+    assert_eq!(
+        (
+            reports.len(),
+            reports[0].code.as_deref(),
+            reports[0].reset_at
+        ),
+        (1, Some("usage_limit_reached"), Some(4_102_444_800))
+    );
 }
 
 #[test]
@@ -558,16 +702,25 @@ fn reset_times_come_from_the_usage_window_headers_the_provider_names() {
     let windows = || {
         vec![
             ("x-acme-primary-used-percent".to_owned(), "100".to_owned()),
-            ("x-acme-primary-reset-at".to_owned(), "4102444800".to_owned()),
-            ("x-codex-primary-reset-at".to_owned(), "4102400000".to_owned()),
+            (
+                "x-acme-primary-reset-at".to_owned(),
+                "4102444800".to_owned(),
+            ),
+            (
+                "x-codex-primary-reset-at".to_owned(),
+                "4102400000".to_owned(),
+            ),
         ]
     };
     let reset_seen = |prefixes: &[&str]| {
         let server = Server::start(vec![Step::Http(429, windows(), "{}".into())]);
         let mut ep = endpoint(&server, false);
         ep.rate_limit_headers = prefixes.iter().map(|p| p.to_string()).collect();
-        let call = FakeCall::new(ep).with_report(|_| Err(Error::new(ErrorKind::RateLimited, "cooling down")));
-        let err = Engine::new(PluginConfig::default()).stream(&call, &request("s-windows", quick(0))).unwrap_err();
+        let call = FakeCall::new(ep)
+            .with_report(|_| Err(Error::new(ErrorKind::RateLimited, "cooling down")));
+        let err = Engine::new(PluginConfig::default())
+            .stream(&call, &request("s-windows", quick(0)))
+            .unwrap_err();
         let reported = call.reports.lock().unwrap()[0].reset_at;
         assert_eq!(reported, failure(&err).reset_at);
         reported
@@ -580,31 +733,56 @@ fn reset_times_come_from_the_usage_window_headers_the_provider_names() {
 fn a_short_rate_limit_is_waited_out_and_another_credential_is_used_at_once() {
     // First a 429 that says how long to wait; the provider has no other credential.
     let server = Server::start(vec![
-        Step::Http(429, vec![], r#"{"error":{"code":"rate_limit_exceeded","message":"Please try again in 50ms."}}"#.into()),
+        Step::Http(
+            429,
+            vec![],
+            r#"{"error":{"code":"rate_limit_exceeded","message":"Please try again in 50ms."}}"#
+                .into(),
+        ),
         Step::Sse(vec![], sse(&answer("r", "waited"))),
     ]);
-    let call = FakeCall::new(endpoint(&server, false)).with_report(|_| Err(Error::new(ErrorKind::RateLimited, "cooling down")));
-    let r = Engine::new(PluginConfig::default()).stream(&call, &request("s-429", quick(2))).unwrap();
+    let call = FakeCall::new(endpoint(&server, false))
+        .with_report(|_| Err(Error::new(ErrorKind::RateLimited, "cooling down")));
+    let r = Engine::new(PluginConfig::default())
+        .stream(&call, &request("s-429", quick(2)))
+        .unwrap();
     assert_eq!(r.text, "waited");
     assert_eq!(call.reports.lock().unwrap()[0].retry_after_secs, Some(1));
-    assert!(call.progress()[0].starts_with("Rate limited; retrying in 50 ms"), "{:?}", call.progress());
+    assert!(
+        call.progress()[0].starts_with("Rate limited; retrying in 50 ms"),
+        "{:?}",
+        call.progress()
+    );
 
     // Then a 429 with a long Retry-After where the pool has another account.
     let server = Server::start(vec![
-        Step::Http(429, vec![("retry-after".into(), "3600".into())], "{}".into()),
+        Step::Http(
+            429,
+            vec![("retry-after".into(), "3600".into())],
+            "{}".into(),
+        ),
         Step::Sse(vec![], sse(&answer("r", "rotated"))),
     ]);
     let mut other = endpoint(&server, false);
     other.credential = Some("cred-2".into());
     let call = FakeCall::new(endpoint(&server, false)).with_report(move |_| Ok(other.clone()));
-    let r = Engine::new(PluginConfig::default()).stream(&call, &request("s-429b", quick(0))).unwrap();
+    let r = Engine::new(PluginConfig::default())
+        .stream(&call, &request("s-429b", quick(0)))
+        .unwrap();
     assert_eq!(r.text, "rotated");
     assert_eq!(call.reports.lock().unwrap()[0].retry_after_secs, Some(3600));
 
     // A long wait and no other account: fail with RateLimit.
-    let server = Server::start(vec![Step::Http(429, vec![("retry-after".into(), "3600".into())], "{}".into())]);
-    let call = FakeCall::new(endpoint(&server, false)).with_report(|_| Err(Error::new(ErrorKind::RateLimited, "cooling down")));
-    let err = Engine::new(PluginConfig::default()).stream(&call, &request("s-429c", quick(3))).unwrap_err();
+    let server = Server::start(vec![Step::Http(
+        429,
+        vec![("retry-after".into(), "3600".into())],
+        "{}".into(),
+    )]);
+    let call = FakeCall::new(endpoint(&server, false))
+        .with_report(|_| Err(Error::new(ErrorKind::RateLimited, "cooling down")));
+    let err = Engine::new(PluginConfig::default())
+        .stream(&call, &request("s-429c", quick(3)))
+        .unwrap_err();
     assert_eq!(failure(&err).class, FailureClass::RateLimit);
     assert_eq!(err.kind, ErrorKind::RateLimited);
 }
@@ -613,14 +791,30 @@ fn a_short_rate_limit_is_waited_out_and_another_credential_is_used_at_once() {
 fn a_cloudflare_challenge_on_sse_fails_at_once() {
     let server = Server::start(vec![Step::Http(
         403,
-        vec![("cf-mitigated".into(), "challenge".into()), ("cf-ray".into(), "ray-123".into())],
+        vec![
+            ("cf-mitigated".into(), "challenge".into()),
+            ("cf-ray".into(), "ray-123".into()),
+        ],
         "<html>Just a moment...</html>".into(),
     )]);
     let call = FakeCall::new(endpoint(&server, false));
-    let err = Engine::new(PluginConfig::default()).stream(&call, &request("s-cf", quick(4))).unwrap_err();
+    let err = Engine::new(PluginConfig::default())
+        .stream(&call, &request("s-cf", quick(4)))
+        .unwrap_err();
     let f = failure(&err);
-    assert_eq!((f.class, f.status, f.request_id.as_deref()), (FailureClass::CloudflareChallenge, Some(403), Some("ray-123")));
-    assert!(err.message.contains("Cloudflare") && err.message.contains("curl -I"), "{}", err.message);
+    assert_eq!(
+        (f.class, f.status, f.request_id.as_deref()),
+        (
+            FailureClass::CloudflareChallenge,
+            Some(403),
+            Some("ray-123")
+        )
+    );
+    assert!(
+        err.message.contains("Cloudflare") && err.message.contains("curl -I"),
+        "{}",
+        err.message
+    );
     assert!(!err.message.contains("Just a moment"));
     assert_eq!(server.seen().len(), 1, "never retried");
     assert!(call.reports.lock().unwrap().is_empty());
@@ -629,22 +823,38 @@ fn a_cloudflare_challenge_on_sse_fails_at_once() {
 #[test]
 fn a_cloudflare_challenge_on_the_websocket_falls_back() {
     let server = Server::start(vec![
-        Step::Http(403, vec![("cf-mitigated".into(), "challenge".into())], "<html></html>".into()),
+        Step::Http(
+            403,
+            vec![("cf-mitigated".into(), "challenge".into())],
+            "<html></html>".into(),
+        ),
         Step::Sse(vec![], sse(&answer("r", "via https"))),
     ]);
     let call = FakeCall::new(endpoint(&server, true));
-    let r = Engine::new(PluginConfig::default()).stream(&call, &request("s-cf-ws", quick(0))).unwrap();
+    let r = Engine::new(PluginConfig::default())
+        .stream(&call, &request("s-cf-ws", quick(0)))
+        .unwrap();
     assert_eq!(r.transport, "sse");
-    assert!(call.warnings()[0].contains("Cloudflare challenge"), "{:?}", call.warnings());
+    assert!(
+        call.warnings()[0].contains("Cloudflare challenge"),
+        "{:?}",
+        call.warnings()
+    );
 }
 
 #[test]
 fn watchdogs_trip_as_timeouts() {
     let server = Server::start(vec![Step::Silent]);
     let call = FakeCall::new(endpoint(&server, false));
-    let options = StreamOptions { max_retries: Some(0), first_byte_timeout_ms: Some(200), ..Default::default() };
+    let options = StreamOptions {
+        max_retries: Some(0),
+        first_byte_timeout_ms: Some(200),
+        ..Default::default()
+    };
     let started = Instant::now();
-    let err = Engine::new(PluginConfig::default()).stream(&call, &request("s-ttfb", options)).unwrap_err();
+    let err = Engine::new(PluginConfig::default())
+        .stream(&call, &request("s-ttfb", options))
+        .unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(failure(&err).class, FailureClass::Timeout);
     assert!(err.message.contains("sent nothing"), "{}", err.message);
@@ -653,8 +863,14 @@ fn watchdogs_trip_as_timeouts() {
     events.truncate(2);
     let server = Server::start(vec![Step::SseStall(events)]);
     let call = FakeCall::new(endpoint(&server, false));
-    let options = StreamOptions { max_retries: Some(0), idle_timeout_ms: Some(200), ..Default::default() };
-    let err = Engine::new(PluginConfig::default()).stream(&call, &request("s-idle", options)).unwrap_err();
+    let options = StreamOptions {
+        max_retries: Some(0),
+        idle_timeout_ms: Some(200),
+        ..Default::default()
+    };
+    let err = Engine::new(PluginConfig::default())
+        .stream(&call, &request("s-idle", options))
+        .unwrap_err();
     assert_eq!(failure(&err).class, FailureClass::Timeout);
     assert!(err.message.contains("went silent"), "{}", err.message);
     assert_eq!(call.text(), "sl");
@@ -670,7 +886,9 @@ fn cancellation_returns_cancelled_promptly() {
         flag.store(true, Ordering::SeqCst);
     });
     let started = Instant::now();
-    let err = Engine::new(PluginConfig::default()).stream(&call, &request("s-cancel", quick(3))).unwrap_err();
+    let err = Engine::new(PluginConfig::default())
+        .stream(&call, &request("s-cancel", quick(3)))
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Cancelled);
     assert!(started.elapsed() < Duration::from_secs(2));
 }
@@ -681,42 +899,95 @@ fn malformed_events_are_skipped_and_logged() {
     chunks.extend(sse(&answer("r", "fine")));
     let server = Server::start(vec![Step::Sse(vec![], chunks)]);
     let call = FakeCall::new(endpoint(&server, false));
-    let r = Engine::new(PluginConfig::default()).stream(&call, &request("s-bad", quick(0))).unwrap();
+    let r = Engine::new(PluginConfig::default())
+        .stream(&call, &request("s-bad", quick(0)))
+        .unwrap();
     assert_eq!(r.text, "fine");
-    assert!(call.logs.lock().unwrap().iter().any(|l| l.contains("malformed")));
+    assert!(call
+        .logs
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("malformed")));
 }
 
 #[test]
 fn a_refused_connection_is_a_connect_failure_and_secrets_stay_out() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut ep = Endpoint { base_url: format!("http://user:sk-secret-pw@127.0.0.1:{port}/api"), ..Default::default() };
-    ep.headers.insert("authorization".into(), "Bearer sk-secret-token".into());
+    let mut ep = Endpoint {
+        base_url: format!("http://user:sk-secret-pw@127.0.0.1:{port}/api"),
+        ..Default::default()
+    };
+    ep.headers
+        .insert("authorization".into(), "Bearer sk-secret-token".into());
     let call = FakeCall::new(ep);
-    let err = Engine::new(PluginConfig::default()).stream(&call, &request("s-refused", quick(0))).unwrap_err();
+    let err = Engine::new(PluginConfig::default())
+        .stream(&call, &request("s-refused", quick(0)))
+        .unwrap_err();
     let f = failure(&err);
     assert_eq!(f.class, FailureClass::Connect);
     assert_eq!(err.kind, ErrorKind::Network);
     assert_eq!(f.url, format!("http://127.0.0.1:{port}/api/responses"));
-    let everything = format!("{} {:?} {:?}", err.message, err.data, call.logs.lock().unwrap());
+    let everything = format!(
+        "{} {:?} {:?}",
+        err.message,
+        err.data,
+        call.logs.lock().unwrap()
+    );
     assert!(!everything.contains("sk-secret"), "{everything}");
 }
 
 #[test]
 fn probe_reports_the_websocket_and_classifies_failures() {
-    let server = Server::start(vec![Step::Ws(vec![]), Step::Http(200, vec![], r#"{"models":[]}"#.into())]);
+    let server = Server::start(vec![
+        Step::Ws(vec![]),
+        Step::Http(200, vec![], r#"{"models":[]}"#.into()),
+    ]);
     // The provider names what to probe (the Codex backend wants its client version).
-    let call = FakeCall::new(Endpoint { probe_path: Some("models?client_version=9.9.9".into()), ..endpoint(&server, true) });
+    let call = FakeCall::new(Endpoint {
+        probe_path: Some("models?client_version=9.9.9".into()),
+        ..endpoint(&server, true)
+    });
     let engine = Engine::new(PluginConfig::default());
-    let r = probe(&engine, &call, &ProbeRequest { provider: "fake".into() }).unwrap();
+    let r = probe(
+        &engine,
+        &call,
+        &ProbeRequest {
+            provider: "fake".into(),
+        },
+    )
+    .unwrap();
     assert_eq!((r.status, r.transport.as_str()), (200, "websocket"));
-    assert!(r.url.ends_with("/backend-api/codex/models"), "the query stays out of messages: {}", r.url);
+    assert!(
+        r.url.ends_with("/backend-api/codex/models"),
+        "the query stays out of messages: {}",
+        r.url
+    );
     let seen = server.seen();
-    assert_eq!(seen[1].path, "/backend-api/codex/models?client_version=9.9.9");
+    assert_eq!(
+        seen[1].path,
+        "/backend-api/codex/models?client_version=9.9.9"
+    );
 
-    let server = Server::start(vec![Step::Http(401, vec![], r#"{"error":{"message":"bad token"}}"#.into())]);
+    let server = Server::start(vec![Step::Http(
+        401,
+        vec![],
+        r#"{"error":{"message":"bad token"}}"#.into(),
+    )]);
     let call = FakeCall::new(endpoint(&server, false));
-    let err = probe(&engine, &call, &ProbeRequest { provider: "fake".into() }).unwrap_err();
+    let err = probe(
+        &engine,
+        &call,
+        &ProbeRequest {
+            provider: "fake".into(),
+        },
+    )
+    .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Auth);
     assert_eq!(failure(&err).class, FailureClass::Auth);
 }
@@ -740,7 +1011,10 @@ fn a_kept_socket_the_server_dropped_is_reopened_without_a_retry() {
     let req1 = request("s-stale", quick(0));
     let r1 = engine.stream(&call, &req1).unwrap();
     let r2 = engine.stream(&call, &next_turn(&req1, &r1.output)).unwrap();
-    assert_eq!((r2.text.as_str(), r2.transport.as_str()), ("second", "websocket"));
+    assert_eq!(
+        (r2.text.as_str(), r2.transport.as_str()),
+        ("second", "websocket")
+    );
     assert!(call.progress().is_empty() && call.warnings().is_empty());
     let seen = server.seen();
     assert_eq!(seen.len(), 2);
@@ -754,7 +1028,10 @@ fn a_kept_socket_the_server_dropped_is_reopened_without_a_retry() {
 fn an_unknown_previous_response_is_answered_with_a_full_request() {
     let forgot = json!({"type":"error","status":400,"error":{"code":"previous_response_not_found","message":"Previous response with id 'r1' not found."}});
     let server = Server::start(vec![
-        Step::Ws(vec![frames(&answer("r1", "first")), vec![forgot.to_string()]]),
+        Step::Ws(vec![
+            frames(&answer("r1", "first")),
+            vec![forgot.to_string()],
+        ]),
         Step::Ws(vec![frames(&answer("r2", "second"))]),
     ]);
     let call = FakeCall::new(endpoint(&server, true));
@@ -781,39 +1058,79 @@ fn websocket_auth_errors_go_to_the_provider() {
     ]);
     let base = endpoint(&server, true);
     let mut refreshed = base.clone();
-    refreshed.headers.insert("authorization".into(), "Bearer tok-2".into());
+    refreshed
+        .headers
+        .insert("authorization".into(), "Bearer tok-2".into());
     let call = FakeCall::new(base).with_report(move |_| Ok(refreshed.clone()));
-    let r = Engine::new(PluginConfig::default()).stream(&call, &request("s-ws-401", quick(0))).unwrap();
-    assert_eq!((r.text.as_str(), r.transport.as_str()), ("authorized", "websocket"));
+    let r = Engine::new(PluginConfig::default())
+        .stream(&call, &request("s-ws-401", quick(0)))
+        .unwrap();
+    assert_eq!(
+        (r.text.as_str(), r.transport.as_str()),
+        ("authorized", "websocket")
+    );
     assert_eq!(call.reports.lock().unwrap().len(), 2);
-    assert!(call.warnings().is_empty(), "a recovered 401 is no reason to leave the websocket");
-    assert_eq!(server.seen()[2].header("authorization").as_deref(), Some("Bearer tok-2"));
+    assert!(
+        call.warnings().is_empty(),
+        "a recovered 401 is no reason to leave the websocket"
+    );
+    assert_eq!(
+        server.seen()[2].header("authorization").as_deref(),
+        Some("Bearer tok-2")
+    );
 }
 
 #[test]
 fn response_failed_codes_end_or_retry_the_call() {
     let failed = |code: &str, message: &str| {
-        sse(&[json!({"type":"response.failed","response":{"id":"r","error":{"code":code,"message":message}}})])
+        sse(&[
+            json!({"type":"response.failed","response":{"id":"r","error":{"code":code,"message":message}}}),
+        ])
     };
-    let server = Server::start(vec![Step::Sse(vec![], failed("context_length_exceeded", "Your input exceeds the context window"))]);
+    let server = Server::start(vec![Step::Sse(
+        vec![],
+        failed(
+            "context_length_exceeded",
+            "Your input exceeds the context window",
+        ),
+    )]);
     let call = FakeCall::new(endpoint(&server, false));
-    let err = Engine::new(PluginConfig::default()).stream(&call, &request("s-ctx", quick(3))).unwrap_err();
-    assert_eq!((err.kind, failure(&err).class), (ErrorKind::Other, FailureClass::ContextTooLong));
-    assert!(err.message.contains("exceeds the context window"), "{}", err.message);
+    let err = Engine::new(PluginConfig::default())
+        .stream(&call, &request("s-ctx", quick(3)))
+        .unwrap_err();
+    assert_eq!(
+        (err.kind, failure(&err).class),
+        (ErrorKind::Other, FailureClass::ContextTooLong)
+    );
+    assert!(
+        err.message.contains("exceeds the context window"),
+        "{}",
+        err.message
+    );
 
     let server = Server::start(vec![
-        Step::Sse(vec![], failed("rate_limit_exceeded", "Please try again in 20ms.")),
+        Step::Sse(
+            vec![],
+            failed("rate_limit_exceeded", "Please try again in 20ms."),
+        ),
         Step::Sse(vec![], failed("server_error", "oops")),
         Step::Sse(vec![], sse(&answer("r", "third time"))),
     ]);
     let call = FakeCall::new(endpoint(&server, false));
-    let r = Engine::new(PluginConfig::default()).stream(&call, &request("s-failed", quick(3))).unwrap();
+    let r = Engine::new(PluginConfig::default())
+        .stream(&call, &request("s-failed", quick(3)))
+        .unwrap();
     assert_eq!(r.text, "third time");
     assert_eq!(call.progress().len(), 2);
 
-    let server = Server::start(vec![Step::Sse(vec![], failed("server_is_overloaded", "busy"))]);
+    let server = Server::start(vec![Step::Sse(
+        vec![],
+        failed("server_is_overloaded", "busy"),
+    )]);
     let call = FakeCall::new(endpoint(&server, false));
-    let err = Engine::new(PluginConfig::default()).stream(&call, &request("s-busy", quick(3))).unwrap_err();
+    let err = Engine::new(PluginConfig::default())
+        .stream(&call, &request("s-busy", quick(3)))
+        .unwrap_err();
     let f = failure(&err);
     assert_eq!((f.class, f.fallback_worthy), (FailureClass::Server, true));
     assert_eq!(server.seen().len(), 1);

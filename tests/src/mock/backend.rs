@@ -44,16 +44,24 @@ fn authorize(shared: &Shared, request: &Recorded, auth: Auth) -> Result<(), Mock
     match auth {
         Auth::Chatgpt => {
             let Some(token) = token else {
-                return Err(unauthorized("invalid_token", "Missing bearer authentication in header"));
+                return Err(unauthorized(
+                    "invalid_token",
+                    "Missing bearer authentication in header",
+                ));
             };
             match state.access.get(token) {
-                None => Err(unauthorized("invalid_token", "Could not validate your token. Please try signing in again.")),
-                Some(_) if state.revoked.contains(token) => {
-                    Err(unauthorized("token_expired", "Your authentication token has been invalidated. Please try signing in again."))
-                }
-                Some(info) if info.exp <= now_secs() => {
-                    Err(unauthorized("token_expired", "Provided authentication token is expired. Please try signing in again."))
-                }
+                None => Err(unauthorized(
+                    "invalid_token",
+                    "Could not validate your token. Please try signing in again.",
+                )),
+                Some(_) if state.revoked.contains(token) => Err(unauthorized(
+                    "token_expired",
+                    "Your authentication token has been invalidated. Please try signing in again.",
+                )),
+                Some(info) if info.exp <= now_secs() => Err(unauthorized(
+                    "token_expired",
+                    "Provided authentication token is expired. Please try signing in again.",
+                )),
                 Some(_) => Ok(()),
             }
         }
@@ -78,7 +86,9 @@ pub(crate) fn models(shared: &Arc<Shared>, request: &Recorded, auth: Auth) -> Re
     }
     let models = shared.lock().models.clone();
     match auth {
-        Auth::Chatgpt => MockResponse::json(200, json!({ "models": models })).with_header("x-models-etag", "\"mock-models-1\"").into_response(),
+        Auth::Chatgpt => MockResponse::json(200, json!({ "models": models }))
+            .with_header("x-models-etag", "\"mock-models-1\"")
+            .into_response(),
         Auth::ApiKey => {
             let data: Vec<Value> = models
                 .iter()
@@ -100,16 +110,21 @@ pub(crate) fn responses_http(shared: &Arc<Shared>, request: &Recorded, auth: Aut
     }
     let body = match request.try_json() {
         Ok(Value::Object(body)) => body,
-        Ok(_) => return MockResponse::error(400, "invalid_request", "the body must be a JSON object").into_response(),
+        Ok(_) => {
+            return MockResponse::error(400, "invalid_request", "the body must be a JSON object")
+                .into_response()
+        }
         Err(e) => return MockResponse::error(400, "invalid_request", &e).into_response(),
     };
     // The ChatGPT backend's own checks (codex-backend.md §2).
     if auth == Auth::Chatgpt {
         if body.get("store") != Some(&Value::Bool(false)) {
-            return MockResponse::json(400, json!({ "detail": "Store must be set to false" })).into_response();
+            return MockResponse::json(400, json!({ "detail": "Store must be set to false" }))
+                .into_response();
         }
         if body.get("stream") != Some(&Value::Bool(true)) {
-            return MockResponse::json(400, json!({ "detail": "Stream must be set to true" })).into_response();
+            return MockResponse::json(400, json!({ "detail": "Stream must be set to true" }))
+                .into_response();
         }
     }
     let script = shared.lock().next_script();
@@ -130,7 +145,11 @@ fn sse(script: EventScript) -> Response {
     }
     let (tx, rx) = mpsc::channel::<Bytes>(16);
     tokio::spawn(send_sse(script, tx));
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|chunk| (Ok::<_, Infallible>(chunk), rx)) });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|chunk| (Ok::<_, Infallible>(chunk), rx))
+    });
     streaming(builder, Body::from_stream(stream))
 }
 
@@ -161,13 +180,22 @@ async fn send_sse(script: EventScript, tx: mpsc::Sender<Bytes>) {
 }
 
 /// `GET …/responses` with a websocket upgrade.
-pub(crate) async fn responses_ws(shared: &Arc<Shared>, parts: &mut Parts, request: &Recorded, auth: Auth) -> Response {
+pub(crate) async fn responses_ws(
+    shared: &Arc<Shared>,
+    parts: &mut Parts,
+    request: &Recorded,
+    auth: Auth,
+) -> Response {
     let mode = shared.lock().ws_mode;
     if let WsMode::Refuse(status) = mode {
         return match status {
             403 => MockResponse::cloudflare_challenge(),
             426 => MockResponse::text(426, "Upgrade Required"),
-            _ => MockResponse::error(status, "websocket_refused", "The mock refuses websocket connections"),
+            _ => MockResponse::error(
+                status,
+                "websocket_refused",
+                "The mock refuses websocket connections",
+            ),
         }
         .into_response();
     }
@@ -193,8 +221,14 @@ async fn session(shared: Arc<Shared>, mut socket: WebSocket, handshake: Recorded
             Message::Close(_) => return,
             Message::Ping(_) | Message::Pong(_) => continue,
         };
-        let is_create = serde_json::from_slice::<Value>(&body).ok().is_some_and(|v| v["type"] == "response.create");
-        let frame = Recorded { method: "WS".into(), body, ..handshake.clone() };
+        let is_create = serde_json::from_slice::<Value>(&body)
+            .ok()
+            .is_some_and(|v| v["type"] == "response.create");
+        let frame = Recorded {
+            method: "WS".into(),
+            body,
+            ..handshake.clone()
+        };
         let script = {
             let mut state = shared.lock();
             state.requests.push(frame);
@@ -202,7 +236,10 @@ async fn session(shared: Arc<Shared>, mut socket: WebSocket, handshake: Recorded
         };
         let keep_open = match script {
             None => true,
-            Some(ResponseScript::Http(response)) => socket.send(Message::Text(wrapped_error(&response).to_string().into())).await.is_ok(),
+            Some(ResponseScript::Http(response)) => socket
+                .send(Message::Text(wrapped_error(&response).to_string().into()))
+                .await
+                .is_ok(),
             Some(ResponseScript::Events(script)) => send_ws(&mut socket, &script).await,
         };
         if !keep_open {
@@ -219,16 +256,28 @@ async fn send_ws(socket: &mut WebSocket, script: &EventScript) -> bool {
             tokio::time::sleep(script.delay).await;
         }
         if let Some((_, raw)) = script.raw.as_ref().filter(|(at, _)| *at == index) {
-            if socket.send(Message::Text(raw.clone().into())).await.is_err() {
+            if socket
+                .send(Message::Text(raw.clone().into()))
+                .await
+                .is_err()
+            {
                 return false;
             }
         }
-        if socket.send(Message::Text(event.to_string().into())).await.is_err() {
+        if socket
+            .send(Message::Text(event.to_string().into()))
+            .await
+            .is_err()
+        {
             return false;
         }
     }
     if let Some((_, raw)) = script.raw.as_ref().filter(|(at, _)| *at >= limit) {
-        if socket.send(Message::Text(raw.clone().into())).await.is_err() {
+        if socket
+            .send(Message::Text(raw.clone().into()))
+            .await
+            .is_err()
+        {
             return false;
         }
     }
@@ -245,6 +294,10 @@ fn wrapped_error(response: &MockResponse) -> Value {
         Ok(Value::Object(mut body)) => body.remove("error").unwrap_or(Value::Object(body)),
         _ => json!({ "message": response.body }),
     };
-    let headers: serde_json::Map<String, Value> = response.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), json!(v))).collect();
+    let headers: serde_json::Map<String, Value> = response
+        .headers
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), json!(v)))
+        .collect();
     json!({ "type": "error", "status": response.status, "error": error, "headers": headers })
 }

@@ -14,7 +14,11 @@ use super::{Shared, Tokens, CLIENT_ID};
 fn json_body(request: &Recorded) -> Result<serde_json::Map<String, Value>, MockResponse> {
     match request.try_json() {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(MockResponse::error(400, "invalid_request", "the body must be a JSON object")),
+        Ok(_) => Err(MockResponse::error(
+            400,
+            "invalid_request",
+            "the body must be a JSON object",
+        )),
         Err(e) => Err(MockResponse::error(400, "invalid_request", &e)),
     }
 }
@@ -31,13 +35,29 @@ pub(crate) fn usercode(shared: &Arc<Shared>, request: &Recorded) -> Response {
     };
     match field(&body, "client_id") {
         Some(CLIENT_ID) => {}
-        Some(other) => return MockResponse::error(400, "invalid_client", &format!("Unknown client_id {other:?}")).into_response(),
-        None => return MockResponse::error(400, "invalid_request", "Missing client_id").into_response(),
+        Some(other) => {
+            return MockResponse::error(
+                400,
+                "invalid_client",
+                &format!("Unknown client_id {other:?}"),
+            )
+            .into_response()
+        }
+        None => {
+            return MockResponse::error(400, "invalid_request", "Missing client_id").into_response()
+        }
     }
     let mut state = shared.lock();
     let device_auth_id = format!("deviceauth_{}", random_hex());
     let user_code = format!("ABCD-{}", 1234 + state.device_auths.len());
-    state.device_auths.insert(device_auth_id.clone(), DeviceAuth { user_code: user_code.clone(), polls: 0, code: None });
+    state.device_auths.insert(
+        device_auth_id.clone(),
+        DeviceAuth {
+            user_code: user_code.clone(),
+            polls: 0,
+            code: None,
+        },
+    );
     let reply = json!({ "device_auth_id": device_auth_id, "user_code": user_code, "interval": state.device_interval });
     MockResponse::json(200, reply).into_response()
 }
@@ -49,18 +69,29 @@ pub(crate) fn device_token(shared: &Arc<Shared>, request: &Recorded) -> Response
         Ok(body) => body,
         Err(response) => return response.into_response(),
     };
-    let (Some(id), Some(user_code)) = (field(&body, "device_auth_id"), field(&body, "user_code")) else {
-        return MockResponse::error(400, "invalid_request", "device_auth_id and user_code are required").into_response();
+    let (Some(id), Some(user_code)) = (field(&body, "device_auth_id"), field(&body, "user_code"))
+    else {
+        return MockResponse::error(
+            400,
+            "invalid_request",
+            "device_auth_id and user_code are required",
+        )
+        .into_response();
     };
     let mut state = shared.lock();
     let pending = state.device_pending_polls;
     let account = state.device_account.clone();
     let Some(auth) = state.device_auths.get_mut(id) else {
-        return MockResponse::error(400, "deviceauth_not_found", "Unknown device authorization").into_response();
+        return MockResponse::error(400, "deviceauth_not_found", "Unknown device authorization")
+            .into_response();
     };
     if auth.user_code != user_code {
-        return MockResponse::error(400, "deviceauth_user_code_mismatch", "The user code does not match this device authorization")
-            .into_response();
+        return MockResponse::error(
+            400,
+            "deviceauth_user_code_mismatch",
+            "The user code does not match this device authorization",
+        )
+        .into_response();
     }
     auth.polls += 1;
     if auth.polls <= pending {
@@ -73,7 +104,14 @@ pub(crate) fn device_token(shared: &Arc<Shared>, request: &Recorded) -> Response
             let code = format!("ac_{}{}", random_hex(), random_hex());
             auth.code = Some(code.clone());
             let code_verifier = format!("cv_{}{}{}", random_hex(), random_hex(), random_hex());
-            state.codes.insert(code.clone(), CodeGrant { code_verifier, email: account, used: false });
+            state.codes.insert(
+                code.clone(),
+                CodeGrant {
+                    code_verifier,
+                    email: account,
+                    used: false,
+                },
+            );
             code
         }
     };
@@ -85,7 +123,11 @@ pub(crate) fn device_token(shared: &Arc<Shared>, request: &Recorded) -> Response
 }
 
 fn invalid_grant(description: &str) -> Response {
-    MockResponse::json(400, json!({ "error": "invalid_grant", "error_description": description })).into_response()
+    MockResponse::json(
+        400,
+        json!({ "error": "invalid_grant", "error_description": description }),
+    )
+    .into_response()
 }
 
 /// The token endpoint's answer; `with_refresh_token` false leaves the refresh token out,
@@ -108,7 +150,13 @@ fn token_reply(tokens: &Tokens, ttl: i64, with_refresh_token: bool) -> Response 
 pub(crate) async fn token(shared: &Arc<Shared>, request: &Recorded) -> Response {
     let params = match request.try_params() {
         Ok(params) => params,
-        Err(e) => return MockResponse::json(400, json!({ "error": "invalid_request", "error_description": e })).into_response(),
+        Err(e) => {
+            return MockResponse::json(
+                400,
+                json!({ "error": "invalid_request", "error_description": e }),
+            )
+            .into_response()
+        }
     };
     match params.get("grant_type").map(String::as_str) {
         Some("authorization_code") => exchange(shared, &params),
@@ -128,10 +176,16 @@ fn exchange(shared: &Arc<Shared>, params: &BTreeMap<String, String>) -> Response
     let get = |name: &str| params.get(name).map(String::as_str);
     let expected_redirect = format!("{}/deviceauth/callback", shared.issuer_url);
     if get("client_id") != Some(CLIENT_ID) {
-        return invalid_grant(&format!("client_id must be {CLIENT_ID}, got {:?}", get("client_id")));
+        return invalid_grant(&format!(
+            "client_id must be {CLIENT_ID}, got {:?}",
+            get("client_id")
+        ));
     }
     if get("redirect_uri") != Some(expected_redirect.as_str()) {
-        return invalid_grant(&format!("redirect_uri must be {expected_redirect}, got {:?}", get("redirect_uri")));
+        return invalid_grant(&format!(
+            "redirect_uri must be {expected_redirect}, got {:?}",
+            get("redirect_uri")
+        ));
     }
     let mut state = shared.lock();
     let Some(grant) = get("code").and_then(|code| state.codes.get_mut(code)) else {
@@ -146,7 +200,10 @@ fn exchange(shared: &Arc<Shared>, params: &BTreeMap<String, String>) -> Response
     grant.used = true;
     let email = grant.email.clone();
     let Some(account) = state.find_account(&email) else {
-        return record::error(500, &format!("mock: the device account {email} is not registered"));
+        return record::error(
+            500,
+            &format!("mock: the device account {email} is not registered"),
+        );
     };
     let ttl = state.access_ttl;
     let tokens = state.issue(&shared.issuer_url, &account, ttl);
@@ -161,7 +218,10 @@ fn refresh(shared: &Arc<Shared>, params: &BTreeMap<String, String>) -> Response 
     }
     let mut state = shared.lock();
     let rotate = state.rotate_refresh;
-    let Some((refresh_token, entry)) = params.get("refresh_token").and_then(|rt| Some((rt, state.refresh.get_mut(rt)?))) else {
+    let Some((refresh_token, entry)) = params
+        .get("refresh_token")
+        .and_then(|rt| Some((rt, state.refresh.get_mut(rt)?)))
+    else {
         return invalid_grant("Unknown or invalid refresh token");
     };
     if entry.used {

@@ -23,7 +23,11 @@ pub const FAKE_SIGNATURE: &str = "bW9jay1zaWduYXR1cmU";
 /// `base64url(header).base64url(claims).FAKE_SIGNATURE`.
 pub fn mint_jwt(claims: &Value) -> String {
     let header = json!({ "alg": "RS256", "typ": "JWT", "kid": "mock" });
-    format!("{}.{}.{FAKE_SIGNATURE}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()))
+    format!(
+        "{}.{}.{FAKE_SIGNATURE}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    )
 }
 
 /// The payload of a JWT, or None when it is not one.
@@ -38,7 +42,12 @@ pub(crate) fn random_hex() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut hasher = RandomState::new().build_hasher();
     hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    hasher.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    hasher.write_u128(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
     format!("{:016x}", hasher.finish())
 }
 

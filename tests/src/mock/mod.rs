@@ -24,10 +24,10 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::serve::ListenerExt;
 use axum::extract::{Request, State as AxumState};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
+use axum::serve::ListenerExt;
 use axum::Router;
 use futures_util::FutureExt;
 use serde_json::Value;
@@ -36,7 +36,8 @@ use tokio::sync::oneshot;
 pub use jwt::{decode_jwt, mint_jwt, FAKE_SIGNATURE};
 pub use record::{MockResponse, Recorded};
 pub use responses::{
-    completed_event, created_event, failed_event, function_call_events, sse_frame, text_events, usage, EventScript, ResponseScript, MOCK_MODEL,
+    completed_event, created_event, failed_event, function_call_events, sse_frame, text_events,
+    usage, EventScript, ResponseScript, MOCK_MODEL,
 };
 pub use state::default_models;
 use state::State;
@@ -56,7 +57,12 @@ pub struct AccountSpec {
 
 impl AccountSpec {
     pub fn new(email: &str, account_id: &str, user_id: &str, plan: &str) -> AccountSpec {
-        AccountSpec { email: email.into(), account_id: account_id.into(), user_id: user_id.into(), plan: plan.into() }
+        AccountSpec {
+            email: email.into(),
+            account_id: account_id.into(),
+            user_id: user_id.into(),
+            plan: plan.into(),
+        }
     }
 }
 
@@ -139,16 +145,24 @@ impl MockServer {
     /// Binds 127.0.0.1 on a free port and serves until dropped.
     pub fn start() -> MockServer {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the mock server");
-        listener.set_nonblocking(true).expect("non-blocking listener");
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
         let addr = listener.local_addr().expect("mock server address");
-        let shared = Arc::new(Shared { issuer_url: format!("http://{addr}"), state: Mutex::new(State::new()) });
+        let shared = Arc::new(Shared {
+            issuer_url: format!("http://{addr}"),
+            state: Mutex::new(State::new()),
+        });
         let app = Router::new().fallback(handle).with_state(shared.clone());
         let (shutdown, stop) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
             .name(format!("mock-server-{}", addr.port()))
             .spawn(move || {
-                let runtime =
-                    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("mock server runtime");
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .expect("mock server runtime");
                 runtime.block_on(async move {
                     // Without TCP_NODELAY, Nagle's algorithm holds small frames back by
                     // ~40 ms, which the benchmark would charge to the client.
@@ -166,7 +180,12 @@ impl MockServer {
                 runtime.shutdown_timeout(Duration::from_secs(2));
             })
             .expect("spawn the mock server thread");
-        MockServer { addr, shared, shutdown: Some(shutdown), thread: Some(thread) }
+        MockServer {
+            addr,
+            shared,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        }
     }
 
     /// `http://127.0.0.1:PORT` (TALARIA_AUTH_ISSUER).
@@ -197,12 +216,21 @@ impl MockServer {
 
     /// The requests whose path (without query) is `path`.
     pub fn requests_to(&self, path: &str) -> Vec<Recorded> {
-        self.shared.lock().requests.iter().filter(|r| r.path == path).cloned().collect()
+        self.shared
+            .lock()
+            .requests
+            .iter()
+            .filter(|r| r.path == path)
+            .cloned()
+            .collect()
     }
 
     /// How many requests to `path` had `grant_type == grant` (form or JSON body).
     pub fn count(&self, path: &str, grant: &str) -> usize {
-        self.requests_to(path).iter().filter(|r| r.param("grant_type").as_deref() == Some(grant)).count()
+        self.requests_to(path)
+            .iter()
+            .filter(|r| r.param("grant_type").as_deref() == Some(grant))
+            .count()
     }
 
     /// Forgets the requests recorded so far.
@@ -215,7 +243,12 @@ impl MockServer {
     /// Queues a one-shot answer for the next request to `path` (FIFO per path), ahead of
     /// the normal handler. The request is still recorded.
     pub fn push_response(&self, path: &str, response: MockResponse) {
-        self.shared.lock().scripted.entry(path.to_owned()).or_default().push_back(response);
+        self.shared
+            .lock()
+            .scripted
+            .entry(path.to_owned())
+            .or_default()
+            .push_back(response);
     }
 
     /// Queues what the next `/responses` request (SSE or websocket, codex or /v1) gets.
@@ -256,7 +289,11 @@ impl MockServer {
 
     /// Mints and registers tokens for an account, as if it had signed in; a zero or
     /// negative `access_ttl_secs` gives an already expired access token.
-    pub fn issue_tokens<'a>(&self, account: impl Into<AccountRef<'a>>, access_ttl_secs: i64) -> Tokens {
+    pub fn issue_tokens<'a>(
+        &self,
+        account: impl Into<AccountRef<'a>>,
+        access_ttl_secs: i64,
+    ) -> Tokens {
         let mut state = self.shared.lock();
         let spec = match account.into() {
             AccountRef::Spec(spec) => {
@@ -265,7 +302,9 @@ impl MockServer {
                 }
                 spec.clone()
             }
-            AccountRef::Email(email) => state.find_account(email).unwrap_or_else(|| panic!("no mock account {email}")),
+            AccountRef::Email(email) => state
+                .find_account(email)
+                .unwrap_or_else(|| panic!("no mock account {email}")),
         };
         state.issue(&self.shared.issuer_url, &spec, access_ttl_secs)
     }
@@ -285,7 +324,10 @@ impl MockServer {
     /// `refresh_token_reused`.
     pub fn spend_refresh_token(&self, refresh_token: &str) {
         let mut state = self.shared.lock();
-        let entry = state.refresh.get_mut(refresh_token).unwrap_or_else(|| panic!("the mock never issued {refresh_token}"));
+        let entry = state
+            .refresh
+            .get_mut(refresh_token)
+            .unwrap_or_else(|| panic!("the mock never issued {refresh_token}"));
         entry.used = true;
     }
 
@@ -298,7 +340,11 @@ impl MockServer {
 
     /// Whether this refresh token has already been used (None: never issued).
     pub fn refresh_token_used(&self, refresh_token: &str) -> Option<bool> {
-        self.shared.lock().refresh.get(refresh_token).map(|r| r.used)
+        self.shared
+            .lock()
+            .refresh
+            .get(refresh_token)
+            .map(|r| r.used)
     }
 
     /// The access-token lifetime of newly issued tokens (default 3600 s).
@@ -326,7 +372,10 @@ impl MockServer {
     /// The registered account a device login signs in (default the default account).
     pub fn set_device_account(&self, email: &str) {
         let mut state = self.shared.lock();
-        assert!(state.find_account(email).is_some(), "no mock account {email}");
+        assert!(
+            state.find_account(email).is_some(),
+            "no mock account {email}"
+        );
         state.device_account = email.to_owned();
     }
 }
@@ -347,22 +396,36 @@ async fn handle(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> 
     let (mut parts, body) = request.into_parts();
     let body = match axum::body::to_bytes(body, usize::MAX).await {
         Ok(body) => body,
-        Err(e) => return record::error(500, &format!("mock: reading the request body failed: {e}")),
+        Err(e) => {
+            return record::error(500, &format!("mock: reading the request body failed: {e}"))
+        }
     };
     let recorded = Recorded::from_parts(&parts, &body);
     let scripted = {
         let mut state = shared.lock();
         state.requests.push(recorded.clone());
-        state.scripted.get_mut(&recorded.path).and_then(|queue| queue.pop_front())
+        state
+            .scripted
+            .get_mut(&recorded.path)
+            .and_then(|queue| queue.pop_front())
     };
     if let Some(response) = scripted {
         return response.into_response();
     }
-    match AssertUnwindSafe(route(&shared, &mut parts, &recorded)).catch_unwind().await {
+    match AssertUnwindSafe(route(&shared, &mut parts, &recorded))
+        .catch_unwind()
+        .await
+    {
         Ok(response) => response,
         Err(panic) => {
-            let message = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
-            record::error(500, &format!("mock: handler panicked: {}", message.unwrap_or_default()))
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
+            record::error(
+                500,
+                &format!("mock: handler panicked: {}", message.unwrap_or_default()),
+            )
         }
     }
 }
@@ -376,9 +439,13 @@ async fn route(shared: &Arc<Shared>, parts: &mut Parts, request: &Recorded) -> R
         ("/oauth/token", "POST") => issuer::token(shared, request).await,
         ("/backend-api/codex/models", "GET") => backend::models(shared, request, Chatgpt),
         ("/v1/models", "GET") => backend::models(shared, request, ApiKey),
-        ("/backend-api/codex/responses", "POST") => backend::responses_http(shared, request, Chatgpt),
+        ("/backend-api/codex/responses", "POST") => {
+            backend::responses_http(shared, request, Chatgpt)
+        }
         ("/v1/responses", "POST") => backend::responses_http(shared, request, ApiKey),
-        ("/backend-api/codex/responses", "GET") => backend::responses_ws(shared, parts, request, Chatgpt).await,
+        ("/backend-api/codex/responses", "GET") => {
+            backend::responses_ws(shared, parts, request, Chatgpt).await
+        }
         ("/v1/responses", "GET") => backend::responses_ws(shared, parts, request, ApiKey).await,
         (
             "/api/accounts/deviceauth/usercode"
@@ -389,12 +456,20 @@ async fn route(shared: &Arc<Shared>, parts: &mut Parts, request: &Recorded) -> R
             | "/backend-api/codex/responses"
             | "/v1/responses",
             _,
-        ) => record::error(405, &format!("method {method} not allowed on {}", request.path)),
-        _ => record::error(404, &format!("mock: no route for {method} {}", request.path)),
+        ) => record::error(
+            405,
+            &format!("method {method} not allowed on {}", request.path),
+        ),
+        _ => record::error(
+            404,
+            &format!("mock: no route for {method} {}", request.path),
+        ),
     }
 }
 
 /// A response with a streamed body.
 pub(crate) fn streaming(builder: axum::http::response::Builder, body: Body) -> Response {
-    builder.body(body).unwrap_or_else(|e| record::error(500, &format!("mock: building a response failed: {e}")))
+    builder
+        .body(body)
+        .unwrap_or_else(|e| record::error(500, &format!("mock: building a response failed: {e}")))
 }

@@ -27,19 +27,35 @@ impl Recorded {
             method: parts.method.as_str().to_owned(),
             path: parts.uri.path().to_owned(),
             query: parts.uri.query().map(str::to_owned),
-            headers: parts.headers.iter().map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect(),
+            headers: parts
+                .headers
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_owned(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
             body: body.to_vec(),
         }
     }
 
     /// The first value of header `name` (any case).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every value of header `name` (any case).
     pub fn header_all(&self, name: &str) -> Vec<&str> {
-        self.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     /// The value of query parameter `name`, percent-decoded.
@@ -49,8 +65,12 @@ impl Recorded {
 
     /// The body, zstd-decompressed when `content-encoding: zstd`.
     pub fn try_decoded_body(&self) -> Result<Vec<u8>, String> {
-        if self.header("content-encoding").is_some_and(|e| e.trim().eq_ignore_ascii_case("zstd")) {
-            zstd::stream::decode_all(self.body.as_slice()).map_err(|e| format!("body is not valid zstd: {e}"))
+        if self
+            .header("content-encoding")
+            .is_some_and(|e| e.trim().eq_ignore_ascii_case("zstd"))
+        {
+            zstd::stream::decode_all(self.body.as_slice())
+                .map_err(|e| format!("body is not valid zstd: {e}"))
         } else {
             Ok(self.body.clone())
         }
@@ -58,7 +78,8 @@ impl Recorded {
 
     /// [`Recorded::try_decoded_body`], panicking on bad zstd.
     pub fn decoded_body(&self) -> Vec<u8> {
-        self.try_decoded_body().unwrap_or_else(|e| panic!("{} {}: {e}", self.method, self.path))
+        self.try_decoded_body()
+            .unwrap_or_else(|e| panic!("{} {}: {e}", self.method, self.path))
     }
 
     /// The decoded body as text (lossy).
@@ -67,12 +88,20 @@ impl Recorded {
     }
 
     pub fn try_json(&self) -> Result<Value, String> {
-        serde_json::from_slice(&self.try_decoded_body()?).map_err(|e| format!("body is not JSON: {e}"))
+        serde_json::from_slice(&self.try_decoded_body()?)
+            .map_err(|e| format!("body is not JSON: {e}"))
     }
 
     /// The decoded body as JSON; panics when it is not.
     pub fn json(&self) -> Value {
-        self.try_json().unwrap_or_else(|e| panic!("{} {}: {e}\n{}", self.method, self.path, String::from_utf8_lossy(&self.body)))
+        self.try_json().unwrap_or_else(|e| {
+            panic!(
+                "{} {}: {e}\n{}",
+                self.method,
+                self.path,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
     }
 
     /// The body as `application/x-www-form-urlencoded` pairs.
@@ -84,15 +113,27 @@ impl Recorded {
     /// `{` when there is none) or a form. Non-string JSON values are given as JSON text.
     pub fn try_params(&self) -> Result<BTreeMap<String, String>, String> {
         let body = self.try_decoded_body()?;
-        let content_type = self.header("content-type").unwrap_or("").to_ascii_lowercase();
-        let is_json = content_type.contains("json") || (content_type.is_empty() && body.trim_ascii_start().starts_with(b"{"));
+        let content_type = self
+            .header("content-type")
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let is_json = content_type.contains("json")
+            || (content_type.is_empty() && body.trim_ascii_start().starts_with(b"{"));
         if !is_json {
             return Ok(parse_form(&String::from_utf8_lossy(&body)));
         }
         match serde_json::from_slice::<Value>(&body) {
-            Ok(Value::Object(map)) => {
-                Ok(map.into_iter().map(|(k, v)| (k, v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))).collect())
-            }
+            Ok(Value::Object(map)) => Ok(map
+                .into_iter()
+                .map(|(k, v)| {
+                    (
+                        k,
+                        v.as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| v.to_string()),
+                    )
+                })
+                .collect()),
             Ok(_) => Err("JSON body is not an object".into()),
             Err(e) => Err(format!("body is not JSON: {e}")),
         }
@@ -106,11 +147,13 @@ impl Recorded {
 
 /// Parses `a=1&b=x%20y` (`+` is a space).
 pub fn parse_form(text: &str) -> BTreeMap<String, String> {
-    text.split('&').filter(|pair| !pair.is_empty()).map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (percent_decode(k), percent_decode(v))
-    })
-    .collect()
+    text.split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
 }
 
 fn percent_decode(text: &str) -> String {
@@ -121,7 +164,10 @@ fn percent_decode(text: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                match std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                match std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                {
                     Some(b) => {
                         out.push(b);
                         i += 2;
@@ -147,7 +193,11 @@ pub struct MockResponse {
 impl MockResponse {
     /// A response with no headers.
     pub fn new(status: u16, body: impl Into<String>) -> MockResponse {
-        MockResponse { status, headers: Vec::new(), body: body.into() }
+        MockResponse {
+            status,
+            headers: Vec::new(),
+            body: body.into(),
+        }
     }
 
     /// A JSON body with `content-type: application/json`.
@@ -172,10 +222,17 @@ impl MockResponse {
     /// `{"error":{"message","type","code"}}` with this status, the shape the backend and
     /// the issuer use for object errors.
     pub fn error(status: u16, code: &str, message: &str) -> MockResponse {
-        MockResponse::json(status, json!({ "error": { "message": message, "type": "invalid_request_error", "code": code } }))
+        MockResponse::json(
+            status,
+            json!({ "error": { "message": message, "type": "invalid_request_error", "code": code } }),
+        )
     }
 
-    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> MockResponse {
+    pub fn with_header(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> MockResponse {
         self.headers.push((name.into(), value.into()));
         self
     }
@@ -183,11 +240,20 @@ impl MockResponse {
 
 impl IntoResponse for MockResponse {
     fn into_response(self) -> Response {
-        let mut builder = Response::builder().status(StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+        let mut builder = Response::builder()
+            .status(StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
         for (name, value) in &self.headers {
-            match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+            match (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
                 (Ok(name), Ok(value)) => builder = builder.header(name, value),
-                _ => return error(500, &format!("mock: invalid scripted header {name:?}: {value:?}")),
+                _ => {
+                    return error(
+                        500,
+                        &format!("mock: invalid scripted header {name:?}: {value:?}"),
+                    )
+                }
             }
         }
         super::streaming(builder, Body::from(self.body))
@@ -197,8 +263,14 @@ impl IntoResponse for MockResponse {
 /// A JSON error answer `{"error":{"message","type":"mock_error"}}` for the mock's own
 /// failures and unknown routes.
 pub(crate) fn error(status: u16, message: &str) -> Response {
-    let body = json!({ "error": { "message": message, "type": "mock_error", "code": null } }).to_string();
-    (StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), [("content-type", "application/json")], body).into_response()
+    let body =
+        json!({ "error": { "message": message, "type": "mock_error", "code": null } }).to_string();
+    (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        [("content-type", "application/json")],
+        body,
+    )
+        .into_response()
 }
 
 const CHALLENGE_HTML: &str = "<!DOCTYPE html><html lang=\"en-US\"><head><title>Just a moment...</title>\

@@ -63,7 +63,10 @@ pub struct EventScript {
 
 impl EventScript {
     pub fn new(events: Vec<Value>) -> EventScript {
-        EventScript { events, ..EventScript::default() }
+        EventScript {
+            events,
+            ..EventScript::default()
+        }
     }
 
     pub fn delay(mut self, delay: Duration) -> Self {
@@ -93,13 +96,18 @@ impl EventScript {
 
     /// How many events are sent before stopping.
     pub(crate) fn limit(&self) -> usize {
-        self.stall_after.or(self.close_after).map_or(self.events.len(), |n| n.min(self.events.len()))
+        self.stall_after
+            .or(self.close_after)
+            .map_or(self.events.len(), |n| n.min(self.events.len()))
     }
 }
 
 /// One SSE frame: `event: <type>\ndata: <json>\n\n`.
 pub fn sse_frame(event: &Value) -> String {
-    let kind = event.get("type").and_then(Value::as_str).unwrap_or("message");
+    let kind = event
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("message");
     format!("event: {kind}\ndata: {event}\n\n")
 }
 
@@ -157,19 +165,27 @@ pub fn text_events(id: &str, chunks: &[&str]) -> Vec<Value> {
     for chunk in chunks {
         events.push(json!({ "type": "response.output_text.delta", "item_id": item_id, "output_index": 0, "content_index": 0, "delta": chunk }));
     }
-    events.push(json!({ "type": "response.output_item.done", "output_index": 0, "item": done_item }));
-    events.push(completed_event(id, vec![done_item], usage(12, 0, chunks.len() as u64, 0)));
+    events
+        .push(json!({ "type": "response.output_item.done", "output_index": 0, "item": done_item }));
+    events.push(completed_event(
+        id,
+        vec![done_item],
+        usage(12, 0, chunks.len() as u64, 0),
+    ));
     number(events)
 }
 
 /// A function call: `response.created`, `response.output_item.added` (function_call with
 /// empty arguments), `response.function_call_arguments.delta` and `.done`,
 /// `response.output_item.done` (the full call), `response.completed`.
-pub fn function_call_events(id: &str, call_id: &str, name: &str, arguments_json: &str) -> Vec<Value> {
+pub fn function_call_events(
+    id: &str,
+    call_id: &str,
+    name: &str,
+    arguments_json: &str,
+) -> Vec<Value> {
     let item_id = format!("fc_{id}");
-    let item = |arguments: &str, status: &str| {
-        json!({ "id": item_id, "type": "function_call", "status": status, "call_id": call_id, "name": name, "arguments": arguments })
-    };
+    let item = |arguments: &str, status: &str| json!({ "id": item_id, "type": "function_call", "status": status, "call_id": call_id, "name": name, "arguments": arguments });
     let done_item = item(arguments_json, "completed");
     number(vec![
         created_event(id),

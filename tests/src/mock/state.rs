@@ -105,19 +105,39 @@ impl State {
     /// Mints id, access and refresh tokens for `account` and remembers them as valid.
     pub fn issue(&mut self, issuer: &str, account: &AccountSpec, access_ttl: i64) -> Tokens {
         let tokens = jwt::mint_tokens(account, issuer, access_ttl);
-        self.refresh.insert(tokens.refresh_token.clone(), RefreshInfo { email: account.email.clone(), used: false });
+        self.refresh.insert(
+            tokens.refresh_token.clone(),
+            RefreshInfo {
+                email: account.email.clone(),
+                used: false,
+            },
+        );
         self.remember(tokens)
     }
 
     /// Mints id and access tokens for `account` that go with the refresh token it already
     /// holds (a refresh that does not rotate it), and remembers them as valid.
-    pub fn reissue(&mut self, issuer: &str, account: &AccountSpec, access_ttl: i64, refresh_token: &str) -> Tokens {
-        let tokens = Tokens { refresh_token: refresh_token.to_owned(), ..jwt::mint_tokens(account, issuer, access_ttl) };
+    pub fn reissue(
+        &mut self,
+        issuer: &str,
+        account: &AccountSpec,
+        access_ttl: i64,
+        refresh_token: &str,
+    ) -> Tokens {
+        let tokens = Tokens {
+            refresh_token: refresh_token.to_owned(),
+            ..jwt::mint_tokens(account, issuer, access_ttl)
+        };
         self.remember(tokens)
     }
 
     fn remember(&mut self, tokens: Tokens) -> Tokens {
-        self.access.insert(tokens.access_token.clone(), AccessInfo { exp: tokens.expires_at });
+        self.access.insert(
+            tokens.access_token.clone(),
+            AccessInfo {
+                exp: tokens.expires_at,
+            },
+        );
         self.issued.push(tokens.clone());
         tokens
     }
@@ -136,7 +156,13 @@ impl State {
 
 /// A realistic `/models` list: four listed models and one hidden.
 pub fn default_models() -> Vec<Value> {
-    let model = |slug: &str, name: &str, description: &str, visibility: &str, priority: u32, in_api: bool, context: u64| {
+    let model = |slug: &str,
+                 name: &str,
+                 description: &str,
+                 visibility: &str,
+                 priority: u32,
+                 in_api: bool,
+                 context: u64| {
         json!({
             "slug": slug,
             "display_name": name,
@@ -160,10 +186,50 @@ pub fn default_models() -> Vec<Value> {
         })
     };
     vec![
-        model("gpt-5.5", "GPT-5.5", "Latest frontier agentic coding model.", "list", 0, true, 272_000),
-        model("gpt-5.4", "GPT-5.4", "Strong model for everyday coding.", "list", 1, true, 272_000),
-        model("gpt-5.4-mini", "GPT-5.4-Mini", "Smaller, faster and cheaper.", "list", 2, true, 272_000),
-        model("gpt-5.3-codex", "GPT-5.3-Codex", "Codex-optimized coding model.", "list", 3, false, 272_000),
-        model("codex-auto-review", "Codex Auto Review", "Internal reviewer model.", "hide", 9, false, 128_000),
+        model(
+            "gpt-5.5",
+            "GPT-5.5",
+            "Latest frontier agentic coding model.",
+            "list",
+            0,
+            true,
+            272_000,
+        ),
+        model(
+            "gpt-5.4",
+            "GPT-5.4",
+            "Strong model for everyday coding.",
+            "list",
+            1,
+            true,
+            272_000,
+        ),
+        model(
+            "gpt-5.4-mini",
+            "GPT-5.4-Mini",
+            "Smaller, faster and cheaper.",
+            "list",
+            2,
+            true,
+            272_000,
+        ),
+        model(
+            "gpt-5.3-codex",
+            "GPT-5.3-Codex",
+            "Codex-optimized coding model.",
+            "list",
+            3,
+            false,
+            272_000,
+        ),
+        model(
+            "codex-auto-review",
+            "Codex Auto Review",
+            "Internal reviewer model.",
+            "hide",
+            9,
+            false,
+            128_000,
+        ),
     ]
 }

@@ -18,11 +18,15 @@ struct Reply {
 
 impl Reply {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
     }
 
     fn text(&self) -> String {
@@ -32,16 +36,32 @@ impl Reply {
 
 fn connect(addr: SocketAddr) -> TcpStream {
     let stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     stream
 }
 
 fn split_head(raw: &[u8]) -> (u16, Vec<(String, String)>, usize) {
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("end of head") + 4;
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("end of head")
+        + 4;
     let head = String::from_utf8_lossy(&raw[..end]).into_owned();
     let mut lines = head.split("\r\n");
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
-    let headers = lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned())).collect();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
     (status, headers, end)
 }
 
@@ -49,7 +69,9 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
         let line_end = body.windows(2).position(|w| w == b"\r\n").unwrap();
-        let size = usize::from_str_radix(std::str::from_utf8(&body[..line_end]).unwrap().trim(), 16).unwrap();
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&body[..line_end]).unwrap().trim(), 16)
+                .unwrap();
         if size == 0 {
             return out;
         }
@@ -59,9 +81,19 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
 }
 
 /// One request on a fresh connection (`Connection: close`), read to the end.
-fn http(mock: &MockServer, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+fn http(
+    mock: &MockServer,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Reply {
     let mut stream = connect(mock.addr());
-    let mut request = format!("{method} {path} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\ncontent-length: {}\r\n", mock.addr(), body.len());
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\ncontent-length: {}\r\n",
+        mock.addr(),
+        body.len()
+    );
     for (k, v) in headers {
         request.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -71,22 +103,53 @@ fn http(mock: &MockServer, method: &str, path: &str, headers: &[(&str, &str)], b
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).unwrap();
     let (status, headers, end) = split_head(&raw);
-    let chunked = headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
-    let body = if chunked { dechunk(&raw[end..]) } else { raw[end..].to_vec() };
-    Reply { status, headers, body }
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
+    let body = if chunked {
+        dechunk(&raw[end..])
+    } else {
+        raw[end..].to_vec()
+    };
+    Reply {
+        status,
+        headers,
+        body,
+    }
 }
 
 fn post_json(mock: &MockServer, path: &str, body: &Value) -> Reply {
-    http(mock, "POST", path, &[("content-type", "application/json")], body.to_string().as_bytes())
+    http(
+        mock,
+        "POST",
+        path,
+        &[("content-type", "application/json")],
+        body.to_string().as_bytes(),
+    )
 }
 
 fn post_form(mock: &MockServer, path: &str, pairs: &[(&str, &str)]) -> Reply {
-    let body: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={}", v.replace(':', "%3A").replace('/', "%2F"))).collect();
-    http(mock, "POST", path, &[("content-type", "application/x-www-form-urlencoded")], body.join("&").as_bytes())
+    let body: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.replace(':', "%3A").replace('/', "%2F")))
+        .collect();
+    http(
+        mock,
+        "POST",
+        path,
+        &[("content-type", "application/x-www-form-urlencoded")],
+        body.join("&").as_bytes(),
+    )
 }
 
 fn get_with_token(mock: &MockServer, path: &str, token: &str) -> Reply {
-    http(mock, "GET", path, &[("authorization", &format!("Bearer {token}"))], b"")
+    http(
+        mock,
+        "GET",
+        path,
+        &[("authorization", &format!("Bearer {token}"))],
+        b"",
+    )
 }
 
 /// `(event line, data JSON)` for each SSE frame.
@@ -97,7 +160,10 @@ fn sse_frames(text: &str) -> Vec<(String, Value)> {
         .map(|frame| {
             let (event, data) = frame.split_once('\n').unwrap();
             let event = event.strip_prefix("event: ").unwrap().to_owned();
-            (event, serde_json::from_str(data.strip_prefix("data: ").unwrap()).unwrap())
+            (
+                event,
+                serde_json::from_str(data.strip_prefix("data: ").unwrap()).unwrap(),
+            )
         })
         .collect()
 }
@@ -109,8 +175,20 @@ fn responses_body() -> Value {
 #[test]
 fn device_flow_goes_from_pending_to_tokens() {
     let mock = MockServer::start();
-    assert_eq!(post_json(&mock, "/api/accounts/deviceauth/usercode", &json!({ "client_id": "nope" })).status, 400);
-    let code = post_json(&mock, "/api/accounts/deviceauth/usercode", &json!({ "client_id": CLIENT_ID }));
+    assert_eq!(
+        post_json(
+            &mock,
+            "/api/accounts/deviceauth/usercode",
+            &json!({ "client_id": "nope" })
+        )
+        .status,
+        400
+    );
+    let code = post_json(
+        &mock,
+        "/api/accounts/deviceauth/usercode",
+        &json!({ "client_id": CLIENT_ID }),
+    );
     assert_eq!(code.status, 200);
     let code = code.json();
     assert_eq!(code["interval"], "1");
@@ -119,12 +197,18 @@ fn device_flow_goes_from_pending_to_tokens() {
     for _ in 0..2 {
         let pending = post_json(&mock, "/api/accounts/deviceauth/token", &poll);
         assert_eq!(pending.status, 403);
-        assert_eq!(pending.json()["error"]["code"], "deviceauth_authorization_pending");
+        assert_eq!(
+            pending.json()["error"]["code"],
+            "deviceauth_authorization_pending"
+        );
     }
     let approved = post_json(&mock, "/api/accounts/deviceauth/token", &poll);
     assert_eq!(approved.status, 200, "{}", approved.text());
     let approved = approved.json();
-    let (auth_code, verifier) = (approved["authorization_code"].as_str().unwrap(), approved["code_verifier"].as_str().unwrap());
+    let (auth_code, verifier) = (
+        approved["authorization_code"].as_str().unwrap(),
+        approved["code_verifier"].as_str().unwrap(),
+    );
     assert!(approved["code_challenge"].is_string());
 
     let redirect = format!("{}/deviceauth/callback", mock.issuer_url());
@@ -132,30 +216,60 @@ fn device_flow_goes_from_pending_to_tokens() {
         post_form(
             &mock,
             "/oauth/token",
-            &[("grant_type", "authorization_code"), ("code", auth_code), ("redirect_uri", &redirect), ("client_id", CLIENT_ID), ("code_verifier", verifier)],
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", auth_code),
+                ("redirect_uri", &redirect),
+                ("client_id", CLIENT_ID),
+                ("code_verifier", verifier),
+            ],
         )
     };
     let wrong = exchange("wrong");
-    assert_eq!((wrong.status, wrong.json()["error"].clone()), (400, json!("invalid_grant")));
+    assert_eq!(
+        (wrong.status, wrong.json()["error"].clone()),
+        (400, json!("invalid_grant"))
+    );
     let tokens = exchange(verifier);
     assert_eq!(tokens.status, 200, "{}", tokens.text());
     let tokens = tokens.json();
     assert_eq!(tokens["expires_in"], 3600);
     let claims = decode_jwt(tokens["access_token"].as_str().unwrap()).unwrap();
-    assert_eq!(claims["https://api.openai.com/auth"]["chatgpt_account_id"], "acct-1");
-    assert_eq!(claims["https://api.openai.com/auth"]["chatgpt_plan_type"], "plus");
-    assert_eq!(decode_jwt(tokens["id_token"].as_str().unwrap()).unwrap()["email"], "a@example.com");
+    assert_eq!(
+        claims["https://api.openai.com/auth"]["chatgpt_account_id"],
+        "acct-1"
+    );
+    assert_eq!(
+        claims["https://api.openai.com/auth"]["chatgpt_plan_type"],
+        "plus"
+    );
+    assert_eq!(
+        decode_jwt(tokens["id_token"].as_str().unwrap()).unwrap()["email"],
+        "a@example.com"
+    );
     assert!(tokens["refresh_token"].as_str().unwrap().starts_with("rt_"));
     assert_eq!(exchange(verifier).status, 400, "a code is single-use");
 
-    let models = get_with_token(&mock, "/backend-api/codex/models?client_version=1.0.0", tokens["access_token"].as_str().unwrap());
+    let models = get_with_token(
+        &mock,
+        "/backend-api/codex/models?client_version=1.0.0",
+        tokens["access_token"].as_str().unwrap(),
+    );
     assert_eq!(models.status, 200);
     let recorded = mock.requests_to("/oauth/token");
     assert_eq!(recorded.len(), 3);
     assert_eq!(recorded[1].form()["code_verifier"], verifier);
-    assert_eq!(recorded[1].header("Content-Type"), Some("application/x-www-form-urlencoded"));
+    assert_eq!(
+        recorded[1].header("Content-Type"),
+        Some("application/x-www-form-urlencoded")
+    );
     assert_eq!(mock.count("/oauth/token", "authorization_code"), 3);
-    assert_eq!(mock.requests_to("/backend-api/codex/models")[0].query.as_deref(), Some("client_version=1.0.0"));
+    assert_eq!(
+        mock.requests_to("/backend-api/codex/models")[0]
+            .query
+            .as_deref(),
+        Some("client_version=1.0.0")
+    );
 }
 
 #[test]
@@ -165,7 +279,12 @@ fn device_flow_honours_its_settings() {
     mock.set_device_account("b@example.com");
     mock.set_device_pending_polls(0);
     mock.set_device_interval(json!(5));
-    let code = post_json(&mock, "/api/accounts/deviceauth/usercode", &json!({ "client_id": CLIENT_ID })).json();
+    let code = post_json(
+        &mock,
+        "/api/accounts/deviceauth/usercode",
+        &json!({ "client_id": CLIENT_ID }),
+    )
+    .json();
     assert_eq!(code["interval"], 5);
     let poll = json!({ "device_auth_id": code["device_auth_id"], "user_code": code["user_code"] });
     let approved = post_json(&mock, "/api/accounts/deviceauth/token", &poll).json();
@@ -175,15 +294,27 @@ fn device_flow_honours_its_settings() {
     });
     let tokens = post_json(&mock, "/oauth/token", &body).json();
     let claims = decode_jwt(tokens["access_token"].as_str().unwrap()).unwrap();
-    assert_eq!(claims["https://api.openai.com/auth"]["chatgpt_account_id"], "acct-2");
-    assert_eq!(claims["https://api.openai.com/profile"]["email"], "b@example.com");
+    assert_eq!(
+        claims["https://api.openai.com/auth"]["chatgpt_account_id"],
+        "acct-2"
+    );
+    assert_eq!(
+        claims["https://api.openai.com/profile"]["email"],
+        "b@example.com"
+    );
 }
 
 #[test]
 fn refresh_rotates_and_a_reused_token_is_refused() {
     let mock = MockServer::start();
     let first = mock.issue_tokens("a@example.com", 3600);
-    let refresh = |rt: &str| post_json(&mock, "/oauth/token", &json!({ "grant_type": "refresh_token", "refresh_token": rt, "client_id": CLIENT_ID }));
+    let refresh = |rt: &str| {
+        post_json(
+            &mock,
+            "/oauth/token",
+            &json!({ "grant_type": "refresh_token", "refresh_token": rt, "client_id": CLIENT_ID }),
+        )
+    };
     let rotated = refresh(&first.refresh_token);
     assert_eq!(rotated.status, 200, "{}", rotated.text());
     let rotated = rotated.json();
@@ -195,20 +326,40 @@ fn refresh_rotates_and_a_reused_token_is_refused() {
     assert_eq!(reused.status, 401);
     assert_eq!(reused.json()["error"]["code"], "refresh_token_reused");
     let unknown = refresh("rt_unknown");
-    assert_eq!((unknown.status, unknown.json()["error"].clone()), (400, json!("invalid_grant")));
+    assert_eq!(
+        (unknown.status, unknown.json()["error"].clone()),
+        (400, json!("invalid_grant"))
+    );
 
     // The rotated token works once, sent as a form this time.
-    let form = post_form(&mock, "/oauth/token", &[("grant_type", "refresh_token"), ("refresh_token", rotated["refresh_token"].as_str().unwrap()), ("client_id", CLIENT_ID)]);
+    let form = post_form(
+        &mock,
+        "/oauth/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rotated["refresh_token"].as_str().unwrap()),
+            ("client_id", CLIENT_ID),
+        ],
+    );
     assert_eq!(form.status, 200);
     assert_eq!(mock.count("/oauth/token", "refresh_token"), 4);
     assert_eq!(mock.issued_tokens().len(), 3);
-    assert_eq!(mock.requests_to("/oauth/token")[0].json()["client_id"], CLIENT_ID);
+    assert_eq!(
+        mock.requests_to("/oauth/token")[0].json()["client_id"],
+        CLIENT_ID
+    );
 }
 
 #[test]
 fn a_refresh_may_keep_the_refresh_token_and_another_client_may_spend_it() {
     let mock = MockServer::start();
-    let refresh = |rt: &str| post_json(&mock, "/oauth/token", &json!({ "grant_type": "refresh_token", "refresh_token": rt, "client_id": CLIENT_ID }));
+    let refresh = |rt: &str| {
+        post_json(
+            &mock,
+            "/oauth/token",
+            &json!({ "grant_type": "refresh_token", "refresh_token": rt, "client_id": CLIENT_ID }),
+        )
+    };
     mock.rotate_refresh_tokens(false);
     let first = mock.issue_tokens("a@example.com", 3600);
     for _ in 0..2 {
@@ -219,16 +370,25 @@ fn a_refresh_may_keep_the_refresh_token_and_another_client_may_spend_it() {
         assert_ne!(kept["access_token"], json!(first.access_token));
         assert_eq!(mock.refresh_token_used(&first.refresh_token), Some(false));
     }
-    assert_eq!(mock.issued_tokens().last().unwrap().refresh_token, first.refresh_token);
+    assert_eq!(
+        mock.issued_tokens().last().unwrap().refresh_token,
+        first.refresh_token
+    );
     // The new access token is one the backend accepts.
     let access = mock.issued_tokens().last().unwrap().access_token.clone();
-    assert_eq!(get_with_token(&mock, "/backend-api/codex/models", &access).status, 200);
+    assert_eq!(
+        get_with_token(&mock, "/backend-api/codex/models", &access).status,
+        200
+    );
 
     mock.rotate_refresh_tokens(true);
     let other = mock.issue_tokens("a@example.com", 3600);
     mock.spend_refresh_token(&other.refresh_token);
     let reused = refresh(&other.refresh_token);
-    assert_eq!((reused.status, reused.json()["error"]["code"].clone()), (401, json!("refresh_token_reused")));
+    assert_eq!(
+        (reused.status, reused.json()["error"]["code"].clone()),
+        (401, json!("refresh_token_reused"))
+    );
 }
 
 #[test]
@@ -238,25 +398,47 @@ fn offline_tokens_look_issued_but_no_backend_takes_them() {
     let tokens = who.offline_tokens(-10);
     assert!(tokens.expires_at < now_secs());
     let claims = decode_jwt(&tokens.access_token).unwrap();
-    assert_eq!((claims["iss"].clone(), claims["exp"].clone()), (json!("https://auth.openai.com"), json!(tokens.expires_at)));
-    assert_eq!(claims["https://api.openai.com/auth"]["chatgpt_plan_type"], "pro");
-    assert_eq!(decode_jwt(&tokens.id_token).unwrap()["email"], "o@example.com");
+    assert_eq!(
+        (claims["iss"].clone(), claims["exp"].clone()),
+        (json!("https://auth.openai.com"), json!(tokens.expires_at))
+    );
+    assert_eq!(
+        claims["https://api.openai.com/auth"]["chatgpt_plan_type"],
+        "pro"
+    );
+    assert_eq!(
+        decode_jwt(&tokens.id_token).unwrap()["email"],
+        "o@example.com"
+    );
     assert_eq!(tokens.account_id, "acct-o");
     assert_eq!(mock.refresh_token_used(&tokens.refresh_token), None);
     let live = who.offline_tokens(600);
-    assert_eq!(get_with_token(&mock, "/backend-api/codex/models", &live.access_token).json()["error"]["code"], "invalid_token");
+    assert_eq!(
+        get_with_token(&mock, "/backend-api/codex/models", &live.access_token).json()["error"]
+            ["code"],
+        "invalid_token"
+    );
 }
 
 #[test]
 fn models_need_a_valid_access_token() {
     let mock = MockServer::start();
     let path = "/backend-api/codex/models?client_version=1.0.0";
-    assert_eq!(http(&mock, "GET", path, &[], b"").json()["error"]["code"], "invalid_token");
+    assert_eq!(
+        http(&mock, "GET", path, &[], b"").json()["error"]["code"],
+        "invalid_token"
+    );
     let unknown = get_with_token(&mock, path, &mint_jwt(&json!({ "exp": now_secs() + 100 })));
-    assert_eq!((unknown.status, unknown.json()["error"]["code"].clone()), (401, json!("invalid_token")));
+    assert_eq!(
+        (unknown.status, unknown.json()["error"]["code"].clone()),
+        (401, json!("invalid_token"))
+    );
     let expired = mock.issue_tokens(&AccountSpec::default(), -10);
     let reply = get_with_token(&mock, path, &expired.access_token);
-    assert_eq!((reply.status, reply.json()["error"]["code"].clone()), (401, json!("token_expired")));
+    assert_eq!(
+        (reply.status, reply.json()["error"]["code"].clone()),
+        (401, json!("token_expired"))
+    );
 
     let tokens = mock.issue_tokens("a@example.com", 600);
     let models = get_with_token(&mock, path, &tokens.access_token);
@@ -265,30 +447,61 @@ fn models_need_a_valid_access_token() {
     assert_eq!(models.len(), 5);
     assert!(models.iter().any(|m| m["visibility"] == "hide"));
     mock.revoke_access(&tokens.access_token);
-    assert_eq!(get_with_token(&mock, path, &tokens.access_token).status, 401);
+    assert_eq!(
+        get_with_token(&mock, path, &tokens.access_token).status,
+        401
+    );
 
-    mock.set_models(vec![json!({ "slug": "only", "visibility": "list", "priority": 0 })]);
+    mock.set_models(vec![
+        json!({ "slug": "only", "visibility": "list", "priority": 0 }),
+    ]);
     mock.set_api_key("sk-test-123");
-    assert_eq!(get_with_token(&mock, "/v1/models", "sk-wrong").json()["error"]["code"], "invalid_api_key");
+    assert_eq!(
+        get_with_token(&mock, "/v1/models", "sk-wrong").json()["error"]["code"],
+        "invalid_api_key"
+    );
     let list = get_with_token(&mock, "/v1/models", "sk-test-123").json();
-    assert_eq!(list, json!({ "object": "list", "data": [{ "id": "only", "object": "model", "created": 1_700_000_000, "owned_by": "openai" }] }));
+    assert_eq!(
+        list,
+        json!({ "object": "list", "data": [{ "id": "only", "object": "model", "created": 1_700_000_000, "owned_by": "openai" }] })
+    );
 }
 
 #[test]
 fn scripted_responses_come_first_in_order_and_are_recorded() {
     let mock = MockServer::start();
-    mock.push_response("/oauth/token", MockResponse::error(503, "unavailable", "try later"));
-    mock.push_response("/oauth/token", MockResponse::json(429, json!({ "error": "slow down" })).with_header("Retry-After", "7"));
-    let body = json!({ "grant_type": "refresh_token", "refresh_token": "rt_x", "client_id": CLIENT_ID });
+    mock.push_response(
+        "/oauth/token",
+        MockResponse::error(503, "unavailable", "try later"),
+    );
+    mock.push_response(
+        "/oauth/token",
+        MockResponse::json(429, json!({ "error": "slow down" })).with_header("Retry-After", "7"),
+    );
+    let body =
+        json!({ "grant_type": "refresh_token", "refresh_token": "rt_x", "client_id": CLIENT_ID });
     assert_eq!(post_json(&mock, "/oauth/token", &body).status, 503);
     let limited = post_json(&mock, "/oauth/token", &body);
-    assert_eq!((limited.status, limited.header("retry-after")), (429, Some("7")));
-    assert_eq!(post_json(&mock, "/oauth/token", &body).status, 400, "the normal handler again");
+    assert_eq!(
+        (limited.status, limited.header("retry-after")),
+        (429, Some("7"))
+    );
+    assert_eq!(
+        post_json(&mock, "/oauth/token", &body).status,
+        400,
+        "the normal handler again"
+    );
     assert_eq!(mock.requests_to("/oauth/token").len(), 3);
 
-    mock.push_response("/backend-api/codex/models", MockResponse::cloudflare_challenge());
+    mock.push_response(
+        "/backend-api/codex/models",
+        MockResponse::cloudflare_challenge(),
+    );
     let challenge = http(&mock, "GET", "/backend-api/codex/models", &[], b"");
-    assert_eq!((challenge.status, challenge.header("cf-mitigated")), (403, Some("challenge")));
+    assert_eq!(
+        (challenge.status, challenge.header("cf-mitigated")),
+        (403, Some("challenge"))
+    );
     assert!(challenge.text().contains("Just a moment"));
 }
 
@@ -298,22 +511,46 @@ fn the_default_stream_is_framed_as_sse_and_zstd_bodies_are_decoded() {
     let tokens = mock.issue_tokens("a@example.com", 600);
     let body = zstd::stream::encode_all(responses_body().to_string().as_bytes(), 3).unwrap();
     let auth = format!("Bearer {}", tokens.access_token);
-    let headers = [("authorization", auth.as_str()), ("content-type", "application/json"), ("content-encoding", "zstd"), ("chatgpt-account-id", "acct-1")];
-    let reply = http(&mock, "POST", "/backend-api/codex/responses", &headers, &body);
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+        ("content-encoding", "zstd"),
+        ("chatgpt-account-id", "acct-1"),
+    ];
+    let reply = http(
+        &mock,
+        "POST",
+        "/backend-api/codex/responses",
+        &headers,
+        &body,
+    );
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.header("content-type"), Some("text/event-stream"));
     let frames = sse_frames(&reply.text());
     let types: Vec<&str> = frames.iter().map(|(e, _)| e.as_str()).collect();
     assert_eq!(
         types,
-        ["response.created", "response.output_item.added", "response.output_text.delta", "response.output_text.delta", "response.output_item.done", "response.completed"]
+        [
+            "response.created",
+            "response.output_item.added",
+            "response.output_text.delta",
+            "response.output_text.delta",
+            "response.output_item.done",
+            "response.completed"
+        ]
     );
     for (event, data) in &frames {
         assert_eq!(data["type"], json!(event));
     }
-    let text: String = frames.iter().filter_map(|(_, d)| d["delta"].as_str()).collect();
+    let text: String = frames
+        .iter()
+        .filter_map(|(_, d)| d["delta"].as_str())
+        .collect();
     assert_eq!(text, "Hello from the mock.");
-    assert_eq!(frames[4].1["item"]["content"][0]["text"], "Hello from the mock.");
+    assert_eq!(
+        frames[4].1["item"]["content"][0]["text"],
+        "Hello from the mock."
+    );
     assert_eq!(frames[5].1["response"]["usage"]["total_tokens"], 14);
 
     let recorded = &mock.requests_to("/backend-api/codex/responses")[0];
@@ -324,9 +561,19 @@ fn the_default_stream_is_framed_as_sse_and_zstd_bodies_are_decoded() {
     assert_eq!(names[..3], ["host", "connection", "content-length"]);
 
     // The backend's own body checks.
-    let stored = json!({ "model": "gpt-5.5", "input": [], "store": true, "stream": true }).to_string();
-    let reply = http(&mock, "POST", "/backend-api/codex/responses", &[("authorization", auth.as_str())], stored.as_bytes());
-    assert_eq!((reply.status, reply.json()["detail"].clone()), (400, json!("Store must be set to false")));
+    let stored =
+        json!({ "model": "gpt-5.5", "input": [], "store": true, "stream": true }).to_string();
+    let reply = http(
+        &mock,
+        "POST",
+        "/backend-api/codex/responses",
+        &[("authorization", auth.as_str())],
+        stored.as_bytes(),
+    );
+    assert_eq!(
+        (reply.status, reply.json()["detail"].clone()),
+        (400, json!("Store must be set to false"))
+    );
 }
 
 #[test]
@@ -334,11 +581,28 @@ fn scripts_shape_the_stream() {
     let mock = MockServer::start();
     let tokens = mock.issue_tokens("a@example.com", 600);
     let auth = format!("Bearer {}", tokens.access_token);
-    let post = || http(&mock, "POST", "/backend-api/codex/responses", &[("authorization", auth.as_str())], responses_body().to_string().as_bytes());
+    let post = || {
+        http(
+            &mock,
+            "POST",
+            "/backend-api/codex/responses",
+            &[("authorization", auth.as_str())],
+            responses_body().to_string().as_bytes(),
+        )
+    };
 
-    mock.push_script(EventScript::new(text_events("resp_1", &["a", "b"])).close_after(3).raw(1, "data: {not json\n\n"));
-    mock.push_script(MockResponse::error(429, "usage_limit_reached", "limit").with_header("retry-after", "30"));
-    mock.push_events(vec![created_event("resp_2"), failed_event("context_length_exceeded", "too long")]);
+    mock.push_script(
+        EventScript::new(text_events("resp_1", &["a", "b"]))
+            .close_after(3)
+            .raw(1, "data: {not json\n\n"),
+    );
+    mock.push_script(
+        MockResponse::error(429, "usage_limit_reached", "limit").with_header("retry-after", "30"),
+    );
+    mock.push_events(vec![
+        created_event("resp_2"),
+        failed_event("context_length_exceeded", "too long"),
+    ]);
 
     let cut = post().text();
     assert!(cut.starts_with("event: response.created\n"), "{cut}");
@@ -347,9 +611,15 @@ fn scripts_shape_the_stream() {
     assert_eq!(cut.matches("event: ").count(), 3);
 
     let limited = post();
-    assert_eq!((limited.status, limited.header("retry-after")), (429, Some("30")));
+    assert_eq!(
+        (limited.status, limited.header("retry-after")),
+        (429, Some("30"))
+    );
     let failed = sse_frames(&post().text());
-    assert_eq!(failed[1].1["response"]["error"]["code"], "context_length_exceeded");
+    assert_eq!(
+        failed[1].1["response"]["error"]["code"],
+        "context_length_exceeded"
+    );
     assert_eq!(sse_frames(&post().text()).len(), 6, "back to the default");
 }
 
@@ -371,20 +641,28 @@ fn a_stalled_stream_stays_open_until_the_server_is_dropped() {
     // The whole first event, which may arrive in several reads: up to its blank line.
     let first_event_read = |seen: &[u8]| {
         let text = String::from_utf8_lossy(seen);
-        text.find("response.created").is_some_and(|at| text[at..].contains("\n\n"))
+        text.find("response.created")
+            .is_some_and(|at| text[at..].contains("\n\n"))
     };
     while !first_event_read(&seen) {
         let n = stream.read(&mut buf).unwrap();
         assert!(n > 0, "closed early");
         seen.extend_from_slice(&buf[..n]);
     }
-    stream.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
     assert!(stream.read(&mut buf).is_err(), "nothing more arrives");
     let started = Instant::now();
     drop(mock);
     assert!(started.elapsed() < Duration::from_secs(3));
-    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    assert!(matches!(stream.read(&mut buf), Ok(0) | Err(_)), "the connection ends with the server");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    assert!(
+        matches!(stream.read(&mut buf), Ok(0) | Err(_)),
+        "the connection ends with the server"
+    );
 }
 
 /// A websocket client frame: FIN + text, masked.
@@ -447,7 +725,12 @@ fn ws_handshake(mock: &MockServer, token: &str) -> (TcpStream, u16) {
 fn websocket_frames_are_recorded_and_answered_with_events() {
     let mock = MockServer::start();
     let tokens = mock.issue_tokens("a@example.com", 600);
-    mock.push_events(function_call_events("resp_ws", "call_1", "list_dir", "{\"path\":\".\"}"));
+    mock.push_events(function_call_events(
+        "resp_ws",
+        "call_1",
+        "list_dir",
+        "{\"path\":\".\"}",
+    ));
     let (mut stream, status) = ws_handshake(&mock, &tokens.access_token);
     assert_eq!(status, 101);
     let create = json!({ "type": "response.create", "model": "gpt-5.5", "input": [] }).to_string();
@@ -473,7 +756,10 @@ fn websocket_frames_are_recorded_and_answered_with_events() {
     assert_eq!(ws_read_frame(&mut stream), (0xA, b"hi".to_vec()));
 
     // A scripted HTTP error arrives as a wrapped error frame.
-    mock.push_script(MockResponse::error(429, "usage_limit_reached", "limit").with_header("x-codex-active-limit", "primary"));
+    mock.push_script(
+        MockResponse::error(429, "usage_limit_reached", "limit")
+            .with_header("x-codex-active-limit", "primary"),
+    );
     stream.write_all(&ws_text_frame(&create)).unwrap();
     let error: Value = serde_json::from_slice(&ws_read_frame(&mut stream).1).unwrap();
     assert_eq!(error["type"], "error");
@@ -485,7 +771,10 @@ fn websocket_frames_are_recorded_and_answered_with_events() {
     let methods: Vec<&str> = recorded.iter().map(|r| r.method.as_str()).collect();
     assert_eq!(methods, ["GET", "WS", "WS"]);
     assert_eq!(recorded[1].json()["type"], "response.create");
-    assert_eq!(recorded[1].header("openai-beta"), Some("responses_websockets=2026-02-06"));
+    assert_eq!(
+        recorded[1].header("openai-beta"),
+        Some("responses_websockets=2026-02-06")
+    );
 }
 
 #[test]
@@ -507,7 +796,11 @@ fn refresh_delay_holds_the_answer() {
     let tokens = mock.issue_tokens("a@example.com", 600);
     mock.refresh_delay(Duration::from_millis(300));
     let started = Instant::now();
-    let reply = post_json(&mock, "/oauth/token", &json!({ "grant_type": "refresh_token", "refresh_token": tokens.refresh_token, "client_id": CLIENT_ID }));
+    let reply = post_json(
+        &mock,
+        "/oauth/token",
+        &json!({ "grant_type": "refresh_token", "refresh_token": tokens.refresh_token, "client_id": CLIENT_ID }),
+    );
     assert_eq!(reply.status, 200);
     assert!(started.elapsed() >= Duration::from_millis(300));
 }
