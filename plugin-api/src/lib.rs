@@ -12,6 +12,7 @@
 pub mod abi;
 pub mod items;
 pub mod manifest;
+pub mod mcp;
 pub mod methods;
 pub mod payload;
 pub mod provider;

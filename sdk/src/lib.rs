@@ -60,6 +60,8 @@ pub use host::{Host, LogLevel};
 pub use kinds::{Exports, Provider, Router, Runtime, Transport};
 pub use plugin::Plugin;
 pub use talaria_plugin_api::manifest::{Manifest, PluginKind};
+/// `[mcp_servers.NAME]`, as the host validated it.
+pub use talaria_plugin_api::mcp;
 pub use talaria_plugin_api::payload::{
     ApprovalDecision, ApprovalKind, ApprovalRequest, Decision, Description, ErrorKind, Event,
     HostInfo, ListedTool, PlanStep, StepStatus, ToolCallRequest, ToolList, ToolOutput, ToolSpec,

@@ -137,9 +137,11 @@ pub fn set_string(
             *new.decor_mut() = decor;
             *old = new;
         }
-        Some(_) => return Err(Error::usage(format!(
+        Some(_) => {
+            return Err(Error::usage(format!(
             "config key `{table}.{key}` is a table; it must be a string, like {key} = \"{value}\""
-        ))),
+        )))
+        }
         None => {
             t.insert(key, toml_edit::value(value));
         }

@@ -10,9 +10,10 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize};
+
+use talaria_plugin_api::mcp::McpServer;
 
 use crate::error::{io_error, Error, Result};
 
@@ -21,9 +22,6 @@ mod locate;
 
 pub use edit::{edit_config, set_in_list, set_string};
 use locate::{describe_toml_error, dotted, line_of, span_of_key};
-
-const DEFAULT_MCP_TIMEOUT_SECS: f64 = 120.0;
-const DEFAULT_MCP_CONNECT_TIMEOUT_SECS: f64 = 30.0;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)] // not `deny_unknown_fields`: `parse` sorts out the keys left unread
@@ -106,55 +104,6 @@ impl Disabled {
     pub fn contains(&self, id: &str) -> bool {
         self.disabled.iter().any(|d| d == id)
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct McpServer {
-    pub command: Option<String>,
-    pub args: Vec<String>,
-    pub env: BTreeMap<String, String>,
-    pub cwd: Option<String>,
-    pub url: Option<String>,
-    pub headers: BTreeMap<String, String>,
-    /// Tool call timeout in seconds; read it through [`McpServer::timeout`].
-    pub timeout: Option<f64>,
-    /// Startup timeout in seconds; read it through [`McpServer::connect_timeout`].
-    pub connect_timeout: Option<f64>,
-    pub enabled: bool,
-}
-
-impl Default for McpServer {
-    fn default() -> Self {
-        McpServer {
-            command: None,
-            args: Vec::new(),
-            env: BTreeMap::new(),
-            cwd: None,
-            url: None,
-            headers: BTreeMap::new(),
-            timeout: None,
-            connect_timeout: None,
-            enabled: true,
-        }
-    }
-}
-
-impl McpServer {
-    pub fn timeout(&self) -> Duration {
-        seconds(self.timeout.unwrap_or(DEFAULT_MCP_TIMEOUT_SECS))
-    }
-    pub fn connect_timeout(&self) -> Duration {
-        seconds(
-            self.connect_timeout
-                .unwrap_or(DEFAULT_MCP_CONNECT_TIMEOUT_SECS),
-        )
-    }
-}
-
-/// Validation keeps timeouts positive and finite; a huge one just means "never".
-fn seconds(secs: f64) -> Duration {
-    Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
 }
 
 /// `[tools]`: the coding tools' approval policy and sandbox, in Codex's words.
