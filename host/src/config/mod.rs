@@ -445,6 +445,7 @@ fn optional_json<'de, D: Deserializer<'de>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     const CONTRACT_EXAMPLE: &str = r#"
 [model]
