@@ -241,3 +241,91 @@ fn openrouter_is_a_built_in_provider_with_its_key_and_attribution() {
     assert_eq!(sent[0].json()["model"], "deepseek/deepseek-chat");
     assert!(!run.stderr.contains("sk-or-test") && !run.stdout.contains("sk-or-test"));
 }
+
+/// The README's config block, as written there.
+fn readme_config() -> String {
+    let readme =
+        std::fs::read_to_string(talaria_tests::artifacts::workspace_root().join("README.md"))
+            .unwrap();
+    let start = readme
+        .find("<!-- local-server-config")
+        .expect("the README shows the local-server config");
+    let block = &readme[start..];
+    let body = &block[block.find("```toml\n").unwrap() + "```toml\n".len()..];
+    body[..body.find("```").unwrap()].to_owned()
+}
+
+#[test]
+fn the_readmes_one_change_switches_the_main_provider_to_a_local_server() {
+    let mock = MockServer::start();
+    let home = TestHome::new();
+    std::fs::create_dir_all(home.root()).unwrap();
+    let config = readme_config();
+    assert!(config.contains("provider = \"local\""), "{config}");
+    std::fs::write(
+        home.path("config.toml"),
+        config.replace("http://127.0.0.1:8080/v1", &mock.openai_base_url()),
+    )
+    .unwrap();
+    mock.push_chat_chunks(chat_text_chunks(&["Local ", "hello."], (17, 3)));
+    let run = home.run(&["chat", "-q", "hi", "--json"]).ok();
+    let lines = json_lines(&run);
+    let done = lines
+        .iter()
+        .find(|l| l["type"] == "turn_completed")
+        .expect("turn_completed");
+    assert_eq!(done["text"], "Local hello.");
+    assert_eq!(
+        done["usage"],
+        json!({"input_tokens": 17, "output_tokens": 3, "cached_input_tokens": 0,
+            "reasoning_output_tokens": 0, "total_tokens": 20})
+    );
+    let sent = mock.requests_to(COMPLETIONS);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].json()["model"], "qwen2.5-coder");
+    assert_eq!(
+        sent[0].header("authorization"),
+        None,
+        "no key was configured"
+    );
+}
+
+#[test]
+fn both_plugins_install_like_a_third_partys_and_the_installed_copies_serve_the_turn() {
+    let mock = MockServer::start();
+    let home = local_home(&mock);
+    for (dir, package) in [
+        ("plugins/chat-completions", "talaria-chat-completions"),
+        ("plugins/openai-compatible", "talaria-openai-compatible"),
+    ] {
+        let folder = home.plugin_folder(
+            &home.dir.path().join("build").join(package),
+            dir,
+            package,
+            |m| m,
+        );
+        let run = home
+            .run(&["plugins", "install", folder.to_str().unwrap()])
+            .ok();
+        assert!(run.stderr.contains("native code"), "{}", run.stderr);
+    }
+    let listed = home.run(&["plugins", "list", "--json"]).ok().json();
+    for id in ["chat-completions", "openai-compatible"] {
+        let entry = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == id)
+            .unwrap_or_else(|| panic!("{id} listed: {listed}"));
+        assert_eq!(
+            (entry["source"].as_str(), entry["status"].as_str()),
+            (Some("installed"), Some("ok")),
+            "{entry}"
+        );
+        assert!(home.path(&format!("plugins/{id}/plugin.toml")).is_file());
+    }
+    mock.push_chat_chunks(chat_text_chunks(&["Installed."], (3, 1)));
+    let run = home.run(&["chat", "-q", "hi"]).ok();
+    assert_eq!(run.stdout, "Installed.\n");
+    assert_eq!(mock.requests_to(COMPLETIONS).len(), 1);
+}
