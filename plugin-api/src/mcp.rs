@@ -1,24 +1,25 @@
-//! `[mcp_servers.NAME]`: a user MCP server, as the host validates it and the plugins
-//! that start or migrate MCP servers read it.
-//!
-//! (Restored on this branch: main's commit 67825f1 declares `pub mod mcp` but the file
-//! did not land with it. The definition is the one that commit moved out of the host.)
+//! `[mcp_servers.NAME]`: a user's MCP server, one definition for everyone who reads it.
+//! The host parses and validates it (errors with file, line and key); the MCP bridge
+//! connects to it; the codex runtime's migration translates it into Codex's own config.
+//! Keys follow the Codex CLI's spelling where Codex has the same setting.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-const DEFAULT_MCP_TIMEOUT_SECS: f64 = 120.0;
-const DEFAULT_MCP_CONNECT_TIMEOUT_SECS: f64 = 30.0;
+pub const DEFAULT_TOOL_TIMEOUT_SECS: f64 = 120.0;
+pub const DEFAULT_CONNECT_TIMEOUT_SECS: f64 = 30.0;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct McpServer {
+    /// A local server: the program to start (stdio). Exclusive with `url`.
     pub command: Option<String>,
     pub args: Vec<String>,
     pub env: BTreeMap<String, String>,
     pub cwd: Option<String>,
+    /// A remote server: its streamable HTTP endpoint. Exclusive with `command`.
     pub url: Option<String>,
     pub headers: BTreeMap<String, String>,
     /// Tool call timeout in seconds; read it through [`McpServer::timeout`].
@@ -46,17 +47,14 @@ impl Default for McpServer {
 
 impl McpServer {
     pub fn timeout(&self) -> Duration {
-        seconds(self.timeout.unwrap_or(DEFAULT_MCP_TIMEOUT_SECS))
+        seconds(self.timeout.unwrap_or(DEFAULT_TOOL_TIMEOUT_SECS))
     }
     pub fn connect_timeout(&self) -> Duration {
-        seconds(
-            self.connect_timeout
-                .unwrap_or(DEFAULT_MCP_CONNECT_TIMEOUT_SECS),
-        )
+        seconds(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT_SECS))
     }
 }
 
-/// Validation keeps timeouts positive and finite; a huge one just means "never".
+/// The host's validation keeps timeouts positive and finite; a huge one means "never".
 fn seconds(secs: f64) -> Duration {
     Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
 }
