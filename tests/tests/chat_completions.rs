@@ -329,3 +329,45 @@ fn both_plugins_install_like_a_third_partys_and_the_installed_copies_serve_the_t
     assert_eq!(run.stdout, "Installed.\n");
     assert_eq!(mock.requests_to(COMPLETIONS).len(), 1);
 }
+
+/// The lines of `text`, trimmed, without blank ones.
+fn code_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.trim().to_owned())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+#[test]
+fn the_plugin_guides_provider_chapter_quotes_the_real_code() {
+    let root = talaria_tests::artifacts::workspace_root();
+    let guide = std::fs::read_to_string(root.join("docs/plugin-guide.md")).unwrap();
+    let chapter = &guide[guide.find("## 8. Write a provider").expect("the chapter")..];
+    let crate_dir = root.join("plugins/openai-compatible");
+    let mut source = String::new();
+    for entry in std::fs::read_dir(crate_dir.join("src")).unwrap() {
+        source.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap());
+    }
+    let source = code_lines(&source);
+    let manifest = std::fs::read_to_string(crate_dir.join("plugin.toml")).unwrap();
+    let mut checked = 0;
+    for (i, block) in chapter.split("```").enumerate().filter(|(i, _)| i % 2 == 1) {
+        let (lang, code) = block.split_once('\n').unwrap();
+        match lang {
+            "rust" => {
+                let lines = code_lines(code);
+                assert!(
+                    source.windows(lines.len()).any(|w| w == lines.as_slice()),
+                    "block {i} is not in plugins/openai-compatible/src:\n{code}"
+                );
+                checked += 1;
+            }
+            "toml" if code.starts_with("id = ") => {
+                assert_eq!(code, manifest, "the manifest in the guide is plugin.toml");
+                checked += 1;
+            }
+            _ => {}
+        }
+    }
+    assert!(checked >= 5, "{checked} blocks checked");
+}
