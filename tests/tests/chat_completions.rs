@@ -371,3 +371,38 @@ fn the_plugin_guides_provider_chapter_quotes_the_real_code() {
     }
     assert!(checked >= 5, "{checked} blocks checked");
 }
+
+#[test]
+fn openrouter_serves_as_the_fallback_model_when_the_local_server_fails() {
+    let local = MockServer::start();
+    let openrouter = MockServer::start();
+    let mut home = local_home(&local);
+    openrouter.set_api_key("sk-or-test");
+    home.set_env("OPENROUTER_API_KEY", "sk-or-test");
+    home.set_env("TALARIA_OPENROUTER_BASE_URL", openrouter.openai_base_url());
+    let mut config = std::fs::read_to_string(home.path("config.toml")).unwrap();
+    config.push_str(
+        "\n[fallback_model]\nprovider = \"openrouter\"\nmodel = \"deepseek/deepseek-chat\"\n\n\
+         [plugin_config.chat-completions]\nmax_retries = 0\n",
+    );
+    std::fs::write(home.path("config.toml"), config).unwrap();
+    local.push_chat(talaria_tests::mock::MockResponse::error(
+        500,
+        "server_error",
+        "the GPU fell over",
+    ));
+    openrouter.push_chat_chunks(chat_text_chunks(&["From the fallback."], (6, 3)));
+    let run = home.run(&["chat", "-q", "hi", "--json"]).ok();
+    let lines = json_lines(&run);
+    let done = lines
+        .iter()
+        .find(|l| l["type"] == "turn_completed")
+        .unwrap();
+    assert_eq!(done["text"], "From the fallback.");
+    assert_eq!(done["usage"]["total_tokens"], 9);
+    assert_eq!(local.requests_to(COMPLETIONS).len(), 1);
+    let sent = openrouter.requests_to(COMPLETIONS);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].json()["model"], "deepseek/deepseek-chat");
+    assert_eq!(sent[0].header("x-title"), Some("talaria"));
+}
