@@ -69,6 +69,9 @@ pub fn build_body(
     if !cache_key.is_empty() {
         body.insert("prompt_cache_key".into(), json!(cache_key));
     }
+    for (key, value) in &req.extra_body {
+        body.insert(key.clone(), value.clone());
+    }
     for (key, value) in &endpoint.body {
         body.insert(key.clone(), value.clone());
     }
