@@ -133,6 +133,10 @@ impl Shared {
     }
 }
 
+/// What the aux router's title request says (its instructions begin so): a test scripts
+/// the title apart from the turns with `push_script_when(TITLE_REQUEST, ...)`.
+pub const TITLE_REQUEST: &str = "You name conversations";
+
 /// The mock issuer and backend. See the module docs.
 pub struct MockServer {
     addr: SocketAddr,
@@ -254,6 +258,16 @@ impl MockServer {
     /// Queues what the next `/responses` request (SSE or websocket, codex or /v1) gets.
     pub fn push_script(&self, script: impl Into<ResponseScript>) {
         self.shared.lock().scripts.push_back(script.into());
+    }
+
+    /// Queues what the next `/responses` request whose body contains `needle` gets, ahead
+    /// of the scripts queued by [`MockServer::push_script`]: a test with side requests
+    /// (a title, a summary) scripts each by what it asks.
+    pub fn push_script_when(&self, needle: &str, script: impl Into<ResponseScript>) {
+        self.shared
+            .lock()
+            .scripts_when
+            .push((needle.to_owned(), script.into()));
     }
 
     /// `push_script(ResponseScript::events(events))`.
