@@ -475,7 +475,7 @@ web_search = false             # the hosted web search tool, where the model has
     fn contract_example_parses() {
         let c = parse(CONTRACT_EXAMPLE).unwrap();
         assert_eq!(c.model.provider, "openai-codex");
-        assert_eq!(c.fallback_model.unwrap().model, "gpt-5.3-codex");
+        assert_eq!(c.fallback_model.as_ref().unwrap().model, "gpt-5.3-codex");
         // `[auxiliary]` belongs to the aux router; the host hands it over as it is.
         assert_eq!(
             c.section("auxiliary").unwrap()["vision"],
