@@ -500,3 +500,130 @@ fn a_goal_loop_stops_when_the_budget_is_spent() {
     );
     assert_eq!(requests_saying(&mock, RESPONSES, JUDGE_REQUEST).len(), 2);
 }
+
+#[test]
+fn a_401_on_a_side_request_refreshes_through_the_provider() {
+    let mock = MockServer::start();
+    let (home, _) = signed_in(&mock);
+    config(&home, "");
+    mock.push_script_when(
+        TITLE_REQUEST,
+        MockResponse::error(
+            401,
+            "token_expired",
+            "Provided authentication token is expired",
+        ),
+    );
+    mock.push_script_when(TITLE_REQUEST, text_events("rt", &["Refreshed title"]));
+    home.run(&["chat", "-q", "hi"]).ok();
+    assert_eq!(title_of(&home), "Refreshed title");
+    assert_eq!(mock.count("/oauth/token", "refresh_token"), 1);
+    let titles = requests_saying(&mock, RESPONSES, TITLE_REQUEST);
+    assert_eq!(titles.len(), 2);
+    assert_ne!(
+        titles[0].header("authorization"),
+        titles[1].header("authorization"),
+        "the retry carries the refreshed token"
+    );
+}
+
+#[test]
+fn a_429_on_a_side_request_rotates_the_credential_pool() {
+    let mock = MockServer::start();
+    let home = talaria_tests::codex::home_for(&mock);
+    let first = talaria_tests::mock::AccountSpec::new("a@example.com", "acct-1", "user-1", "plus");
+    let second = talaria_tests::mock::AccountSpec::new("b@example.com", "acct-2", "user-2", "plus");
+    let t1 = mock.issue_tokens(&first, 3600);
+    let t2 = mock.issue_tokens(&second, 3600);
+    talaria_tests::codex::seed_pool(&home, &[(&t1, &first), (&t2, &second)]);
+    config(&home, "");
+    mock.push_script_when(
+        TITLE_REQUEST,
+        MockResponse::error(429, "rate_limit_exceeded", "Rate limit reached"),
+    );
+    mock.push_script_when(TITLE_REQUEST, text_events("rt", &["Rotated title"]));
+    home.run(&["chat", "-q", "hi"]).ok();
+    assert_eq!(title_of(&home), "Rotated title");
+    let accounts: Vec<Option<String>> = requests_saying(&mock, RESPONSES, TITLE_REQUEST)
+        .iter()
+        .map(|r| r.header("chatgpt-account-id").map(str::to_owned))
+        .collect();
+    assert_eq!(accounts, [Some("acct-1".into()), Some("acct-2".into())]);
+}
+
+/// A tiny PNG file in the home.
+fn picture(home: &TestHome) -> String {
+    let path = home.root().join("pic.png");
+    std::fs::write(&path, b"\x89PNG\r\n\x1a\nnot really").unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn an_image_goes_to_the_main_model_when_it_takes_images() {
+    let mock = MockServer::start();
+    let (home, _) = signed_in(&mock);
+    config(&home, "");
+    mock.push_script_when(TITLE_REQUEST, text_events("rt", &["Picture"]));
+    let path = picture(&home);
+    let (run, screen) = home.type_into_repl(
+        &[&format!("/image {path}"), "what is this"],
+        Duration::from_millis(900),
+    );
+    assert_eq!(run.code, 0, "{screen}");
+    assert!(
+        screen.contains("image attached to your next message"),
+        "{screen}"
+    );
+    let turn = &mock.requests_to(RESPONSES)[0];
+    let content = turn.json()["input"][0]["content"].clone();
+    assert_eq!(content[0]["text"], "what is this");
+    assert_eq!(content[1]["type"], "input_image");
+    assert!(content[1]["image_url"]
+        .as_str()
+        .unwrap()
+        .starts_with("data:image/png;base64,"));
+}
+
+#[test]
+fn an_image_for_a_text_only_model_is_described_through_vision() {
+    let mock = MockServer::start();
+    let (home, _) = signed_in(&mock);
+    mock.set_models(vec![
+        json!({"slug": "gpt-5.3-codex", "display_name": "c", "visibility": "list", "priority": 0, "context_window": 1000, "input_modalities": ["text"]}),
+        json!({"slug": "gpt-eye", "display_name": "e", "visibility": "list", "priority": 1, "context_window": 1000, "input_modalities": ["text", "image"]}),
+    ]);
+    config(&home, "");
+    mock.push_script_when(TITLE_REQUEST, text_events("rt", &["Picture"]));
+    mock.push_script_when(
+        "Describe the attached image",
+        text_events("rv", &["A red square."]),
+    );
+    let path = picture(&home);
+    let (run, screen) = home.type_into_repl(
+        &[&format!("/image {path}"), "what is this"],
+        Duration::from_millis(900),
+    );
+    assert_eq!(run.code, 0, "{screen}");
+    assert!(screen.contains("gpt-eye described it"), "{screen}");
+    let vision = &requests_saying(&mock, RESPONSES, "Describe the attached image")[0];
+    let body = vision.json();
+    assert_eq!(body["model"], "gpt-eye");
+    assert_eq!(body["input"][0]["content"][1]["type"], "input_image");
+    let turn = mock
+        .requests_to(RESPONSES)
+        .into_iter()
+        .find(|r| r.json().get("tools").is_some())
+        .unwrap();
+    let text = turn.json()["input"][0]["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        text.contains("A red square.") && text.ends_with("what is this"),
+        "{text}"
+    );
+    assert!(
+        !turn.text().contains("input_image"),
+        "the text-only model gets no image"
+    );
+}

@@ -169,9 +169,7 @@ pub fn plain_prompt(instructions: String, items: &[Item]) -> Prompt {
 /// A title from the model's answer: its first non-empty line, unquoted, not too long.
 pub fn clean_title(answer: &str) -> Option<String> {
     let line = answer.lines().map(str::trim).find(|l| !l.is_empty())?;
-    let line = line
-        .trim_start_matches(|c: char| c == '#' || c == '*')
-        .trim();
+    let line = line.trim_start_matches(['#', '*']).trim();
     let line = line.strip_prefix("Title:").unwrap_or(line).trim();
     let line = line
         .trim_matches(|c: char| matches!(c, '"' | '\'' | '`' | '“' | '”' | '*'))
