@@ -627,3 +627,57 @@ fn an_image_for_a_text_only_model_is_described_through_vision() {
         "the text-only model gets no image"
     );
 }
+
+#[test]
+fn with_json_output_the_title_writes_nothing_to_stdout() {
+    let mock = MockServer::start();
+    let (home, _) = signed_in(&mock);
+    config(&home, "");
+    mock.push_script_when(TITLE_REQUEST, text_events("rt", &["Quiet title"]));
+    let run = home.run(&["chat", "--json", "-q", "Say hello"]).ok();
+    assert!(!run.stdout.contains("Quiet title"), "{}", run.stdout);
+    let last: Value = serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(last["type"], "turn_completed");
+    assert_eq!(title_of(&home), "Quiet title");
+}
+
+#[test]
+fn a_bad_auxiliary_section_is_refused_with_file_line_and_key() {
+    let mock = MockServer::start();
+    let (home, _) = signed_in(&mock);
+    config(
+        &home,
+        "[auxiliary.vision]\nprovider = \"auto\"\ntimeout = 0\n",
+    );
+    for args in [&["chat", "-q", "hi"][..], &["aux", "list"]] {
+        let run = home.run(args).expect_code(2);
+        assert!(
+            run.stderr.contains("line 8, key auxiliary.vision.timeout")
+                && run.stderr.contains("positive number of seconds"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    assert!(
+        mock.requests_to(RESPONSES).is_empty(),
+        "refused before any request"
+    );
+}
+
+#[test]
+fn without_the_router_chat_goes_on_with_the_prompts_title() {
+    let mock = MockServer::start();
+    let (home, _) = signed_in(&mock);
+    config(&home, "");
+    home.run(&["plugins", "disable", "aux-router"]).ok();
+    let run = home.run(&["chat", "-q", "Say hello"]).ok();
+    assert_eq!(run.stdout, "Hello from the mock.\n");
+    assert_eq!(mock.requests_to(RESPONSES).len(), 1, "no side request");
+    assert_eq!(title_of(&home), "Say hello");
+    let aux = home.run(&["aux", "list"]).expect_code(2);
+    assert!(
+        aux.stderr.contains("talaria plugins enable aux-router"),
+        "{}",
+        aux.stderr
+    );
+}
