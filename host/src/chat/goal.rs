@@ -132,6 +132,25 @@ impl Chat {
         }
     }
 
+    /// On opening a session in the REPL: an unfinished goal, and how to go on with it.
+    pub(super) fn note_goal(&self) -> Result<()> {
+        if self.renderer.is_none() || self.one_shot {
+            return Ok(());
+        }
+        if let Some(g) = self.store.goal(&self.session.id)? {
+            if matches!(
+                g.status.as_str(),
+                "active" | "paused" | "budget_spent" | "needs_user"
+            ) {
+                eprintln!(
+                    "goal: {} ({}, {} turns used); /goal resume goes on",
+                    g.goal, g.status, g.turns_used
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// The items of the last turn: from its user message on.
     fn last_turn_items(&self) -> Vec<Item> {
         let start = self

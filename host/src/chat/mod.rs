@@ -386,7 +386,7 @@ impl Chat {
         self.needs_title = self.session.message_count == 0;
         self.pending_images.clear();
         self.pending_notes.clear();
-        Ok(())
+        self.note_goal()
     }
 }
 
