@@ -159,6 +159,8 @@ impl Chat {
         if self.history.is_empty() || (!force && !self.aux.available()) {
             return Ok(0);
         }
+        // The last turn's input and output: what the next request starts from. A turn of
+        // several requests reports their sum, so this errs on the early side.
         let context_tokens = self
             .last_usage
             .as_ref()

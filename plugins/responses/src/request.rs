@@ -308,6 +308,31 @@ mod tests {
     }
 
     #[test]
+    fn extra_body_fields_are_merged_under_the_providers_and_the_rules() {
+        let mut req = request();
+        req.extra_body = serde_json::from_value(json!({
+            "text": {"verbosity": "low"},
+            "service_tier": "flex",
+            "temperature": 0.2,
+        }))
+        .unwrap();
+        let endpoint = Endpoint {
+            body: serde_json::from_value(json!({"service_tier": "priority"})).unwrap(),
+            ..Default::default()
+        };
+        let body = build_body(&req, &endpoint).unwrap();
+        assert_eq!(body["text"], json!({"verbosity": "low"}));
+        assert_eq!(
+            body["service_tier"], "priority",
+            "the provider's field wins"
+        );
+        assert!(
+            body.get("temperature").is_none(),
+            "this backend never gets it"
+        );
+    }
+
+    #[test]
     fn a_minimal_body_omits_what_is_not_set() {
         let body = build_body(&request(), &endpoint()).unwrap();
         assert_eq!(
