@@ -17,6 +17,7 @@ use std::sync::OnceLock;
 pub const FIRST_PARTY_PLUGINS: &[&str] = &[
     "talaria-agent-loop",
     "talaria-chat-completions",
+    "talaria-aux-router",
     "talaria-example-tools",
     "talaria-openai-api",
     "talaria-openai-codex",
