@@ -1,0 +1,279 @@
+//! talaria as an MCP client: the profile's `[mcp_servers.*]`, started in parallel, each
+//! within its startup timeout. A server that fails, hangs or crashes is reported and
+//! skipped; the others keep working.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rmcp::model::{
+    CallToolRequestParams, ClientCapabilities, ClientInfo, Implementation, ListRootsResult,
+    LoggingMessageNotificationParam, Root, RootsCapabilities, Tool,
+};
+use rmcp::service::{NotificationContext, RequestContext, RunningService};
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
+use rmcp::{ClientHandler, ErrorData, RoleClient, ServiceExt};
+use talaria_sdk::mcp::McpServer;
+use talaria_sdk::ToolOutput;
+
+/// What the bridge tells every server about itself.
+fn client_info(roots: bool) -> ClientInfo {
+    let mut capabilities = ClientCapabilities::default();
+    if roots {
+        capabilities.roots = Some(RootsCapabilities::default());
+    }
+    ClientInfo::new(
+        capabilities,
+        Implementation::new("talaria", env!("CARGO_PKG_VERSION")),
+    )
+}
+
+/// Answers the server's requests and notifications for one connection.
+pub struct Handler {
+    server: String,
+    /// Set by `notifications/tools/list_changed`: the tool list is fetched again.
+    tools_changed: Arc<AtomicBool>,
+    /// The working directory, offered as the only root.
+    root: Option<String>,
+    log: Arc<dyn Fn(String) + Send + Sync>,
+}
+
+impl ClientHandler for Handler {
+    fn get_info(&self) -> ClientInfo {
+        client_info(self.root.is_some())
+    }
+
+    async fn list_roots(
+        &self,
+        _cx: RequestContext<RoleClient>,
+    ) -> Result<ListRootsResult, ErrorData> {
+        let roots = self
+            .root
+            .iter()
+            .map(|dir| Root::new(format!("file://{dir}")))
+            .collect();
+        Ok(ListRootsResult::new(roots))
+    }
+
+    async fn on_tool_list_changed(&self, _cx: NotificationContext<RoleClient>) {
+        self.tools_changed.store(true, Ordering::SeqCst);
+    }
+
+    async fn on_logging_message(
+        &self,
+        params: LoggingMessageNotificationParam,
+        _cx: NotificationContext<RoleClient>,
+    ) {
+        let text = match &params.data {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        (self.log)(format!(
+            "MCP server {} ({:?}): {text}",
+            self.server, params.level
+        ));
+    }
+}
+
+/// One live connection.
+pub struct Connection {
+    pub name: String,
+    pub config: McpServer,
+    service: RunningService<RoleClient, Handler>,
+    tools_changed: Arc<AtomicBool>,
+    tools: Mutex<Vec<Tool>>,
+}
+
+impl Connection {
+    /// The server's tools, fetched again after it said they changed.
+    pub async fn tools(&self) -> Result<Vec<Tool>, String> {
+        if self.tools_changed.swap(false, Ordering::SeqCst) {
+            let fresh = self.fetch_tools().await?;
+            *self.tools.lock().unwrap_or_else(PoisonError::into_inner) = fresh;
+        }
+        Ok(self
+            .tools
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone())
+    }
+
+    async fn fetch_tools(&self) -> Result<Vec<Tool>, String> {
+        let tools = self
+            .service
+            .list_all_tools()
+            .await
+            .map_err(|e| format!("MCP server {} could not list its tools: {e}", self.name))?;
+        Ok(tools
+            .into_iter()
+            .filter(|t| self.config.offers_tool(&t.name))
+            .collect())
+    }
+
+    /// Calls one tool, within the server's tool timeout.
+    pub async fn call(
+        &self,
+        tool: &str,
+        arguments: serde_json::Value,
+    ) -> Result<ToolOutput, String> {
+        let arguments = match arguments {
+            serde_json::Value::Object(map) => Some(map),
+            serde_json::Value::Null => None,
+            other => {
+                return Err(format!(
+                    "the arguments of {tool} must be a JSON object, not {other}"
+                ))
+            }
+        };
+        let mut params = CallToolRequestParams::new(tool.to_owned());
+        params.arguments = arguments;
+        let timeout = self.config.timeout();
+        match tokio::time::timeout(timeout, self.service.call_tool(params)).await {
+            Ok(Ok(result)) => Ok(crate::convert::result_to_output(result)),
+            Ok(Err(e)) => Err(format!(
+                "MCP server {} failed the call to {tool}: {e}",
+                self.name
+            )),
+            Err(_) => Err(format!(
+                "MCP server {} did not answer the call to {tool} within {}s (its `timeout`)",
+                self.name,
+                timeout.as_secs_f64()
+            )),
+        }
+    }
+
+    pub fn peer(&self) -> &rmcp::Peer<RoleClient> {
+        self.service.peer()
+    }
+
+    pub fn server_info(&self) -> Option<String> {
+        self.service
+            .peer_info()
+            .and_then(|i| i.server_info.clone())
+            .map(|i| format!("{} {}", i.name, i.version))
+    }
+
+    pub async fn close(self) {
+        let _ = self.service.cancel().await;
+    }
+}
+
+/// How a server's startup ended.
+pub enum Status {
+    Ready(Arc<Connection>),
+    Failed(String),
+}
+
+/// Starts every enabled server in parallel; each gets its `connect_timeout`.
+pub async fn start_all(
+    servers: &BTreeMap<String, McpServer>,
+    root: Option<String>,
+    log: Arc<dyn Fn(String) + Send + Sync>,
+    tokens: &BTreeMap<String, String>,
+) -> BTreeMap<String, Status> {
+    let starts = servers
+        .iter()
+        .filter(|(_, s)| s.enabled)
+        .map(|(name, config)| {
+            let name = name.clone();
+            let config = config.clone();
+            let root = root.clone();
+            let log = log.clone();
+            let token = tokens.get(&name).cloned();
+            async move {
+                let status = match start(&name, &config, root, log, token).await {
+                    Ok(c) => Status::Ready(Arc::new(c)),
+                    Err(e) => Status::Failed(e),
+                };
+                (name, status)
+            }
+        });
+    futures_util::future::join_all(starts)
+        .await
+        .into_iter()
+        .collect()
+}
+
+/// Starts one server and lists its tools, within its startup timeout.
+pub async fn start(
+    name: &str,
+    config: &McpServer,
+    root: Option<String>,
+    log: Arc<dyn Fn(String) + Send + Sync>,
+    token: Option<String>,
+) -> Result<Connection, String> {
+    let timeout = config.connect_timeout();
+    match tokio::time::timeout(timeout, connect(name, config, root, log, token)).await {
+        Ok(result) => result,
+        Err(_) => Err(format!(
+            "MCP server {name} did not start within {}s (its `connect_timeout`); skipped",
+            timeout.as_secs_f64()
+        )),
+    }
+}
+
+async fn connect(
+    name: &str,
+    config: &McpServer,
+    root: Option<String>,
+    log: Arc<dyn Fn(String) + Send + Sync>,
+    token: Option<String>,
+) -> Result<Connection, String> {
+    let tools_changed = Arc::new(AtomicBool::new(false));
+    let handler = Handler {
+        server: name.to_owned(),
+        tools_changed: tools_changed.clone(),
+        root,
+        log,
+    };
+    let service = if let Some(program) = &config.command {
+        let mut command = tokio::process::Command::new(program);
+        command.args(&config.args).envs(&config.env);
+        if let Some(cwd) = &config.cwd {
+            command.current_dir(cwd);
+        }
+        let (transport, _stderr) = TokioChildProcess::builder(command)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("MCP server {name}: cannot start {program:?}: {e}; check `command` in [mcp_servers.{name}]"))?;
+        handler
+            .serve(transport)
+            .await
+            .map_err(|e| format!("MCP server {name} failed its handshake: {e}"))?
+    } else if let Some(url) = &config.url {
+        let mut transport_config = StreamableHttpClientTransportConfig::with_uri(url.as_str());
+        for (key, value) in &config.headers {
+            let key = reqwest::header::HeaderName::from_bytes(key.as_bytes())
+                .map_err(|e| format!("MCP server {name}: header {key:?}: {e}"))?;
+            let value = reqwest::header::HeaderValue::from_str(value)
+                .map_err(|e| format!("MCP server {name}: header value of {key}: {e}"))?;
+            transport_config.custom_headers.insert(key, value);
+        }
+        // An OAuth access token from `talaria mcp login NAME`.
+        transport_config.auth_header = token;
+        let client = reqwest::Client::builder()
+            .build()
+            .map_err(|e| format!("MCP server {name}: cannot build an HTTP client: {e}"))?;
+        let transport = StreamableHttpClientTransport::with_client(client, transport_config);
+        handler
+            .serve(transport)
+            .await
+            .map_err(|e| format!("MCP server {name} at {url} failed its handshake: {e}"))?
+    } else {
+        return Err(format!("MCP server {name} has neither `command` nor `url`"));
+    };
+    let connection = Connection {
+        name: name.to_owned(),
+        config: config.clone(),
+        service,
+        tools_changed,
+        tools: Mutex::new(Vec::new()),
+    };
+    let tools = connection.fetch_tools().await?;
+    *connection
+        .tools
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = tools;
+    Ok(connection)
+}
