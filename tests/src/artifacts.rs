@@ -17,6 +17,7 @@ use std::sync::OnceLock;
 pub const FIRST_PARTY_PLUGINS: &[&str] = &[
     "talaria-agent-loop",
     "talaria-example-tools",
+    "talaria-mcp-bridge",
     "talaria-openai-api",
     "talaria-openai-codex",
     "talaria-responses",

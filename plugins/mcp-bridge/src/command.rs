@@ -7,8 +7,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use talaria_sdk::command::{CommandOutcome, CommandRequest};
 use talaria_sdk::mcp::McpServer;
 use talaria_sdk::{CallContext, Error, Host, Result, ToolCallRequest, ToolOutput, ToolSpec};
 
@@ -16,19 +15,6 @@ use crate::client::{self, Status};
 use crate::server::{Cancel, ToolServer, ToolSource};
 use crate::Bridge;
 
-/// The ABI method of a plugin command.
-pub const METHOD: &str = "command.run";
-
-#[derive(Debug, Deserialize)]
-struct CommandRequest {
-    #[serde(default)]
-    args: Vec<String>,
-}
-
-#[derive(Debug, Serialize)]
-struct CommandOutcome {
-    exit_code: u8,
-}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -58,9 +44,7 @@ enum Action {
     Logout { name: String },
 }
 
-pub fn run(bridge: &Bridge, params: Value, cx: &CallContext) -> Result<Value> {
-    let request: CommandRequest = serde_json::from_value(params)
-        .map_err(|e| Error::invalid(format!("invalid command.run params: {e}")))?;
+pub fn run(bridge: &Bridge, request: CommandRequest, cx: &CallContext) -> Result<CommandOutcome> {
     let argv = std::iter::once("mcp".to_owned()).chain(request.args);
     let cli = match Cli::try_parse_from(argv) {
         Ok(cli) => cli,
@@ -68,7 +52,7 @@ pub fn run(bridge: &Bridge, params: Value, cx: &CallContext) -> Result<Value> {
             let code = if e.use_stderr() { 2 } else { 0 };
             // `--help` goes to stdout, usage errors to stderr, as clap decides.
             let _ = e.print();
-            return Ok(serde_json::to_value(CommandOutcome { exit_code: code })?);
+            return Ok(CommandOutcome { exit_code: code });
         }
     };
     let exit_code = match cli.action {
@@ -78,7 +62,7 @@ pub fn run(bridge: &Bridge, params: Value, cx: &CallContext) -> Result<Value> {
         Action::Login { name } => crate::command::login(bridge, &name)?,
         Action::Logout { name } => logout(bridge, &name)?,
     };
-    Ok(serde_json::to_value(CommandOutcome { exit_code })?)
+    Ok(CommandOutcome { exit_code })
 }
 
 fn log_to_host(host: &Host) -> Arc<dyn Fn(String) + Send + Sync> {

@@ -242,7 +242,10 @@ impl Plugin for Bridge {
                 let request: ToolCallRequest = talaria_sdk::parse_args(params)?;
                 Ok(serde_json::to_value(self.call_tool(request, cx)?)?)
             }
-            command::METHOD => command::run(self, params, cx),
+            methods::CommandRun::NAME => {
+                let request = talaria_sdk::parse_args(params)?;
+                Ok(serde_json::to_value(command::run(self, request, cx)?)?)
+            }
             other => Err(Error::new(
                 ErrorKind::UnknownMethod,
                 format!("the MCP bridge has no method {other:?}"),
