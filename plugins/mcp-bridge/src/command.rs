@@ -15,7 +15,6 @@ use crate::client::{self, Status};
 use crate::server::{Cancel, ToolServer, ToolSource};
 use crate::Bridge;
 
-
 #[derive(Debug, Parser)]
 #[command(
     name = "talaria mcp",
