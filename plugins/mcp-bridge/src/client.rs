@@ -12,7 +12,7 @@ use rmcp::model::{
 };
 use rmcp::service::{NotificationContext, RequestContext, RunningService};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
+use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::{ClientHandler, ErrorData, RoleClient, ServiceExt};
 use talaria_sdk::mcp::McpServer;
 use talaria_sdk::ToolOutput;
@@ -83,9 +83,31 @@ pub struct Connection {
     service: RunningService<RoleClient, Handler>,
     tools_changed: Arc<AtomicBool>,
     tools: Mutex<Vec<Tool>>,
+    /// A local server's process (killed when the connection goes) and what it said.
+    process: Option<(Mutex<tokio::process::Child>, Arc<crate::stdio::Diagnostics>)>,
+}
+
+/// "; why", or nothing when there is no why.
+fn sep(why: &str) -> String {
+    if why.is_empty() {
+        String::new()
+    } else {
+        format!("; {why}")
+    }
 }
 
 impl Connection {
+    /// `message`, with what the server's process says about the failure.
+    fn explain(&self, message: String) -> String {
+        match &self.process {
+            Some((child, diagnostics)) => {
+                let mut child = child.lock().unwrap_or_else(PoisonError::into_inner);
+                format!("{message}{}", sep(&diagnostics.explain(&mut child)))
+            }
+            None => message,
+        }
+    }
+
     /// The server's tools, fetched again after it said they changed.
     pub async fn tools(&self) -> Result<Vec<Tool>, String> {
         if self.tools_changed.swap(false, Ordering::SeqCst) {
@@ -131,10 +153,10 @@ impl Connection {
         let timeout = self.config.timeout();
         match tokio::time::timeout(timeout, self.service.call_tool(params)).await {
             Ok(Ok(result)) => Ok(crate::convert::result_to_output(result)),
-            Ok(Err(e)) => Err(format!(
+            Ok(Err(e)) => Err(self.explain(format!(
                 "MCP server {} failed the call to {tool}: {e}",
                 self.name
-            )),
+            ))),
             Err(_) => Err(format!(
                 "MCP server {} did not answer the call to {tool} within {}s (its `timeout`)",
                 self.name,
@@ -227,20 +249,24 @@ async fn connect(
         root,
         log,
     };
+    let mut process = None;
     let service = if let Some(program) = &config.command {
-        let mut command = tokio::process::Command::new(program);
-        command.args(&config.args).envs(&config.env);
-        if let Some(cwd) = &config.cwd {
-            command.current_dir(cwd);
+        let spawned = crate::stdio::spawn(name, program, config)?;
+        let diagnostics = spawned.diagnostics.clone();
+        let mut child = spawned.child;
+        match handler.serve((spawned.stdout, spawned.stdin)).await {
+            Ok(service) => {
+                process = Some((Mutex::new(child), diagnostics));
+                service
+            }
+            Err(e) => {
+                let why = diagnostics.explain(&mut child);
+                return Err(format!(
+                    "MCP server {name} failed its handshake: {e}{}",
+                    sep(&why)
+                ));
+            }
         }
-        let (transport, _stderr) = TokioChildProcess::builder(command)
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .map_err(|e| format!("MCP server {name}: cannot start {program:?}: {e}; check `command` in [mcp_servers.{name}]"))?;
-        handler
-            .serve(transport)
-            .await
-            .map_err(|e| format!("MCP server {name} failed its handshake: {e}"))?
     } else if let Some(url) = &config.url {
         let mut transport_config = StreamableHttpClientTransportConfig::with_uri(url.as_str());
         for (key, value) in &config.headers {
@@ -269,8 +295,12 @@ async fn connect(
         service,
         tools_changed,
         tools: Mutex::new(Vec::new()),
+        process,
     };
-    let tools = connection.fetch_tools().await?;
+    let tools = connection
+        .fetch_tools()
+        .await
+        .map_err(|e| connection.explain(e))?;
     *connection
         .tools
         .lock()

@@ -18,6 +18,7 @@ pub mod command;
 pub mod convert;
 pub mod naming;
 pub mod server;
+pub mod stdio;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
