@@ -9,10 +9,14 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use talaria_sdk::command::{CommandOutcome, CommandRequest};
 use talaria_sdk::mcp::McpServer;
-use talaria_sdk::{CallContext, Error, Host, Result, ToolCallRequest, ToolOutput, ToolSpec};
+use rmcp::model::{CallToolResult, ContentBlock, JsonObject, Tool};
+use rmcp::ErrorData;
+use talaria_sdk::{CallContext, Error, Host, Result, ToolCallRequest};
+
+use crate::convert;
 
 use crate::client::{self, Status};
-use crate::server::{Cancel, ToolServer, ToolSource};
+use crate::server::{McpServer as Server, Session, Source};
 use crate::Bridge;
 
 #[derive(Debug, Parser)]
@@ -200,31 +204,47 @@ struct HostTools {
     own_id: String,
 }
 
-impl ToolSource for HostTools {
-    fn tools(&self) -> std::result::Result<Vec<ToolSpec>, String> {
-        let list = self.cx.host().tools(&self.cx).map_err(|e| e.message)?;
+impl Source for HostTools {
+    fn tools(&self) -> std::result::Result<Vec<Tool>, ErrorData> {
+        let list = self
+            .cx
+            .host()
+            .tools(&self.cx)
+            .map_err(|e| ErrorData::internal_error(e.message, None))?;
         Ok(list
             .tools
-            .into_iter()
+            .iter()
             .filter(|t| t.plugin != self.own_id)
-            .map(|t| t.spec)
+            .map(|t| convert::spec_to_tool(&t.spec))
             .collect())
     }
 
     fn call(
         &self,
-        request: ToolCallRequest,
-        cancel: Cancel,
-    ) -> std::result::Result<ToolOutput, String> {
+        name: &str,
+        arguments: JsonObject,
+        session: &Session,
+    ) -> std::result::Result<CallToolResult, ErrorData> {
         let cx = self.cx.fork();
         let flag = cx.cancel_flag().clone();
-        let relay = crate::runtime().map_err(|e| e.message)?.spawn(async move {
+        // The client's `notifications/cancelled` cancels this one call.
+        let cancel = session.cancel_token();
+        let relay = session.runtime().spawn(async move {
             cancel.cancelled().await;
             flag.cancel();
         });
+        let request = ToolCallRequest {
+            call_id: String::new(),
+            name: name.to_owned(),
+            arguments: serde_json::Value::Object(arguments),
+        };
         let outcome = cx.host().call_tool(&request, &cx);
         relay.abort();
-        outcome.map_err(|e| e.message)
+        Ok(match outcome {
+            Ok(output) => convert::output_to_result(&output),
+            // A failed call is the caller's to read, not a protocol error.
+            Err(e) => CallToolResult::error(vec![ContentBlock::text(e.message)]),
+        })
     }
 }
 
@@ -234,7 +254,7 @@ fn serve(bridge: &Bridge, http: Option<u16>, cx: &CallContext) -> Result<u8> {
         cx: cx.fork(),
         own_id: bridge.host().info().plugin_id,
     };
-    let server = ToolServer::new("talaria", source);
+    let server = Server::new("talaria", source);
     let rt = crate::runtime()?;
     let outcome = match http {
         None => rt.block_on(server.serve_stdio()),
