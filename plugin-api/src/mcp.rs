@@ -42,6 +42,9 @@ pub struct McpServer {
     /// The loopback port of the OAuth redirect (`http://127.0.0.1:PORT/callback`), for
     /// a pre-registered client whose redirect URI is fixed; `None` picks a free port.
     pub oauth_redirect_port: Option<u16>,
+    /// The URL of a client ID metadata document (CIMD) describing talaria, used as the
+    /// client id where the server supports that instead of registration.
+    pub oauth_client_metadata_url: Option<String>,
 }
 
 impl Default for McpServer {
@@ -61,6 +64,7 @@ impl Default for McpServer {
             scopes: Vec::new(),
             oauth_client_id: None,
             oauth_redirect_port: None,
+            oauth_client_metadata_url: None,
         }
     }
 }

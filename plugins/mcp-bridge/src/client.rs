@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rmcp::model::{
-    CallToolRequestParams, ClientCapabilities, ClientInfo, Implementation, ListRootsResult,
+    CallToolRequestParams, ClientCapabilities, ClientInfo, ElicitRequestParams, ElicitResult,
+    ElicitationAction, ElicitationCapability, Implementation, ListRootsResult,
     LoggingMessageNotificationParam, Root, RootsCapabilities, Tool,
 };
 use rmcp::service::{NotificationContext, RequestContext, RunningService};
@@ -18,10 +19,13 @@ use talaria_sdk::mcp::McpServer;
 use talaria_sdk::ToolOutput;
 
 /// What the bridge tells every server about itself.
-fn client_info(roots: bool) -> ClientInfo {
+fn client_info(roots: bool, elicitation: bool) -> ClientInfo {
     let mut capabilities = ClientCapabilities::default();
     if roots {
         capabilities.roots = Some(RootsCapabilities::default());
+    }
+    if elicitation {
+        capabilities.elicitation = Some(ElicitationCapability::default());
     }
     ClientInfo::new(
         capabilities,
@@ -34,14 +38,46 @@ pub struct Handler {
     server: String,
     /// Set by `notifications/tools/list_changed`: the tool list is fetched again.
     tools_changed: Arc<AtomicBool>,
+    options: Options,
+}
+
+/// Answers a server's `elicitation/create`.
+pub type Elicitor = Arc<dyn Fn(ElicitRequestParams) -> ElicitResult + Send + Sync>;
+
+/// How the bridge connects, the same for every server.
+#[derive(Clone)]
+pub struct Options {
     /// The working directory, offered as the only root.
-    root: Option<String>,
-    log: Arc<dyn Fn(String) + Send + Sync>,
+    pub root: Option<String>,
+    /// Where the servers' log messages go.
+    pub log: Arc<dyn Fn(String) + Send + Sync>,
+    /// Who answers elicitations; without one the capability is not offered (and a
+    /// server that asks anyway is declined).
+    pub elicit: Option<Elicitor>,
+    /// The host, whose credential store holds the OAuth tokens of `mcp login`.
+    pub host: Option<talaria_sdk::Host>,
+    /// An already signed-in HTTP client for remote servers (instead of stored tokens).
+    pub auth: Option<rmcp::transport::AuthClient<reqwest::Client>>,
+}
+
+impl Options {
+    /// The working directory as root, logs to `log`, no elicitation.
+    pub fn new(log: Arc<dyn Fn(String) + Send + Sync>) -> Options {
+        Options {
+            root: std::env::current_dir()
+                .ok()
+                .map(|d| d.display().to_string()),
+            log,
+            elicit: None,
+            host: None,
+            auth: None,
+        }
+    }
 }
 
 impl ClientHandler for Handler {
     fn get_info(&self) -> ClientInfo {
-        client_info(self.root.is_some())
+        client_info(self.options.root.is_some(), self.options.elicit.is_some())
     }
 
     async fn list_roots(
@@ -49,11 +85,28 @@ impl ClientHandler for Handler {
         _cx: RequestContext<RoleClient>,
     ) -> Result<ListRootsResult, ErrorData> {
         let roots = self
+            .options
             .root
             .iter()
             .map(|dir| Root::new(format!("file://{dir}")))
             .collect();
         Ok(ListRootsResult::new(roots))
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _cx: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        match &self.options.elicit {
+            Some(elicit) => {
+                let elicit = elicit.clone();
+                tokio::task::spawn_blocking(move || elicit(request))
+                    .await
+                    .map_err(|e| ErrorData::internal_error(e.to_string(), None))
+            }
+            None => Ok(ElicitResult::new(ElicitationAction::Decline)),
+        }
     }
 
     async fn on_tool_list_changed(&self, _cx: NotificationContext<RoleClient>) {
@@ -69,7 +122,7 @@ impl ClientHandler for Handler {
             serde_json::Value::String(s) => s.clone(),
             other => other.to_string(),
         };
-        (self.log)(format!(
+        (self.options.log)(format!(
             "MCP server {} ({:?}): {text}",
             self.server, params.level
         ));
@@ -190,9 +243,7 @@ pub enum Status {
 /// Starts every enabled server in parallel; each gets its `connect_timeout`.
 pub async fn start_all(
     servers: &BTreeMap<String, McpServer>,
-    root: Option<String>,
-    log: Arc<dyn Fn(String) + Send + Sync>,
-    tokens: &BTreeMap<String, String>,
+    options: &Options,
 ) -> BTreeMap<String, Status> {
     let starts = servers
         .iter()
@@ -200,11 +251,9 @@ pub async fn start_all(
         .map(|(name, config)| {
             let name = name.clone();
             let config = config.clone();
-            let root = root.clone();
-            let log = log.clone();
-            let token = tokens.get(&name).cloned();
+            let options = options.clone();
             async move {
-                let status = match start(&name, &config, root, log, token).await {
+                let status = match start(&name, &config, &options).await {
                     Ok(c) => Status::Ready(Arc::new(c)),
                     Err(e) => Status::Failed(e),
                 };
@@ -217,16 +266,31 @@ pub async fn start_all(
         .collect()
 }
 
+/// The streamable HTTP settings of a remote server: its URL and headers.
+fn http_config(
+    name: &str,
+    url: &str,
+    config: &McpServer,
+) -> Result<StreamableHttpClientTransportConfig, String> {
+    let mut transport_config = StreamableHttpClientTransportConfig::with_uri(url);
+    for (key, value) in &config.headers {
+        let key = reqwest::header::HeaderName::from_bytes(key.as_bytes())
+            .map_err(|e| format!("MCP server {name}: header {key:?}: {e}"))?;
+        let value = reqwest::header::HeaderValue::from_str(value)
+            .map_err(|e| format!("MCP server {name}: header value of {key}: {e}"))?;
+        transport_config.custom_headers.insert(key, value);
+    }
+    Ok(transport_config)
+}
+
 /// Starts one server and lists its tools, within its startup timeout.
 pub async fn start(
     name: &str,
     config: &McpServer,
-    root: Option<String>,
-    log: Arc<dyn Fn(String) + Send + Sync>,
-    token: Option<String>,
+    options: &Options,
 ) -> Result<Connection, String> {
     let timeout = config.connect_timeout();
-    match tokio::time::timeout(timeout, connect(name, config, root, log, token)).await {
+    match tokio::time::timeout(timeout, connect(name, config, options)).await {
         Ok(result) => result,
         Err(_) => Err(format!(
             "MCP server {name} did not start within {}s (its `connect_timeout`); skipped",
@@ -235,19 +299,12 @@ pub async fn start(
     }
 }
 
-async fn connect(
-    name: &str,
-    config: &McpServer,
-    root: Option<String>,
-    log: Arc<dyn Fn(String) + Send + Sync>,
-    token: Option<String>,
-) -> Result<Connection, String> {
+async fn connect(name: &str, config: &McpServer, options: &Options) -> Result<Connection, String> {
     let tools_changed = Arc::new(AtomicBool::new(false));
     let handler = Handler {
         server: name.to_owned(),
         tools_changed: tools_changed.clone(),
-        root,
-        log,
+        options: options.clone(),
     };
     let mut process = None;
     let service = if let Some(program) = &config.command {
@@ -268,24 +325,38 @@ async fn connect(
             }
         }
     } else if let Some(url) = &config.url {
-        let mut transport_config = StreamableHttpClientTransportConfig::with_uri(url.as_str());
-        for (key, value) in &config.headers {
-            let key = reqwest::header::HeaderName::from_bytes(key.as_bytes())
-                .map_err(|e| format!("MCP server {name}: header {key:?}: {e}"))?;
-            let value = reqwest::header::HeaderValue::from_str(value)
-                .map_err(|e| format!("MCP server {name}: header value of {key}: {e}"))?;
-            transport_config.custom_headers.insert(key, value);
-        }
-        // An OAuth access token from `talaria mcp login NAME`.
-        transport_config.auth_header = token;
-        let client = reqwest::Client::builder()
-            .build()
-            .map_err(|e| format!("MCP server {name}: cannot build an HTTP client: {e}"))?;
-        let transport = StreamableHttpClientTransport::with_client(client, transport_config);
-        handler
-            .serve(transport)
-            .await
-            .map_err(|e| format!("MCP server {name} at {url} failed its handshake: {e}"))?
+        let transport_config = http_config(name, url, config)?;
+        // Tokens from `talaria mcp login NAME`, when there are any.
+        let signed_in = match (&options.auth, &options.host) {
+            (Some(client), _) => Some(client.clone()),
+            (None, Some(host)) => crate::oauth::stored_client(host, name, url).await?,
+            (None, None) => None,
+        };
+        let handshake = match signed_in {
+            Some(client) => {
+                handler
+                    .serve(StreamableHttpClientTransport::with_client(
+                        client,
+                        transport_config,
+                    ))
+                    .await
+            }
+            None => {
+                handler
+                    .serve(StreamableHttpClientTransport::with_client(
+                        reqwest::Client::default(),
+                        transport_config,
+                    ))
+                    .await
+            }
+        };
+        handshake.map_err(|e| {
+            if e.auth_challenge().is_some() {
+                format!("MCP server {name} at {url} needs you to sign in: run `talaria mcp login {name}`")
+            } else {
+                format!("MCP server {name} at {url} failed its handshake: {e}")
+            }
+        })?
     } else {
         return Err(format!("MCP server {name} has neither `command` nor `url`"));
     };

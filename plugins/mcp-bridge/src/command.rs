@@ -7,13 +7,14 @@ use std::io::Write;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use rmcp::model::{CallToolResult, ContentBlock, JsonObject, Tool};
+use rmcp::transport::auth::AuthorizationCallback;
+use rmcp::ErrorData;
 use talaria_sdk::command::{CommandOutcome, CommandRequest};
 use talaria_sdk::mcp::McpServer;
-use rmcp::model::{CallToolResult, ContentBlock, JsonObject, Tool};
-use rmcp::ErrorData;
-use talaria_sdk::{CallContext, Error, Host, Result, ToolCallRequest};
+use talaria_sdk::{CallContext, Error, ErrorKind, Result, ToolCallRequest};
 
-use crate::convert;
+use crate::{convert, oauth};
 
 use crate::client::{self, Status};
 use crate::server::{McpServer as Server, Session, Source};
@@ -62,21 +63,18 @@ pub fn run(bridge: &Bridge, request: CommandRequest, cx: &CallContext) -> Result
         Action::List => list(bridge)?,
         Action::Test { name } => test(bridge, &name)?,
         Action::Serve { http } => serve(bridge, http, cx)?,
-        Action::Login { name } => crate::command::login(bridge, &name)?,
+        Action::Login { name } => login(bridge, &name)?,
         Action::Logout { name } => logout(bridge, &name)?,
     };
     Ok(CommandOutcome { exit_code })
 }
 
-fn log_to_host(host: &Host) -> Arc<dyn Fn(String) + Send + Sync> {
-    let host = host.clone();
-    Arc::new(move |m: String| host.info_log(&m))
-}
-
-fn cwd() -> Option<String> {
-    std::env::current_dir()
-        .ok()
-        .map(|d| d.display().to_string())
+/// How the command connects: logs to the host's log, the host's stored tokens.
+fn options(bridge: &Bridge) -> client::Options {
+    let host = bridge.host().clone();
+    let mut options = client::Options::new(Arc::new(move |m: String| host.info_log(&m)));
+    options.host = Some(bridge.host().clone());
+    options
 }
 
 fn list(bridge: &Bridge) -> Result<u8> {
@@ -85,13 +83,7 @@ fn list(bridge: &Bridge) -> Result<u8> {
         println!("no MCP servers configured; add one under [mcp_servers.NAME] in the profile's config.toml");
         return Ok(0);
     }
-    let tokens = oauth_tokens(bridge.host(), servers);
-    let statuses = crate::runtime()?.block_on(client::start_all(
-        servers,
-        cwd(),
-        log_to_host(bridge.host()),
-        &tokens,
-    ));
+    let statuses = crate::runtime()?.block_on(client::start_all(servers, &options(bridge)));
     let mut out = std::io::stdout().lock();
     for (name, server) in servers {
         let (state, tools) = match statuses.get(name) {
@@ -146,16 +138,9 @@ fn server<'a>(bridge: &'a Bridge, name: &str) -> Result<&'a McpServer> {
 
 fn test(bridge: &Bridge, name: &str) -> Result<u8> {
     let config = server(bridge, name)?;
-    let tokens = oauth_tokens(bridge.host(), bridge.servers());
     let rt = crate::runtime()?;
     let connection = rt
-        .block_on(client::start(
-            name,
-            config,
-            cwd(),
-            log_to_host(bridge.host()),
-            tokens.get(name).cloned(),
-        ))
+        .block_on(client::start(name, config, &options(bridge)))
         .map_err(|e| Error::new(talaria_sdk::ErrorKind::Unavailable, e))?;
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
@@ -276,26 +261,117 @@ fn serve(bridge: &Bridge, http: Option<u16>, cx: &CallContext) -> Result<u8> {
     Ok(0)
 }
 
-/// Bearer tokens from `mcp login`, per server name.
-pub fn oauth_tokens(
-    host: &Host,
-    servers: &BTreeMap<String, McpServer>,
-) -> BTreeMap<String, String> {
-    let _ = (host, servers);
-    BTreeMap::new()
+fn remote<'a>(bridge: &'a Bridge, name: &str) -> Result<(&'a McpServer, &'a str)> {
+    let config = server(bridge, name)?;
+    match config.url.as_deref() {
+        Some(url) => Ok((config, url)),
+        None => Err(Error::invalid(format!(
+            "MCP server {name} is a local (stdio) server; only remote servers (`url`) sign in"
+        ))),
+    }
 }
 
 fn login(bridge: &Bridge, name: &str) -> Result<u8> {
-    let config = server(bridge, name)?;
-    if config.url.is_none() {
-        return Err(Error::invalid(format!(
-            "MCP server {name} is a local (stdio) server; only remote servers (`url`) sign in"
-        )));
-    }
-    Err(Error::unsupported("OAuth sign-in to MCP servers"))
+    let (config, url) = remote(bridge, name)?;
+    let rt = crate::runtime()?;
+    let store = oauth::HostStore::new(bridge.host(), name);
+    rt.block_on(async {
+        let browser = LoopbackRedirect::bind(config.oauth_redirect_port).await?;
+        oauth::sign_in(url, config, &config.scopes, None, Some(store), &browser).await
+    })
+    .map_err(|e| Error::new(ErrorKind::Auth, e))?;
+    eprintln!("signed in to MCP server {name}; the tokens are kept in this profile");
+    Ok(0)
 }
 
 fn logout(bridge: &Bridge, name: &str) -> Result<u8> {
-    server(bridge, name)?;
-    Err(Error::unsupported("OAuth sign-out from MCP servers"))
+    remote(bridge, name)?;
+    let store = oauth::HostStore::new(bridge.host(), name);
+    if !store.has_tokens() {
+        eprintln!("MCP server {name}: not signed in");
+        return Ok(0);
+    }
+    crate::runtime()?
+        .block_on(rmcp::transport::auth::CredentialStore::clear(&store))
+        .map_err(|e| Error::other(e.to_string()))?;
+    eprintln!("signed out of MCP server {name}");
+    Ok(0)
+}
+
+/// The OAuth redirect: a listener on 127.0.0.1 that takes the one callback request.
+struct LoopbackRedirect {
+    listener: tokio::sync::Mutex<Option<tokio::net::TcpListener>>,
+    port: u16,
+}
+
+impl LoopbackRedirect {
+    async fn bind(port: Option<u16>) -> std::result::Result<Self, String> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port.unwrap_or(0)))
+            .await
+            .map_err(|e| format!("cannot listen for the OAuth redirect on 127.0.0.1: {e}"))?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        Ok(LoopbackRedirect {
+            listener: tokio::sync::Mutex::new(Some(listener)),
+            port,
+        })
+    }
+}
+
+/// How long `mcp login` waits for the browser to come back.
+const LOGIN_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
+
+impl oauth::Authorize for LoopbackRedirect {
+    fn redirect_uri(&self) -> String {
+        format!("http://127.0.0.1:{}/callback", self.port)
+    }
+
+    async fn authorize(&self, url: &str) -> std::result::Result<AuthorizationCallback, String> {
+        eprintln!("Open this address in your browser to sign in:\n  {url}");
+        let listener = self
+            .listener
+            .lock()
+            .await
+            .take()
+            .ok_or("the OAuth redirect listener was already used")?;
+        let wait = async {
+            loop {
+                let (mut stream, _) = listener.accept().await.map_err(|e| e.to_string())?;
+                let mut buf = vec![0u8; 8192];
+                let n = tokio::io::AsyncReadExt::read(&mut stream, &mut buf)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let head = String::from_utf8_lossy(&buf[..n]);
+                let Some(target) = head
+                    .lines()
+                    .next()
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .filter(|t| t.starts_with("/callback"))
+                else {
+                    let _ = tokio::io::AsyncWriteExt::write_all(
+                        &mut stream,
+                        b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                    )
+                    .await;
+                    continue;
+                };
+                let full = format!("http://127.0.0.1{target}");
+                let outcome = AuthorizationCallback::from_redirect_url(&full)
+                    .map_err(|e| format!("the OAuth redirect carried no code: {e}"));
+                let body = if outcome.is_ok() {
+                    "Signed in to the MCP server. You can close this tab."
+                } else {
+                    "Sign-in failed; see the terminal."
+                };
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tokio::io::AsyncWriteExt::write_all(&mut stream, reply.as_bytes()).await;
+                return outcome;
+            }
+        };
+        tokio::time::timeout(LOGIN_WAIT, wait)
+            .await
+            .map_err(|_| "nobody came back from the browser within 5 minutes".to_owned())?
+    }
 }

@@ -17,6 +17,7 @@ pub mod client;
 pub mod command;
 pub mod convert;
 pub mod naming;
+pub mod oauth;
 pub mod server;
 pub mod stdio;
 
@@ -33,6 +34,8 @@ use talaria_sdk::{
     ErrorKind, Host, Plugin, Result, ToolCallRequest, ToolOutput, ToolSpec,
 };
 
+pub use talaria_sdk::mcp;
+
 use client::{Connection, Status};
 
 export_plugin!(manifest: include_str!("../plugin.toml"), init: init);
@@ -40,9 +43,6 @@ export_plugin!(manifest: include_str!("../plugin.toml"), init: init);
 pub fn init(host: Host) -> Result<Bridge> {
     let servers: BTreeMap<String, McpServer> =
         host.config_section("mcp_servers")?.unwrap_or_default();
-    // rmcp's HTTP client speaks TLS through rustls; this library's copy needs its
-    // provider (another plugin may have installed one in its own copy: not ours).
-    let _ = rustls::crypto::ring::default_provider().install_default();
     Ok(Bridge {
         host,
         servers,
@@ -72,6 +72,13 @@ pub struct Bridge {
 /// The bridge's async runtime (rmcp's transports spawn tasks that run while a host
 /// thread waits for a call).
 pub fn runtime() -> Result<&'static tokio::runtime::Runtime> {
+    // rmcp's HTTP client speaks TLS through rustls, whose provider must be chosen before
+    // the first client is built (this library's copy of rustls: another plugin's
+    // provider is not ours). Everything that builds one runs on this runtime.
+    static TLS: std::sync::Once = std::sync::Once::new();
+    TLS.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
     talaria_sdk::runtime::multi_thread()
 }
 
@@ -94,12 +101,9 @@ impl Bridge {
             return Ok(s);
         }
         let host = self.host.clone();
-        let log: Arc<dyn Fn(String) + Send + Sync> = Arc::new(move |m: String| host.info_log(&m));
-        let root = std::env::current_dir()
-            .ok()
-            .map(|d| d.display().to_string());
-        let tokens = command::oauth_tokens(&self.host, &self.servers);
-        let statuses = runtime()?.block_on(client::start_all(&self.servers, root, log, &tokens));
+        let mut options = client::Options::new(Arc::new(move |m: String| host.info_log(&m)));
+        options.host = Some(self.host.clone());
+        let statuses = runtime()?.block_on(client::start_all(&self.servers, &options));
         for (name, status) in &statuses {
             if let Status::Failed(message) = status {
                 self.host.warn_log(&format!("MCP server {name}: {message}"));

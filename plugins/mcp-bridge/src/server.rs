@@ -8,15 +8,14 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams,
-    CompleteResult, CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams,
-    ElicitResult, GetPromptRequestParams, GetPromptResponse, GetPromptResult, Implementation,
-    InitializeResult, JsonObject, ListPromptsResult, ListResourceTemplatesResult,
-    ListResourcesResult, ListToolsResult, LoggingLevel, LoggingMessageNotificationParam,
-    PaginatedRequestParams, ProgressNotificationParam, ProgressToken, Prompt,
-    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource,
-    ResourceTemplate, ServerCapabilities, SetLevelRequestParams, SubscribeRequestParams, Tool,
-    UnsubscribeRequestParams,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
+    CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams, ElicitResult,
+    GetPromptRequestParams, GetPromptResponse, GetPromptResult, Implementation, InitializeResult,
+    JsonObject, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
+    ListToolsResult, LoggingLevel, LoggingMessageNotificationParam, PaginatedRequestParams,
+    ProgressNotificationParam, ProgressToken, Prompt, ReadResourceRequestParams,
+    ReadResourceResponse, ReadResourceResult, Resource, ResourceTemplate, ServerCapabilities,
+    SetLevelRequestParams, SubscribeRequestParams, Tool, UnsubscribeRequestParams,
 };
 use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -99,7 +98,10 @@ impl Session {
 
     /// `notifications/message`, when `level` is at or above what the client asked for.
     pub fn log(&self, level: LoggingLevel, data: serde_json::Value) {
-        let wanted = *self.log_level.lock().unwrap_or_else(PoisonError::into_inner);
+        let wanted = *self
+            .log_level
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if severity(level) < severity(wanted) {
             return;
         }
@@ -256,9 +258,9 @@ impl<S: Source> McpServer<S> {
 /// Binds the HTTP server's socket: loopback only.
 pub async fn bind_loopback(port: u16) -> Result<tokio::net::TcpListener, String> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-        format!("cannot listen on {addr}: {e}; pick another port with --http PORT")
-    })
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}; pick another port with --http PORT"))
 }
 
 impl<S: Source> ServerHandler for McpServer<S> {
@@ -368,7 +370,10 @@ impl<S: Source> ServerHandler for McpServer<S> {
                 rmcp::model::SetLevelRequestMethod,
             >());
         }
-        *self.log_level.lock().unwrap_or_else(PoisonError::into_inner) = request.level;
+        *self
+            .log_level
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = request.level;
         Ok(())
     }
 }

@@ -23,8 +23,8 @@ fn raw_server(mode: &str) -> McpServer {
 fn early_notifications_and_out_of_order_replies_are_matched_by_id() {
     let rt = talaria_mcp_bridge::runtime().unwrap();
     rt.block_on(async {
-        let log: Arc<dyn Fn(String) + Send + Sync> = Arc::new(|_| {});
-        let connection = client::start("quirky", &raw_server("quirky"), None, log, None)
+        let options = client::Options::new(Arc::new(|_| {}));
+        let connection = client::start("quirky", &raw_server("quirky"), &options)
             .await
             .unwrap();
         let tools = connection.tools().await.unwrap();

@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use rmcp::model::{
     CallToolResult, CompleteRequestParams, CompleteResult, GetPromptResult, JsonObject,
-    LoggingLevel, Prompt, ReadResourceResult, Resource, ResourceTemplate, ServerCapabilities,
-    Tool,
+    LoggingLevel, Prompt, ReadResourceResult, Resource, ResourceTemplate, ServerCapabilities, Tool,
 };
 use rmcp::ErrorData;
 use serde::de::DeserializeOwned;
@@ -51,30 +50,60 @@ impl Source for Fixtures {
     }
 
     fn tools(&self) -> Result<Vec<Tool>, ErrorData> {
-        let string_arg = |name: &str| {
-            json!({"type": "object", "properties": {name: {"type": "string"}}, "required": [name]})
-        };
+        let string_arg = |name: &str| json!({"type": "object", "properties": {name: {"type": "string"}}, "required": [name]});
         de(json!([
             tool("test_simple_text", "Returns simple text content", no_args()),
             tool("test_image_content", "Returns image content", no_args()),
             tool("test_audio_content", "Returns audio content", no_args()),
-            tool("test_embedded_resource", "Returns an embedded resource", no_args()),
-            tool("test_multiple_content_types", "Returns text, image and resource", no_args()),
+            tool(
+                "test_embedded_resource",
+                "Returns an embedded resource",
+                no_args()
+            ),
+            tool(
+                "test_multiple_content_types",
+                "Returns text, image and resource",
+                no_args()
+            ),
             tool("test_tool_with_logging", "Logs while it runs", no_args()),
             tool("test_tool_with_progress", "Reports progress", no_args()),
             tool("test_error_handling", "Always fails", no_args()),
-            tool("test_sampling", "Asks the client to sample", string_arg("prompt")),
-            tool("test_elicitation", "Asks the user through the client", string_arg("message")),
-            tool("test_elicitation_sep1034_defaults", "Elicitation with defaults", no_args()),
-            tool("test_elicitation_sep1330_enums", "Elicitation with enum schemas", no_args()),
-            tool("test_reconnection", "Closes the stream and finishes after a reconnection", no_args()),
-            tool("json_schema_2020_12_tool", "A JSON Schema 2020-12 input schema", json!({
-                "$schema": "https://json-schema.org/draft/2020-12/schema",
-                "type": "object",
-                "$defs": {"address": {"type": "object", "properties": {"street": {"type": "string"}, "city": {"type": "string"}}}},
-                "properties": {"name": {"type": "string"}, "address": {"$ref": "#/$defs/address"}},
-                "additionalProperties": false
-            })),
+            tool(
+                "test_sampling",
+                "Asks the client to sample",
+                string_arg("prompt")
+            ),
+            tool(
+                "test_elicitation",
+                "Asks the user through the client",
+                string_arg("message")
+            ),
+            tool(
+                "test_elicitation_sep1034_defaults",
+                "Elicitation with defaults",
+                no_args()
+            ),
+            tool(
+                "test_elicitation_sep1330_enums",
+                "Elicitation with enum schemas",
+                no_args()
+            ),
+            tool(
+                "test_reconnection",
+                "Closes the stream and finishes after a reconnection",
+                no_args()
+            ),
+            tool(
+                "json_schema_2020_12_tool",
+                "A JSON Schema 2020-12 input schema",
+                json!({
+                    "$schema": "https://json-schema.org/draft/2020-12/schema",
+                    "type": "object",
+                    "$defs": {"address": {"type": "object", "properties": {"street": {"type": "string"}, "city": {"type": "string"}}}},
+                    "properties": {"name": {"type": "string"}, "address": {"$ref": "#/$defs/address"}},
+                    "additionalProperties": false
+                })
+            ),
         ]))
     }
 
@@ -98,8 +127,12 @@ impl Source for Fixtures {
             "test_simple_text" => {
                 json!([{"type": "text", "text": "This is a simple text response for testing."}])
             }
-            "test_image_content" => json!([{"type": "image", "data": PNG, "mimeType": "image/png"}]),
-            "test_audio_content" => json!([{"type": "audio", "data": WAV, "mimeType": "audio/wav"}]),
+            "test_image_content" => {
+                json!([{"type": "image", "data": PNG, "mimeType": "image/png"}])
+            }
+            "test_audio_content" => {
+                json!([{"type": "audio", "data": WAV, "mimeType": "audio/wav"}])
+            }
             "test_embedded_resource" => json!([text_resource]),
             "test_multiple_content_types" => json!([
                 {"type": "text", "text": "Multiple content types test:"},
@@ -137,7 +170,10 @@ impl Source for Fixtures {
                     .create_message(params)
                     .map_err(|e| ErrorData::internal_error(e, None))?;
                 let reply = serde_json::to_value(&reply).unwrap_or_default();
-                let text = reply["content"]["text"].as_str().unwrap_or_default().to_owned();
+                let text = reply["content"]["text"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
                 json!([{"type": "text", "text": format!("LLM response: {text}")}])
             }
             "test_elicitation" => {
@@ -213,9 +249,13 @@ impl Source for Fixtures {
 
     fn read_resource(&self, uri: &str) -> Result<ReadResourceResult, ErrorData> {
         let contents = match uri {
-            "test://static-text" => json!({"uri": uri, "mimeType": "text/plain", "text": "This is the content of the static text resource."}),
+            "test://static-text" => {
+                json!({"uri": uri, "mimeType": "text/plain", "text": "This is the content of the static text resource."})
+            }
             "test://static-binary" => json!({"uri": uri, "mimeType": "image/png", "blob": PNG}),
-            "test://watched-resource" => json!({"uri": uri, "mimeType": "text/plain", "text": "Watched resource content"}),
+            "test://watched-resource" => {
+                json!({"uri": uri, "mimeType": "text/plain", "text": "Watched resource content"})
+            }
             _ => match uri
                 .strip_prefix("test://template/")
                 .and_then(|rest| rest.strip_suffix("/data"))
@@ -247,9 +287,17 @@ impl Source for Fixtures {
     }
 
     fn get_prompt(&self, name: &str, arguments: JsonObject) -> Result<GetPromptResult, ErrorData> {
-        let arg = |key: &str| arguments.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let arg = |key: &str| {
+            arguments
+                .get(key)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
         let messages = match name {
-            "test_simple_prompt" => json!([{"role": "user", "content": {"type": "text", "text": "This is a simple prompt for testing."}}]),
+            "test_simple_prompt" => {
+                json!([{"role": "user", "content": {"type": "text", "text": "This is a simple prompt for testing."}}])
+            }
             "test_prompt_with_arguments" => json!([{"role": "user", "content": {"type": "text",
                 "text": format!("Prompt with arguments: arg1='{}', arg2='{}'", arg("arg1"), arg("arg2"))}}]),
             "test_prompt_with_embedded_resource" => json!([
@@ -260,7 +308,12 @@ impl Source for Fixtures {
                 {"role": "user", "content": {"type": "image", "data": PNG, "mimeType": "image/png"}},
                 {"role": "user", "content": {"type": "text", "text": "Please analyze the image above."}}
             ]),
-            other => return Err(ErrorData::invalid_params(format!("no prompt {other}"), None)),
+            other => {
+                return Err(ErrorData::invalid_params(
+                    format!("no prompt {other}"),
+                    None,
+                ))
+            }
         };
         de(json!({"messages": messages}))
     }
@@ -271,7 +324,10 @@ impl Source for Fixtures {
 }
 
 /// The elicitation's answer as the suite expects it back.
-fn elicited(session: &Session, params: rmcp::model::ElicitRequestParams) -> Result<Value, ErrorData> {
+fn elicited(
+    session: &Session,
+    params: rmcp::model::ElicitRequestParams,
+) -> Result<Value, ErrorData> {
     let result = session
         .elicit(params)
         .map_err(|e| ErrorData::internal_error(e, None))?;
