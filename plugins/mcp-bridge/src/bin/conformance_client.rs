@@ -143,7 +143,7 @@ async fn run(scenario: &str, url: &str, context: &Context) -> Result<(), String>
 }
 
 fn main() -> std::process::ExitCode {
-    let url = std::env::args().last().unwrap_or_default();
+    let url = std::env::args().next_back().unwrap_or_default();
     let scenario = std::env::var("MCP_CONFORMANCE_SCENARIO").unwrap_or_default();
     let context: Context = std::env::var("MCP_CONFORMANCE_CONTEXT")
         .ok()
