@@ -441,3 +441,64 @@ fn mcp_list_shows_each_server_and_mcp_test_lists_what_one_offers() {
         unknown.stderr
     );
 }
+
+/// One raw HTTP/1.1 POST of an `initialize` to `addr`; the status code.
+fn post_initialize(addr: &str, host: &str, origin: Option<&str>) -> u16 {
+    use std::io::Read;
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}})
+    .to_string();
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let origin = origin
+        .map(|o| format!("Origin: {o}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "POST /mcp HTTP/1.1\r\nHost: {host}\r\n{origin}Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).unwrap();
+    String::from_utf8_lossy(&head[9..12]).parse().unwrap()
+}
+
+#[test]
+fn mcp_serve_over_http_listens_on_loopback_and_refuses_foreign_hosts_and_origins() {
+    let home = TestHome::new();
+    let mut child = home
+        .command(&["mcp", "serve", "--http", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line.trim().rsplit(' ').next().unwrap().to_owned();
+    let addr = url
+        .strip_prefix("http://")
+        .and_then(|u| u.strip_suffix("/mcp"))
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_owned();
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+    assert_eq!(post_initialize(&addr, &addr, None), 200);
+    let port = addr.rsplit(':').next().unwrap();
+    assert_eq!(
+        post_initialize(
+            &addr,
+            &format!("localhost:{port}"),
+            Some(&format!("http://localhost:{port}"))
+        ),
+        200
+    );
+    // DNS rebinding: a page of evil.example resolving to 127.0.0.1.
+    assert_eq!(post_initialize(&addr, "evil.example", None), 403);
+    assert_eq!(
+        post_initialize(&addr, &addr, Some("http://evil.example")),
+        403
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
