@@ -19,6 +19,7 @@ pub const FIRST_PARTY_PLUGINS: &[&str] = &[
     "talaria-chat-completions",
     "talaria-aux-router",
     "talaria-example-tools",
+    "talaria-mcp-bridge",
     "talaria-openai-api",
     "talaria-openai-codex",
     "talaria-openai-compatible",
