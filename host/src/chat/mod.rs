@@ -88,6 +88,8 @@ struct Settings {
     fallback: Option<ModelRef>,
     fast: bool,
     approval_policy: String,
+    sandbox: String,
+    web_search: bool,
 }
 
 pub struct Chat {
@@ -150,6 +152,11 @@ impl Chat {
             }),
             fast: plan.fast,
             approval_policy: config.tools.approval_policy.clone(),
+            sandbox: args
+                .sandbox
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_else(|| config.tools.sandbox.clone()),
+            web_search: config.tools.web_search,
         };
         let chat = Chat {
             registry,
@@ -277,6 +284,8 @@ impl Chat {
             fallback: self.settings.fallback.clone(),
             fast: self.settings.fast,
             approval_policy: Some(self.settings.approval_policy.clone()),
+            sandbox: Some(self.settings.sandbox.clone()),
+            web_search: self.settings.web_search,
             tools: tools.tools.into_iter().map(|t| t.spec).collect(),
             cwd: std::env::current_dir()
                 .map(|d| d.display().to_string())

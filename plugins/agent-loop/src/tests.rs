@@ -101,6 +101,7 @@ impl Tool for Shell {
             description: "run".into(),
             input_schema: json!({}),
             needs_approval: true,
+            ..Default::default()
         }
     }
     fn call(&self, args: Value, cx: &CallContext) -> Result<ToolOutput> {
