@@ -119,9 +119,9 @@ impl Observer for TerminalRenderer {
                     .unwrap_or_else(|| "plan:".into());
                 for step in steps {
                     let mark = match step.status {
-                        StepStatus::Completed => "[x]",
-                        StepStatus::InProgress => "[~]",
-                        StepStatus::Pending | StepStatus::Unknown => "[ ]",
+                        StepStatus::Completed => "✔",
+                        StepStatus::InProgress => "▶",
+                        StepStatus::Pending | StepStatus::Unknown => "□",
                     };
                     text.push_str(&format!("\n  {mark} {}", step.step));
                 }

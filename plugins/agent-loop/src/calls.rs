@@ -58,9 +58,13 @@ impl Call {
                 ToolResultContent::Text(output.content.clone()),
             ),
             CallInput::Json(_) => {
-                let mut parts = vec![ContentPart::InputText {
-                    text: output.content.clone(),
-                }];
+                // An image-only output (view_image) is just the images.
+                let mut parts = Vec::new();
+                if !output.content.is_empty() {
+                    parts.push(ContentPart::InputText {
+                        text: output.content.clone(),
+                    });
+                }
                 parts.extend(output.images.iter().map(|url| ContentPart::InputImage {
                     image_url: url.clone(),
                     detail: None,
