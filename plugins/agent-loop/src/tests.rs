@@ -97,7 +97,7 @@ struct Shell;
 impl Tool for Shell {
     fn spec(&self) -> ToolSpec {
         ToolSpec {
-            name: "shell".into(),
+            name: "run".into(),
             description: "run".into(),
             input_schema: json!({}),
             needs_approval: true,
@@ -149,7 +149,7 @@ fn request(model: &str) -> TurnRequest {
 
 fn call(call_id: &str, args: &str) -> StreamResult {
     let item = Item::FunctionCall(FunctionCall {
-        name: "shell".into(),
+        name: "run".into(),
         namespace: None,
         arguments: args.into(),
         call_id: call_id.into(),
@@ -186,8 +186,8 @@ fn a_plain_answer_with_reasoning_from_the_catalog() {
         serde_json::to_value(&sent.reasoning).unwrap(),
         json!({"effort": "high", "summary": "auto"})
     );
-    assert!(sent.instructions.unwrap().contains("/work"));
-    assert_eq!(sent.tools[0].name, "shell");
+    assert!(sent.instructions.unwrap().starts_with("You are talaria"));
+    assert_eq!(sent.tools[0].name, "run");
 
     let t = Scripted::default();
     harness(&t).turn(&request("plain")).unwrap();
