@@ -9,6 +9,7 @@
 
 mod interrupt;
 mod json;
+mod markdown;
 mod record;
 mod render;
 mod repl;
