@@ -59,12 +59,21 @@ pub enum Capability {
 pub struct Provides {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub providers: Vec<String>,
+    /// Kinds of configured provider instance the plugin serves: a `[providers.NAME]`
+    /// table with `kind = "<one of these>"` makes `NAME` a provider id routed to this
+    /// plugin, which reads the table from the `providers` section (`config =
+    /// ["providers"]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub provider_kinds: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub transports: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub runtimes: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tools: Vec<String>,
+    /// Top-level `talaria` commands the plugin serves (`command.run`), any kind may.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commands: Vec<String>,
 }
 
 /// A parsed, validated `plugin.toml`.
@@ -183,10 +192,22 @@ impl Manifest {
             .chain(std::iter::once(self.id.as_str()))
     }
 
+    /// Whether this is a provider plugin serving configured instances of `kind`
+    /// (`[provides] provider_kinds`).
+    pub fn serves_provider_kind(&self, kind: &str) -> bool {
+        self.has_kind(PluginKind::Provider)
+            && self.provides.provider_kinds.iter().any(|k| k == kind)
+    }
+
     /// Whether this is a transport plugin for `wire_api` (`[provides] transports`).
     pub fn provides_transport(&self, wire_api: &str) -> bool {
         self.has_kind(PluginKind::Transport)
             && self.provides.transports.iter().any(|t| t == wire_api)
+    }
+
+    /// Whether the plugin serves the top-level command `name` (`[provides] commands`).
+    pub fn provides_command(&self, name: &str) -> bool {
+        self.provides.commands.iter().any(|c| c == name)
     }
 
     /// The runtime ids a runtime plugin serves: `provides.runtimes`, or its own id.

@@ -2,7 +2,7 @@
 //! (loaded lazily, once, on first use), and routing by what is asked for: a provider by
 //! provider id, a transport by wire API, a runtime by runtime id, a tool by name.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 
 use talaria_plugin_api::abi::{CancelFlag, EventSinkArc, PluginBox, PluginError};
@@ -48,6 +48,8 @@ pub struct Registry {
     disabled_plugins: BTreeSet<String>,
     disabled_runtimes: BTreeSet<String>,
     default_runtime: String,
+    /// `[providers.NAME] kind`: the provider ids the profile configures, by kind.
+    instances: BTreeMap<String, String>,
     context: ServicesContext,
     /// One slot per plugin id: its init runs once even when several threads ask at once,
     /// and a failed load is remembered, reported once and not retried.
@@ -67,6 +69,11 @@ impl Registry {
             disabled_plugins: config.plugins.disabled.iter().cloned().collect(),
             disabled_runtimes: config.runtimes.disabled.iter().cloned().collect(),
             default_runtime: config.model.runtime.clone(),
+            instances: config
+                .providers
+                .iter()
+                .map(|(name, instance)| (name.clone(), instance.kind.clone()))
+                .collect(),
             context,
             loaded: Mutex::new(HashMap::new()),
             provider_infos: Mutex::new(HashMap::new()),
@@ -156,13 +163,11 @@ impl Registry {
         })
     }
 
-    /// The plugin of `kind` that serves `id` (a provider id, a wire API, a runtime id),
-    /// as `serves` decides. Served only by disabled plugins: exit 2 naming the command
+    /// The plugin that serves `what` (a provider id, a wire API, a command), as `serves`
+    /// decides. Served only by disabled plugins: exit 2 naming the command
     /// that enables one; by nobody: exit 2 with `what`'s own hint.
     fn serving(
         &self,
-        kind: PluginKind,
-        id: &str,
         what: &str,
         serves: impl Fn(&PluginEntry) -> bool,
     ) -> Result<Arc<LoadedPlugin>> {
@@ -173,20 +178,35 @@ impl Registry {
         }
         if let Some(entry) = candidates.first() {
             return Err(Error::usage(format!(
-                "the {what} {id} comes from plugin {plugin}, which is disabled in profile {profile}; \
+                "{what} comes from plugin {plugin}, which is disabled in profile {profile}; \
                  enable it with `talaria plugins enable {plugin}`",
                 plugin = entry.id,
                 profile = self.profile_name(),
             )));
         }
-        Err(Error::usage(format!("no plugin provides the {what} {id:?}; `talaria plugins list` shows the {kind} plugins found")))
+        Err(Error::usage(format!(
+            "no plugin provides {what}; `talaria plugins list` shows the plugins found"
+        )))
     }
 
-    /// The plugin serving provider `id` (its manifest's `provides.providers`, or its own
-    /// id). An entry whose manifest is unusable is matched by its id alone, so asking for
-    /// it reports why it cannot load (exit 4) instead of claiming nobody provides it.
+    /// The plugin serving provider `id`: for an instance the profile configures
+    /// (`[providers.NAME]`), the plugin whose manifest serves its `kind`
+    /// (`provides.provider_kinds`); otherwise the one naming `id` in
+    /// `provides.providers`, or with `id` as its own id. An entry whose manifest is
+    /// unusable is matched by its id alone, so asking for it reports why it cannot load
+    /// (exit 4) instead of claiming nobody provides it.
     pub fn provider_plugin(&self, id: &str) -> Result<Arc<LoadedPlugin>> {
-        self.serving(PluginKind::Provider, id, "model provider", |e| {
+        if let Some(kind) = self.instances.get(id) {
+            return self.serving(
+                &format!("the provider kind {kind:?} of [providers.{id}]"),
+                |e| {
+                    e.manifest
+                        .as_ref()
+                        .is_some_and(|m| m.serves_provider_kind(kind))
+                },
+            );
+        }
+        self.serving(&format!("the model provider {id:?}"), |e| {
             match &e.manifest {
                 Some(m) => {
                     m.has_kind(PluginKind::Provider)
@@ -195,6 +215,24 @@ impl Registry {
                 None => e.id == id,
             }
         })
+    }
+
+    /// The plugin serving the top-level command `name` (`[provides] commands`). Served
+    /// by nobody: exit 4, since the command is the contract's or the user typed a plugin
+    /// command whose plugin is not installed; only by a disabled plugin: exit 2 naming the
+    /// command that enables it.
+    pub fn command_plugin(&self, name: &str) -> Result<Arc<LoadedPlugin>> {
+        let serves = |e: &PluginEntry| {
+            e.manifest
+                .as_ref()
+                .is_some_and(|m| m.provides_command(name))
+        };
+        if !self.catalog.entries.iter().any(serves) {
+            return Err(Error::missing(format!(
+                "no plugin provides the command `talaria {name}`; install or enable the plugin that does (`talaria plugins list` shows what is found)"
+            )));
+        }
+        self.serving(&format!("the command `talaria {name}`"), serves)
     }
 
     /// What the provider says about itself (`provider.info`), asked once per process.
@@ -224,7 +262,7 @@ impl Registry {
 
     /// The transport plugin for a wire API (its manifest's `provides.transports`).
     pub fn transport_for(&self, wire_api: &str) -> Result<Arc<LoadedPlugin>> {
-        self.serving(PluginKind::Transport, wire_api, "transport", |e| {
+        self.serving(&format!("the transport {wire_api:?}"), |e| {
             e.manifest
                 .as_ref()
                 .is_some_and(|m| m.provides_transport(wire_api))
