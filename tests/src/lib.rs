@@ -9,6 +9,7 @@ pub mod artifacts;
 pub mod codex;
 pub mod home;
 pub mod mock;
+pub mod peers;
 pub mod stats;
 
 pub use artifacts::{artifacts, Artifacts};

@@ -342,6 +342,40 @@ mod tests {
     }
 
     #[test]
+    fn hosted_tools_stay_out_and_freeform_ones_go_as_functions() {
+        let tool = |name: &str, form: ToolForm| ToolSpec {
+            name: name.into(),
+            form,
+            ..Default::default()
+        };
+        let req = StreamRequest {
+            model: "m".into(),
+            input: vec![Item::user_text("hi")],
+            tools: vec![
+                tool(
+                    "apply_patch",
+                    ToolForm::Freeform {
+                        syntax: "lark".into(),
+                        definition: "start: x".into(),
+                    },
+                ),
+                tool(
+                    "web_search",
+                    ToolForm::Hosted {
+                        spec: json!({"type": "web_search"}),
+                    },
+                ),
+            ],
+            ..Default::default()
+        };
+        let v = body(&req, &Endpoint::default());
+        let tools = v["tools"].as_array().unwrap();
+        assert_eq!(tools.len(), 1);
+        assert_eq!(tools[0]["type"], "function");
+        assert_eq!(tools[0]["function"]["name"], "apply_patch");
+    }
+
+    #[test]
     fn no_tools_means_no_tool_keys() {
         let req = StreamRequest {
             model: "m".into(),

@@ -129,28 +129,9 @@ pub fn run_command(
     call: &CommandCall,
     cx: &CallContext,
 ) -> Result<Ran> {
-    let landlock = shared.landlock.is_some();
-    if !landlock
-        && turn.mode != SandboxMode::DangerFullAccess
-        && !shared.warned_no_landlock.swap(true, Ordering::SeqCst)
-    {
-        cx.emit(&Event::Warning {
-            message: "this kernel offers no landlock, so commands cannot be sandboxed: every command that is not known to be safe asks first".into(),
-        });
-    }
-    let sandboxed = match policy::start(turn.policy, turn.mode, call.facts, landlock) {
-        Start::Reject(text) => return Ok(Ran::Refused(text)),
-        Start::Run { sandboxed } => sandboxed,
-        Start::Ask { sandboxed } => {
-            let summary = match (&call.justification, sandboxed) {
-                (Some(why), false) => format!("run `{}` outside the sandbox: {why}", call.display),
-                _ => format!("run `{}`", call.display),
-            };
-            if !ask(cx, call, summary)? {
-                return Ok(Ran::Refused("exec command rejected by user".into()));
-            }
-            sandboxed
-        }
+    let sandboxed = match approve(shared, turn, call, cx)? {
+        Ok(sandboxed) => sandboxed,
+        Err(refused) => return Ok(Ran::Refused(refused)),
     };
     let output = execute(turn, call, sandboxed, cx)?;
     if !(sandboxed && sandbox::looks_denied(output.exit_code, &output.output)) {
@@ -173,6 +154,44 @@ pub fn run_command(
         );
     }
     Ok(Ran::Done(output))
+}
+
+/// Whether a command may start, and sandboxed or not: asks when the policy says so.
+/// `Ok(Err(text))` is a refusal the model reads.
+pub fn approve(
+    shared: &Shared,
+    turn: &Turn,
+    call: &CommandCall,
+    cx: &CallContext,
+) -> Result<std::result::Result<bool, String>> {
+    let landlock = shared.landlock.is_some();
+    if !landlock
+        && turn.mode != SandboxMode::DangerFullAccess
+        && !shared.warned_no_landlock.swap(true, Ordering::SeqCst)
+    {
+        cx.emit(&Event::Warning {
+            message: "this kernel offers no landlock, so commands cannot be sandboxed: every command that is not known to be safe asks first".into(),
+        });
+    }
+    Ok(
+        match policy::start(turn.policy, turn.mode, call.facts, landlock) {
+            Start::Reject(text) => Err(text),
+            Start::Run { sandboxed } => Ok(sandboxed),
+            Start::Ask { sandboxed } => {
+                let summary = match (&call.justification, sandboxed) {
+                    (Some(why), false) => {
+                        format!("run `{}` outside the sandbox: {why}", call.display)
+                    }
+                    _ => format!("run `{}`", call.display),
+                };
+                if ask(cx, call, summary)? {
+                    Ok(sandboxed)
+                } else {
+                    Err("exec command rejected by user".into())
+                }
+            }
+        },
+    )
 }
 
 fn execute(

@@ -13,10 +13,10 @@ use serde_json::{json, Map, Value};
 use talaria_sdk::{parse_args, CallContext, Result, Tool, ToolOutput, ToolSpec};
 
 use crate::exec::{self, ExecRequest, Running};
-use crate::policy::{self, CommandFacts, Start};
+use crate::policy::{self, CommandFacts};
 use crate::shell::{escalation_properties, user_shell, Escalation};
 use crate::truncate::{self, Policy};
-use crate::turn::{ask, CommandCall, Shared, Turn};
+use crate::turn::{approve, CommandCall, Shared, Turn};
 
 const EXEC_YIELD_MS: u64 = 10_000;
 const WRITE_YIELD_MS: u64 = 250;
@@ -153,16 +153,9 @@ impl Tool for ExecCommand {
             },
             justification: args.escalation.justification.clone(),
         };
-        let landlock = self.0.landlock.is_some();
-        let sandboxed = match policy::start(turn.policy, turn.mode, call.facts, landlock) {
-            Start::Reject(text) => return Ok(ToolOutput::error(text)),
-            Start::Run { sandboxed } => sandboxed,
-            Start::Ask { sandboxed } => {
-                if !ask(cx, &call, format!("run `{}`", call.display))? {
-                    return Ok(ToolOutput::error("exec command rejected by user"));
-                }
-                sandboxed
-            }
+        let sandboxed = match approve(&self.0, &turn, &call, cx)? {
+            Ok(sandboxed) => sandboxed,
+            Err(refused) => return Ok(ToolOutput::error(refused)),
         };
         let req = ExecRequest {
             argv: call.argv.clone(),

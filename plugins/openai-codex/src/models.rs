@@ -474,6 +474,26 @@ mod tests {
     }
 
     #[test]
+    fn the_models_own_prompt_comes_from_the_catalog() {
+        assert_eq!(instructions_of(&json!({"slug": "m"})), None);
+        assert_eq!(
+            instructions_of(&json!({"base_instructions": "You are Codex."})).as_deref(),
+            Some("You are Codex.")
+        );
+        let templated = json!({
+            "base_instructions": "ignored",
+            "model_messages": {
+                "instructions_template": "Be {{ personality }}. Work well.",
+                "instructions_variables": {"personality_default": "pragmatic"}
+            }
+        });
+        assert_eq!(
+            instructions_of(&templated).as_deref(),
+            Some("Be pragmatic. Work well.")
+        );
+    }
+
+    #[test]
     fn parses_filters_and_sorts() {
         let body = json!({"models": [
             {"slug": "c", "priority": 3, "display_name": "C", "context_window": 1000, "description": "cc"},
