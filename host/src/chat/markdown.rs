@@ -169,11 +169,7 @@ impl Renderer {
                 };
                 self.out.push_str(&style);
             }
-            Tag::Paragraph => {
-                if self.lists.is_empty() {
-                    self.block_gap();
-                }
-            }
+            Tag::Paragraph if self.lists.is_empty() => self.block_gap(),
             Tag::BlockQuote(_) => {
                 self.block_gap();
                 self.quote_depth += 1;
@@ -241,11 +237,7 @@ impl Renderer {
                     self.newline();
                 }
             }
-            TagEnd::Item => {
-                if !self.at_line_start {
-                    self.newline();
-                }
-            }
+            TagEnd::Item if !self.at_line_start => self.newline(),
             TagEnd::Emphasis | TagEnd::Strong | TagEnd::Strikethrough => self.out.push_str(RESET),
             TagEnd::Link => {
                 self.out.push_str(RESET);
