@@ -277,10 +277,24 @@ fn answer_using(id: &str, text: &str, input: u64) -> Vec<Value> {
     events
 }
 
-fn input_texts(request: &Recorded) -> Vec<String> {
+/// The conversation a turn's request carries: its input items without the opening
+/// context the native runtime puts before every request (the environment, AGENTS.md).
+fn conversation(request: &Recorded) -> Vec<Value> {
     request.json()["input"]
         .as_array()
         .unwrap()
+        .iter()
+        .filter(|i| {
+            let text = i["content"][0]["text"].as_str().unwrap_or_default();
+            !(text.starts_with("<environment_context>")
+                || text.starts_with("# AGENTS.md instructions"))
+        })
+        .cloned()
+        .collect()
+}
+
+fn input_texts(request: &Recorded) -> Vec<String> {
+    conversation(request)
         .iter()
         .map(|i| {
             i["content"][0]["text"]
@@ -575,7 +589,7 @@ fn an_image_goes_to_the_main_model_when_it_takes_images() {
         "{screen}"
     );
     let turn = &mock.requests_to(RESPONSES)[0];
-    let content = turn.json()["input"][0]["content"].clone();
+    let content = conversation(turn)[0]["content"].clone();
     assert_eq!(content[0]["text"], "what is this");
     assert_eq!(content[1]["type"], "input_image");
     assert!(content[1]["image_url"]
@@ -614,7 +628,7 @@ fn an_image_for_a_text_only_model_is_described_through_vision() {
         .into_iter()
         .find(|r| r.json().get("tools").is_some())
         .unwrap();
-    let text = turn.json()["input"][0]["content"][0]["text"]
+    let text = conversation(&turn)[0]["content"][0]["text"]
         .as_str()
         .unwrap()
         .to_owned();

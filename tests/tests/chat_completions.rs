@@ -113,12 +113,15 @@ fn a_native_turn_with_a_tool_call_goes_through_chat_completions() {
     let first = sent[0].json();
     let system = first["messages"][0].clone();
     assert_eq!(system["role"], "system");
+    // The session opens with the environment: the working directory among it.
+    let env = first["messages"][1].clone();
+    assert_eq!(env["role"], "user");
     assert!(
-        system["content"]
+        env["content"]
             .as_str()
             .unwrap()
-            .contains(work.to_str().unwrap()),
-        "{system}"
+            .contains(&format!("<cwd>{}</cwd>", work.display())),
+        "{env}"
     );
     let tool_names: Vec<&str> = first["tools"]
         .as_array()
@@ -129,7 +132,7 @@ fn a_native_turn_with_a_tool_call_goes_through_chat_completions() {
     assert!(tool_names.contains(&"list_dir"), "{tool_names:?}");
     assert_eq!(
         first,
-        json!({"model": CHAT_MODEL, "messages": [system, {"role": "user", "content": "What is here?"}],
+        json!({"model": CHAT_MODEL, "messages": [system, env, {"role": "user", "content": "What is here?"}],
             "tools": first["tools"], "tool_choice": "auto", "stream": true,
             "stream_options": {"include_usage": true}})
     );
@@ -139,6 +142,7 @@ fn a_native_turn_with_a_tool_call_goes_through_chat_completions() {
         second["messages"],
         json!([
             system,
+            env,
             {"role": "user", "content": "What is here?"},
             {"role": "assistant", "content": null, "tool_calls": [
                 {"id": "call_1", "type": "function", "function": {"name": "list_dir", "arguments": "{\"path\": \".\"}"}}
@@ -155,7 +159,7 @@ fn a_native_turn_with_a_tool_call_goes_through_chat_completions() {
     let third = mock.turn_requests_to(COMPLETIONS);
     let history = messages(&third[0]);
     assert_eq!(
-        history[1..].to_vec(),
+        history[2..].to_vec(), // after the system prompt and the environment
         vec![
             json!({"role": "user", "content": "What is here?"}),
             json!({"role": "assistant", "content": null, "tool_calls": [

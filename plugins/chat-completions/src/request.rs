@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use talaria_sdk::items::{ContentPart, Item, Message, Role, ToolResultContent};
 use talaria_sdk::provider::Endpoint;
 use talaria_sdk::transport::StreamRequest;
-use talaria_sdk::ToolSpec;
+use talaria_sdk::{ToolForm, ToolSpec};
 
 use crate::wire::{
     ChatContent, ChatMessage, ChatPart, ChatRequest, ChatTool, FunctionCall, FunctionSpec,
@@ -34,7 +34,14 @@ pub fn build_request(req: &StreamRequest, endpoint: &Endpoint) -> ChatRequest {
         ));
     }
     messages.extend(messages_of(&req.input));
-    let tools: Vec<ChatTool> = req.tools.iter().map(tool).collect();
+    // Chat Completions has function tools only: a freeform tool goes in its function
+    // form, a tool the Responses backend hosts (web search) cannot go at all.
+    let tools: Vec<ChatTool> = req
+        .tools
+        .iter()
+        .filter(|t| !matches!(t.form, ToolForm::Hosted { .. }))
+        .map(tool)
+        .collect();
     let extra: Map<String, Value> = endpoint
         .body
         .iter()
@@ -246,6 +253,7 @@ mod tests {
                 description: "Lists".into(),
                 input_schema: json!({"type": "object"}),
                 needs_approval: false,
+                ..Default::default()
             }],
             reasoning: Some(ReasoningRequest {
                 effort: "low".into(),
@@ -331,6 +339,40 @@ mod tests {
                 ]}
             ])
         );
+    }
+
+    #[test]
+    fn hosted_tools_stay_out_and_freeform_ones_go_as_functions() {
+        let tool = |name: &str, form: ToolForm| ToolSpec {
+            name: name.into(),
+            form,
+            ..Default::default()
+        };
+        let req = StreamRequest {
+            model: "m".into(),
+            input: vec![Item::user_text("hi")],
+            tools: vec![
+                tool(
+                    "apply_patch",
+                    ToolForm::Freeform {
+                        syntax: "lark".into(),
+                        definition: "start: x".into(),
+                    },
+                ),
+                tool(
+                    "web_search",
+                    ToolForm::Hosted {
+                        spec: json!({"type": "web_search"}),
+                    },
+                ),
+            ],
+            ..Default::default()
+        };
+        let v = body(&req, &Endpoint::default());
+        let tools = v["tools"].as_array().unwrap();
+        assert_eq!(tools.len(), 1);
+        assert_eq!(tools[0]["type"], "function");
+        assert_eq!(tools[0]["function"]["name"], "apply_patch");
     }
 
     #[test]

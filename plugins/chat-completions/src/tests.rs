@@ -201,6 +201,7 @@ fn a_tool_call_streamed_in_pieces_becomes_one_function_call() {
         description: "Reads a file".into(),
         input_schema: json!({"type": "object", "properties": {"path": {"type": "string"}}}),
         needs_approval: false,
+        ..Default::default()
     }];
     let (result, events) = stream(&s, &req).unwrap();
     assert_eq!(text_of(&events), "");
