@@ -681,3 +681,30 @@ fn without_the_router_chat_goes_on_with_the_prompts_title() {
         aux.stderr
     );
 }
+
+#[test]
+fn the_codex_catalogs_auto_compact_limit_sets_the_threshold() {
+    let mock = MockServer::start();
+    let (home, _) = signed_in(&mock);
+    mock.set_models(vec![json!({
+        "slug": "gpt-5.3-codex", "display_name": "c", "visibility": "list", "priority": 0,
+        "context_window": 272_000, "auto_compact_token_limit": 5_000,
+    })]);
+    config(&home, "");
+    mock.push_script_when(TITLE_REQUEST, text_events("rt", &["Limits"]));
+    mock.push_events(answer_using("r1", "first answer", 4_989));
+    home.run(&["chat", "-q", "first"]).ok();
+    home.run(&["chat", "-c", "-q", "second"]).ok();
+    assert!(requests_saying(&mock, RESPONSES, COMPRESSION_REQUEST).is_empty());
+    // The default answer reports 12 + 1 tokens; this one reaches the catalog's limit.
+    mock.push_events(answer_using("r3", "third answer", 4_990));
+    home.run(&["chat", "-c", "-q", "third"]).ok();
+    mock.push_script_when(COMPRESSION_REQUEST, text_events("rs", &["CATALOG SUMMARY"]));
+    home.run(&["chat", "-c", "-q", "fourth"]).ok();
+    assert_eq!(
+        requests_saying(&mock, RESPONSES, COMPRESSION_REQUEST).len(),
+        1
+    );
+    let last = mock.requests_to(RESPONSES).pop().unwrap();
+    assert!(input_texts(&last)[0].contains("CATALOG SUMMARY"));
+}
