@@ -17,9 +17,11 @@ use std::sync::OnceLock;
 pub const FIRST_PARTY_PLUGINS: &[&str] = &[
     "talaria-agent-loop",
     "talaria-aux-router",
+    "talaria-chat-completions",
     "talaria-example-tools",
     "talaria-openai-api",
     "talaria-openai-codex",
+    "talaria-openai-compatible",
     "talaria-responses",
 ];
 

@@ -54,6 +54,7 @@ pub(crate) struct State {
     pub scripts: VecDeque<ResponseScript>,
     /// Scripts for the first request whose body contains the text, ahead of `scripts`.
     pub scripts_when: Vec<(String, ResponseScript)>,
+    pub chat_scripts: VecDeque<super::ChatScript>,
     pub ws_mode: WsMode,
     /// Every `POST …/responses` gets a Cloudflare challenge (the websocket is unaffected).
     pub challenge_sse: bool,
@@ -84,6 +85,7 @@ impl State {
             models: default_models(),
             scripts: VecDeque::new(),
             scripts_when: Vec::new(),
+            chat_scripts: VecDeque::new(),
             ws_mode: WsMode::Accept,
             challenge_sse: false,
             api_key: None,
