@@ -42,6 +42,19 @@ fn run_in(home: &TestHome, cwd: &std::path::Path, args: &[&str]) -> Run {
     Run::from_output(home.command(args).current_dir(cwd).output().unwrap())
 }
 
+/// Not the session title the aux router asks for after a session's first turn.
+fn is_turn(request: &talaria_tests::mock::Recorded) -> bool {
+    !request.text().contains(talaria_tests::mock::TITLE_REQUEST)
+}
+
+/// The turns' requests to the Chat Completions endpoint.
+fn turns_to(mock: &MockServer) -> Vec<talaria_tests::mock::Recorded> {
+    mock.requests_to(COMPLETIONS)
+        .into_iter()
+        .filter(is_turn)
+        .collect()
+}
+
 fn messages(request: &talaria_tests::mock::Recorded) -> Vec<Value> {
     request.json()["messages"].as_array().unwrap().clone()
 }
@@ -95,7 +108,7 @@ fn a_native_turn_with_a_tool_call_goes_through_chat_completions() {
     // What the server got: exactly two POSTs (the models are listed in the config, so no
     // model list is fetched), each with the key, the second carrying the call and its
     // output as the Chat Completions API wants them.
-    let sent = mock.requests();
+    let sent: Vec<_> = mock.requests().into_iter().filter(is_turn).collect();
     assert_eq!(
         sent.iter()
             .map(|r| format!("{} {}", r.method, r.path))
@@ -151,7 +164,7 @@ fn a_native_turn_with_a_tool_call_goes_through_chat_completions() {
     mock.push_chat_chunks(chat_text_chunks(&["You're welcome."], (200, 4)));
     let run = run_in(&home, &work, &["chat", "-c", "-q", "Thanks"]).ok();
     assert_eq!(run.stdout, "You're welcome.\n");
-    let third = mock.requests_to(COMPLETIONS);
+    let third = turns_to(&mock);
     let history = messages(&third[0]);
     assert_eq!(
         history[1..].to_vec(),
@@ -180,7 +193,7 @@ fn a_plain_answer_streams_to_stdout_and_retries_a_server_error() {
     let run = home.run(&["chat", "-q", "hi"]).ok();
     assert_eq!(run.stdout, "Hello\n");
     assert!(run.stderr.contains("Reconnecting… 1/"), "{}", run.stderr);
-    assert_eq!(mock.requests_to(COMPLETIONS).len(), 2);
+    assert_eq!(turns_to(&mock).len(), 2);
 }
 
 #[test]
@@ -233,7 +246,7 @@ fn openrouter_is_a_built_in_provider_with_its_key_and_attribution() {
         ])
         .ok();
     assert_eq!(run.stdout, "Routed.\n");
-    let sent = mock.requests_to(COMPLETIONS);
+    let sent = turns_to(&mock);
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].header("authorization"), Some("Bearer sk-or-test"));
     assert_eq!(sent[0].header("x-title"), Some("talaria"));
@@ -280,7 +293,7 @@ fn the_readmes_one_change_switches_the_main_provider_to_a_local_server() {
         json!({"input_tokens": 17, "output_tokens": 3, "cached_input_tokens": 0,
             "reasoning_output_tokens": 0, "total_tokens": 20})
     );
-    let sent = mock.requests_to(COMPLETIONS);
+    let sent = turns_to(&mock);
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].json()["model"], "qwen2.5-coder");
     assert_eq!(
@@ -327,7 +340,7 @@ fn both_plugins_install_like_a_third_partys_and_the_installed_copies_serve_the_t
     mock.push_chat_chunks(chat_text_chunks(&["Installed."], (3, 1)));
     let run = home.run(&["chat", "-q", "hi"]).ok();
     assert_eq!(run.stdout, "Installed.\n");
-    assert_eq!(mock.requests_to(COMPLETIONS).len(), 1);
+    assert_eq!(turns_to(&mock).len(), 1);
 }
 
 /// The lines of `text`, trimmed, without blank ones.
@@ -400,8 +413,8 @@ fn openrouter_serves_as_the_fallback_model_when_the_local_server_fails() {
         .unwrap();
     assert_eq!(done["text"], "From the fallback.");
     assert_eq!(done["usage"]["total_tokens"], 9);
-    assert_eq!(local.requests_to(COMPLETIONS).len(), 1);
-    let sent = openrouter.requests_to(COMPLETIONS);
+    assert_eq!(turns_to(&local).len(), 1);
+    let sent = turns_to(&openrouter);
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].json()["model"], "deepseek/deepseek-chat");
     assert_eq!(sent[0].header("x-title"), Some("talaria"));
