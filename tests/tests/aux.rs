@@ -708,3 +708,33 @@ fn the_codex_catalogs_auto_compact_limit_sets_the_threshold() {
     let last = mock.requests_to(RESPONSES).pop().unwrap();
     assert!(input_texts(&last)[0].contains("CATALOG SUMMARY"));
 }
+
+#[test]
+fn on_chat_completions_extra_body_reasoning_stays_the_servers_own_field() {
+    let mock = MockServer::start();
+    let mut home = TestHome::new();
+    mock.set_api_key("sk-local");
+    home.set_env("LOCAL_API_KEY", "sk-local");
+    config(
+        &home,
+        &format!(
+            "[model]\nprovider = \"local\"\ndefault = \"{model}\"\n\n\
+             [providers.local]\nkind = \"openai-compatible\"\nbase_url = \"{}\"\n\
+             api_key_env = \"LOCAL_API_KEY\"\ntransport = \"chat-completions\"\nmodels = [\"{model}\"]\n\n\
+             [auxiliary.title_generation]\nextra_body = {{ reasoning = {{ effort = \"low\" }} }}\n",
+            mock.openai_base_url(),
+            model = talaria_tests::mock::CHAT_MODEL,
+        ),
+    );
+    home.run(&["chat", "-q", "hi"]).ok();
+    let sent = requests_saying(&mock, "/v1/chat/completions", TITLE_REQUEST);
+    assert_eq!(
+        sent.len(),
+        1,
+        "the title goes to the main provider under auto"
+    );
+    let body = sent[0].json();
+    assert_eq!(body["reasoning"], json!({"effort": "low"}));
+    assert!(body.get("reasoning_effort").is_none(), "{body}");
+    assert!(body.get("tools").is_none(), "{body}");
+}
