@@ -446,6 +446,16 @@ fn a_goal_loop_ends_when_the_judge_says_met_and_survives_continue() {
         .collect();
     assert_eq!(verdicts, ["continue", "met"]);
 
+    let id = home.run(&["sessions", "list", "--json"]).ok().json()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let shown = home.run(&["sessions", "show", &id]).ok().stdout;
+    assert!(
+        shown.contains("goal: make the mock greet (met, 2 turns used)"),
+        "{shown}"
+    );
+
     // `-c` finds the goal and its verdicts.
     let (_, screen) = home.type_into_repl_with(&["-c"], &["/goal"], Duration::from_millis(900));
     assert!(
