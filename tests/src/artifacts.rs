@@ -16,9 +16,10 @@ use std::sync::OnceLock;
 /// every benchmark builds them all (a chat needs a provider and the transport).
 pub const FIRST_PARTY_PLUGINS: &[&str] = &[
     "talaria-agent-loop",
-    "talaria-aux-router",
     "talaria-chat-completions",
+    "talaria-aux-router",
     "talaria-example-tools",
+    "talaria-mcp-bridge",
     "talaria-openai-api",
     "talaria-openai-codex",
     "talaria-openai-compatible",

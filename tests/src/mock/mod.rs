@@ -225,6 +225,15 @@ impl MockServer {
     }
 
     /// The requests whose path (without query) is `path`.
+    /// The requests to `path` that belong to turns: [`MockServer::requests_to`] without
+    /// the session-title request the aux router sends after a first turn.
+    pub fn turn_requests_to(&self, path: &str) -> Vec<Recorded> {
+        self.requests_to(path)
+            .into_iter()
+            .filter(|r| !r.is_title_request())
+            .collect()
+    }
+
     pub fn requests_to(&self, path: &str) -> Vec<Recorded> {
         self.shared
             .lock()
@@ -266,16 +275,6 @@ impl MockServer {
         self.shared.lock().scripts.push_back(script.into());
     }
 
-    /// Queues what the next `/responses` request whose body contains `needle` gets, ahead
-    /// of the scripts queued by [`MockServer::push_script`]: a test with side requests
-    /// (a title, a summary) scripts each by what it asks.
-    pub fn push_script_when(&self, needle: &str, script: impl Into<ResponseScript>) {
-        self.shared
-            .lock()
-            .scripts_when
-            .push((needle.to_owned(), script.into()));
-    }
-
     /// Queues what the next `POST /v1/chat/completions` gets.
     pub fn push_chat(&self, script: impl Into<ChatScript>) {
         self.shared.lock().chat_scripts.push_back(script.into());
@@ -284,6 +283,16 @@ impl MockServer {
     /// `push_chat(ChunkScript::new(chunks))`.
     pub fn push_chat_chunks(&self, chunks: Vec<Value>) {
         self.push_chat(ChunkScript::new(chunks));
+    }
+
+    /// Queues what the next `/responses` request whose body contains `needle` gets, ahead
+    /// of the scripts queued by [`MockServer::push_script`]: a test with side requests
+    /// (a title, a summary) scripts each by what it asks.
+    pub fn push_script_when(&self, needle: &str, script: impl Into<ResponseScript>) {
+        self.shared
+            .lock()
+            .scripts_when
+            .push((needle.to_owned(), script.into()));
     }
 
     /// `push_script(ResponseScript::events(events))`.

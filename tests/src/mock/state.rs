@@ -52,9 +52,9 @@ pub(crate) struct State {
     pub rotate_refresh: bool,
     pub models: Vec<Value>,
     pub scripts: VecDeque<ResponseScript>,
+    pub chat_scripts: VecDeque<super::ChatScript>,
     /// Scripts for the first request whose body contains the text, ahead of `scripts`.
     pub scripts_when: Vec<(String, ResponseScript)>,
-    pub chat_scripts: VecDeque<super::ChatScript>,
     pub ws_mode: WsMode,
     /// Every `POST …/responses` gets a Cloudflare challenge (the websocket is unaffected).
     pub challenge_sse: bool,
@@ -84,8 +84,8 @@ impl State {
             rotate_refresh: true,
             models: default_models(),
             scripts: VecDeque::new(),
-            scripts_when: Vec::new(),
             chat_scripts: VecDeque::new(),
+            scripts_when: Vec::new(),
             ws_mode: WsMode::Accept,
             challenge_sse: false,
             api_key: None,
