@@ -748,3 +748,21 @@ fn on_chat_completions_extra_body_reasoning_stays_the_servers_own_field() {
     assert!(body.get("reasoning_effort").is_none(), "{body}");
     assert!(body.get("tools").is_none(), "{body}");
 }
+
+#[test]
+fn the_repl_lists_the_routes_with_slash_aux() {
+    let mock = MockServer::start();
+    let (home, _) = signed_in(&mock);
+    config(&home, "[auxiliary.vision]\nprovider = \"main\"\n");
+    let (run, screen) = home.type_into_repl(&["/aux list"], Duration::from_millis(900));
+    assert_eq!(run.code, 0, "{screen}");
+    assert!(screen.contains("TASK"), "{screen}");
+    assert!(
+        screen.contains("[auxiliary.vision] provider = \"main\""),
+        "{screen}"
+    );
+    assert!(
+        mock.requests_to(RESPONSES).is_empty(),
+        "listing asks no model"
+    );
+}
