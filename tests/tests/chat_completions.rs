@@ -406,3 +406,79 @@ fn openrouter_serves_as_the_fallback_model_when_the_local_server_fails() {
     assert_eq!(sent[0].json()["model"], "deepseek/deepseek-chat");
     assert_eq!(sent[0].header("x-title"), Some("talaria"));
 }
+
+#[test]
+fn models_doctor_auth_and_login_speak_for_a_configured_instance() {
+    let mock = MockServer::start();
+    let home = local_home(&mock);
+    let models = home.run(&["models", "--json"]).ok().json();
+    assert_eq!(
+        (
+            models["provider"].as_str(),
+            models["source"].as_str(),
+            models["default_model"].as_str()
+        ),
+        (Some("local"), Some("builtin"), Some(CHAT_MODEL))
+    );
+    assert_eq!(models["note"], "listed in [providers.local]");
+    assert!(mock.requests().is_empty(), "listed models ask nobody");
+
+    let doctor = home.run(&["doctor", "--json"]).ok().json();
+    let backend = doctor["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "backend")
+        .unwrap()
+        .clone();
+    assert_eq!(backend["status"], "ok", "{backend}");
+    assert_eq!(backend["url"], format!("{}/models", mock.openai_base_url()));
+    let probe = mock.requests_to("/v1/models");
+    assert_eq!(probe.len(), 1);
+    assert_eq!(
+        probe[0].header("authorization"),
+        Some(format!("Bearer {KEY}").as_str())
+    );
+
+    let auth = home.run(&["auth", "list"]).ok();
+    assert!(
+        auth.stdout.contains("LOCAL_API_KEY") && auth.stdout.contains("env"),
+        "{}",
+        auth.stdout
+    );
+    assert!(!auth.stdout.contains(KEY));
+    let login = home.run(&["login"]).expect_code(2);
+    assert!(
+        login.stderr.contains("export LOCAL_API_KEY="),
+        "{}",
+        login.stderr
+    );
+}
+
+#[test]
+fn an_instance_may_speak_the_responses_api_instead() {
+    let mock = MockServer::start();
+    let home = local_home(&mock);
+    let config = std::fs::read_to_string(home.path("config.toml")).unwrap();
+    std::fs::write(
+        home.path("config.toml"),
+        config.replace(
+            "transport = \"chat-completions\"",
+            "transport = \"responses\"",
+        ) + "\n[plugin_config.responses]\nwebsocket = false\n",
+    )
+    .unwrap();
+    let run = home.run(&["chat", "-q", "hi"]).ok();
+    assert_eq!(run.stdout, "Hello from the mock.\n");
+    let sent = mock.requests();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(
+        (sent[0].method.as_str(), sent[0].path.as_str()),
+        ("POST", "/v1/responses")
+    );
+    assert_eq!(
+        sent[0].header("authorization"),
+        Some(format!("Bearer {KEY}").as_str())
+    );
+    assert_eq!(sent[0].json()["model"], CHAT_MODEL);
+}

@@ -80,11 +80,16 @@ impl OpenAiCompatible {
 }
 
 fn no_key(instance: &Instance, var: &str) -> Error {
+    let table = if instance.origin.starts_with('[') {
+        format!(" ({} names it as `api_key_env`)", instance.origin)
+    } else {
+        String::new()
+    };
     Error::new(
         ErrorKind::Auth,
         format!(
-            "provider {} needs an API key: export {var}=... ({} names it as `api_key_env`)",
-            instance.name, instance.origin
+            "provider {} needs an API key: export {var}=...{table}",
+            instance.name
         ),
     )
 }
