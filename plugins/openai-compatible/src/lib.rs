@@ -125,6 +125,7 @@ impl Provider for OpenAiCompatible {
             base_url: instance.base_url.clone(),
             headers,
             credential: Some(ENV_CREDENTIAL.into()),
+            probe_path: instance.probe_path.clone(),
             ..Default::default()
         })
     }

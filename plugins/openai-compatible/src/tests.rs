@@ -119,6 +119,11 @@ fn openrouter_is_built_in_with_its_attribution_headers() {
     assert_eq!(endpoint.headers["authorization"], "Bearer sk-or-1");
     assert_eq!(endpoint.headers["X-Title"], "talaria");
     assert!(endpoint.headers.contains_key("HTTP-Referer"));
+    assert_eq!(
+        endpoint.probe_path(),
+        "key",
+        "doctor checks the key, not the public list"
+    );
     let (accounts, _) = h
         .call_method::<ProviderAccounts>(&call("openrouter", Empty {}))
         .unwrap();
