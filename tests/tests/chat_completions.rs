@@ -482,3 +482,20 @@ fn an_instance_may_speak_the_responses_api_instead() {
     );
     assert_eq!(sent[0].json()["model"], CHAT_MODEL);
 }
+
+#[test]
+fn an_instance_whose_plugin_is_disabled_names_the_command_that_enables_it() {
+    let mock = MockServer::start();
+    let home = local_home(&mock);
+    home.run(&["plugins", "disable", "openai-compatible"]).ok();
+    let run = home.run(&["chat", "-q", "hi"]).expect_code(2);
+    assert!(
+        run.stderr.contains("[providers.local]")
+            && run
+                .stderr
+                .contains("talaria plugins enable openai-compatible"),
+        "{}",
+        run.stderr
+    );
+    assert!(mock.requests().is_empty());
+}
