@@ -181,7 +181,7 @@ impl Assembler {
             self.calls.insert(
                 index,
                 PartialCall {
-                    id: Some(call.id.clone()),
+                    id: Some(call.id.clone()).filter(|id| !id.is_empty()),
                     name: call.function.name.clone(),
                     arguments: call.function.arguments.clone(),
                 },
@@ -417,6 +417,25 @@ mod tests {
                 ("call_2".into(), "h".into(), "{\"a\":1}".into()),
             ]
         );
+    }
+
+    #[test]
+    fn nulls_where_lists_go_mean_none() {
+        let mut a = Assembler::new();
+        let shown = feed(
+            &mut a,
+            &[
+                json!({"choices": [{"index": 0, "delta": {"role": "assistant", "content": "ok", "tool_calls": null,
+                    "reasoning_content": null}, "finish_reason": null, "logprobs": null}]}),
+                json!({"choices": null, "usage": {"prompt_tokens": 1, "completion_tokens": 1}}),
+            ],
+        );
+        assert_eq!(shown, vec![Shown::Text("ok".into())]);
+        let body: Chunk =
+            serde_json::from_value(json!({"choices": [{"index": 0, "finish_reason": "stop",
+            "message": {"role": "assistant", "content": "x", "tool_calls": null}}]}))
+            .unwrap();
+        assert_eq!(a.chunk(&body).unwrap(), vec![Shown::Text("x".into())]);
     }
 
     #[test]
