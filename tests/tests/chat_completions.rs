@@ -499,3 +499,24 @@ fn an_instance_whose_plugin_is_disabled_names_the_command_that_enables_it() {
     );
     assert!(mock.requests().is_empty());
 }
+
+#[test]
+fn a_base_url_that_is_not_a_url_is_a_config_error_with_file_line_and_key() {
+    let mock = MockServer::start();
+    let home = local_home(&mock);
+    let config = std::fs::read_to_string(home.path("config.toml")).unwrap();
+    std::fs::write(
+        home.path("config.toml"),
+        config.replace(&mock.openai_base_url(), "127.0.0.1:8080/v1"),
+    )
+    .unwrap();
+    let run = home.run(&["chat", "-q", "hi"]).expect_code(2);
+    assert!(
+        run.stderr.contains("config.toml")
+            && run.stderr.contains("key providers.local.base_url")
+            && run.stderr.contains("http://"),
+        "{}",
+        run.stderr
+    );
+    assert!(mock.requests().is_empty());
+}

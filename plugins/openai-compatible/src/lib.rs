@@ -58,6 +58,7 @@ impl OpenAiCompatible {
             .config_section("providers")
             .map_err(|e| Error::invalid(format!("[providers]: {}", e.message)))?
             .unwrap_or_default();
+        check_tables(&tables)?;
         let version = host.info().host_version;
         let version = if version.is_empty() {
             env!("CARGO_PKG_VERSION").to_owned()
@@ -77,6 +78,25 @@ impl OpenAiCompatible {
             ))
         })
     }
+}
+
+/// What only this plugin can say about a table of its kind: the base URL is one a
+/// request can go to. The host turns the error into the file, line and key (exit 2).
+fn check_tables(tables: &BTreeMap<String, Table>) -> Result<()> {
+    for (name, table) in tables.iter().filter(|(_, t)| t.kind == instances::KIND) {
+        let url = table.base_url.trim();
+        if !(url.starts_with("http://") || url.starts_with("https://"))
+            || url.len() <= "https://".len()
+        {
+            return Err(Error::config(
+                &["providers", name, "base_url"],
+                format!(
+                    "[providers.{name}] base_url {url:?} is not an http:// or https:// URL; write the server's API root, e.g. \"http://127.0.0.1:8080/v1\""
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn no_key(instance: &Instance, var: &str) -> Error {
