@@ -186,8 +186,16 @@ impl Provider for OpenAiCompatible {
         cx: &CallContext,
     ) -> Result<ModelList> {
         let instance = self.instance(provider)?;
-        let endpoint = self.resolve(provider, ResolveRequest::default(), cx).ok();
-        models::list(instance, endpoint.as_ref(), cx)
+        // Without its key a server may still list its models (OpenRouter's list is
+        // public): ask without one rather than not at all.
+        let endpoint = self
+            .resolve(provider, ResolveRequest::default(), cx)
+            .unwrap_or_else(|_| Endpoint {
+                base_url: instance.base_url.clone(),
+                headers: instance.headers.iter().cloned().collect(),
+                ..Default::default()
+            });
+        models::list(instance, &endpoint, cx)
     }
 
     // Not `Error::unsupported`: the user asked to sign in, so say what to do instead.
