@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+use serde::Deserialize;
+use talaria_sdk::transport::StreamOptions;
+
 /// Time allowed until the first event of a stream.
 pub const DEFAULT_FIRST_BYTE: Duration = Duration::from_secs(120);
 /// Longest silence allowed between two events once a stream has started.
@@ -30,6 +33,49 @@ pub fn retries(request: Option<u32>, config: Option<u32>) -> Option<u32> {
     request.or(config).map(|n| n.min(RETRY_CAP))
 }
 
+/// The limits every HTTP transport reads from its `[plugin_config.<id>]`; a transport
+/// flattens them into its own config beside its own keys. Unknown keys are ignored so an
+/// older plugin reads a newer config.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct LimitsConfig {
+    pub first_byte_timeout_ms: Option<u64>,
+    pub idle_timeout_ms: Option<u64>,
+    pub max_retries: Option<u32>,
+    /// TCP + TLS (+ websocket handshake) limit.
+    pub connect_timeout_ms: Option<u64>,
+}
+
+/// What one call runs with: the request's options win over the config, which wins over
+/// the defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    pub first_byte: Duration,
+    pub idle: Duration,
+    pub connect: Duration,
+    /// Retries over HTTPS after the first attempt.
+    pub max_retries: u32,
+}
+
+impl Limits {
+    pub fn resolve(config: &LimitsConfig, options: &StreamOptions) -> Limits {
+        Limits {
+            first_byte: millis(
+                options.first_byte_timeout_ms,
+                config.first_byte_timeout_ms,
+                DEFAULT_FIRST_BYTE,
+            ),
+            idle: millis(
+                options.idle_timeout_ms,
+                config.idle_timeout_ms,
+                DEFAULT_IDLE,
+            ),
+            connect: millis(None, config.connect_timeout_ms, DEFAULT_CONNECT),
+            max_retries: retries(options.max_retries, config.max_retries)
+                .unwrap_or(DEFAULT_MAX_RETRIES),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -44,5 +90,45 @@ mod tests {
         assert_eq!(retries(None, None), None);
         assert_eq!(retries(Some(1), Some(5)), Some(1));
         assert_eq!(retries(None, Some(1000)), Some(RETRY_CAP));
+    }
+
+    #[test]
+    fn limits_come_from_the_request_then_the_config_then_the_defaults() {
+        let s = Limits::resolve(&LimitsConfig::default(), &StreamOptions::default());
+        assert_eq!(
+            (s.first_byte, s.idle, s.connect, s.max_retries),
+            (
+                Duration::from_secs(120),
+                Duration::from_secs(300),
+                Duration::from_secs(15),
+                4
+            )
+        );
+        let config = LimitsConfig {
+            first_byte_timeout_ms: Some(1000),
+            idle_timeout_ms: Some(0),
+            max_retries: Some(1000),
+            connect_timeout_ms: Some(500),
+        };
+        let s = Limits::resolve(&config, &StreamOptions::default());
+        assert_eq!(
+            (s.first_byte, s.idle, s.connect, s.max_retries),
+            (
+                Duration::from_secs(1),
+                DISABLED,
+                Duration::from_millis(500),
+                RETRY_CAP
+            )
+        );
+        let options = StreamOptions {
+            max_retries: Some(0),
+            first_byte_timeout_ms: Some(50),
+            ..Default::default()
+        };
+        let s = Limits::resolve(&config, &options);
+        assert_eq!(
+            (s.first_byte, s.max_retries),
+            (Duration::from_millis(50), 0)
+        );
     }
 }

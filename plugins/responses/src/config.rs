@@ -4,24 +4,19 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use talaria_sdk::transport::StreamOptions;
-use talaria_transport_kit::limits::{
-    millis, retries, DEFAULT_CONNECT, DEFAULT_FIRST_BYTE, DEFAULT_IDLE, DEFAULT_MAX_RETRIES,
-};
+use talaria_transport_kit::limits::{retries, Limits, LimitsConfig};
 
 /// Codex CLI: `stream_max_retries` 5 (the websocket), `request_max_retries` 4 (HTTPS).
 const DEFAULT_WEBSOCKET_RETRIES: u32 = 5;
 
-/// The plugin's config section. Unknown keys are ignored so an older plugin reads a
-/// newer config.
+/// The plugin's config section: the limits every HTTP transport shares, and whether to
+/// try the websocket. Unknown keys are ignored so an older plugin reads a newer config.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct PluginConfig {
-    pub first_byte_timeout_ms: Option<u64>,
-    pub idle_timeout_ms: Option<u64>,
-    pub max_retries: Option<u32>,
+    #[serde(flatten)]
+    pub limits: LimitsConfig,
     /// `false` keeps every request on HTTPS/SSE.
     pub websocket: Option<bool>,
-    /// TCP + TLS + websocket handshake limit.
-    pub connect_timeout_ms: Option<u64>,
 }
 
 /// What one call runs with: request options win over the config, which wins over the
@@ -40,22 +35,21 @@ pub struct Settings {
 
 impl Settings {
     pub fn resolve(config: &PluginConfig, options: &StreamOptions) -> Settings {
+        let Limits {
+            first_byte,
+            idle,
+            connect,
+            max_retries,
+        } = Limits::resolve(&config.limits, options);
         // An explicit retry count (a test asking for none, say) applies to both transports.
-        let explicit = retries(options.max_retries, config.max_retries);
+        let websocket_retries = retries(options.max_retries, config.limits.max_retries)
+            .unwrap_or(DEFAULT_WEBSOCKET_RETRIES);
         Settings {
-            first_byte: millis(
-                options.first_byte_timeout_ms,
-                config.first_byte_timeout_ms,
-                DEFAULT_FIRST_BYTE,
-            ),
-            idle: millis(
-                options.idle_timeout_ms,
-                config.idle_timeout_ms,
-                DEFAULT_IDLE,
-            ),
-            connect: millis(None, config.connect_timeout_ms, DEFAULT_CONNECT),
-            max_retries: explicit.unwrap_or(DEFAULT_MAX_RETRIES),
-            websocket_retries: explicit.unwrap_or(DEFAULT_WEBSOCKET_RETRIES),
+            first_byte,
+            idle,
+            connect,
+            max_retries,
+            websocket_retries,
             websocket: !options.disable_websocket && config.websocket.unwrap_or(true),
         }
     }
@@ -79,11 +73,13 @@ mod tests {
     #[test]
     fn request_options_win_over_config() {
         let config = PluginConfig {
-            first_byte_timeout_ms: Some(1000),
-            idle_timeout_ms: Some(2000),
-            max_retries: Some(1),
+            limits: LimitsConfig {
+                first_byte_timeout_ms: Some(1000),
+                idle_timeout_ms: Some(2000),
+                max_retries: Some(1),
+                connect_timeout_ms: Some(0),
+            },
             websocket: Some(false),
-            connect_timeout_ms: Some(0),
         };
         let s = Settings::resolve(&config, &StreamOptions::default());
         assert_eq!(
@@ -122,6 +118,6 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.websocket, Some(false));
-        assert_eq!(c.max_retries, Some(2));
+        assert_eq!(c.limits.max_retries, Some(2));
     }
 }
