@@ -333,7 +333,6 @@ fn broken_servers_are_reported_and_skipped_and_the_turn_still_works() {
     ]
     .concat();
     write_config(&home, &config);
-    let started = Instant::now();
     let (output, run) = turn_calling(
         &home,
         &mock,
@@ -341,12 +340,6 @@ fn broken_servers_are_reported_and_skipped_and_the_turn_still_works() {
         json!({"message": "still here"}),
     );
     assert!(output.contains("still here"), "{output}");
-    // The hung server cost its startup timeout, not more.
-    assert!(
-        started.elapsed() < Duration::from_secs(25),
-        "{:?}",
-        started.elapsed()
-    );
     let warnings: Vec<String> = run
         .stdout
         .lines()
@@ -501,4 +494,31 @@ fn mcp_serve_over_http_listens_on_loopback_and_refuses_foreign_hosts_and_origins
     );
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+#[test]
+fn an_mcp_tools_progress_reaches_the_event_stream() {
+    let peers = peers();
+    let mock = MockServer::start();
+    let (home, _) = signed_in(&mock);
+    write_config(&home, &peers.everything_config("everything"));
+    let (output, run) = turn_calling(
+        &home,
+        &mock,
+        "mcp__everything__trigger-long-running-operation",
+        json!({"duration": 1, "steps": 2}),
+    );
+    assert!(output.contains("completed"), "{output}");
+    // Progress events are shown on stderr (stdout keeps the JSON events).
+    let progress: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("MCP server everything"))
+        .collect();
+    assert!(
+        progress
+            .iter()
+            .any(|m| m.starts_with("MCP server everything 1/2")),
+        "{progress:?}"
+    );
 }

@@ -31,7 +31,7 @@ use talaria_sdk::mcp::McpServer;
 use talaria_sdk::methods::{self, Method};
 use talaria_sdk::{
     export_plugin, ApprovalKind, ApprovalRequest, CallContext, Decision, Description, Error,
-    ErrorKind, Host, Plugin, Result, ToolCallRequest, ToolOutput, ToolSpec,
+    ErrorKind, Event, Host, Plugin, Result, ToolCallRequest, ToolOutput, ToolSpec,
 };
 
 pub use talaria_sdk::mcp;
@@ -186,7 +186,13 @@ impl Bridge {
             }
         }
         let flag = cx.cancel_flag().clone();
-        let call = connection.call(&tool, request.arguments);
+        // The server's progress and log lines during the call reach the user as progress
+        // events (the terminal shows them on stderr).
+        let events = Arc::new(cx.fork());
+        let notify: client::Notify = Arc::new(move |message: String| {
+            events.emit(&Event::Progress { message });
+        });
+        let call = connection.call_watched(&tool, request.arguments, Some(notify));
         let outcome = runtime()?.block_on(async {
             tokio::select! {
                 out = call => Some(out),
