@@ -522,3 +522,32 @@ fn an_mcp_tools_progress_reaches_the_event_stream() {
         "{progress:?}"
     );
 }
+
+#[test]
+fn the_model_can_list_mcp_resources() {
+    let peers = peers();
+    let mock = MockServer::start();
+    let (home, _) = signed_in(&mock);
+    write_config(&home, &peers.everything_config("everything"));
+    let (output, _) = turn_calling(
+        &home,
+        &mock,
+        "list_mcp_resources",
+        json!({"server": "everything"}),
+    );
+    let listed: Value = serde_json::from_str(&output).unwrap();
+    let uris: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert_eq!(r["server"], "everything", "{r}");
+            r["uri"].as_str().unwrap()
+        })
+        .collect();
+    assert!(
+        uris.iter()
+            .any(|u| u.starts_with("demo://resource/static/document/")),
+        "{uris:?}"
+    );
+}
