@@ -165,6 +165,14 @@ fn mcp_serve_offers_the_profiles_tools_on_stdio_and_exits_when_stdin_closes() {
 }
 
 #[test]
+fn mcp_serve_exits_quietly_when_stdin_closes_before_a_handshake() {
+    let home = TestHome::new();
+    let run = Serve::start(&home).close();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stderr, "");
+}
+
+#[test]
 fn the_python_sdk_drives_mcp_serve_in_both_protocol_modes() {
     let peers = peers();
     let home = TestHome::new();
