@@ -17,6 +17,8 @@ use std::sync::OnceLock;
 pub const FIRST_PARTY_PLUGINS: &[&str] = &[
     "talaria-agent-loop",
     "talaria-chat-completions",
+    "talaria-aux-router",
+    "talaria-coding-tools",
     "talaria-example-tools",
     "talaria-mcp-bridge",
     "talaria-openai-api",

@@ -10,6 +10,7 @@ pub mod codex;
 pub mod home;
 pub mod mcp;
 pub mod mock;
+pub mod peers;
 pub mod stats;
 
 pub use artifacts::{artifacts, Artifacts};
