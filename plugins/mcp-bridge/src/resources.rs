@@ -27,6 +27,7 @@ pub fn specs() -> Vec<ToolSpec> {
                 "additionalProperties": false
             }),
             needs_approval: false,
+            ..ToolSpec::default()
         },
         ToolSpec {
             name: READ.into(),
@@ -41,6 +42,7 @@ pub fn specs() -> Vec<ToolSpec> {
                 "additionalProperties": false
             }),
             needs_approval: false,
+            ..ToolSpec::default()
         },
     ]
 }
