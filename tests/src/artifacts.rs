@@ -16,6 +16,7 @@ use std::sync::OnceLock;
 /// every benchmark builds them all (a chat needs a provider and the transport).
 pub const FIRST_PARTY_PLUGINS: &[&str] = &[
     "talaria-agent-loop",
+    "talaria-codex-app-server",
     "talaria-example-tools",
     "talaria-openai-api",
     "talaria-openai-codex",

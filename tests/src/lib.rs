@@ -7,6 +7,7 @@
 
 pub mod artifacts;
 pub mod codex;
+pub mod codex_cli;
 pub mod home;
 pub mod mock;
 pub mod stats;

@@ -1,0 +1,60 @@
+//! `[mcp_servers.NAME]`: a user's MCP server, one definition for everyone who reads it.
+//! The host parses and validates it (errors with file, line and key); the MCP bridge
+//! connects to it; the codex runtime's migration translates it into Codex's own config.
+//! Keys follow the Codex CLI's spelling where Codex has the same setting.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub const DEFAULT_TOOL_TIMEOUT_SECS: f64 = 120.0;
+pub const DEFAULT_CONNECT_TIMEOUT_SECS: f64 = 30.0;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct McpServer {
+    /// A local server: the program to start (stdio). Exclusive with `url`.
+    pub command: Option<String>,
+    pub args: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub cwd: Option<String>,
+    /// A remote server: its streamable HTTP endpoint. Exclusive with `command`.
+    pub url: Option<String>,
+    pub headers: BTreeMap<String, String>,
+    /// Tool call timeout in seconds; read it through [`McpServer::timeout`].
+    pub timeout: Option<f64>,
+    /// Startup timeout in seconds; read it through [`McpServer::connect_timeout`].
+    pub connect_timeout: Option<f64>,
+    pub enabled: bool,
+}
+
+impl Default for McpServer {
+    fn default() -> Self {
+        McpServer {
+            command: None,
+            args: Vec::new(),
+            env: BTreeMap::new(),
+            cwd: None,
+            url: None,
+            headers: BTreeMap::new(),
+            timeout: None,
+            connect_timeout: None,
+            enabled: true,
+        }
+    }
+}
+
+impl McpServer {
+    pub fn timeout(&self) -> Duration {
+        seconds(self.timeout.unwrap_or(DEFAULT_TOOL_TIMEOUT_SECS))
+    }
+    pub fn connect_timeout(&self) -> Duration {
+        seconds(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT_SECS))
+    }
+}
+
+/// The host's validation keeps timeouts positive and finite; a huge one means "never".
+fn seconds(secs: f64) -> Duration {
+    Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
+}

@@ -1,0 +1,149 @@
+//! The real Codex CLI for the `codex_app_server` runtime's tests: where `.ci/install-codex`
+//! puts it, and a `CODEX_HOME` whose model provider is the mock's `/v1/responses`.
+
+use std::path::{Path, PathBuf};
+
+use crate::artifacts::workspace_root;
+use crate::mock::MockServer;
+use crate::TestHome;
+
+/// The release the tests drive (the newest when written; see `.ci/install-codex`).
+pub const CODEX_VERSION: &str = "0.171.0";
+
+/// The key the mock's `/v1` accepts; codex reads it from `MOCK_KEY` (`env_key`).
+pub const MOCK_KEY: &str = "mock-codex-key";
+
+/// The npm install `.ci/install-codex` makes.
+pub fn install_dir() -> PathBuf {
+    workspace_root()
+        .join("target/tools")
+        .join(format!("codex-{CODEX_VERSION}"))
+}
+
+/// The `codex` command (npm's launcher). Panics, naming the install script, when it is
+/// missing: a test that needs codex never skips.
+pub fn codex_bin() -> PathBuf {
+    let bin = install_dir().join("node_modules/.bin/codex");
+    assert!(
+        bin.is_file(),
+        "the Codex CLI {CODEX_VERSION} is not installed at {}: run `.ci/install-codex` (CI runs it from .ci/run)",
+        bin.display()
+    );
+    bin
+}
+
+/// Codex's `config.toml` pointing at the mock: a custom provider (SSE to
+/// `/v1/responses`, no retries, no websockets), plugins off (no network), the
+/// workspace trusted.
+pub fn codex_config(mock: &MockServer, workspace: &Path) -> String {
+    format!(
+        r#"model = "gpt-5.5"
+model_provider = "mock"
+
+[model_providers.mock]
+name = "Mock Responses API"
+base_url = "{base}"
+wire_api = "responses"
+env_key = "MOCK_KEY"
+request_max_retries = 0
+stream_max_retries = 0
+supports_websockets = false
+
+[features]
+plugins = false
+
+[analytics]
+enabled = false
+
+[projects."{workspace}"]
+trust_level = "trusted"
+"#,
+        base = mock.openai_base_url(),
+        workspace = workspace.display()
+    )
+}
+
+/// A talaria home whose profile runs turns in the real codex against `mock`.
+pub struct CodexHome {
+    pub home: TestHome,
+    /// `[codex] home` of the profile.
+    pub codex_home: PathBuf,
+    /// The folder chats run in (codex's thread cwd).
+    pub workspace: PathBuf,
+    /// Every message talaria sent to codex, one JSON object per line.
+    pub trace: PathBuf,
+}
+
+impl CodexHome {
+    /// `talaria_config` is appended to the profile's config.toml (after `[codex]`).
+    pub fn new(mock: &MockServer, talaria_config: &str) -> CodexHome {
+        mock.set_api_key(MOCK_KEY);
+        let mut home = TestHome::new();
+        let base = home.dir.path().to_path_buf();
+        // Codex refuses to make its helper links under the system temp dir; a folder
+        // inside the workspace's target/ avoids that warning only where TMPDIR differs, so
+        // the tests accept either.
+        let codex_home = base.join("codex-home");
+        let workspace = base.join("workspace");
+        std::fs::create_dir_all(&codex_home).unwrap();
+        std::fs::create_dir_all(&workspace).unwrap();
+        std::fs::create_dir_all(home.user_home()).unwrap();
+        std::fs::write(
+            codex_home.join("config.toml"),
+            codex_config(mock, &workspace),
+        )
+        .unwrap();
+        std::fs::create_dir_all(home.root()).unwrap();
+        std::fs::write(
+            home.path("config.toml"),
+            format!(
+                "[model]\nruntime = \"codex_app_server\"\n\n[codex]\nhome = \"{}\"\nbin = \"{}\"\n{talaria_config}",
+                codex_home.display(),
+                codex_bin().display()
+            ),
+        )
+        .unwrap();
+        let trace = base.join("codex-trace.jsonl");
+        home.set_env("MOCK_KEY", MOCK_KEY);
+        home.set_env("TALARIA_CODEX_TRACE", &trace);
+        home.set_env("TALARIA_AUTH_ISSUER", mock.issuer_url());
+        home.set_env("TALARIA_CODEX_BASE_URL", mock.codex_base_url());
+        CodexHome {
+            home,
+            codex_home,
+            workspace,
+            trace,
+        }
+    }
+
+    /// `talaria ARGS` run in the workspace folder.
+    pub fn run(&self, args: &[&str]) -> crate::Run {
+        let out = self
+            .home
+            .command(args)
+            .current_dir(&self.workspace)
+            .output()
+            .expect("run talaria");
+        crate::Run::from_output(out)
+    }
+
+    /// Starts `talaria ARGS` in the workspace without waiting.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.home
+            .command(args)
+            .current_dir(&self.workspace)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start talaria")
+    }
+
+    /// The messages talaria sent to codex so far.
+    pub fn sent(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.trace)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
