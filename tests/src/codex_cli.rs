@@ -147,3 +147,112 @@ impl CodexHome {
             .collect()
     }
 }
+
+/// Live processes (not zombies) whose environment says `CODEX_HOME=<codex_home>`: the
+/// codex launcher, the native binary and whatever they started.
+pub fn codex_pids(codex_home: &Path) -> Vec<u32> {
+    let needle = format!("CODEX_HOME={}", codex_home.display());
+    let mut pids = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return pids;
+    };
+    for entry in entries.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        let matches = environ
+            .split(|b| *b == 0)
+            .any(|var| var == needle.as_bytes());
+        let zombie = std::fs::read_to_string(entry.path().join("stat"))
+            .map(|s| {
+                s.rsplit_once(')')
+                    .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+            })
+            .unwrap_or(true);
+        if matches && !zombie {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// Waits up to `secs` for `done`.
+pub fn wait_for(secs: u64, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    done()
+}
+
+impl CodexHome {
+    /// `talaria ARGS` on a pseudo-terminal (`script` gives it one), in the workspace:
+    /// `type_line(n)` is typed (followed by Enter) once `ready(n)` holds, for each n.
+    /// Returns the exit code and everything the terminal showed.
+    pub fn on_terminal(
+        &self,
+        args: &[&str],
+        lines: &[&str],
+        mut ready: impl FnMut(usize) -> bool,
+    ) -> (i32, String) {
+        use std::io::Write as _;
+        let talaria = crate::artifacts().talaria.clone();
+        let quoted: Vec<String> = args
+            .iter()
+            .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+            .collect();
+        let plain = self.home.command(&[]);
+        let mut script = std::process::Command::new("script");
+        script.args([
+            "-q",
+            "-e",
+            "-c",
+            &format!("{} {}", talaria.display(), quoted.join(" ")),
+            "/dev/null",
+        ]);
+        for (key, value) in plain.get_envs() {
+            match value {
+                Some(value) => script.env(key, value),
+                None => script.env_remove(key),
+            };
+        }
+        let mut child = script
+            .current_dir(&self.workspace)
+            .env("TERM", "dumb")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start script");
+        let mut stdin = child.stdin.take().unwrap();
+        for (n, line) in lines.iter().enumerate() {
+            assert!(
+                wait_for(60, || ready(n)),
+                "the terminal was never ready for line {n} ({line:?})"
+            );
+            write!(stdin, "{line}\r").unwrap();
+            stdin.flush().unwrap();
+        }
+        // Keep stdin open until talaria is done (EOF would end a prompt early), then
+        // Ctrl+D for a REPL.
+        let out = {
+            let _ = stdin.write_all(b"\x04");
+            let _ = stdin.flush();
+            let out = child.wait_with_output().expect("wait for script");
+            drop(stdin);
+            out
+        };
+        let screen = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code().unwrap_or(-1), screen)
+    }
+}

@@ -1,39 +1,451 @@
 //! The `codex_app_server` runtime against the real Codex CLI (installed by
 //! `.ci/install-codex`), whose custom model provider is the mock's `/v1/responses`.
+//! Every message talaria sends codex is traced and checked against the JSON Schema the
+//! pinned codex prints (`codex app-server generate-json-schema`).
 // Test code: a failed step should stop the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use serde_json::Value;
-use talaria_tests::codex_cli::CodexHome;
-use talaria_tests::mock::{text_events, MockServer};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use talaria_tests::codex_cli::{codex_pids, wait_for, CodexHome};
+use talaria_tests::mock::{function_call_events, text_events, EventScript, MockServer};
 use talaria_tests::Run;
 
 const RESPONSES: &str = "/v1/responses";
 
-fn json_lines(run: &Run) -> Vec<Value> {
-    run.stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .filter_map(|l| {
+            // On a terminal a JSON line may follow a prompt on the same line.
+            let l = l.trim_matches(|c| c == '\r' || c == '\n');
+            let start = l.find("{\"type\"")?;
+            let l = &l[start..];
+            Some(serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        })
         .collect()
 }
 
+fn of_type<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["type"] == kind).collect()
+}
+
+fn text_of(events: &[Value]) -> String {
+    of_type(events, "text_delta")
+        .iter()
+        .map(|e| e["delta"].as_str().unwrap())
+        .collect()
+}
+
+/// Input items of the `n`th model request codex sent the mock.
+fn model_input(mock: &MockServer, n: usize) -> Vec<Value> {
+    let posts = mock.requests_to(RESPONSES);
+    assert!(posts.len() > n, "only {} model requests", posts.len());
+    posts[n].json()["input"].as_array().unwrap().clone()
+}
+
+/// A model turn that asks codex to run `cmd` outside the sandbox (so codex asks first).
+fn escalated_command(id: &str, call_id: &str, cmd: &str) -> Vec<Value> {
+    let args = json!({ "cmd": cmd, "sandbox_permissions": "require_escalated", "justification": "the test asks for it" });
+    function_call_events(id, call_id, "exec_command", &args.to_string())
+}
+
+fn output_for(input: &[Value], call_id: &str) -> String {
+    let item = input
+        .iter()
+        .find(|i| i["type"] == "function_call_output" && i["call_id"] == call_id)
+        .unwrap_or_else(|| panic!("no output for {call_id} in {input:#?}"));
+    match &item["output"] {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn session_shown(codex: &CodexHome) -> Value {
+    let sessions = codex.run(&["sessions", "list", "--json"]).ok().json();
+    let id = sessions[0]["id"].as_str().unwrap().to_owned();
+    codex.run(&["sessions", "show", &id, "--json"]).ok().json()
+}
+
+fn no_codex_left(codex: &CodexHome) {
+    assert!(
+        wait_for(3, || codex_pids(&codex.codex_home).is_empty()),
+        "codex processes left behind: {:?}",
+        codex_pids(&codex.codex_home)
+    );
+}
+
 #[test]
-fn a_plain_turn_streams_the_answer_from_codex() {
+fn a_plain_turn_streams_the_answer_and_is_stored_like_a_native_session() {
     let mock = MockServer::start();
     let codex = CodexHome::new(&mock, "");
     mock.push_events(text_events("r1", &["Hello", " from", " codex."]));
-    let run = codex.run(&["chat", "-q", "Say hello", "--json"]);
-    eprintln!("{}\n{}", run.stdout, run.stderr);
-    let run = run.ok();
-    let events = json_lines(&run);
-    let deltas: Vec<&str> = events
+    let run = codex.run(&["chat", "-q", "Say hello", "--json"]).ok();
+    let events = json_lines(&run.stdout);
+    let deltas: Vec<&str> = of_type(&events, "text_delta")
         .iter()
-        .filter(|e| e["type"] == "text_delta")
         .map(|e| e["delta"].as_str().unwrap())
         .collect();
     assert_eq!(deltas, ["Hello", " from", " codex."]);
+    assert_eq!(events[0]["type"], "session");
+    assert_eq!(events[0]["runtime"], "codex_app_server");
+    let done = events.last().unwrap();
+    assert_eq!(done["type"], "turn_completed");
+    assert_eq!(done["text"], "Hello from codex.");
+    assert_eq!(done["usage"]["output_tokens"], 3);
+    assert_eq!(done["usage"]["input_tokens"], 12);
+
+    // Codex sent the prompt to the mock, with talaria as its client (originator).
     let posts = mock.requests_to(RESPONSES);
     assert_eq!(posts.len(), 1);
-    let body = posts[0].json();
-    eprintln!("{}", serde_json::to_string_pretty(&body["tools"]).unwrap());
+    assert_eq!(posts[0].header("originator"), Some("talaria"));
+    let input = model_input(&mock, 0);
+    assert!(input
+        .iter()
+        .any(|i| i["role"] == "user" && i["content"].to_string().contains("Say hello")));
+
+    // Stored as talaria stores a native turn.
+    let shown = session_shown(&codex);
+    let messages = shown["messages"].as_array().unwrap();
+    assert_eq!(messages.first().unwrap()["content"], "Say hello");
+    assert_eq!(messages.last().unwrap()["content"], "Hello from codex.");
+    no_codex_left(&codex);
+
+    // The handshake in order, and the plain terminal output.
+    let sent = codex.sent();
+    let methods: Vec<&str> = sent.iter().filter_map(|m| m["method"].as_str()).collect();
+    assert_eq!(
+        methods,
+        ["initialize", "initialized", "thread/start", "turn/start"]
+    );
+    assert_eq!(sent[0]["params"]["clientInfo"]["name"], "talaria");
+    mock.push_events(text_events("r2", &["Plain."]));
+    let run = codex.run(&["chat", "-q", "again"]).ok();
+    assert_eq!(run.stdout, "Plain.\n");
+}
+
+#[test]
+fn an_approved_command_runs_and_its_output_reaches_the_model() {
+    let mock = MockServer::start();
+    let codex = CodexHome::new(&mock, "");
+    mock.push_events(escalated_command("r1", "call_1", "echo approved > out.txt"));
+    mock.push_events(text_events("r2", &["Wrote it."]));
+    let run = codex
+        .run(&[
+            "chat",
+            "-q",
+            "write a file",
+            "--json",
+            "--approvals",
+            "auto",
+        ])
+        .ok();
+    let events = json_lines(&run.stdout);
+    let asked = of_type(&events, "approval_request");
+    assert_eq!(asked.len(), 1, "{events:#?}");
+    assert_eq!(asked[0]["request"]["kind"], "exec");
+    assert!(asked[0]["request"]["command"]
+        .as_str()
+        .unwrap()
+        .contains("echo approved > out.txt"));
+    assert_eq!(asked[0]["request"]["plugin"], "codex-app-server");
+    let decided = of_type(&events, "approval_decision");
+    assert_eq!(decided[0]["decision"], "accept");
+    let call = of_type(&events, "tool_call")[0];
+    assert_eq!(call["name"], "exec_command");
+    let result = of_type(&events, "tool_result")[0];
+    assert_eq!(result["call_id"], call["call_id"]);
+    assert_eq!(result["is_error"], false);
+    assert_eq!(
+        std::fs::read_to_string(codex.workspace.join("out.txt")).unwrap(),
+        "approved\n"
+    );
+    assert_eq!(text_of(&events), "Wrote it.");
+    // The model's second request carries the command's result.
+    let input = model_input(&mock, 1);
+    let output = output_for(&input, "call_1");
+    assert!(output.contains("exited with code 0"), "{output}");
+    let replies: Vec<Value> = codex
+        .sent()
+        .into_iter()
+        .filter(|m| m["result"]["decision"].is_string())
+        .collect();
+    assert_eq!(replies.len(), 1);
+    assert_eq!(replies[0]["result"]["decision"], "accept");
+
+    // Stored as a tool call with its output.
+    let shown = session_shown(&codex);
+    let calls = shown["tool_calls"].as_array().unwrap();
+    assert_eq!(calls.len(), 1, "{shown:#}");
+    assert_eq!(calls[0]["name"], "exec_command");
+}
+
+#[test]
+fn a_declined_command_is_not_run_and_the_turn_goes_on() {
+    let mock = MockServer::start();
+    let codex = CodexHome::new(&mock, "");
+    mock.push_events(escalated_command("r1", "call_1", "echo no > out.txt"));
+    mock.push_events(text_events("r2", &["Fine, I won't."]));
+    // No terminal and `--approvals ask`: declined, and stderr says why.
+    let run = codex.run(&["chat", "-q", "write a file", "--json"]).ok();
+    assert!(run.stderr.contains("no terminal"), "stderr: {}", run.stderr);
+    let events = json_lines(&run.stdout);
+    assert_eq!(
+        of_type(&events, "approval_decision")[0]["decision"],
+        "decline"
+    );
+    let result = of_type(&events, "tool_result")[0];
+    assert_eq!(result["is_error"], true);
+    assert!(!codex.workspace.join("out.txt").exists());
+    assert_eq!(text_of(&events), "Fine, I won't.");
+    let input = model_input(&mock, 1);
+    assert!(
+        output_for(&input, "call_1")
+            .to_lowercase()
+            .contains("reject")
+            || output_for(&input, "call_1")
+                .to_lowercase()
+                .contains("declin")
+            || output_for(&input, "call_1")
+                .to_lowercase()
+                .contains("denied"),
+        "{}",
+        output_for(&input, "call_1")
+    );
+}
+
+#[test]
+fn accept_for_the_session_on_a_terminal_is_sent_to_codex() {
+    let mock = MockServer::start();
+    let codex = CodexHome::new(&mock, "");
+    mock.push_events(escalated_command("r1", "call_1", "echo one >> log.txt"));
+    mock.push_events(escalated_command("r2", "call_2", "echo one >> log.txt"));
+    mock.push_events(text_events("r3", &["Twice."]));
+    let (code, screen) =
+        codex.on_terminal(&["chat", "-q", "log twice", "--json"], &["a"], |_| true);
+    assert_eq!(code, 0, "{screen}");
+    // Asked once: codex remembers the acceptance for the session itself.
+    let events = json_lines(&screen);
+    assert_eq!(of_type(&events, "approval_request").len(), 1, "{screen}");
+    assert_eq!(
+        std::fs::read_to_string(codex.workspace.join("log.txt")).unwrap(),
+        "one\none\n"
+    );
+    let decisions: Vec<Value> = codex
+        .sent()
+        .into_iter()
+        .filter(|m| m["result"]["decision"].is_string())
+        .collect();
+    assert_eq!(decisions.len(), 1);
+    assert_eq!(decisions[0]["result"]["decision"], "acceptForSession");
+}
+
+#[test]
+fn cancel_on_a_terminal_ends_the_turn_and_the_next_turn_works() {
+    let mock = MockServer::start();
+    let codex = CodexHome::new(&mock, "");
+    mock.push_events(escalated_command("r1", "call_1", "echo no > out.txt"));
+    let (code, screen) =
+        codex.on_terminal(&["chat", "-q", "write a file", "--json"], &["c"], |_| true);
+    assert!(!codex.workspace.join("out.txt").exists());
+    let events = json_lines(&screen);
+    assert_eq!(
+        of_type(&events, "approval_decision")[0]["decision"],
+        "cancel",
+        "{screen}"
+    );
+    let done = of_type(&events, "turn_completed");
+    assert_eq!(done[0]["interrupted"], true, "{screen}");
+    assert_eq!(code, 130, "{screen}");
+    let decisions: Vec<Value> = codex
+        .sent()
+        .into_iter()
+        .filter(|m| m["result"]["decision"].is_string())
+        .collect();
+    assert_eq!(decisions[0]["result"]["decision"], "cancel");
+    // The same session goes on.
+    mock.push_events(text_events("r2", &["Still here."]));
+    let run = codex.run(&["chat", "-c", "-q", "hello?"]).ok();
+    assert_eq!(run.stdout, "Still here.\n");
+}
+
+#[test]
+fn ctrl_c_interrupts_codex_keeps_the_partial_answer_and_the_thread_goes_on() {
+    let mock = MockServer::start();
+    let codex = CodexHome::new(&mock, "");
+    mock.push_script(EventScript::new(text_events("r1", &["partial ", "answer"])).stall_after(3));
+    let child = codex.spawn(&["chat", "-q", "hi", "--json"]);
+    assert!(wait_for(60, || mock.requests_to(RESPONSES).len() == 1));
+    std::thread::sleep(Duration::from_millis(1500));
+    let status = std::process::Command::new("sh")
+        .args(["-c", &format!("kill -INT {}", child.id())])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let run = Run::wait(child);
+    assert_eq!(run.code, 130, "{}", run.stderr);
+    let events = json_lines(&run.stdout);
+    assert_eq!(text_of(&events), "partial ");
+    let done = of_type(&events, "turn_completed");
+    assert_eq!(done[0]["interrupted"], true);
+    let sent = codex.sent();
+    let interrupt = sent
+        .iter()
+        .find(|m| m["method"] == "turn/interrupt")
+        .expect("turn/interrupt sent");
+    assert!(interrupt["params"]["turnId"].is_string());
+    no_codex_left(&codex);
+    let shown = session_shown(&codex);
+    assert_eq!(
+        shown["messages"].as_array().unwrap().last().unwrap()["content"],
+        "partial "
+    );
+    // Resumed in a new process: the next turn works on the same thread, and codex tells
+    // the model the last turn was aborted.
+    mock.push_events(text_events("r2", &["Back."]));
+    let run = codex.run(&["chat", "-c", "-q", "go on"]).ok();
+    assert_eq!(run.stdout, "Back.\n");
+    let input = model_input(&mock, 1);
+    assert!(
+        input.iter().any(|i| i.to_string().contains("turn_aborted")),
+        "{input:#?}"
+    );
+}
+
+#[test]
+fn two_turns_in_the_repl_share_one_codex_process_and_thread() {
+    let mock = MockServer::start();
+    let codex = CodexHome::new(&mock, "");
+    mock.push_events(text_events("r1", &["First answer."]));
+    mock.push_events(text_events("r2", &["Second answer."]));
+    let (code, screen) =
+        codex.on_terminal(&["chat"], &["first question", "second question"], |n| {
+            mock.requests_to(RESPONSES).len() == n
+        });
+    assert_eq!(code, 0, "{screen}");
+    assert!(
+        screen.contains("First answer.") && screen.contains("Second answer."),
+        "{screen}"
+    );
+    let sent = codex.sent();
+    let count = |m: &str| sent.iter().filter(|x| x["method"] == m).count();
+    assert_eq!(count("initialize"), 1);
+    assert_eq!(count("thread/start"), 1);
+    assert_eq!(count("turn/start"), 2);
+    // The second model request carries the first exchange: one thread.
+    let input = model_input(&mock, 1);
+    let text = serde_json::to_string(&input).unwrap();
+    assert!(
+        text.contains("first question") && text.contains("First answer."),
+        "{text}"
+    );
+    no_codex_left(&codex);
+}
+
+#[test]
+fn continue_resumes_the_codex_thread_in_a_new_process() {
+    let mock = MockServer::start();
+    let codex = CodexHome::new(&mock, "");
+    mock.push_events(text_events("r1", &["Remembered."]));
+    codex.run(&["chat", "-q", "remember 42"]).ok();
+    mock.push_events(text_events("r2", &["It was 42."]));
+    let run = codex.run(&["chat", "-c", "-q", "what was it?"]).ok();
+    assert_eq!(run.stdout, "It was 42.\n");
+    assert!(!run.stderr.contains("could not resume"), "{}", run.stderr);
+    let sent = codex.sent();
+    let started = sent.iter().find(|m| m["method"] == "thread/start").unwrap();
+    let resumed = sent
+        .iter()
+        .find(|m| m["method"] == "thread/resume")
+        .expect("thread/resume sent");
+    assert!(resumed["params"]["threadId"].is_string());
+    assert_eq!(
+        sent.iter()
+            .filter(|m| m["method"] == "thread/start")
+            .count(),
+        1,
+        "{started}"
+    );
+    let text = serde_json::to_string(&model_input(&mock, 1)).unwrap();
+    assert!(
+        text.contains("remember 42") && text.contains("Remembered."),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_thread_that_cannot_be_resumed_is_said_plainly_and_a_new_one_starts() {
+    let mock = MockServer::start();
+    let codex = CodexHome::new(&mock, "");
+    mock.push_events(text_events("r1", &["One."]));
+    codex.run(&["chat", "-q", "first"]).ok();
+    // Codex forgets its threads.
+    std::fs::remove_dir_all(codex.codex_home.join("sessions")).unwrap();
+    mock.push_events(text_events("r2", &["Fresh."]));
+    let run = codex.run(&["chat", "-c", "-q", "second"]).ok();
+    assert_eq!(run.stdout, "Fresh.\n");
+    assert!(
+        run.stderr.contains("could not resume codex thread"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("new codex thread"), "{}", run.stderr);
+}
+
+#[test]
+fn a_codex_killed_mid_turn_is_retired_and_the_next_turn_works() {
+    let mock = MockServer::start();
+    let codex = CodexHome::new(&mock, "");
+    mock.push_script(EventScript::new(text_events("r1", &["cut ", "off"])).stall_after(3));
+    mock.push_events(text_events("r2", &["Recovered."]));
+    let (code, screen) = codex.on_terminal(&["chat"], &["first", "second"], |n| {
+        if n == 0 {
+            return true;
+        }
+        // Once the first request stalls, kill every codex process of this home.
+        if mock.requests_to(RESPONSES).len() != 1 {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1000));
+        for pid in codex_pids(&codex.codex_home) {
+            let _ = std::process::Command::new("sh")
+                .args(["-c", &format!("kill -KILL {pid}")])
+                .status();
+        }
+        wait_for(10, || codex_pids(&codex.codex_home).is_empty());
+        std::thread::sleep(Duration::from_millis(500));
+        true
+    });
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("codex process exited"), "{screen}");
+    assert!(screen.contains("Recovered."), "{screen}");
+    let sent = codex.sent();
+    assert_eq!(
+        sent.iter().filter(|m| m["method"] == "initialize").count(),
+        2
+    );
+    assert_eq!(
+        sent.iter()
+            .filter(|m| m["method"] == "thread/resume")
+            .count(),
+        1
+    );
+    no_codex_left(&codex);
+}
+
+#[test]
+fn a_missing_codex_binary_is_exit_4_with_the_install_command() {
+    let mock = MockServer::start();
+    let mut codex = CodexHome::new(&mock, "");
+    codex
+        .home
+        .set_env("TALARIA_CODEX_BIN", "/nonexistent/codex");
+    let run = codex.run(&["chat", "-q", "hi"]).expect_code(4);
+    assert!(run.stderr.contains("/nonexistent/codex"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("npm install -g @openai/codex"),
+        "{}",
+        run.stderr
+    );
+    assert!(mock.requests_to(RESPONSES).is_empty());
 }
