@@ -449,3 +449,69 @@ fn a_missing_codex_binary_is_exit_4_with_the_install_command() {
     );
     assert!(mock.requests_to(RESPONSES).is_empty());
 }
+
+/// A model turn calling codex's freeform `apply_patch` tool with `patch`.
+fn apply_patch_events(id: &str, call_id: &str, patch: &str) -> Vec<Value> {
+    use talaria_tests::mock::{completed_event, created_event, usage};
+    let item = |input: &str, status: &str| json!({ "id": format!("ctc_{id}"), "type": "custom_tool_call", "status": status, "call_id": call_id, "name": "apply_patch", "input": input });
+    let done = item(patch, "completed");
+    let mut events = vec![
+        created_event(id),
+        json!({ "type": "response.output_item.added", "output_index": 0, "item": item("", "in_progress") }),
+        json!({ "type": "response.output_item.done", "output_index": 0, "item": done }),
+        completed_event(id, vec![done.clone()], usage(20, 0, 8, 0)),
+    ];
+    for (n, e) in events.iter_mut().enumerate() {
+        e["sequence_number"] = json!(n);
+    }
+    events
+}
+
+#[test]
+fn a_file_change_is_approved_with_its_diff_shown() {
+    let mock = MockServer::start();
+    let codex = CodexHome::new(&mock, "\n[tools]\napproval_policy = \"untrusted\"\n");
+    let patch = "*** Begin Patch\n*** Add File: hello.txt\n+hello from the patch\n*** End Patch\n";
+    mock.push_events(apply_patch_events("r1", "call_p", patch));
+    mock.push_events(text_events("r2", &["Patched."]));
+    let run = codex
+        .run(&["chat", "-q", "make a file", "--json", "--approvals", "auto"])
+        .ok();
+    let events = json_lines(&run.stdout);
+    let asked = of_type(&events, "approval_request");
+    assert_eq!(asked.len(), 1, "{}", run.stdout);
+    let request = &asked[0]["request"];
+    assert_eq!(request["kind"], "patch");
+    assert!(
+        request["summary"].as_str().unwrap().contains("hello.txt"),
+        "{request}"
+    );
+    assert!(
+        request["patch"]
+            .as_str()
+            .unwrap()
+            .contains("+hello from the patch"),
+        "{request}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(codex.workspace.join("hello.txt")).unwrap(),
+        "hello from the patch\n"
+    );
+    let call = of_type(&events, "tool_call")
+        .into_iter()
+        .find(|c| c["name"] == "apply_patch")
+        .expect("apply_patch call");
+    assert_eq!(call["arguments"]["changes"][0]["kind"], "add");
+    let result = of_type(&events, "tool_result")
+        .into_iter()
+        .find(|r| r["call_id"] == call["call_id"])
+        .unwrap();
+    assert!(
+        result["output"]
+            .as_str()
+            .unwrap()
+            .contains("+hello from the patch"),
+        "{result}"
+    );
+    assert_eq!(text_of(&events), "Patched.");
+}

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use serde_json::{json, Value};
 use talaria_sdk::{ApprovalKind, ApprovalRequest, CallContext, Decision, Event};
 
-use crate::items::call_id;
+use crate::items::{call_id, change_diff};
 
 /// Talaria's own tool server as the migration registers it: its elicitations are
 /// talaria's and are accepted.
@@ -39,19 +39,7 @@ impl PatchCache {
             .iter()
             .filter_map(|c| c["path"].as_str().map(str::to_owned))
             .collect();
-        let diff = changes
-            .iter()
-            .map(|c| {
-                let path = c["path"].as_str().unwrap_or("?");
-                let diff = c["diff"].as_str().unwrap_or("");
-                if diff.starts_with("---") || diff.starts_with("diff ") {
-                    diff.to_owned()
-                } else {
-                    format!("--- {path}\n+++ {path}\n{diff}")
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
+        let diff: String = changes.iter().map(change_diff).collect();
         self.diffs.insert(id.to_owned(), (paths, diff));
     }
 }

@@ -71,6 +71,24 @@ fn change_kind(kind: &Value) -> Value {
     kind.get("type").cloned().unwrap_or_else(|| kind.clone())
 }
 
+/// One file change of a `fileChange` item as a unified diff. Codex gives an added file's
+/// content and a deleted file's old content as plain text, and an update as a diff.
+pub fn change_diff(change: &Value) -> String {
+    let path = change["path"].as_str().unwrap_or("?");
+    let body = change["diff"].as_str().unwrap_or_default();
+    let prefixed =
+        |mark: char| -> String { body.lines().map(|l| format!("{mark}{l}\n")).collect() };
+    match change_kind(&change["kind"]).as_str().unwrap_or("update") {
+        "add" => format!("--- /dev/null\n+++ {path}\n{}", prefixed('+')),
+        "delete" => format!("--- {path}\n+++ /dev/null\n{}", prefixed('-')),
+        _ if body.starts_with("---") || body.starts_with("diff ") => body.to_owned(),
+        _ => {
+            let moved = change["kind"]["move_path"].as_str().unwrap_or(path);
+            format!("--- {path}\n+++ {moved}\n{body}")
+        }
+    }
+}
+
 /// A completed tool-like item: its output text and whether it failed.
 pub fn tool_output(item: &Value) -> Option<(String, bool)> {
     let status = item["status"].as_str().unwrap_or("completed");
@@ -90,14 +108,8 @@ pub fn tool_output(item: &Value) -> Option<(String, bool)> {
             let changes = item["changes"].as_array().cloned().unwrap_or_default();
             let mut text = format!("apply_patch status={status}, {} change(s)", changes.len());
             for c in &changes {
-                if let Some(diff) = c["diff"].as_str().filter(|d| !d.is_empty()) {
-                    text.push('\n');
-                    text.push_str(&format!(
-                        "{} {}\n{diff}",
-                        change_kind(&c["kind"]).as_str().unwrap_or("update"),
-                        c["path"].as_str().unwrap_or("?")
-                    ));
-                }
+                text.push('\n');
+                text.push_str(change_diff(c).trim_end());
             }
             Some((text, failed))
         }
@@ -224,11 +236,11 @@ mod tests {
     #[test]
     fn file_changes_carry_their_diffs() {
         let item = json!({"type": "fileChange", "id": "p1", "status": "completed",
-            "changes": [{"path": "a.txt", "kind": {"type": "add"}, "diff": "+hi\n"}]});
+            "changes": [{"path": "a.txt", "kind": {"type": "add"}, "diff": "hi\n"}]});
         let (text, failed) = tool_output(&item).unwrap();
         assert!(!failed);
         assert!(
-            text.contains("1 change(s)") && text.contains("add a.txt\n+hi"),
+            text.contains("1 change(s)") && text.contains("+++ a.txt\n+hi"),
             "{text}"
         );
         let (_, _, args) = tool_call(&item).unwrap();
