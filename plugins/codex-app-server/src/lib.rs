@@ -9,6 +9,7 @@
 
 pub mod approvals;
 pub mod items;
+pub mod migrate;
 pub mod rpc;
 pub mod session;
 pub mod settings;
