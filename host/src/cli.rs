@@ -44,17 +44,15 @@ pub enum Command {
     /// List runtimes and choose the one that runs turns
     #[command(subcommand)]
     Runtime(RuntimeCommand),
-    /// Hand turns to the official `codex app-server`
-    CodexRuntime {
-        #[arg(value_enum, default_value = "status")]
-        action: CodexRuntimeAction,
-    },
-    /// MCP servers: list them, test one, or serve talaria's tools over stdio
-    #[command(subcommand)]
-    Mcp(McpCommand),
-    /// Auxiliary-task routing
-    #[command(subcommand)]
-    Aux(AuxCommand),
+    /// Hand turns to the official `codex app-server`: status | on | off | auto | migrate
+    #[command(disable_help_flag = true)]
+    CodexRuntime(PluginArgs),
+    /// MCP servers: list | test NAME | login NAME | logout NAME | serve [--http PORT]
+    #[command(disable_help_flag = true)]
+    Mcp(PluginArgs),
+    /// Auxiliary-task routing: list [--json]
+    #[command(disable_help_flag = true)]
+    Aux(PluginArgs),
     /// Stored sessions
     #[command(subcommand)]
     Sessions(SessionsCommand),
@@ -72,6 +70,36 @@ pub enum Command {
     /// Create, delete, list and select profiles
     #[command(subcommand)]
     Profile(ProfileCommand),
+    /// A command an installed plugin provides (`[provides] commands` in its manifest)
+    #[command(external_subcommand)]
+    External(Vec<String>),
+}
+
+/// The arguments of a command a plugin serves, handed over untouched: the plugin
+/// defines and parses them (so `talaria mcp --help` is the plugin's own help).
+#[derive(Debug, Clone, Args)]
+pub struct PluginArgs {
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ARGS"
+    )]
+    pub args: Vec<String>,
+}
+
+impl Command {
+    /// The name and arguments of a command a plugin serves, if this is one.
+    pub fn plugin_command(&self) -> Option<(&str, &[String])> {
+        match self {
+            Command::CodexRuntime(a) => Some(("codex-runtime", &a.args)),
+            Command::Mcp(a) => Some(("mcp", &a.args)),
+            Command::Aux(a) => Some(("aux", &a.args)),
+            Command::External(words) => words
+                .split_first()
+                .map(|(name, args)| (name.as_str(), args)),
+            _ => None,
+        }
+    }
 }
 
 /// `--json`, as every command that has it spells it.
@@ -230,33 +258,6 @@ pub enum RuntimeCommand {
     },
     Disable {
         id: String,
-    },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CodexRuntimeAction {
-    Status,
-    On,
-    Off,
-    Auto,
-    Migrate,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum McpCommand {
-    List,
-    /// Serve talaria's tools as an MCP server on stdio
-    Serve,
-    Test {
-        name: String,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum AuxCommand {
-    List {
-        #[command(flatten)]
-        json: JsonFlag,
     },
 }
 

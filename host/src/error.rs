@@ -51,6 +51,10 @@ impl Error {
     pub fn missing(message: impl Into<String>) -> Self {
         Self::new(Exit::Missing, message)
     }
+    /// An exit code whose reason was already told (a plugin command printed it).
+    pub fn quiet(exit: Exit) -> Self {
+        Self::new(exit, "")
+    }
 
     /// Adds what was being done in front of the message.
     pub fn context(mut self, what: impl fmt::Display) -> Self {

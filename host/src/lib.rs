@@ -38,7 +38,9 @@ pub fn cli_main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(exit = e.exit as u8, "{}", e.message);
-            eprintln!("error: {}", e.message);
+            if !e.message.is_empty() {
+                eprintln!("error: {}", e.message);
+            }
             e.exit.into()
         }
     }

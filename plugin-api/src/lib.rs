@@ -10,6 +10,7 @@
 //! in safe traits. The host and the SDK share it so both sides agree on every type.
 
 pub mod abi;
+pub mod command;
 pub mod items;
 pub mod manifest;
 pub mod mcp;

@@ -69,6 +69,9 @@ pub struct Provides {
     pub runtimes: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tools: Vec<String>,
+    /// Top-level `talaria` commands the plugin serves (`command.run`), any kind may.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commands: Vec<String>,
 }
 
 /// A parsed, validated `plugin.toml`.
@@ -191,6 +194,11 @@ impl Manifest {
     pub fn provides_transport(&self, wire_api: &str) -> bool {
         self.has_kind(PluginKind::Transport)
             && self.provides.transports.iter().any(|t| t == wire_api)
+    }
+
+    /// Whether the plugin serves the top-level command `name` (`[provides] commands`).
+    pub fn provides_command(&self, name: &str) -> bool {
+        self.provides.commands.iter().any(|c| c == name)
     }
 
     /// The runtime ids a runtime plugin serves: `provides.runtimes`, or its own id.

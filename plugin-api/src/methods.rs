@@ -2,7 +2,8 @@
 //!
 //! Two directions use the same definitions:
 //! - **plugin methods**, which the host (through `Plugin::call`) asks of a plugin:
-//!   `tool.call`, `runtime.turn`, `transport.*`, `provider.*`, `router.run`;
+//!   `tool.call`, `runtime.turn`, `transport.*`, `provider.*`, `router.run`,
+//!   `command.run`;
 //! - **host services**, which a plugin asks of the host (through `HostServices::call`):
 //!   `model.stream`, `tools.list`, `tools.call`, `approvals.request`, and the
 //!   `provider.*` methods, which the host routes to the plugin serving the provider id.
@@ -13,6 +14,7 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::command::{CommandOutcome, CommandRequest};
 use crate::payload::{ApprovalDecision, ApprovalRequest, ToolCallRequest, ToolList, ToolOutput};
 use crate::provider::{
     Account, Empty, Endpoint, FailureReport, LoginRequest, LogoutResult, ModelList, ModelsRequest,
@@ -73,6 +75,8 @@ methods! {
     ProviderModels = "provider.models": ProviderCall<ModelsRequest> => ModelList;
     /// Routers: run one auxiliary task.
     RouterRun = "router.run": AuxRequest => AuxResult;
+    /// Any plugin with `[provides] commands`: run a top-level `talaria` command.
+    CommandRun = "command.run": CommandRequest => CommandOutcome;
 
     /// Host service: one model request, sent through the transport for the provider's wire API.
     ModelStream = "model.stream": StreamRequest => StreamResult;

@@ -4,6 +4,7 @@
 //! method name.
 
 use serde_json::Value;
+use talaria_plugin_api::command::{CommandOutcome, CommandRequest};
 use talaria_plugin_api::methods::{self, Method};
 use talaria_plugin_api::payload::Description;
 use talaria_plugin_api::provider::{
@@ -97,6 +98,15 @@ pub trait Router: Send + Sync + 'static {
     fn run(&self, request: AuxRequest, cx: &CallContext) -> Result<AuxResult>;
 }
 
+/// Top-level `talaria` commands (`[provides] commands = ["name"]` in the manifest):
+/// `talaria name ARGS...` and the REPL's `/name ARGS...` arrive here with the arguments
+/// untouched. The command parses them, writes its own output to stdout and stderr, and
+/// returns the exit code; an error's kind picks the exit code instead (invalid request
+/// 2, auth 3, unavailable 4, others 1) and the host prints its message.
+pub trait Command: Send + Sync + 'static {
+    fn run(&self, request: CommandRequest, cx: &CallContext) -> Result<CommandOutcome>;
+}
+
 /// What one plugin library exports: any mix of tools, a provider, a transport, a
 /// runtime and a router.
 ///
@@ -123,6 +133,7 @@ pub struct Exports {
     transport: Option<Box<dyn Transport>>,
     runtime: Option<Box<dyn Runtime>>,
     router: Option<Box<dyn Router>>,
+    command: Option<Box<dyn Command>>,
 }
 
 impl Exports {
@@ -147,6 +158,11 @@ impl Exports {
     }
     pub fn router(mut self, router: impl Router) -> Self {
         self.router = Some(Box::new(router));
+        self
+    }
+    /// The handler of every command the manifest's `[provides] commands` names.
+    pub fn command(mut self, command: impl Command) -> Self {
+        self.command = Some(Box::new(command));
         self
     }
 
@@ -214,6 +230,10 @@ impl Plugin for Exports {
             },
             methods::RouterRun::NAME => match &self.router {
                 Some(r) => serve::<methods::RouterRun>(params, |req| r.run(req, cx)),
+                None => Err(no_such(method)),
+            },
+            methods::CommandRun::NAME => match &self.command {
+                Some(c) => serve::<methods::CommandRun>(params, |req| c.run(req, cx)),
                 None => Err(no_such(method)),
             },
             m if m.starts_with("provider.") => self.provider_call(m, params, cx),

@@ -57,8 +57,10 @@ mod tools;
 pub use context::CallContext;
 pub use error::{Error, Result};
 pub use host::{Host, LogLevel};
-pub use kinds::{Exports, Provider, Router, Runtime, Transport};
+pub use kinds::{Command, Exports, Provider, Router, Runtime, Transport};
 pub use plugin::Plugin;
+/// The payloads of `command.run`.
+pub use talaria_plugin_api::command;
 pub use talaria_plugin_api::manifest::{Manifest, PluginKind};
 /// `[mcp_servers.NAME]`, as the host validated it.
 pub use talaria_plugin_api::mcp;

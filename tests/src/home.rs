@@ -81,6 +81,48 @@ impl TestHome {
     }
 
     /// Runs `talaria ARGS` with this home, no inherited TALARIA_* settings, no stdin.
+    /// Runs `talaria chat` on a real terminal (`script` gives it a pty) with the home's
+    /// environment, types `lines` one at a time (Enter is a carriage return alone, as a
+    /// terminal sends it), then Ctrl+D. Returns the run and everything the screen showed.
+    pub fn type_into_repl(&self, lines: &[&str], pause: std::time::Duration) -> (Run, String) {
+        use std::io::Write;
+        let talaria = crate::artifacts().talaria.clone();
+        let plain = self.command(&[]);
+        let mut script = std::process::Command::new("script");
+        script.args([
+            "-q",
+            "-e",
+            "-c",
+            &format!("{} chat", talaria.display()),
+            "/dev/null",
+        ]);
+        for (key, value) in plain.get_envs() {
+            match value {
+                Some(value) => script.env(key, value),
+                None => script.env_remove(key),
+            };
+        }
+        let mut child = script
+            .env("TERM", "dumb")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("drive the REPL");
+        let mut stdin = child.stdin.take().expect("drive the REPL");
+        for line in lines {
+            write!(stdin, "{line}\r").expect("drive the REPL");
+            stdin.flush().expect("drive the REPL");
+            // Let each line be read on its own, as typed.
+            std::thread::sleep(pause);
+        }
+        stdin.write_all(b"\x04").expect("drive the REPL");
+        drop(stdin);
+        let run = Run::wait(child);
+        let screen = format!("{}{}", run.stdout, run.stderr);
+        (run, screen)
+    }
+
     pub fn run(&self, args: &[&str]) -> Run {
         let out = self.command(args).output().expect("run talaria");
         Run::from_output(out)

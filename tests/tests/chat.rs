@@ -577,48 +577,6 @@ fn continue_sends_the_earlier_turns() {
         .expect_code(2);
 }
 
-/// Runs `talaria chat` on a real terminal (`script` gives it a pty) with the home's
-/// environment, types `lines` one at a time (Enter is a carriage return alone, as a
-/// terminal sends it), then Ctrl+D. Returns the run and everything the screen showed.
-fn type_into_repl(home: &TestHome, lines: &[&str], pause: Duration) -> (Run, String) {
-    use std::io::Write;
-    let talaria = talaria_tests::artifacts().talaria.clone();
-    let plain = home.command(&[]);
-    let mut script = std::process::Command::new("script");
-    script.args([
-        "-q",
-        "-e",
-        "-c",
-        &format!("{} chat", talaria.display()),
-        "/dev/null",
-    ]);
-    for (key, value) in plain.get_envs() {
-        match value {
-            Some(value) => script.env(key, value),
-            None => script.env_remove(key),
-        };
-    }
-    let mut child = script
-        .env("TERM", "dumb")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    for line in lines {
-        write!(stdin, "{line}\r").unwrap();
-        stdin.flush().unwrap();
-        // Let each line be read on its own, as typed.
-        std::thread::sleep(pause);
-    }
-    stdin.write_all(b"\x04").unwrap();
-    drop(stdin);
-    let run = Run::wait(child);
-    let screen = format!("{}{}", run.stdout, run.stderr);
-    (run, screen)
-}
-
 /// The REPL on a real terminal (`script` gives it a pty): slash commands, a turn, the
 /// session kept across turns, and Ctrl+D to leave.
 #[test]
@@ -635,7 +593,7 @@ fn the_repl_runs_turns_and_slash_commands_on_a_terminal() {
         "/tools",
         "/sessions",
     ];
-    let (run, screen) = type_into_repl(&home, &lines, Duration::from_millis(400));
+    let (run, screen) = home.type_into_repl(&lines, Duration::from_millis(400));
     assert_eq!(run.code, 0, "{screen}");
     assert!(screen.contains("/resume [ID]"), "help: {screen}");
     assert!(screen.contains("fast mode on"), "{screen}");
@@ -687,7 +645,7 @@ fn the_repl_approval_prompt_offers_once_session_and_deny() {
     let lines = [
         "first", "y", "second", "a", "third", "n", "fourth", "fifth", "c", "",
     ];
-    let (run, screen) = type_into_repl(&home, &lines, Duration::from_millis(700));
+    let (run, screen) = home.type_into_repl(&lines, Duration::from_millis(700));
     assert_eq!(run.code, 0, "{screen}");
     assert_eq!(
         screen

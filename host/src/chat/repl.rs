@@ -6,6 +6,7 @@ use rustyline::DefaultEditor;
 
 use super::{Chat, Finish};
 use crate::cli::ApprovalMode;
+use crate::commands::plugin_command::{self, Origin};
 use crate::error::{Error, Result};
 
 const HELP: &str = "\
@@ -17,7 +18,8 @@ const HELP: &str = "\
 /sessions             list recent sessions
 /tools                list the tools the model can call
 /approvals [MODE]     show or set approvals: ask, auto or deny
-/codex-runtime        hand turns to the Codex app-server (not in this build yet)
+/codex-runtime [on|off|auto|status|migrate]  hand turns to the Codex app-server
+/NAME ARGS            a command a plugin provides (as `talaria NAME ARGS`)
 /quit                 leave (Ctrl+D works too)
 Ctrl+C interrupts a running turn; at the prompt it clears the line.";
 
@@ -148,7 +150,15 @@ fn slash(chat: &mut Chat, command: &str) -> Result<Flow> {
             chat.registry.approvals().set_mode(mode);
             eprintln!("approvals: {}", mode_name(mode));
         }
-        "codex-runtime" => eprintln!("the codex_app_server runtime is not part of this build yet"),
+        // Commands plugins serve (`/codex-runtime on`, a third party's): their plugin
+        // prints the outcome; an exit code without a message needs no more words here.
+        other if chat.registry.command_plugin(other).is_ok() => {
+            let args: Vec<String> = arg.split_whitespace().map(str::to_owned).collect();
+            match plugin_command::run_in(&chat.registry, other, &args, Origin::Repl) {
+                Err(e) if e.message.is_empty() => {}
+                outcome => outcome?,
+            }
+        }
         other => {
             return Err(Error::usage(format!(
                 "unknown command /{other}; /help lists them"

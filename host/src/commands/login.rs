@@ -71,10 +71,7 @@ pub(super) fn sign_in(app: &App, provider: &Provider, options: SignIn) -> Result
         interactive: std::io::stdin().is_terminal(),
         codex_home: codex_home(app.config()?).map(|p| p.to_string_lossy().into_owned()),
     };
-    let screen = LoginScreen {
-        show_qr: std::io::stderr().is_terminal(),
-        open_browser: !options.no_browser && has_display(),
-    };
+    let screen = LoginScreen::for_terminal(options.no_browser);
     provider.login(&request, move |event| screen.show(event))
 }
 
@@ -105,13 +102,22 @@ fn codex_home(config: &Config) -> Option<PathBuf> {
 }
 
 /// Renders login events on stderr.
-struct LoginScreen {
+pub(super) struct LoginScreen {
     show_qr: bool,
     open_browser: bool,
 }
 
 impl LoginScreen {
-    fn show(&self, event: &Event) {
+    /// The device code with a QR code on a terminal, and a browser opened where there
+    /// is a display unless the user said not to.
+    pub(super) fn for_terminal(no_browser: bool) -> Self {
+        LoginScreen {
+            show_qr: std::io::stderr().is_terminal(),
+            open_browser: !no_browser && has_display(),
+        }
+    }
+
+    pub(super) fn show(&self, event: &Event) {
         match event {
             Event::LoginCode {
                 verification_url,

@@ -6,6 +6,7 @@ mod doctor;
 mod login;
 mod logs;
 mod models;
+pub mod plugin_command;
 mod plugins;
 mod profile;
 mod runtime;
@@ -51,8 +52,13 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Models { provider, json } => {
             models::run(&app, provider.provider.as_deref(), json.json)
         }
-        Command::CodexRuntime { .. } | Command::Mcp(_) | Command::Aux(_) => {
-            Err(not_yet_available())
+        Command::CodexRuntime(_) | Command::Mcp(_) | Command::Aux(_) | Command::External(_) => {
+            let Some((name, args)) = cli.command.plugin_command() else {
+                return Err(Error::usage(
+                    "no command given; `talaria --help` lists them",
+                ));
+            };
+            plugin_command::run(&app, name, args, plugin_command::Origin::Shell)
         }
     }
 }
@@ -73,10 +79,4 @@ fn unreachable_profile() -> Result<()> {
     Err(Error::failure(
         "internal: profile commands are dispatched before the profile is opened",
     ))
-}
-
-/// Commands whose plugins have not landed yet say so plainly (exit 4: a required
-/// component is missing) instead of pretending to work.
-fn not_yet_available() -> Error {
-    Error::missing("this command needs a first-party plugin that is not part of this build yet (see `talaria plugins list`)")
 }

@@ -156,13 +156,11 @@ impl Registry {
         })
     }
 
-    /// The plugin of `kind` that serves `id` (a provider id, a wire API, a runtime id),
-    /// as `serves` decides. Served only by disabled plugins: exit 2 naming the command
+    /// The plugin that serves `what` (a provider id, a wire API, a command), as `serves`
+    /// decides. Served only by disabled plugins: exit 2 naming the command
     /// that enables one; by nobody: exit 2 with `what`'s own hint.
     fn serving(
         &self,
-        kind: PluginKind,
-        id: &str,
         what: &str,
         serves: impl Fn(&PluginEntry) -> bool,
     ) -> Result<Arc<LoadedPlugin>> {
@@ -173,20 +171,22 @@ impl Registry {
         }
         if let Some(entry) = candidates.first() {
             return Err(Error::usage(format!(
-                "the {what} {id} comes from plugin {plugin}, which is disabled in profile {profile}; \
+                "{what} comes from plugin {plugin}, which is disabled in profile {profile}; \
                  enable it with `talaria plugins enable {plugin}`",
                 plugin = entry.id,
                 profile = self.profile_name(),
             )));
         }
-        Err(Error::usage(format!("no plugin provides the {what} {id:?}; `talaria plugins list` shows the {kind} plugins found")))
+        Err(Error::usage(format!(
+            "no plugin provides {what}; `talaria plugins list` shows the plugins found"
+        )))
     }
 
     /// The plugin serving provider `id` (its manifest's `provides.providers`, or its own
     /// id). An entry whose manifest is unusable is matched by its id alone, so asking for
     /// it reports why it cannot load (exit 4) instead of claiming nobody provides it.
     pub fn provider_plugin(&self, id: &str) -> Result<Arc<LoadedPlugin>> {
-        self.serving(PluginKind::Provider, id, "model provider", |e| {
+        self.serving(&format!("the model provider {id:?}"), |e| {
             match &e.manifest {
                 Some(m) => {
                     m.has_kind(PluginKind::Provider)
@@ -195,6 +195,24 @@ impl Registry {
                 None => e.id == id,
             }
         })
+    }
+
+    /// The plugin serving the top-level command `name` (`[provides] commands`). Served
+    /// by nobody: exit 4, since the command is the contract's or the user typed a plugin
+    /// command whose plugin is not installed; only by a disabled plugin: exit 2 naming the
+    /// command that enables it.
+    pub fn command_plugin(&self, name: &str) -> Result<Arc<LoadedPlugin>> {
+        let serves = |e: &PluginEntry| {
+            e.manifest
+                .as_ref()
+                .is_some_and(|m| m.provides_command(name))
+        };
+        if !self.catalog.entries.iter().any(serves) {
+            return Err(Error::missing(format!(
+                "no plugin provides the command `talaria {name}`; install or enable the plugin that does (`talaria plugins list` shows what is found)"
+            )));
+        }
+        self.serving(&format!("the command `talaria {name}`"), serves)
     }
 
     /// What the provider says about itself (`provider.info`), asked once per process.
@@ -224,7 +242,7 @@ impl Registry {
 
     /// The transport plugin for a wire API (its manifest's `provides.transports`).
     pub fn transport_for(&self, wire_api: &str) -> Result<Arc<LoadedPlugin>> {
-        self.serving(PluginKind::Transport, wire_api, "transport", |e| {
+        self.serving(&format!("the transport {wire_api:?}"), |e| {
             e.manifest
                 .as_ref()
                 .is_some_and(|m| m.provides_transport(wire_api))

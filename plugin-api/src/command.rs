@@ -1,0 +1,29 @@
+//! Payloads of `command.run`: a top-level `talaria` command served by a plugin
+//! (`[provides] commands = ["mcp"]`), such as `talaria mcp serve` or
+//! `talaria codex-runtime on`. The host routes the command by name and hands over the
+//! arguments untouched; the plugin parses them and writes its own output, so a command
+//! like `mcp serve` can own stdio.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandRequest {
+    /// The command's name (`mcp`, `codex-runtime`, `aux`, or a third party's).
+    pub command: String,
+    /// Everything after the name, as the user typed it.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// stdin and stderr are terminals: the command may prompt.
+    #[serde(default)]
+    pub interactive: bool,
+    /// Run as a REPL slash command (`/codex-runtime on`) rather than from the shell.
+    #[serde(default)]
+    pub from_repl: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandOutcome {
+    /// The process exit code, one of the contract's (0 success … 4 missing component).
+    #[serde(default)]
+    pub exit_code: u8,
+}
