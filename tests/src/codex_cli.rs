@@ -77,6 +77,11 @@ pub struct CodexHome {
 impl CodexHome {
     /// `talaria_config` is appended to the profile's config.toml (after `[codex]`).
     pub fn new(mock: &MockServer, talaria_config: &str) -> CodexHome {
+        CodexHome::with_runtime(mock, "codex_app_server", talaria_config)
+    }
+
+    /// The same, with `model.runtime = runtime`.
+    pub fn with_runtime(mock: &MockServer, runtime: &str, talaria_config: &str) -> CodexHome {
         mock.set_api_key(MOCK_KEY);
         let mut home = TestHome::new();
         let base = home.dir.path().to_path_buf();
@@ -97,7 +102,7 @@ impl CodexHome {
         std::fs::write(
             home.path("config.toml"),
             format!(
-                "[model]\nruntime = \"codex_app_server\"\n\n[codex]\nhome = \"{}\"\nbin = \"{}\"\n{talaria_config}",
+                "[model]\nruntime = \"{runtime}\"\n\n[codex]\nhome = \"{}\"\nbin = \"{}\"\n{talaria_config}",
                 codex_home.display(),
                 codex_bin().display()
             ),

@@ -8,6 +8,7 @@
 //! [`settings`] (binary, home, version).
 
 pub mod approvals;
+pub mod command;
 pub mod items;
 pub mod migrate;
 pub mod rpc;
@@ -58,7 +59,9 @@ impl CodexRuntime {
 }
 
 pub fn init(host: Host) -> Result<Exports> {
-    Ok(Exports::new().runtime(CodexRuntime::new(host)))
+    Ok(Exports::new()
+        .runtime(CodexRuntime::new(host.clone()))
+        .command(command::CodexRuntimeCommand::new(host)))
 }
 
 export_plugin!(manifest: include_str!("../plugin.toml"), init: init);
