@@ -143,12 +143,19 @@ impl CodexHome {
             .expect("start talaria")
     }
 
-    /// The messages talaria sent to codex so far.
+    /// The messages talaria sent to codex so far, each checked against the JSON Schema
+    /// of the pinned codex (a message that does not validate fails the test).
     pub fn sent(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(&self.trace)
+        let trace: Vec<serde_json::Value> = std::fs::read_to_string(&self.trace)
             .unwrap_or_default()
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        crate::codex_schema::check_trace(&trace);
+        trace
+            .into_iter()
+            .filter(|t| t["dir"] == "out")
+            .map(|t| t["message"].clone())
             .collect()
     }
 }
@@ -259,5 +266,15 @@ impl CodexHome {
             String::from_utf8_lossy(&out.stderr)
         );
         (out.status.code().unwrap_or(-1), screen)
+    }
+}
+
+/// Every test that drove codex has its messages checked, also the ones that never look
+/// at them (a failing check fails the test; skipped while a test is already failing).
+impl Drop for CodexHome {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            self.sent();
+        }
     }
 }

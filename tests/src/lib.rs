@@ -8,6 +8,7 @@
 pub mod artifacts;
 pub mod codex;
 pub mod codex_cli;
+pub mod codex_schema;
 pub mod home;
 pub mod mock;
 pub mod stats;

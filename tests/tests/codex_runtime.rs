@@ -515,3 +515,21 @@ fn a_file_change_is_approved_with_its_diff_shown() {
     );
     assert_eq!(text_of(&events), "Patched.");
 }
+
+#[test]
+#[should_panic(expected = "schema rejects")]
+fn the_schema_check_rejects_a_request_codex_would_refuse() {
+    // `turn/start` without its `input`.
+    talaria_tests::codex_schema::check_trace(&[json!({"dir": "out", "message":
+        {"id": 3, "method": "turn/start", "params": {"threadId": "t"}}})]);
+}
+
+#[test]
+#[should_panic(expected = "schema rejects")]
+fn the_schema_check_rejects_a_reply_codex_would_not_understand() {
+    talaria_tests::codex_schema::check_trace(&[
+        json!({"dir": "in", "message": {"id": 0, "method": "item/commandExecution/requestApproval",
+            "params": {"threadId": "t", "turnId": "u", "itemId": "i", "startedAtMs": 1}}}),
+        json!({"dir": "out", "message": {"id": 0, "result": {"decision": "approve"}}}),
+    ]);
+}

@@ -79,9 +79,10 @@ pub struct Connection {
     inbox: Mutex<Receiver<Inbound>>,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
     closed: Arc<AtomicBool>,
-    /// Every message written, when recording (the tests validate them against codex's
+    /// The trace, when asked for: every message written, and codex's requests (so a
+    /// reply can be matched to what it answers; the tests validate both against codex's
     /// schema).
-    sent_log: Option<Arc<Mutex<std::fs::File>>>,
+    trace: Option<Trace>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -93,7 +94,7 @@ impl Connection {
     /// stdio and the reader threads.
     pub fn spawn(
         mut command: Command,
-        sent_log: Option<std::path::PathBuf>,
+        trace: Option<std::path::PathBuf>,
     ) -> std::io::Result<Connection> {
         command
             .stdin(Stdio::piped())
@@ -111,13 +112,23 @@ impl Connection {
             .ok_or_else(|| std::io::Error::other("codex stderr was not piped"))?;
         let pending: Pending = Arc::default();
         let closed = Arc::new(AtomicBool::new(false));
+        let trace = match trace {
+            Some(path) => Some(Trace(Arc::new(Mutex::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)?,
+            )))),
+            None => None,
+        };
         let (tx, rx) = mpsc::channel();
         {
             let pending = pending.clone();
             let closed = closed.clone();
+            let trace = trace.clone();
             std::thread::Builder::new()
                 .name("codex-reader".into())
-                .spawn(move || read_stdout(stdout, &pending, &tx, &closed))?;
+                .spawn(move || read_stdout(stdout, &pending, &tx, &closed, trace.as_ref()))?;
         }
         let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
         {
@@ -135,15 +146,6 @@ impl Connection {
                     }
                 })?;
         }
-        let sent_log = match sent_log {
-            Some(path) => Some(Arc::new(Mutex::new(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)?,
-            ))),
-            None => None,
-        };
         Ok(Connection {
             child: Mutex::new(child),
             stdin: Mutex::new(stdin),
@@ -152,15 +154,15 @@ impl Connection {
             inbox: Mutex::new(rx),
             stderr_tail,
             closed,
-            sent_log,
+            trace,
         })
     }
 
     fn write(&self, message: &Value) -> Result<(), RpcError> {
         let mut line = message.to_string();
         line.push('\n');
-        if let Some(log) = &self.sent_log {
-            let _ = lock(log).write_all(line.as_bytes());
+        if let Some(trace) = &self.trace {
+            trace.record("out", message);
         }
         let mut stdin = lock(&self.stdin);
         let Some(stdin) = stdin.as_mut() else {
@@ -277,11 +279,24 @@ impl Drop for Connection {
     }
 }
 
+/// `TALARIA_CODEX_TRACE`: one JSON object per line, `{"dir": "out"|"in", "message": …}`.
+#[derive(Clone)]
+struct Trace(Arc<Mutex<std::fs::File>>);
+
+impl Trace {
+    fn record(&self, dir: &str, message: &Value) {
+        let mut line = json!({ "dir": dir, "message": message }).to_string();
+        line.push('\n');
+        let _ = lock(&self.0).write_all(line.as_bytes());
+    }
+}
+
 fn read_stdout(
     stdout: std::process::ChildStdout,
     pending: &Pending,
     inbox: &Sender<Inbound>,
     closed: &AtomicBool,
+    trace: Option<&Trace>,
 ) {
     for line in BufReader::new(stdout).lines() {
         let Ok(line) = line else { break };
@@ -295,6 +310,12 @@ fn read_stdout(
                 }
             }
             Classified::Inbound(message) => {
+                if let (Some(trace), Inbound::Request { id, method, params }) = (trace, &message) {
+                    trace.record(
+                        "in",
+                        &json!({ "id": id, "method": method, "params": params }),
+                    );
+                }
                 if inbox.send(message).is_err() {
                     break;
                 }
