@@ -231,3 +231,69 @@ fn an_unknown_spelling_of_the_runtime_is_an_error_naming_the_valid_ids() {
         run.stderr
     );
 }
+
+/// Codex has no account: `on` on a terminal offers codex's own sign-in
+/// (`account/login/start`, device code) and shows the code in talaria's UI; codex runs
+/// the device flow against the issuer (the mock, through codex's
+/// `CODEX_APP_SERVER_LOGIN_ISSUER`). After the token exchange codex asks ChatGPT's
+/// `/backend-api/wham/accounts/check` for its workspace routing, which the mock does not
+/// imitate (its answer's shape is not documented), so codex reports the sign-in failed:
+/// talaria says so with codex's reason, exits 3 and switches nothing.
+#[test]
+fn on_offers_codex_its_own_device_code_sign_in() {
+    let mock = MockServer::start();
+    mock.set_device_pending_polls(0);
+    let mut codex = CodexHome::with_runtime(&mock, "auto", "");
+    // Codex on its default (OpenAI) provider, which needs a ChatGPT login.
+    std::fs::write(
+        codex_config(&codex),
+        format!(
+            "chatgpt_base_url = \"{}/backend-api/\"\n[features]\nplugins = false\n\n[analytics]\nenabled = false\n",
+            mock.issuer_url()
+        ),
+    )
+    .unwrap();
+    codex
+        .home
+        .set_env("CODEX_APP_SERVER_LOGIN_ISSUER", mock.issuer_url());
+    let talaria_before = read(&codex.home.path("config.toml"));
+    let (code, screen) = codex.on_terminal(&["codex-runtime", "on"], &["y"], |_| true);
+    assert!(screen.contains("sign codex in"), "{screen}");
+    // The device code, shown as talaria shows any login code.
+    assert!(
+        screen.contains(&format!("{}/codex/device", mock.issuer_url())),
+        "{screen}"
+    );
+    // Codex ran the device flow against the issuer.
+    assert_eq!(
+        mock.requests_to("/api/accounts/deviceauth/usercode").len(),
+        1
+    );
+    assert_eq!(mock.requests_to("/api/accounts/deviceauth/token").len(), 1);
+    assert_eq!(mock.requests_to("/oauth/token").len(), 1);
+    assert_eq!(
+        mock.requests_to("/backend-api/wham/accounts/check").len(),
+        1
+    );
+    assert!(screen.contains("codex's sign-in failed"), "{screen}");
+    assert_eq!(code, 3, "{screen}");
+    assert_eq!(read(&codex.home.path("config.toml")), talaria_before);
+    // Never talaria's credentials.
+    assert!(!codex.home.path("auth.json").exists());
+}
+
+#[test]
+fn without_a_terminal_on_says_codex_is_signed_out_and_goes_on() {
+    let mock = MockServer::start();
+    let codex = CodexHome::with_runtime(&mock, "auto", "");
+    std::fs::write(codex_config(&codex), "[features]\nplugins = false\n").unwrap();
+    let run = codex.run(&["codex-runtime", "on"]).ok();
+    assert!(
+        run.stderr.contains("codex is not signed in"),
+        "{}",
+        run.stderr
+    );
+    assert!(mock
+        .requests_to("/api/accounts/deviceauth/usercode")
+        .is_empty());
+}
