@@ -533,3 +533,72 @@ fn the_schema_check_rejects_a_reply_codex_would_not_understand() {
         json!({"dir": "out", "message": {"id": 0, "result": {"decision": "approve"}}}),
     ]);
 }
+
+/// One model answer that reasons, searches the web (the hosted tool: the server runs it)
+/// and answers.
+fn reasoning_search_and_answer(id: &str) -> Vec<Value> {
+    use talaria_tests::mock::{completed_event, created_event, usage};
+    let reasoning = json!({ "id": "rs_1", "type": "reasoning", "summary": [{ "type": "summary_text", "text": "Thinking it over." }] });
+    let search = json!({ "id": "ws_1", "type": "web_search_call", "status": "completed", "action": { "type": "search", "query": "talaria sandals" } });
+    let message = json!({ "id": "msg_1", "type": "message", "status": "completed", "role": "assistant",
+        "content": [{ "type": "output_text", "text": "Winged sandals.", "annotations": [] }] });
+    let mut events = vec![
+        created_event(id),
+        json!({ "type": "response.output_item.added", "output_index": 0, "item": { "id": "rs_1", "type": "reasoning", "summary": [] } }),
+        json!({ "type": "response.reasoning_summary_part.added", "item_id": "rs_1", "output_index": 0, "summary_index": 0, "part": { "type": "summary_text", "text": "" } }),
+        json!({ "type": "response.reasoning_summary_text.delta", "item_id": "rs_1", "output_index": 0, "summary_index": 0, "delta": "Thinking " }),
+        json!({ "type": "response.reasoning_summary_text.delta", "item_id": "rs_1", "output_index": 0, "summary_index": 0, "delta": "it over." }),
+        json!({ "type": "response.reasoning_summary_text.done", "item_id": "rs_1", "output_index": 0, "summary_index": 0, "text": "Thinking it over." }),
+        json!({ "type": "response.output_item.done", "output_index": 0, "item": reasoning }),
+        json!({ "type": "response.output_item.added", "output_index": 1, "item": { "id": "ws_1", "type": "web_search_call", "status": "in_progress" } }),
+        json!({ "type": "response.output_item.done", "output_index": 1, "item": search }),
+        json!({ "type": "response.output_item.added", "output_index": 2, "item": { "id": "msg_1", "type": "message", "status": "in_progress", "role": "assistant", "content": [] } }),
+        json!({ "type": "response.output_text.delta", "item_id": "msg_1", "output_index": 2, "content_index": 0, "delta": "Winged sandals." }),
+        json!({ "type": "response.output_item.done", "output_index": 2, "item": message }),
+        completed_event(
+            id,
+            vec![reasoning.clone(), search.clone(), message.clone()],
+            usage(30, 10, 9, 4),
+        ),
+    ];
+    for (n, e) in events.iter_mut().enumerate() {
+        e["sequence_number"] = json!(n);
+    }
+    events
+}
+
+#[test]
+fn reasoning_web_searches_and_usage_become_talaria_events_and_items() {
+    let mock = MockServer::start();
+    let codex = CodexHome::new(&mock, "");
+    mock.push_events(reasoning_search_and_answer("r1"));
+    let run = codex
+        .run(&["chat", "-q", "what are talaria?", "--json"])
+        .ok();
+    let events = json_lines(&run.stdout);
+    let reasoning: String = of_type(&events, "reasoning_delta")
+        .iter()
+        .map(|e| e["delta"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasoning, "Thinking it over.", "{}", run.stdout);
+    let search = of_type(&events, "tool_call")
+        .into_iter()
+        .find(|c| c["name"] == "web_search")
+        .unwrap_or_else(|| panic!("no web_search call: {}", run.stdout));
+    assert_eq!(search["arguments"]["query"], "talaria sandals");
+    assert!(of_type(&events, "tool_result")
+        .iter()
+        .any(|r| r["call_id"] == search["call_id"]));
+    assert_eq!(text_of(&events), "Winged sandals.");
+    let done = of_type(&events, "turn_completed")[0];
+    assert_eq!(done["usage"]["input_tokens"], 30);
+    assert_eq!(done["usage"]["cached_input_tokens"], 10);
+    assert_eq!(done["usage"]["reasoning_output_tokens"], 4);
+    // Stored like a native session: the search as a tool call with its output.
+    let shown = session_shown(&codex);
+    let calls = shown["tool_calls"].as_array().unwrap();
+    assert_eq!(calls.len(), 1, "{shown:#}");
+    assert_eq!(calls[0]["name"], "web_search");
+    assert_eq!(calls[0]["arguments"]["query"], "talaria sandals");
+    assert_eq!(shown["usage"]["input_tokens"], 30);
+}

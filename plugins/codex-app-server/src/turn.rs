@@ -255,8 +255,11 @@ impl Turn<'_> {
     }
 
     fn item_started(&mut self, item: &Value) {
-        if item["type"] == "fileChange" {
-            self.patches.remember(item);
+        match item["type"].as_str() {
+            Some("fileChange") => self.patches.remember(item),
+            // Its query arrives with the completed item.
+            Some("webSearch") => return,
+            _ => {}
         }
         self.announce(item);
     }
