@@ -13,20 +13,31 @@ pub const CODEX_VERSION: &str = "0.171.0";
 /// The key the mock's `/v1` accepts; codex reads it from `MOCK_KEY` (`env_key`).
 pub const MOCK_KEY: &str = "mock-codex-key";
 
-/// The npm install `.ci/install-codex` makes.
+/// The oldest release the runtime supports (its `MIN_VERSION`), also installed and tested.
+pub const CODEX_MIN_VERSION: &str = "0.169.0";
+
+/// The npm install of [`CODEX_VERSION`] that `.ci/install-codex` makes.
 pub fn install_dir() -> PathBuf {
-    workspace_root()
-        .join("target/tools")
-        .join(format!("codex-{CODEX_VERSION}"))
+    install_dir_of(CODEX_VERSION)
 }
 
-/// The `codex` command (npm's launcher). Panics, naming the install script, when it is
-/// missing: a test that needs codex never skips.
+pub fn install_dir_of(version: &str) -> PathBuf {
+    workspace_root()
+        .join("target/tools")
+        .join(format!("codex-{version}"))
+}
+
+/// The `codex` command (npm's launcher) of [`CODEX_VERSION`]. Panics, naming the install
+/// script, when it is missing: a test that needs codex never skips.
 pub fn codex_bin() -> PathBuf {
-    let bin = install_dir().join("node_modules/.bin/codex");
+    codex_bin_of(CODEX_VERSION)
+}
+
+pub fn codex_bin_of(version: &str) -> PathBuf {
+    let bin = install_dir_of(version).join("node_modules/.bin/codex");
     assert!(
         bin.is_file(),
-        "the Codex CLI {CODEX_VERSION} is not installed at {}: run `.ci/install-codex` (CI runs it from .ci/run)",
+        "the Codex CLI {version} is not installed at {}: run `.ci/install-codex` (CI runs it from .ci/run)",
         bin.display()
     );
     bin

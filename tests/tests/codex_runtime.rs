@@ -602,3 +602,29 @@ fn reasoning_web_searches_and_usage_become_talaria_events_and_items() {
     assert_eq!(calls[0]["arguments"]["query"], "talaria sandals");
     assert_eq!(shown["usage"]["input_tokens"], 30);
 }
+
+/// The oldest codex the runtime accepts runs the same turn: a command approved, its
+/// output back to the model, the answer streamed. The schema check is the newest's.
+#[test]
+fn the_oldest_supported_codex_runs_a_turn_with_an_approval() {
+    use talaria_tests::codex_cli::{codex_bin_of, CODEX_MIN_VERSION};
+    let mock = MockServer::start();
+    let mut codex = CodexHome::new(&mock, "");
+    codex
+        .home
+        .set_env("TALARIA_CODEX_BIN", codex_bin_of(CODEX_MIN_VERSION));
+    mock.push_events(escalated_command("r1", "call_1", "echo old > out.txt"));
+    mock.push_events(text_events("r2", &["Old ", "but fine."]));
+    let run = codex
+        .run(&["chat", "-q", "write", "--json", "--approvals", "auto"])
+        .ok();
+    let events = json_lines(&run.stdout);
+    assert_eq!(of_type(&events, "approval_request").len(), 1, "{}", run.stdout);
+    assert_eq!(text_of(&events), "Old but fine.");
+    assert_eq!(
+        std::fs::read_to_string(codex.workspace.join("out.txt")).unwrap(),
+        "old\n"
+    );
+    let on = codex.run(&["codex-runtime", "status"]).ok();
+    assert!(on.stdout.contains(CODEX_MIN_VERSION), "{}", on.stdout);
+}
