@@ -14,7 +14,7 @@ pub const CODEX_VERSION: &str = "0.171.0";
 pub const MOCK_KEY: &str = "mock-codex-key";
 
 /// The oldest release the runtime supports (its `MIN_VERSION`), also installed and tested.
-pub const CODEX_MIN_VERSION: &str = "0.169.0";
+pub const CODEX_MIN_VERSION: &str = "0.125.0";
 
 /// The npm install of [`CODEX_VERSION`] that `.ci/install-codex` makes.
 pub fn install_dir() -> PathBuf {
@@ -83,6 +83,8 @@ pub struct CodexHome {
     pub workspace: PathBuf,
     /// Every message talaria sent to codex, one JSON object per line.
     pub trace: PathBuf,
+    /// The codex release whose schema the messages are checked against.
+    pub schema_version: String,
 }
 
 impl CodexHome {
@@ -129,6 +131,7 @@ impl CodexHome {
             codex_home,
             workspace,
             trace,
+            schema_version: CODEX_VERSION.to_owned(),
         }
     }
 
@@ -162,7 +165,7 @@ impl CodexHome {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
-        crate::codex_schema::check_trace(&trace);
+        crate::codex_schema::check_trace_against(&self.schema_version, &trace);
         trace
             .into_iter()
             .filter(|t| t["dir"] == "out")

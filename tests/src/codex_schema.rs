@@ -5,11 +5,11 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use serde_json::Value;
 
-use crate::codex_cli::{codex_bin, install_dir};
+use crate::codex_cli::{codex_bin_of, install_dir_of, CODEX_VERSION};
 
 struct Schemas {
     dir: PathBuf,
@@ -32,14 +32,24 @@ fn validator(schema: &Value) -> jsonschema::Validator {
     jsonschema::validator_for(schema).unwrap()
 }
 
-fn schemas() -> &'static Schemas {
-    static SCHEMAS: OnceLock<Schemas> = OnceLock::new();
-    SCHEMAS.get_or_init(|| {
-        let dir = install_dir().join("schema");
+/// The schemas of codex `version`, generated once into its install folder.
+fn schemas(version: &str) -> &'static Schemas {
+    static SCHEMAS: OnceLock<Mutex<HashMap<String, &'static Schemas>>> = OnceLock::new();
+    let mut all = SCHEMAS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    all.entry(version.to_owned())
+        .or_insert_with(|| Box::leak(Box::new(generate(version))))
+}
+
+fn generate(version: &str) -> Schemas {
+    {
+        let dir = install_dir_of(version).join("schema");
         if !dir.join("ClientRequest.json").is_file() {
-            let home = install_dir().join("schema-home");
+            let home = install_dir_of(version).join("schema-home");
             std::fs::create_dir_all(&home).unwrap();
-            let status = std::process::Command::new(codex_bin())
+            let status = std::process::Command::new(codex_bin_of(version))
                 .args(["app-server", "generate-json-schema", "--out"])
                 .arg(&dir)
                 .env("CODEX_HOME", &home)
@@ -76,7 +86,7 @@ fn schemas() -> &'static Schemas {
             responses,
             dir,
         }
-    })
+    }
 }
 
 fn problems(validator: &jsonschema::Validator, value: &Value) -> Vec<String> {
@@ -86,10 +96,16 @@ fn problems(validator: &jsonschema::Validator, value: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Checks a `TALARIA_CODEX_TRACE` (lines `{"dir": "out"|"in", "message": …}`): every
-/// outgoing message must validate; panics naming the message and what is wrong.
+/// Checks a `TALARIA_CODEX_TRACE` (lines `{"dir": "out"|"in", "message": …}`) against
+/// the schema of [`CODEX_VERSION`].
 pub fn check_trace(trace: &[Value]) {
-    let s = schemas();
+    check_trace_against(CODEX_VERSION, trace)
+}
+
+/// Every outgoing message must validate against codex `version`'s schema; panics naming
+/// the message and what is wrong.
+pub fn check_trace_against(version: &str, trace: &[Value]) {
+    let s = schemas(version);
     let mut asked: HashMap<String, String> = HashMap::new();
     let mut response_validators: HashMap<String, jsonschema::Validator> = HashMap::new();
     for entry in trace {

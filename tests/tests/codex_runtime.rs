@@ -604,7 +604,8 @@ fn reasoning_web_searches_and_usage_become_talaria_events_and_items() {
 }
 
 /// The oldest codex the runtime accepts runs the same turn: a command approved, its
-/// output back to the model, the answer streamed. The schema check is the newest's.
+/// output back to the model, the answer streamed; what talaria sends validates against
+/// that release's own schema.
 #[test]
 fn the_oldest_supported_codex_runs_a_turn_with_an_approval() {
     use talaria_tests::codex_cli::{codex_bin_of, CODEX_MIN_VERSION};
@@ -613,13 +614,19 @@ fn the_oldest_supported_codex_runs_a_turn_with_an_approval() {
     codex
         .home
         .set_env("TALARIA_CODEX_BIN", codex_bin_of(CODEX_MIN_VERSION));
+    codex.schema_version = CODEX_MIN_VERSION.to_owned();
     mock.push_events(escalated_command("r1", "call_1", "echo old > out.txt"));
     mock.push_events(text_events("r2", &["Old ", "but fine."]));
     let run = codex
         .run(&["chat", "-q", "write", "--json", "--approvals", "auto"])
         .ok();
     let events = json_lines(&run.stdout);
-    assert_eq!(of_type(&events, "approval_request").len(), 1, "{}", run.stdout);
+    assert_eq!(
+        of_type(&events, "approval_request").len(),
+        1,
+        "{}",
+        run.stdout
+    );
     assert_eq!(text_of(&events), "Old but fine.");
     assert_eq!(
         std::fs::read_to_string(codex.workspace.join("out.txt")).unwrap(),

@@ -151,7 +151,7 @@ fn codex_missing_or_too_old_is_exit_4_and_nothing_is_written() {
     codex.home.set_env("TALARIA_CODEX_BIN", &old);
     let run = codex.run(&["codex-runtime", "on"]).expect_code(4);
     assert!(
-        run.stderr.contains("0.120.0") && run.stderr.contains("0.169.0"),
+        run.stderr.contains("0.120.0") && run.stderr.contains("0.125.0"),
         "{}",
         run.stderr
     );

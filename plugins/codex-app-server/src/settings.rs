@@ -11,14 +11,15 @@ use talaria_sdk::{Error, ErrorKind, Host, Result};
 
 /// The oldest Codex CLI this runtime supports.
 ///
-/// Why 0.169.0: it is the oldest release whose app-server protocol was checked against
-/// what this runtime sends and reads (reference sheet `codex-app-server.md`, measured on
-/// 0.169.0, and its §14 diff to 0.171.0: the requests used here —`initialize`,
-/// `thread/start`, `thread/resume`, `turn/start`, `turn/interrupt`, `account/read`,
-/// `account/login/start`, `plugin/list` — and the notifications and approval requests
-/// read are the same in both). Older releases may work, but nobody has checked them, and
-/// a half-working runtime is worse than a clear "please update".
-pub const MIN_VERSION: Version = Version(0, 169, 0);
+/// Why 0.125.0: it is the oldest release the test suite runs this runtime against
+/// (`.ci/install-codex` installs it beside the newest, 0.171.0): the handshake,
+/// `thread/start` and `thread/resume`, `turn/start` and `turn/interrupt`, the v2 approval
+/// requests for commands and file changes, the item notifications this runtime reads,
+/// `account/read` and `account/login/start` with a device code all behave as in 0.171.0,
+/// and every message talaria sends validates against 0.125.0's own schema. It is also
+/// what Hermes 0.19.0 requires, so a Hermes user's codex is new enough. Older releases
+/// were not checked, and a half-working runtime is worse than a clear "please update".
+pub const MIN_VERSION: Version = Version(0, 125, 0);
 
 /// The npm command that installs a supported codex.
 pub const INSTALL_HINT: &str = "npm install -g @openai/codex@latest";
@@ -210,7 +211,7 @@ mod tests {
         );
         assert_eq!(Version::parse("0.170.0-alpha.2"), Some(Version(0, 170, 0)));
         assert_eq!(Version::parse("1.2"), None);
-        assert!(Version(0, 168, 9) < MIN_VERSION);
+        assert!(Version(0, 124, 9) < MIN_VERSION);
         assert!(Version(0, 171, 0) > MIN_VERSION);
         assert_eq!(
             Version::parse_user_agent("talaria/0.171.0 (Linux 6.1; x86_64) xterm"),
