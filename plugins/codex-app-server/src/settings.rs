@@ -107,16 +107,13 @@ impl Settings {
                 ))
             })?;
         let text = String::from_utf8_lossy(&output.stdout);
-        let version = text
-            .lines()
-            .find_map(|l| Version::parse_cli(l))
-            .ok_or_else(|| {
-                missing(format!(
-                    "`{} --version` did not print a codex version (it printed {:?})",
-                    self.bin.display(),
-                    text.trim()
-                ))
-            })?;
+        let version = text.lines().find_map(Version::parse_cli).ok_or_else(|| {
+            missing(format!(
+                "`{} --version` did not print a codex version (it printed {:?})",
+                self.bin.display(),
+                text.trim()
+            ))
+        })?;
         if version < MIN_VERSION {
             return Err(missing(format!(
                 "codex {version} at {} is older than {MIN_VERSION}, the oldest this runtime supports",

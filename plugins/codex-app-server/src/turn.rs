@@ -146,10 +146,8 @@ impl Turn<'_> {
     /// Handles one notification; `Some` when the turn is over.
     fn notification(&mut self, method: &str, params: &Value) -> Option<(TurnResult, After)> {
         match method {
-            "turn/started" => {
-                if self.turn_id.is_none() {
-                    self.turn_id = params["turn"]["id"].as_str().map(str::to_owned);
-                }
+            "turn/started" if self.turn_id.is_none() => {
+                self.turn_id = params["turn"]["id"].as_str().map(str::to_owned);
             }
             "item/agentMessage/delta" => {
                 let delta = params["delta"].as_str().unwrap_or_default();
@@ -168,24 +166,7 @@ impl Turn<'_> {
             }
             "item/started" => self.item_started(&params["item"]),
             "item/completed" => self.item_completed(&params["item"]),
-            "turn/plan/updated" => {
-                let steps = params["plan"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|s| PlanStep {
-                        step: s["step"].as_str().unwrap_or_default().to_owned(),
-                        status: serde_json::from_value::<StepStatus>(json!(snake(
-                            s["status"].as_str().unwrap_or_default()
-                        )))
-                        .unwrap_or(StepStatus::Unknown),
-                    })
-                    .collect();
-                self.cx.emit(&Event::Plan {
-                    explanation: params["explanation"].as_str().map(str::to_owned),
-                    steps,
-                });
-            }
+            "turn/plan/updated" => self.cx.emit(&plan_event(params)),
             "thread/tokenUsage/updated" => {
                 let last = &params["tokenUsage"]["last"];
                 let n = |k: &str| last[k].as_u64().unwrap_or(0);
@@ -337,6 +318,26 @@ impl Turn<'_> {
     }
 }
 
+/// `turn/plan/updated` as talaria's `plan` event: the whole checklist each time.
+pub fn plan_event(params: &Value) -> Event {
+    let steps = params["plan"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| PlanStep {
+            step: s["step"].as_str().unwrap_or_default().to_owned(),
+            status: serde_json::from_value::<StepStatus>(json!(snake(
+                s["status"].as_str().unwrap_or_default()
+            )))
+            .unwrap_or(StepStatus::Unknown),
+        })
+        .collect();
+    Event::Plan {
+        explanation: params["explanation"].as_str().map(str::to_owned),
+        steps,
+    }
+}
+
 /// `inProgress` → `in_progress`.
 fn snake(camel: &str) -> String {
     let mut out = String::new();
@@ -400,10 +401,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn plan_statuses_map_to_talaria_steps() {
-        assert_eq!(snake("inProgress"), "in_progress");
-        let s: StepStatus = serde_json::from_value(json!(snake("inProgress"))).unwrap();
-        assert_eq!(s, StepStatus::InProgress);
+    fn a_codex_plan_becomes_a_plan_event() {
+        let params = json!({"threadId": "t", "turnId": "u", "explanation": "why",
+            "plan": [{"step": "read", "status": "completed"}, {"step": "edit", "status": "inProgress"},
+                     {"step": "test", "status": "pending"}, {"step": "?", "status": "teleporting"}]});
+        let Event::Plan { explanation, steps } = plan_event(&params) else {
+            panic!()
+        };
+        assert_eq!(explanation.as_deref(), Some("why"));
+        let statuses: Vec<StepStatus> = steps.iter().map(|s| s.status).collect();
+        assert_eq!(
+            statuses,
+            [
+                StepStatus::Completed,
+                StepStatus::InProgress,
+                StepStatus::Pending,
+                StepStatus::Unknown
+            ]
+        );
+        assert_eq!(steps[1].step, "edit");
     }
 
     #[test]
