@@ -71,4 +71,8 @@ impl PluginClaims for Discovered<'_> {
     fn provides_transport(&self, wire_api: &str) -> bool {
         self.0.catalog().provides_transport(wire_api)
     }
+
+    fn serves_provider_kind(&self, kind: &str) -> bool {
+        self.0.catalog().serves_provider_kind(kind)
+    }
 }

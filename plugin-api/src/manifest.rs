@@ -63,6 +63,12 @@ pub enum Capability {
 pub struct Provides {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub providers: Vec<String>,
+    /// Kinds of configured provider instance the plugin serves: a `[providers.NAME]`
+    /// table with `kind = "<one of these>"` makes `NAME` a provider id routed to this
+    /// plugin, which reads the table from the `providers` section (`config =
+    /// ["providers"]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub provider_kinds: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub transports: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -188,6 +194,13 @@ impl Manifest {
             .iter()
             .map(String::as_str)
             .chain(std::iter::once(self.id.as_str()))
+    }
+
+    /// Whether this is a provider plugin serving configured instances of `kind`
+    /// (`[provides] provider_kinds`).
+    pub fn serves_provider_kind(&self, kind: &str) -> bool {
+        self.has_kind(PluginKind::Provider)
+            && self.provides.provider_kinds.iter().any(|k| k == kind)
     }
 
     /// Whether this is a transport plugin for `wire_api` (`[provides] transports`).

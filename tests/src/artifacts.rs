@@ -16,10 +16,12 @@ use std::sync::OnceLock;
 /// every benchmark builds them all (a chat needs a provider and the transport).
 pub const FIRST_PARTY_PLUGINS: &[&str] = &[
     "talaria-agent-loop",
+    "talaria-chat-completions",
     "talaria-codex-app-server",
     "talaria-example-tools",
     "talaria-openai-api",
     "talaria-openai-codex",
+    "talaria-openai-compatible",
     "talaria-responses",
 ];
 

@@ -155,6 +155,7 @@ impl TestHome {
         for key in [
             "CODEX_HOME",
             "OPENAI_API_KEY",
+            "OPENROUTER_API_KEY",
             "DISPLAY",
             "WAYLAND_DISPLAY",
             "BROWSER",

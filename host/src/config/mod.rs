@@ -246,6 +246,14 @@ impl Config {
             ));
         }
         for (name, provider) in &self.providers {
+            if !plugins.serves_provider_kind(&provider.kind) {
+                let key = ["providers".to_owned(), name.clone(), "kind".to_owned()];
+                return Err(key_error(
+                    path,
+                    &key,
+                    &format!("no plugin found serves providers of kind {:?}; check the spelling, or install the provider plugin (`talaria plugins list` shows the plugins found)", provider.kind),
+                ));
+            }
             match &provider.transport {
                 Some(transport) if !plugins.provides_transport(transport) => {
                     let key = ["providers".to_owned(), name.clone(), "transport".to_owned()];
@@ -366,6 +374,8 @@ fn read_optional(path: &Path) -> Result<Option<String>> {
 pub trait PluginClaims {
     fn claims_section(&self, name: &str) -> bool;
     fn provides_transport(&self, wire_api: &str) -> bool;
+    /// Some provider plugin serves `[providers.NAME]` instances of this `kind`.
+    fn serves_provider_kind(&self, kind: &str) -> bool;
 }
 
 /// An error about `key` in the config file at `path` (a plugin's complaint about a
@@ -621,6 +631,34 @@ web_search = false             # the hosted web search tool, where the model has
         fn provides_transport(&self, wire_api: &str) -> bool {
             wire_api == self.transport
         }
+        fn serves_provider_kind(&self, kind: &str) -> bool {
+            kind == "openai-compatible"
+        }
+    }
+
+    #[test]
+    fn provider_kinds_must_be_served_by_a_plugin_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let text = "[providers.p]\nkind = \"openai-compatibel\"\nbase_url = \"http://h\"\n";
+        std::fs::write(&path, text).unwrap();
+        let c = Config::load(&path).unwrap();
+        let e = c
+            .check_plugin_claims(
+                &path,
+                &Found {
+                    section: "",
+                    transport: "",
+                },
+            )
+            .unwrap_err();
+        assert_eq!(e.exit, crate::error::Exit::Usage);
+        assert!(
+            e.message.contains("line 2, key providers.p.kind")
+                && e.message.contains("\"openai-compatibel\""),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

@@ -274,6 +274,10 @@ impl PluginClaims for Catalog {
     fn provides_transport(&self, wire_api: &str) -> bool {
         self.manifests().any(|m| m.provides_transport(wire_api))
     }
+
+    fn serves_provider_kind(&self, kind: &str) -> bool {
+        self.manifests().any(|m| m.serves_provider_kind(kind))
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! (loaded lazily, once, on first use), and routing by what is asked for: a provider by
 //! provider id, a transport by wire API, a runtime by runtime id, a tool by name.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 
 use talaria_plugin_api::abi::{CancelFlag, EventSinkArc, PluginBox, PluginError};
@@ -48,6 +48,8 @@ pub struct Registry {
     disabled_plugins: BTreeSet<String>,
     disabled_runtimes: BTreeSet<String>,
     default_runtime: String,
+    /// `[providers.NAME] kind`: the provider ids the profile configures, by kind.
+    instances: BTreeMap<String, String>,
     context: ServicesContext,
     /// One slot per plugin id: its init runs once even when several threads ask at once,
     /// and a failed load is remembered, reported once and not retried.
@@ -67,6 +69,11 @@ impl Registry {
             disabled_plugins: config.plugins.disabled.iter().cloned().collect(),
             disabled_runtimes: config.runtimes.disabled.iter().cloned().collect(),
             default_runtime: config.model.runtime.clone(),
+            instances: config
+                .providers
+                .iter()
+                .map(|(name, instance)| (name.clone(), instance.kind.clone()))
+                .collect(),
             context,
             loaded: Mutex::new(HashMap::new()),
             provider_infos: Mutex::new(HashMap::new()),
@@ -187,10 +194,23 @@ impl Registry {
         )))
     }
 
-    /// The plugin serving provider `id` (its manifest's `provides.providers`, or its own
-    /// id). An entry whose manifest is unusable is matched by its id alone, so asking for
-    /// it reports why it cannot load (exit 4) instead of claiming nobody provides it.
+    /// The plugin serving provider `id`: for an instance the profile configures
+    /// (`[providers.NAME]`), the plugin whose manifest serves its `kind`
+    /// (`provides.provider_kinds`); otherwise the one naming `id` in
+    /// `provides.providers`, or with `id` as its own id. An entry whose manifest is
+    /// unusable is matched by its id alone, so asking for it reports why it cannot load
+    /// (exit 4) instead of claiming nobody provides it.
     pub fn provider_plugin(&self, id: &str) -> Result<Arc<LoadedPlugin>> {
+        if let Some(kind) = self.instances.get(id) {
+            return self.serving(
+                &format!("the provider kind {kind:?} of [providers.{id}]"),
+                |e| {
+                    e.manifest
+                        .as_ref()
+                        .is_some_and(|m| m.serves_provider_kind(kind))
+                },
+            );
+        }
         self.serving(&format!("the model provider {id:?}"), |e| {
             match &e.manifest {
                 Some(m) => {

@@ -3,53 +3,30 @@
 //! and fall back from the websocket to HTTPS for the rest of the session.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
-use std::time::Duration;
 
-use talaria_sdk::provider::{Endpoint, FailureReport, ResolveRequest};
-use talaria_sdk::time::ceil_secs;
-use talaria_sdk::transport::{FailureClass, StreamRequest, StreamResult, TransportFailure};
-use talaria_sdk::{Error, ErrorKind, Event, LogLevel, Result};
+use talaria_sdk::provider::{Endpoint, ResolveRequest};
+use talaria_sdk::transport::{FailureClass, StreamRequest, StreamResult};
+use talaria_sdk::{Error, Event, LogLevel, Result};
+pub use talaria_transport_kit::call::Call;
+use talaria_transport_kit::gate::Gates;
+pub use talaria_transport_kit::recover::{failure_report, provider_error};
+use talaria_transport_kit::recover::{Budget, Failed};
 
-use crate::classify::{
-    self, classify, failure_error, short_reason, Action, HttpError, Problem, Target,
-};
+use crate::classify::{classify, failure_error, short_reason, Action, Problem, Target};
 use crate::config::{PluginConfig, Settings};
-use crate::events::{Dispatch, Feed, Gate, ReplayGate};
+use crate::events::{Dispatch, Feed};
 use crate::http;
 use crate::request::{
     build_body, display_url, encode_body, http_headers, incremental_input, join, websocket_headers,
     websocket_url,
 };
-use crate::retry::{backoff, jitter};
 use crate::ws::{self, Connection};
 
-/// Fresh credentials asked of the provider per call before a 401 counts as final
-/// (Codex: reload from disk, then refresh).
-const MAX_AUTH_RECOVERIES: u32 = 2;
-/// Rate-limit reports per call: bounds rotation through a credential pool.
-const MAX_RATE_REPORTS: u32 = 8;
-/// A 429 whose retry-after is longer than this fails at once (the fallback model or a
-/// later try does better than a long silent wait).
-const MAX_RATE_WAIT: Duration = Duration::from_secs(60);
 /// `websocket_connection_limit_reached` reconnects that do not count as retries.
 const MAX_FREE_RECONNECTS: u32 = 3;
 /// Sessions remembered at most; beyond it the table starts over (dropping idle sockets).
 const MAX_SESSIONS: usize = 64;
-
-/// What a call can do: the host side of one `transport.stream` / `transport.probe`.
-/// The plugin implements it over `CallContext`; tests implement it with a fake provider.
-pub trait Call {
-    fn emit(&self, event: &Event);
-    fn is_cancelled(&self) -> bool;
-    fn log(&self, level: LogLevel, message: &str);
-    fn resolve(&self, provider: &str, request: &ResolveRequest) -> Result<Endpoint>;
-    fn report(&self, provider: &str, report: &FailureReport) -> Result<Endpoint>;
-    /// Drives a future on the plugin's runtime; `Err(cancelled)` (dropping the future and
-    /// whatever connection it holds) as soon as the call is cancelled.
-    fn run<F: Future>(&self, future: F) -> Result<F::Output>;
-}
 
 /// Per-session transport state, kept across calls by the plugin instance.
 #[derive(Default)]
@@ -69,21 +46,6 @@ pub struct Engine {
 enum Outcome {
     Done(StreamResult),
     Failed { problem: Problem, handshake: bool },
-}
-
-/// Counters of one call.
-#[derive(Default)]
-struct Budget {
-    retries: u32,
-    auth_recoveries: u32,
-    rate_reports: u32,
-    free_reconnects: u32,
-    websocket_tried: bool,
-}
-
-struct Gates {
-    text: ReplayGate,
-    reasoning: ReplayGate,
 }
 
 impl Engine {
@@ -163,11 +125,11 @@ impl Engine {
             fast: req.fast,
         };
         let mut budget = Budget::default();
+        // `websocket_connection_limit_reached` reconnects, which count as no retry.
+        let mut free_reconnects = 0;
+        let mut websocket_tried = false;
         let mut pending: Option<Endpoint> = None;
-        let mut gates = Gates {
-            text: ReplayGate::default(),
-            reasoning: ReplayGate::default(),
-        };
+        let mut gates = Gates::default();
         loop {
             if call.is_cancelled() {
                 return Err(Error::cancelled());
@@ -183,14 +145,13 @@ impl Engine {
                 && endpoint.websocket
                 && !self.https_only(&req.session_id)
                 && websocket_url(&endpoint.base_url).is_some();
-            budget.websocket_tried |= websocket;
+            websocket_tried |= websocket;
             let body = build_body(req, &endpoint).map_err(|e| {
                 Error::other(format!(
                     "the conversation could not be encoded as a request body: {e}"
                 ))
             })?;
-            gates.text.restart();
-            gates.reasoning.restart();
+            gates.restart();
             let outcome = {
                 let mut deltas = |d: Dispatch| show(call, &mut gates, d);
                 let log = |m: &str| call.log(LogLevel::Debug, m);
@@ -224,9 +185,11 @@ impl Engine {
             let target = Target {
                 url: display_url(&url),
                 base: display_url(&endpoint.base_url),
-                websocket_tried: budget.websocket_tried || self.https_only(&req.session_id),
+                websocket_tried: websocket_tried || self.https_only(&req.session_id),
                 retries: budget.retries,
                 endpoint: Some(&endpoint),
+                transport: "responses",
+                has_websocket: true,
             };
             let verdict = classify(&problem);
             let reason = short_reason(&problem);
@@ -258,85 +221,34 @@ impl Engine {
             };
             match verdict.action {
                 Action::ReportAuth => {
-                    let Some(http) = http_of(&problem) else {
-                        return Err(failure_error(&problem, verdict.class, &target));
+                    let failed = Failed {
+                        provider: &req.provider,
+                        resolve: &resolve,
+                        endpoint: &endpoint,
+                        problem: &problem,
+                        class: verdict.class,
+                        target: &target,
                     };
-                    budget.auth_recoveries += 1;
-                    if budget.auth_recoveries > MAX_AUTH_RECOVERIES {
-                        return Err(failure_error(&problem, FailureClass::Auth, &target));
-                    }
-                    match call.report(&req.provider, &failure_report(&resolve, &endpoint, http)) {
-                        Ok(next) => pending = Some(next),
-                        Err(e) => return Err(provider_error(e, Some(&target), Some(http))),
-                    }
+                    pending = Some(budget.after_auth(call, &failed)?);
                 }
                 Action::ReportRateLimit => {
-                    let Some(http) = http_of(&problem) else {
-                        return Err(failure_error(&problem, verdict.class, &target));
+                    let failed = Failed {
+                        provider: &req.provider,
+                        resolve: &resolve,
+                        endpoint: &endpoint,
+                        problem: &problem,
+                        class: verdict.class,
+                        target: &target,
                     };
-                    budget.rate_reports += 1;
-                    let mut note = None;
-                    if budget.rate_reports <= MAX_RATE_REPORTS {
-                        match call.report(&req.provider, &failure_report(&resolve, &endpoint, http))
-                        {
-                            Ok(next)
-                                if next.credential.is_some()
-                                    && next.credential != endpoint.credential =>
-                            {
-                                // Another credential of the pool: go again at once.
-                                call.log(
-                                    LogLevel::Info,
-                                    "responses: rate limited; the provider switched credentials",
-                                );
-                                pending = Some(next);
-                                continue;
-                            }
-                            Ok(next) => pending = Some(next),
-                            Err(e) if matches!(e.kind, ErrorKind::Cancelled | ErrorKind::Auth) => {
-                                return Err(provider_error(e, Some(&target), Some(http)));
-                            }
-                            Err(e) => note = Some(e.message),
-                        }
-                    }
-                    let wait = http.retry_after.filter(|w| *w <= MAX_RATE_WAIT);
-                    match wait {
-                        Some(wait)
-                            if verdict.class == FailureClass::RateLimit
-                                && budget.retries < limit =>
-                        {
-                            budget.retries += 1;
-                            call.emit(&Event::Progress {
-                                message: format!(
-                                    "Rate limited; retrying in {}… {}/{limit}",
-                                    human(wait),
-                                    budget.retries
-                                ),
-                            });
-                            pause(call, wait)?;
-                        }
-                        _ => {
-                            let mut error = failure_error(&problem, verdict.class, &target);
-                            if let Some(note) = note.filter(|n| !n.is_empty()) {
-                                error.message = format!("{} ({note})", error.message);
-                            }
-                            return Err(error);
-                        }
-                    }
+                    pending = budget.after_rate_limit(call, &failed, limit)?;
                 }
                 Action::Retry(delay) => {
-                    if problem == Problem::ConnectionLimit
-                        && budget.free_reconnects < MAX_FREE_RECONNECTS
+                    if problem == Problem::ConnectionLimit && free_reconnects < MAX_FREE_RECONNECTS
                     {
-                        budget.free_reconnects += 1;
+                        free_reconnects += 1;
                         continue;
                     }
-                    if budget.retries < limit {
-                        budget.retries += 1;
-                        call.emit(&Event::Progress {
-                            message: format!("Reconnecting… {}/{limit} ({reason})", budget.retries),
-                        });
-                        let delay = delay.unwrap_or_else(|| backoff(budget.retries, jitter()));
-                        pause(call, delay)?;
+                    if budget.retry(call, limit, delay, &reason)? {
                         continue;
                     }
                     if websocket {
@@ -481,30 +393,10 @@ fn sse_attempt<C: Call>(
 /// Deltas to the user, minus what a retried answer repeats.
 fn show<C: Call>(call: &C, gates: &mut Gates, dispatch: Dispatch) {
     match dispatch {
-        Dispatch::Text(delta) => match gates.text.delta(&delta) {
-            Gate::Show(text) if !text.is_empty() => call.emit(&Event::TextDelta { delta: text }),
-            Gate::Restart(text) => {
-                call.emit(&Event::Warning {
-                    message: "The connection dropped mid-answer; the retried answer differs and starts over here.".into(),
-                });
-                call.emit(&Event::TextDelta { delta: text });
-            }
-            _ => {}
-        },
-        Dispatch::Reasoning(delta) => match gates.reasoning.delta(&delta) {
-            Gate::Show(text) | Gate::Restart(text) if !text.is_empty() => {
-                call.emit(&Event::ReasoningDelta { delta: text })
-            }
-            _ => {}
-        },
+        Dispatch::Text(delta) => gates.text(call, &delta),
+        Dispatch::Reasoning(delta) => gates.reasoning(call, &delta),
         _ => {}
     }
-}
-
-/// Waits on the plugin's runtime, cancellably. The timer is made inside the future:
-/// tokio timers need the runtime when they are created.
-fn pause<C: Call>(call: &C, d: Duration) -> Result<()> {
-    call.run(async move { tokio::time::sleep(d).await })
 }
 
 /// `previous_response_not_found` and kin, as an HTTP-style error frame or a failure.
@@ -517,75 +409,10 @@ fn forgot_previous(problem: &Problem) -> bool {
     code.is_some_and(|c| c.contains("previous_response"))
 }
 
-fn http_of(problem: &Problem) -> Option<&HttpError> {
-    match problem {
-        Problem::Http(e) => Some(e.as_ref()),
-        _ => None,
-    }
-}
-
-pub(crate) fn failure_report(
-    request: &ResolveRequest,
-    endpoint: &Endpoint,
-    e: &HttpError,
-) -> FailureReport {
-    FailureReport {
-        request: request.clone(),
-        credential: endpoint.credential.clone(),
-        status: e.status,
-        code: e.code.clone(),
-        message: e.message.clone(),
-        retry_after_secs: e.retry_after.map(ceil_secs),
-        reset_at: e.reset_at,
-    }
-}
-
-/// A provider's refusal (resolve, or report after a 401/429), kept as the provider
-/// worded it (it names the command to run) with transport data attached.
-pub fn provider_error(e: Error, target: Option<&Target>, http: Option<&HttpError>) -> Error {
-    if e.kind == ErrorKind::Cancelled {
-        return e;
-    }
-    let class = match e.kind {
-        ErrorKind::RateLimited => FailureClass::RateLimit,
-        ErrorKind::Auth => FailureClass::Auth,
-        _ if http.is_some_and(|h| h.status == 401 || h.status == 403) => FailureClass::Auth,
-        _ => FailureClass::Other,
-    };
-    let reset_at = e
-        .data
-        .as_ref()
-        .and_then(|d| d.get("reset_at").or_else(|| d.get("available_at")))
-        .and_then(serde_json::Value::as_u64)
-        .or(http.and_then(|h| h.reset_at));
-    let failure = TransportFailure {
-        class,
-        url: target.map(|t| t.url.clone()).unwrap_or_default(),
-        status: http.map(|h| h.status),
-        reset_at,
-        request_id: http.and_then(|h| h.request_id.clone().or(h.cf_ray.clone())),
-        fallback_worthy: classify::fallback_worthy(class),
-    };
-    let data = serde_json::to_value(&failure).unwrap_or_default();
-    Error {
-        kind: e.kind,
-        message: e.message,
-        data: Some(data),
-    }
-}
-
 fn transport_name(websocket: bool) -> &'static str {
     if websocket {
         "websocket"
     } else {
         "HTTPS"
-    }
-}
-
-fn human(d: Duration) -> String {
-    if d < Duration::from_secs(1) {
-        format!("{} ms", d.as_millis())
-    } else {
-        format!("{} s", ceil_secs(d))
     }
 }

@@ -224,55 +224,6 @@ fn usage_of(u: &Value) -> Usage {
     }
 }
 
-/// Keeps a retried response from repeating text the user has already seen: deltas are
-/// held back while the new answer retraces the old one, then flow again past it.
-#[derive(Debug, Default)]
-pub struct ReplayGate {
-    /// Text shown so far over all attempts of this call.
-    shown: String,
-    /// Text of the current attempt.
-    current: String,
-    /// The current attempt said something else than what was shown: stop comparing.
-    diverged: bool,
-}
-
-/// What to do with a text delta.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Gate {
-    /// Show this text.
-    Show(String),
-    /// The retried answer differs from the one shown: say so, then show this text.
-    Restart(String),
-    Hold,
-}
-
-impl ReplayGate {
-    /// A new attempt begins.
-    pub fn restart(&mut self) {
-        self.current.clear();
-        self.diverged = false;
-    }
-
-    pub fn delta(&mut self, delta: &str) -> Gate {
-        self.current.push_str(delta);
-        if self.diverged {
-            self.shown.push_str(delta);
-            return Gate::Show(delta.to_owned());
-        }
-        if self.shown.starts_with(self.current.as_str()) {
-            return Gate::Hold;
-        }
-        if self.current.starts_with(self.shown.as_str()) {
-            let fresh = self.current[self.shown.len()..].to_owned();
-            self.shown = self.current.clone();
-            return Gate::Show(fresh);
-        }
-        self.diverged = true;
-        self.shown = self.current.clone();
-        Gate::Restart(self.current.clone())
-    }
-}
-
 /// Where an attempt sends what it reads: deltas to show, and log lines.
 pub struct Feed<'a> {
     pub deltas: &'a mut dyn FnMut(Dispatch),
@@ -479,19 +430,5 @@ mod tests {
         let u = usage_of(&json!({"input_tokens": 3, "output_tokens": 4}));
         assert_eq!(u.total_tokens, 7);
         assert_eq!(u.cached_input_tokens, 0);
-    }
-
-    #[test]
-    fn a_retry_does_not_repeat_text_already_shown() {
-        let mut g = ReplayGate::default();
-        assert_eq!(g.delta("Hello "), Gate::Show("Hello ".into()));
-        assert_eq!(g.delta("wor"), Gate::Show("wor".into()));
-        g.restart();
-        assert_eq!(g.delta("Hel"), Gate::Hold);
-        assert_eq!(g.delta("lo wo"), Gate::Hold);
-        assert_eq!(g.delta("rld!"), Gate::Show("ld!".into()));
-        g.restart();
-        assert_eq!(g.delta("Hi"), Gate::Restart("Hi".into()));
-        assert_eq!(g.delta(" there"), Gate::Show(" there".into()));
     }
 }

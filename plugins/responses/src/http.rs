@@ -1,44 +1,16 @@
-//! `POST {base}/responses` with an SSE answer, and the probe's `GET {base}/models`.
+//! `POST {base}/responses` with an SSE answer. Sending, error bodies, the watchdogs and
+//! the framing are the transport kit's ([`talaria_transport_kit::http`]).
 
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use talaria_sdk::time::now_secs;
+use reqwest::header::HeaderMap;
 use talaria_sdk::transport::StreamResult;
+pub use talaria_transport_kit::http::{client, deepest, get, header_map};
+use talaria_transport_kit::http::{header, read_sse, send, SseEvents};
 
-use crate::classify::{network_problem, HttpError, Problem};
+use crate::classify::Problem;
 use crate::events::{Feed, ResponseBuilder};
-use crate::sse::SseParser;
 use crate::watchdog::Watchdog;
-
-/// Error bodies are read up to this much: enough for any JSON error, not a whole page.
-const MAX_ERROR_BODY: usize = 64 * 1024;
-
-pub fn client(connect_timeout: Duration) -> Result<reqwest::Client, String> {
-    reqwest::Client::builder()
-        .connect_timeout(connect_timeout)
-        .build()
-        .map_err(|e| format!("could not set up the HTTP client: {e}"))
-}
-
-/// Header map from name/value pairs. A bad value is reported by its header's name only:
-/// values hold credentials.
-pub fn header_map(headers: &[(String, String)]) -> Result<HeaderMap, Problem> {
-    let mut map = HeaderMap::new();
-    for (name, value) in headers {
-        let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-            Problem::Local(format!("the provider gave an invalid header name {name:?}"))
-        })?;
-        let value = HeaderValue::from_str(value).map_err(|_| {
-            Problem::Local(format!(
-                "the provider gave an invalid value for the header {name:?}"
-            ))
-        })?;
-        map.insert(header, value);
-    }
-    Ok(map)
-}
 
 /// One HTTP attempt: sends the body, reads the SSE stream to `response.completed`.
 /// `rate_limit_headers`: the provider's usage-window header prefixes, read on an error.
@@ -52,131 +24,37 @@ pub async fn stream(
     rate_limit_headers: &[String],
 ) -> Result<StreamResult, Problem> {
     let mut watchdog = Watchdog::start(watchdog.0, watchdog.1);
-    let send = client.post(url).headers(headers).body(body).send();
-    let response = match tokio::time::timeout_at(watchdog.deadline(), send).await {
-        Err(_) => return Err(watchdog.tripped()),
-        Ok(Err(e)) => return Err(request_problem(e)),
-        Ok(Ok(response)) => response,
+    let request = client.post(url).headers(headers).body(body);
+    let response = send(request, &watchdog, rate_limit_headers).await?;
+    let mut events = Events {
+        feed,
+        builder: Some(ResponseBuilder::new()),
+        model: header(response.headers(), "openai-model"),
     };
-    let status = response.status();
-    if !status.is_success() {
-        return Err(error_response(response, &watchdog, rate_limit_headers).await);
-    }
-    let model = header(response.headers(), "openai-model");
-    let mut builder = ResponseBuilder::new();
-    let mut parser = SseParser::new();
-    let mut body = response.bytes_stream();
-    loop {
-        let chunk = match tokio::time::timeout_at(watchdog.deadline(), body.next()).await {
-            Err(_) => return Err(watchdog.tripped()),
-            Ok(None) => {
-                // A last event without its blank line still counts.
-                if let Some(data) = parser.finish() {
-                    if let Some(end) = feed.data(&mut builder, &data) {
-                        return end.map(|()| builder.finish(model, "sse"));
-                    }
-                }
-                return Err(Problem::Stream(
-                    "stream closed before response.completed".to_owned(),
-                ));
-            }
-            Ok(Some(Err(e))) => {
-                return Err(Problem::Stream(format!(
-                    "reading the stream failed: {}",
-                    deepest(&e.without_url())
-                )));
-            }
-            Ok(Some(Ok(chunk))) => chunk,
-        };
-        let events = parser.feed(&chunk);
-        if !events.is_empty() {
-            watchdog.alive();
-        }
-        for data in events {
-            if let Some(end) = feed.data(&mut builder, &data) {
-                return end.map(|()| builder.finish(model, "sse"));
-            }
-        }
-    }
+    read_sse(response, &mut watchdog, &mut events).await
 }
 
-/// `GET {url}` with the endpoint's headers: the probe. Returns the status.
-pub async fn get(
-    client: &reqwest::Client,
-    url: &str,
-    headers: HeaderMap,
-    limit: Duration,
-    rate_limit_headers: &[String],
-) -> Result<u16, Problem> {
-    let watchdog = Watchdog::start(limit, limit);
-    let send = client.get(url).headers(headers).send();
-    let response = match tokio::time::timeout_at(watchdog.deadline(), send).await {
-        Err(_) => return Err(watchdog.tripped()),
-        Ok(Err(e)) => return Err(request_problem(e)),
-        Ok(Ok(response)) => response,
-    };
-    if !response.status().is_success() {
-        return Err(error_response(response, &watchdog, rate_limit_headers).await);
-    }
-    Ok(response.status().as_u16())
+/// Responses events → the result, once `response.completed` arrives.
+struct Events<'f, 'a> {
+    feed: &'f mut Feed<'a>,
+    /// Taken when the result is built.
+    builder: Option<ResponseBuilder>,
+    model: Option<String>,
 }
 
-async fn error_response(
-    response: reqwest::Response,
-    watchdog: &Watchdog,
-    rate_limit_headers: &[String],
-) -> Problem {
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let mut body = Vec::new();
-    let mut stream = response.bytes_stream();
-    // The body is only for the message; a slow or endless one must not hold up the error.
-    while body.len() < MAX_ERROR_BODY {
-        match tokio::time::timeout_at(watchdog.deadline(), stream.next()).await {
-            Ok(Some(Ok(chunk))) => body.extend_from_slice(&chunk),
-            _ => break,
-        }
-    }
-    body.truncate(MAX_ERROR_BODY);
-    let lookup = |name: &str| header(&headers, name);
-    Problem::http(HttpError::from_response(
-        status,
-        &lookup,
-        &body,
-        now_secs(),
-        rate_limit_headers,
-    ))
-}
+impl SseEvents for Events<'_, '_> {
+    type Output = StreamResult;
 
-fn header(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
+    fn data(&mut self, data: &str) -> Option<Result<StreamResult, Problem>> {
+        let builder = self.builder.as_mut()?;
+        let end = self.feed.data(builder, data)?;
+        let builder = self.builder.take()?;
+        Some(end.map(|()| builder.finish(self.model.take(), "sse")))
+    }
 
-/// A request that got no response: connect, DNS, TLS or a connect timeout.
-fn request_problem(e: reqwest::Error) -> Problem {
-    let e = e.without_url();
-    if e.is_timeout() {
-        return Problem::ConnectTimeout(Duration::ZERO);
+    fn end(&mut self) -> Result<StreamResult, Problem> {
+        Err(Problem::Stream(
+            "stream closed before response.completed".to_owned(),
+        ))
     }
-    if e.is_builder() {
-        return Problem::Local(deepest(&e));
-    }
-    network_problem(&e)
-}
-
-/// The innermost message of an error chain (the one that says what actually failed).
-pub fn deepest(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut current = e.source();
-    while let Some(inner) = current {
-        let t = inner.to_string();
-        if !t.is_empty() {
-            text = t;
-        }
-        current = inner.source();
-    }
-    text
 }

@@ -8,44 +8,36 @@
 //! failure carries a `TransportFailure` in the error's data so the runtime can choose a
 //! fallback model and the user can be told what to try.
 //!
-//! Modules: [`request`] (body, headers, incremental requests), [`sse`] (framing),
-//! [`events`] (events → deltas and result), [`http`] and [`ws`] (one attempt each),
-//! [`retry`] (backoff, retry-after), [`classify`] (failures → classes and messages),
-//! [`driver`] (retries, fallback, sessions), [`probe`].
+//! Modules: [`request`] (body, headers, incremental requests), [`events`] (events →
+//! deltas and result), [`http`] and [`ws`] (one attempt each), [`driver`] (retries,
+//! fallback, sessions), [`probe`]. Framing, retries and backoff, watchdogs and failure
+//! classification come from `talaria_transport_kit`, shared with the other HTTP
+//! transports (re-exported here as [`sse`], [`retry`], [`watchdog`], [`classify`]).
 
-pub mod classify;
 pub mod config;
 pub mod driver;
 pub mod events;
 pub mod http;
 pub mod probe;
 pub mod request;
-pub mod retry;
-pub mod sse;
-pub mod watchdog;
 pub mod ws;
 
-use std::future::Future;
+// What every HTTP transport shares lives in the transport kit; the paths stay.
+pub use talaria_transport_kit::{classify, retry, sse, watchdog};
 
-use talaria_sdk::methods::{ProviderReport, ProviderResolve};
-use talaria_sdk::provider::{Endpoint, FailureReport, ProviderCall, ResolveRequest};
 use talaria_sdk::transport::{ProbeRequest, ProbeResult, StreamRequest, StreamResult};
-use talaria_sdk::{
-    export_plugin, runtime, CallContext, Error, Event, Exports, Host, LogLevel, Result, Transport,
-};
+use talaria_sdk::{export_plugin, CallContext, Error, Exports, Host, Result, Transport};
+use talaria_transport_kit::call::HostCall;
 
 use crate::config::PluginConfig;
-use crate::driver::{Call, Engine};
+use crate::driver::Engine;
 
 pub struct ResponsesTransport {
     engine: Engine,
 }
 
 pub fn init(host: Host) -> Result<Exports> {
-    // reqwest and tungstenite are built without a default crypto provider (aws-lc-rs
-    // needs a long C build); ring is installed process-wide. Another plugin in the same
-    // process may have done it already, which is fine.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    talaria_transport_kit::install_tls_provider();
     let config: PluginConfig = host
         .config()
         .map_err(|e| Error::invalid(format!("[plugin_config.responses]: {}", e.message)))?
@@ -59,47 +51,11 @@ export_plugin!(manifest: include_str!("../plugin.toml"), init: init);
 
 impl Transport for ResponsesTransport {
     fn stream(&self, request: StreamRequest, cx: &CallContext) -> Result<StreamResult> {
-        self.engine.stream(&HostCall { cx }, &request)
+        self.engine.stream(&HostCall::new(cx), &request)
     }
 
     fn probe(&self, request: ProbeRequest, cx: &CallContext) -> Result<ProbeResult> {
-        probe::probe(&self.engine, &HostCall { cx }, &request)
-    }
-}
-
-/// [`Call`] over the host: events and cancellation from the call's context, the
-/// provider through the host's `provider.*` services, futures on the SDK's runtime.
-struct HostCall<'a> {
-    cx: &'a CallContext,
-}
-
-impl Call for HostCall<'_> {
-    fn emit(&self, event: &Event) {
-        self.cx.emit(event);
-    }
-
-    fn is_cancelled(&self) -> bool {
-        self.cx.is_cancelled()
-    }
-
-    fn log(&self, level: LogLevel, message: &str) {
-        self.cx.host().log(level, message);
-    }
-
-    fn resolve(&self, provider: &str, request: &ResolveRequest) -> Result<Endpoint> {
-        self.cx
-            .host()
-            .call::<ProviderResolve>(&ProviderCall::new(provider, request.clone()), self.cx)
-    }
-
-    fn report(&self, provider: &str, report: &FailureReport) -> Result<Endpoint> {
-        self.cx
-            .host()
-            .call::<ProviderReport>(&ProviderCall::new(provider, report.clone()), self.cx)
-    }
-
-    fn run<F: Future>(&self, future: F) -> Result<F::Output> {
-        runtime::block_on_cancellable(self.cx, future)
+        probe::probe(&self.engine, &HostCall::new(cx), &request)
     }
 }
 
@@ -110,7 +66,9 @@ mod tests {
 
     use serde_json::json;
     use talaria_sdk::methods::{Method, TransportStream};
-    use talaria_sdk::provider::{ModelList, ModelsRequest, ProviderInfo};
+    use talaria_sdk::provider::{
+        Endpoint, FailureReport, ModelList, ModelsRequest, ProviderInfo, ResolveRequest,
+    };
     use talaria_sdk::testing::Harness;
     use talaria_sdk::transport::{FailureClass, StreamOptions, TransportFailure};
     use talaria_sdk::{ErrorKind, Provider};

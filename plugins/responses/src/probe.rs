@@ -26,7 +26,7 @@ pub fn probe<C: Call>(engine: &Engine, call: &C, req: &ProbeRequest) -> Result<P
         // As in a chat, a 401 goes to the provider once (it may refresh the token or
         // move to another credential); only a second 401 is the verdict.
         Probed::Unauthorized(http) => {
-            let report = crate::driver::failure_report(&resolve, &endpoint, &http);
+            let report = talaria_transport_kit::recover::failure_report(&resolve, &endpoint, &http);
             let endpoint = call
                 .report(&req.provider, &report)
                 .map_err(|e| provider_error(e, None, None))?;
@@ -53,6 +53,8 @@ fn unauthorized(endpoint: &Endpoint, http: crate::classify::HttpError) -> Error 
         websocket_tried: false,
         retries: 0,
         endpoint: Some(endpoint),
+        transport: "responses",
+        has_websocket: true,
     };
     failure_error(&problem, classify(&problem).class, &target)
 }
@@ -146,6 +148,8 @@ fn probe_endpoint<C: Call>(engine: &Engine, call: &C, endpoint: &Endpoint) -> Re
                 websocket_tried: websocket.is_some(),
                 retries: 0,
                 endpoint: Some(endpoint),
+                transport: "responses",
+                has_websocket: true,
             };
             let mut error = failure_error(&problem, classify(&problem).class, &target);
             if let Some(Err(ws_problem)) = &websocket {

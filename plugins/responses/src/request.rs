@@ -6,6 +6,7 @@ use talaria_sdk::items::Item;
 use talaria_sdk::provider::Endpoint;
 use talaria_sdk::transport::{ReasoningRequest, StreamRequest};
 use talaria_sdk::ToolSpec;
+pub use talaria_transport_kit::url::{display_url, join};
 
 /// Keys this backend must never receive; a provider's `body` cannot add them either.
 /// (`previous_response_id` is websocket-only and added there, after this filter.)
@@ -231,15 +232,6 @@ pub fn http_headers(endpoint: &Endpoint) -> Vec<(String, String)> {
     headers
 }
 
-/// `{base}/{path}` without a doubled slash.
-pub fn join(base: &str, path: &str) -> String {
-    format!(
-        "{}/{}",
-        base.trim_end_matches('/'),
-        path.trim_start_matches('/')
-    )
-}
-
 /// `http→ws`, `https→wss`, then `/responses`.
 pub fn websocket_url(base: &str) -> Option<String> {
     let url = join(base, "responses");
@@ -248,26 +240,6 @@ pub fn websocket_url(base: &str) -> Option<String> {
     } else {
         url.strip_prefix("http://")
             .map(|rest| format!("ws://{rest}"))
-    }
-}
-
-/// A URL fit for messages and logs: no user-info, no query string (either may carry a
-/// key).
-pub fn display_url(url: &str) -> String {
-    let without_query = url.split(['?', '#']).next().unwrap_or_default();
-    match without_query.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = match rest.find('/') {
-                Some(i) => rest.split_at(i),
-                None => (rest, ""),
-            };
-            let host = authority
-                .rsplit_once('@')
-                .map(|(_, h)| h)
-                .unwrap_or(authority);
-            format!("{scheme}://{host}{path}")
-        }
-        None => without_query.to_owned(),
     }
 }
 

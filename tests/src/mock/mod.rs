@@ -2,12 +2,14 @@
 //! binary against it (chatgpt-auth.md, codex-backend.md).
 //!
 //! One [`MockServer`] serves the issuer (`/api/accounts/deviceauth/*`, `/oauth/token`),
-//! the Codex backend (`/backend-api/codex/{models,responses}`, SSE and websocket) and the
-//! plain API (`/v1/{models,responses}`) on one port, from its own thread and tokio
+//! the Codex backend (`/backend-api/codex/{models,responses}`, SSE and websocket), the
+//! plain API (`/v1/{models,responses}`) and an OpenAI-compatible server
+//! (`/v1/chat/completions`) on one port, from its own thread and tokio
 //! runtime, so plain `#[test]` functions can use it. Every request is recorded as it
 //! arrived. Dropping the server stops it.
 
 mod backend;
+mod chat;
 mod issuer;
 mod jwt;
 mod record;
@@ -33,6 +35,10 @@ use futures_util::FutureExt;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
+pub use chat::{
+    chat_chunk, chat_completion_body, chat_text_chunks, chat_tool_call_chunks, chat_usage_chunk,
+    ChatScript, ChunkScript, CHAT_MODEL,
+};
 pub use jwt::{decode_jwt, mint_jwt, FAKE_SIGNATURE};
 pub use record::{MockResponse, Recorded};
 pub use responses::{
@@ -256,6 +262,16 @@ impl MockServer {
         self.shared.lock().scripts.push_back(script.into());
     }
 
+    /// Queues what the next `POST /v1/chat/completions` gets.
+    pub fn push_chat(&self, script: impl Into<ChatScript>) {
+        self.shared.lock().chat_scripts.push_back(script.into());
+    }
+
+    /// `push_chat(ChunkScript::new(chunks))`.
+    pub fn push_chat_chunks(&self, chunks: Vec<Value>) {
+        self.push_chat(ChunkScript::new(chunks));
+    }
+
     /// `push_script(ResponseScript::events(events))`.
     pub fn push_events(&self, events: Vec<Value>) {
         self.push_script(ResponseScript::events(events));
@@ -443,6 +459,7 @@ async fn route(shared: &Arc<Shared>, parts: &mut Parts, request: &Recorded) -> R
             backend::responses_http(shared, request, Chatgpt)
         }
         ("/v1/responses", "POST") => backend::responses_http(shared, request, ApiKey),
+        ("/v1/chat/completions", "POST") => chat::completions(shared, request),
         ("/backend-api/codex/responses", "GET") => {
             backend::responses_ws(shared, parts, request, Chatgpt).await
         }
@@ -454,7 +471,8 @@ async fn route(shared: &Arc<Shared>, parts: &mut Parts, request: &Recorded) -> R
             | "/backend-api/codex/models"
             | "/v1/models"
             | "/backend-api/codex/responses"
-            | "/v1/responses",
+            | "/v1/responses"
+            | "/v1/chat/completions",
             _,
         ) => record::error(
             405,

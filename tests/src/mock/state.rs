@@ -52,6 +52,7 @@ pub(crate) struct State {
     pub rotate_refresh: bool,
     pub models: Vec<Value>,
     pub scripts: VecDeque<ResponseScript>,
+    pub chat_scripts: VecDeque<super::ChatScript>,
     pub ws_mode: WsMode,
     /// Every `POST …/responses` gets a Cloudflare challenge (the websocket is unaffected).
     pub challenge_sse: bool,
@@ -81,6 +82,7 @@ impl State {
             rotate_refresh: true,
             models: default_models(),
             scripts: VecDeque::new(),
+            chat_scripts: VecDeque::new(),
             ws_mode: WsMode::Accept,
             challenge_sse: false,
             api_key: None,

@@ -335,9 +335,22 @@ pub struct Target<'a> {
     /// The endpoint the request went to, for its provider's advice
     /// ([`Endpoint::hint_for`]). Never shown: its headers hold credentials.
     pub endpoint: Option<&'a Endpoint>,
+    /// The transport plugin's id: its settings are `[plugin_config.<transport>]`.
+    pub transport: &'a str,
+    /// The transport can use a websocket (the Cloudflare advice mentions it).
+    pub has_websocket: bool,
 }
 
 impl Target<'_> {
+    /// Where the transport's settings live, for "raise ... under" advice.
+    fn settings(&self) -> String {
+        if self.transport.is_empty() {
+            "the transport's [plugin_config] table".to_owned()
+        } else {
+            format!("[plugin_config.{}]", self.transport)
+        }
+    }
+
     /// ` (after N retries)`, or nothing when none were spent.
     fn after(&self) -> String {
         match self.retries {
@@ -410,13 +423,15 @@ pub fn describe(problem: &Problem, class: FailureClass, target: &Target) -> Stri
         Problem::FirstByteTimeout(d) => format!(
             "The backend sent nothing for {} after the request to {url}{after}. It may be overloaded, or the \
              network is holding the stream back; try again, or raise `first_byte_timeout_ms` under \
-             [plugin_config.responses].",
-            secs(*d)
+             {}.",
+            secs(*d),
+            target.settings()
         ),
         Problem::IdleTimeout(d) => format!(
             "The response stream from {url} went silent for {}{after}. Try again, or raise `idle_timeout_ms` \
-             under [plugin_config.responses].",
-            secs(*d)
+             under {}.",
+            secs(*d),
+            target.settings()
         ),
         Problem::Stream(detail) => format!("The response stream from {url} broke{after}: {detail}. Try again."),
         Problem::ConnectionLimit => {
@@ -500,11 +515,16 @@ fn cloudflare_message(e: &HttpError, target: &Target) -> String {
         .as_deref()
         .map(|r| format!(", cf-ray {r}"))
         .unwrap_or_default();
-    let websocket = if target.websocket_tried {
-        " The websocket transport was already tried first."
+    let websocket = if !target.has_websocket {
+        String::new()
+    } else if target.websocket_tried {
+        " The websocket transport was already tried first.".to_owned()
     } else {
-        " The websocket transport was not available for this request; it is tried first when enabled \
-         (remove `websocket = false` from [plugin_config.responses])."
+        format!(
+            " The websocket transport was not available for this request; it is tried first when enabled \
+             (remove `websocket = false` from {}).",
+            target.settings()
+        )
     };
     format!(
         "Cloudflare answered {} with a challenge (HTTP 403, cf-mitigated: challenge{ray}) instead of the backend. \
@@ -915,6 +935,8 @@ mod tests {
             websocket_tried: true,
             retries: 0,
             endpoint: None,
+            transport: "responses",
+            has_websocket: true,
         };
         let err = failure_error(&Problem::http(e), C::CloudflareChallenge, &target);
         assert_eq!(err.kind, ErrorKind::Network);
