@@ -17,8 +17,10 @@ use std::sync::OnceLock;
 pub const FIRST_PARTY_PLUGINS: &[&str] = &[
     "talaria-agent-loop",
     "talaria-chat-completions",
+    "talaria-aux-router",
     "talaria-codex-app-server",
     "talaria-example-tools",
+    "talaria-mcp-bridge",
     "talaria-openai-api",
     "talaria-openai-codex",
     "talaria-openai-compatible",

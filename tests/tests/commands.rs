@@ -53,7 +53,6 @@ fn a_command_nobody_serves_is_missing_and_a_disabled_ones_names_its_plugin() {
     let home = TestHome::new();
     for command in [
         &["mcp", "list"][..],
-        &["aux", "list", "--json"],
         &["codex-runtime"],
         &["words", "count"],
     ] {
