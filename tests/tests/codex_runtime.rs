@@ -635,3 +635,113 @@ fn the_oldest_supported_codex_runs_a_turn_with_an_approval() {
     let on = codex.run(&["codex-runtime", "status"]).ok();
     assert!(on.stdout.contains(CODEX_MIN_VERSION), "{}", on.stdout);
 }
+
+/// A model answer that searches codex's deferred tools (codex's `tool_search`, run by
+/// codex itself: its answer puts the MCP tools it found in the next request).
+fn tool_search_events(id: &str, call_id: &str, query: &str) -> Vec<Value> {
+    use talaria_tests::mock::{completed_event, created_event, usage};
+    let item = json!({ "type": "tool_search_call", "id": format!("ts_{id}"), "call_id": call_id,
+        "execution": "client", "status": "completed", "arguments": { "query": query, "limit": 8 } });
+    vec![
+        created_event(id),
+        json!({ "type": "response.output_item.added", "output_index": 0, "item": item }),
+        json!({ "type": "response.output_item.done", "output_index": 0, "item": item }),
+        completed_event(id, vec![item.clone()], usage(5, 0, 5, 0)),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(n, mut e)| {
+        e["sequence_number"] = json!(n);
+        e
+    })
+    .collect()
+}
+
+/// A model answer calling `tool` in codex's namespace for an MCP server (`mcp__` and the
+/// server's name with `-` as `_`, as codex's tool search names it).
+fn mcp_call_events(
+    id: &str,
+    call_id: &str,
+    namespace: &str,
+    tool: &str,
+    args: &Value,
+) -> Vec<Value> {
+    let mut events = function_call_events(id, call_id, tool, &args.to_string());
+    for e in &mut events {
+        if let Some(item) = e.get_mut("item").filter(|i| i["type"] == "function_call") {
+            item["namespace"] = json!(namespace);
+        }
+        if let Some(output) = e.pointer_mut("/response/output/0") {
+            output["namespace"] = json!(namespace);
+        }
+    }
+    events
+}
+
+/// Codex calls talaria's own tools through the MCP server the migration registers
+/// (`talaria-tools`, i.e. `talaria mcp serve`): the model finds `read_file` with codex's
+/// tool search, calls it in the `mcp__talaria_tools` namespace, codex calls talaria's
+/// server, and the file's text goes back to the model; talaria shows and stores it as an
+/// MCP tool call.
+#[test]
+fn codex_calls_talaria_tools_over_mcp() {
+    let mock = MockServer::start();
+    let codex = CodexHome::new(&mock, "");
+    let note = codex.workspace.join("note.txt");
+    std::fs::write(&note, "the note's text\n").unwrap();
+    let run = codex.run(&["codex-runtime", "migrate"]).ok();
+    assert!(run.stdout.contains("talaria-tools"), "{}", run.stdout);
+    mock.push_events(tool_search_events("r1", "call_s", "read a file"));
+    mock.push_events(mcp_call_events(
+        "r2",
+        "call_m",
+        "mcp__talaria_tools",
+        "read_file",
+        &json!({ "path": note }),
+    ));
+    mock.push_events(text_events("r3", &["It says hello."]));
+    let run = codex
+        .run(&[
+            "chat",
+            "-q",
+            "read the note",
+            "--json",
+            "--approvals",
+            "auto",
+        ])
+        .ok();
+    // Codex's search found talaria's tool.
+    let found = model_input(&mock, 1);
+    let search = found
+        .iter()
+        .find(|i| i["type"] == "tool_search_output")
+        .expect("tool_search_output");
+    assert!(search.to_string().contains("read_file"), "{search}");
+    let events = json_lines(&run.stdout);
+    let call = of_type(&events, "tool_call")
+        .into_iter()
+        .find(|c| c["name"] == "mcp.talaria-tools.read_file")
+        .unwrap_or_else(|| panic!("no MCP call: {}\n{}", run.stdout, run.stderr));
+    assert_eq!(call["arguments"]["path"], note.to_str().unwrap());
+    let result = of_type(&events, "tool_result")
+        .into_iter()
+        .find(|r| r["call_id"] == call["call_id"])
+        .unwrap();
+    assert!(
+        result["output"]
+            .as_str()
+            .unwrap()
+            .contains("the note's text"),
+        "{result}"
+    );
+    assert_eq!(result["is_error"], false);
+    // The model got the file's text back through codex.
+    let output = output_for(&model_input(&mock, 2), "call_m");
+    assert!(output.contains("the note's text"), "{output}");
+    assert_eq!(text_of(&events), "It says hello.");
+    let shown = session_shown(&codex);
+    assert_eq!(
+        shown["tool_calls"][0]["name"],
+        "mcp.talaria-tools.read_file"
+    );
+}
