@@ -745,3 +745,49 @@ fn codex_calls_talaria_tools_over_mcp() {
         "mcp.talaria-tools.read_file"
     );
 }
+
+/// Codex's model provider refuses the key: the turn fails as a login problem (exit 3)
+/// that says how to sign codex in again, the process is retired, and codex's own words
+/// are kept.
+#[test]
+fn a_refused_login_is_exit_3_and_says_how_to_sign_codex_in() {
+    use talaria_tests::mock::MockResponse;
+    let mock = MockServer::start();
+    let codex = CodexHome::new(&mock, "");
+    mock.push_script(MockResponse::error(
+        401,
+        "invalid_api_key",
+        "Incorrect API key provided",
+    ));
+    let run = codex.run(&["chat", "-q", "hi"]).expect_code(3);
+    assert!(run.stderr.contains("codex-runtime on"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("401") || run.stderr.to_lowercase().contains("unauthorized"),
+        "{}",
+        run.stderr
+    );
+    no_codex_left(&codex);
+}
+
+#[test]
+fn the_repl_slash_command_reaches_codex_runtime() {
+    let mock = MockServer::start();
+    let codex = CodexHome::with_runtime(&mock, "auto", "");
+    // The native runtime's provider is signed in, so the REPL starts without asking.
+    let who = talaria_tests::mock::AccountSpec::default();
+    let tokens = mock.issue_tokens(&who, 3600);
+    talaria_tests::codex::seed_pool(&codex.home, &[(&tokens, &who)]);
+    let (code, screen) = codex.on_terminal(
+        &["chat"],
+        &["/codex-runtime status", "/codex-runtime on"],
+        |_| true,
+    );
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("runtime: auto"), "{screen}");
+    assert!(screen.contains("from the next session"), "{screen}");
+    let config = std::fs::read_to_string(codex.home.path("config.toml")).unwrap();
+    assert!(
+        config.contains("runtime = \"codex_app_server\""),
+        "{config}"
+    );
+}
