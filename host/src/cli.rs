@@ -157,6 +157,29 @@ pub struct ChatArgs {
     /// Ask for the priority service tier
     #[arg(long)]
     pub fast: bool,
+    /// What commands may touch: read-only, workspace-write or danger-full-access
+    /// (default: the profile's `[tools] sandbox`)
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub sandbox: Option<SandboxMode>,
+}
+
+/// `--sandbox`: Codex's sandbox modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SandboxMode {
+    ReadOnly,
+    WorkspaceWrite,
+    DangerFullAccess,
+}
+
+impl SandboxMode {
+    /// The name as `[tools] sandbox` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SandboxMode::ReadOnly => "read-only",
+            SandboxMode::WorkspaceWrite => "workspace-write",
+            SandboxMode::DangerFullAccess => "danger-full-access",
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -35,6 +35,48 @@ pub struct ToolSpec {
     /// approval (the tool still asks itself, with the concrete command or patch).
     #[serde(default)]
     pub needs_approval: bool,
+    /// How the tool is offered to the model: a function tool unless it says otherwise.
+    #[serde(default, skip_serializing_if = "ToolForm::is_function")]
+    pub form: ToolForm,
+}
+
+impl Default for ToolSpec {
+    fn default() -> Self {
+        ToolSpec {
+            name: String::new(),
+            description: String::new(),
+            input_schema: empty_object_schema(),
+            needs_approval: false,
+            form: ToolForm::Function,
+        }
+    }
+}
+
+/// The shape a tool takes on the wire.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ToolForm {
+    /// A function tool: JSON arguments matching `input_schema`.
+    #[default]
+    Function,
+    /// A freeform ("custom") tool: the model writes raw text that the grammar describes
+    /// (Codex's `apply_patch`). Such a tool also takes its function arguments, so a
+    /// runtime may offer it either way (the model catalog's `apply_patch_tool_type`);
+    /// a freeform call reaches the tool as a JSON string.
+    Freeform {
+        /// `lark` or `regex`.
+        syntax: String,
+        definition: String,
+    },
+    /// A tool the backend runs itself (the hosted web search): sent as `spec`; its calls
+    /// come back as output items and never reach a plugin.
+    Hosted { spec: Value },
+}
+
+impl ToolForm {
+    pub fn is_function(&self) -> bool {
+        matches!(self, ToolForm::Function)
+    }
 }
 
 fn empty_object_schema() -> Value {
@@ -65,6 +107,29 @@ pub struct ToolCallRequest {
     pub name: String,
     #[serde(default)]
     pub arguments: Value,
+    /// Where and under which rules the call runs, from the runtime that asks; `None`
+    /// when the caller has no turn (`plugins call`, `mcp serve`): the tool then uses the
+    /// process's working directory and its own defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<ToolContext>,
+}
+
+/// What a tool that acts on the machine needs to know about the turn it serves.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ToolContext {
+    /// The turn's working directory.
+    #[serde(default)]
+    pub cwd: String,
+    /// `untrusted`, `on-request`, `on-failure`, `never` (Codex's words).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_policy: Option<String>,
+    /// `read-only`, `workspace-write`, `danger-full-access`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<String>,
+    /// The model's catalog entry when the runtime knows it: tool forms, output limits
+    /// (`tools.truncation_policy`), whether it takes images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<crate::provider::ModelInfo>,
 }
 
 /// What a tool hands back: text for the model, and optionally images and structured

@@ -302,6 +302,10 @@ pub struct ModelInfo {
     /// `auto_compact_token_limit`, `experimental_supported_tools`, ...
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub tools: Map<String, Value>,
+    /// The provider's own system prompt for this model (the Codex catalog's
+    /// `base_instructions`, or its instructions template filled in), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_instructions: Option<String>,
 }
 
 impl ModelInfo {

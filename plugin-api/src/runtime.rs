@@ -31,6 +31,13 @@ pub struct TurnRequest {
     /// `on-request`, `on-failure`, `never`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval_policy: Option<String>,
+    /// The profile's `[tools] sandbox` or `--sandbox` (`read-only`, `workspace-write`,
+    /// `danger-full-access`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<String>,
+    /// `[tools] web_search`: offer the backend's hosted web search where the model has it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub web_search: bool,
     /// The tools on offer (`tools.list` at the start of the turn).
     #[serde(default)]
     pub tools: Vec<ToolSpec>,

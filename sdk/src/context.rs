@@ -3,7 +3,7 @@ use std::sync::Arc;
 use talaria_plugin_api::abi::{event_sink, CancelFlag, EventSink, EventSinkArc};
 use talaria_plugin_api::abi_stable::std_types::RStr;
 use talaria_plugin_api::methods::ApprovalsRequest;
-use talaria_plugin_api::payload::{ApprovalDecision, ApprovalRequest, Event};
+use talaria_plugin_api::payload::{ApprovalDecision, ApprovalRequest, Event, ToolContext};
 
 use crate::{Error, Host, Result};
 
@@ -14,6 +14,8 @@ pub struct CallContext {
     cancel: CancelFlag,
     /// The model's id for the tool call being served (empty outside `tool.call`).
     call_id: String,
+    /// The turn the tool call serves, as the runtime described it.
+    tool_context: Option<Arc<ToolContext>>,
 }
 
 impl CallContext {
@@ -23,21 +25,23 @@ impl CallContext {
             events,
             cancel,
             call_id: String::new(),
+            tool_context: None,
         }
     }
 
-    /// The same call, serving tool call `call_id`.
-    pub(crate) fn for_tool_call(&self, call_id: &str) -> CallContext {
+    /// The same call, serving tool call `call_id` in the turn `context` describes.
+    pub(crate) fn for_tool_call(&self, call_id: &str, context: Option<ToolContext>) -> CallContext {
         CallContext {
             host: self.host.clone(),
             events: self.events.clone(),
             cancel: self.cancel.clone(),
             call_id: call_id.to_owned(),
+            tool_context: context.map(Arc::new),
         }
     }
 
-    /// A context for one nested call that can be cancelled on its own: same host, events
-    /// and tool call id, a fresh cancellation flag (cancelling it leaves this one
+    /// A context for one nested call that can be cancelled on its own: same host, events,
+    /// tool call id and turn, a fresh cancellation flag (cancelling it leaves this one
     /// alone). How a server cancels one of many calls it runs for a single command.
     pub fn fork(&self) -> CallContext {
         CallContext {
@@ -45,7 +49,14 @@ impl CallContext {
             events: self.events.clone(),
             cancel: CancelFlag::new(),
             call_id: self.call_id.clone(),
+            tool_context: self.tool_context.clone(),
         }
+    }
+
+    /// The turn a tool call serves (working directory, approval policy, sandbox, the
+    /// model's catalog entry), when the caller described one.
+    pub fn tool_context(&self) -> Option<&ToolContext> {
+        self.tool_context.as_deref()
     }
 
     /// The id of the tool call this call serves, for approvals and events (empty outside
@@ -103,6 +114,7 @@ impl CallContext {
             events: event_sink(tee),
             cancel: self.cancel.clone(),
             call_id: self.call_id.clone(),
+            tool_context: self.tool_context.clone(),
         }
     }
 

@@ -20,6 +20,7 @@
 //!             description: "Upper-cases a text".into(),
 //!             input_schema: json!({"type": "object", "properties": {"text": {"type": "string"}}}),
 //!             needs_approval: false,
+//!             ..Default::default()
 //!         }
 //!     }
 //!     fn call(&self, args: Value, _cx: &CallContext) -> Result<ToolOutput> {
@@ -66,8 +67,8 @@ pub use talaria_plugin_api::manifest::{Manifest, PluginKind};
 pub use talaria_plugin_api::mcp;
 pub use talaria_plugin_api::payload::{
     ApprovalDecision, ApprovalKind, ApprovalRequest, Decision, Description, ErrorKind, Event,
-    HostInfo, ListedTool, PlanStep, StepStatus, ToolCallRequest, ToolList, ToolOutput, ToolSpec,
-    Usage,
+    HostInfo, ListedTool, PlanStep, StepStatus, ToolCallRequest, ToolContext, ToolForm, ToolList,
+    ToolOutput, ToolSpec, Usage,
 };
 /// The payloads of `runtime.turn`.
 pub use talaria_plugin_api::runtime as turn;

@@ -26,7 +26,7 @@ use talaria_plugin_api::abi_stable::std_types::{ROption, RResult, RStr, RString}
 use talaria_plugin_api::methods::{self, Method};
 use talaria_plugin_api::payload::{
     ApprovalDecision, ApprovalRequest, Decision, Description, ErrorKind, Event, HostInfo,
-    ListedTool, PluginConfig, ToolCallRequest, ToolList, ToolOutput,
+    ListedTool, PluginConfig, ToolCallRequest, ToolContext, ToolList, ToolOutput,
 };
 use talaria_plugin_api::provider::{Empty, ProviderCall};
 use talaria_plugin_api::runtime::{TurnRequest, TurnResult};
@@ -426,10 +426,21 @@ impl Harness {
 
     /// Calls one tool of a tool plugin.
     pub fn call_tool(&self, name: &str, arguments: Value) -> Result<(ToolOutput, Vec<Event>)> {
+        self.call_tool_in(name, arguments, None)
+    }
+
+    /// [`Harness::call_tool`] as a runtime calls it: in the turn `context` describes.
+    pub fn call_tool_in(
+        &self,
+        name: &str,
+        arguments: Value,
+        context: Option<ToolContext>,
+    ) -> Result<(ToolOutput, Vec<Event>)> {
         let request = ToolCallRequest {
             call_id: "call_test".into(),
             name: name.into(),
             arguments,
+            context,
         };
         self.call_method::<methods::ToolCall>(&request)
     }
@@ -472,6 +483,7 @@ mod tests {
                 description: "echo".into(),
                 input_schema: json!({}),
                 needs_approval: false,
+                ..Default::default()
             }
         }
         fn call(&self, args: Value, cx: &CallContext) -> Result<ToolOutput> {
@@ -495,6 +507,7 @@ mod tests {
                 description: "".into(),
                 input_schema: json!({}),
                 needs_approval: false,
+                ..Default::default()
             }
         }
         fn call(&self, _: Value, _: &CallContext) -> Result<ToolOutput> {
@@ -643,6 +656,7 @@ mod tests {
                 call_id: "c1".into(),
                 name: "echo".into(),
                 arguments: json!({"text": "tool"}),
+                context: None,
             };
             let out = cx.host().call_tool(&call, cx)?;
             Ok(TurnResult {

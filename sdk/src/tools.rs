@@ -69,7 +69,10 @@ impl Plugin for ToolSet {
                 )
             })?;
             cx.check_cancelled()?;
-            tool.call(request.arguments, &cx.for_tool_call(&request.call_id))
+            tool.call(
+                request.arguments,
+                &cx.for_tool_call(&request.call_id, request.context),
+            )
         })
     }
 }

@@ -28,10 +28,10 @@ use serde_json::json;
 use talaria_tests::artifacts::{release_artifacts, workspace_root};
 use talaria_tests::codex::seed_pool;
 use talaria_tests::mock::{sse_frame, text_events, AccountSpec, MockServer, Recorded};
+use talaria_tests::peers::{install_codex, CODEX_VERSION};
 use talaria_tests::stats::{ratio, spread, Stats};
 use talaria_tests::TestHome;
 
-const CODEX_VERSION: &str = "0.169.0";
 const HERMES_VERSION: &str = "0.19.0";
 /// What Hermes 0.19.0 pip-installs into its own venv on its first `chat` (its lazy
 /// dependency for the `tts.edge` feature, `tools/lazy_deps.py`). A user's install has it
@@ -593,51 +593,6 @@ impl Client {
 }
 
 // ------------------------------------------------------------------------- installs
-
-/// `npm install --prefix <peers>/codex-0.169.0 @openai/codex@0.169.0`, unless that copy
-/// already answers `codex-cli 0.169.0`.
-fn install_codex(peers_dir: &Path) -> Result<PathBuf, String> {
-    let dir = peers_dir.join(format!("codex-{CODEX_VERSION}"));
-    let bin = dir.join("node_modules/.bin/codex");
-    let ok = |bin: &Path| {
-        first_line(
-            bin,
-            &["--version"],
-            &[("PATH".into(), std::env::var("PATH").unwrap_or_default())],
-        ) == format!("codex-cli {CODEX_VERSION}")
-    };
-    if bin.is_file() && ok(&bin) {
-        return Ok(bin);
-    }
-    eprintln!("  npm install @openai/codex@{CODEX_VERSION}…");
-    let log = peers_dir.join("codex-install.log");
-    let status = Command::new("npm")
-        .args(["install", "--no-audit", "--no-fund", "--prefix"])
-        .arg(&dir)
-        .arg(format!("@openai/codex@{CODEX_VERSION}"))
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&log).map_err(|e| e.to_string())?)
-        .stderr(
-            std::fs::File::create(peers_dir.join("codex-install.err"))
-                .map_err(|e| e.to_string())?,
-        )
-        .status()
-        .map_err(|e| format!("npm could not be run: {e}"))?;
-    if !status.success() {
-        return Err(format!(
-            "`npm install @openai/codex@{CODEX_VERSION}` failed ({status}); see {}",
-            peers_dir.join("codex-install.err").display()
-        ));
-    }
-    if bin.is_file() && ok(&bin) {
-        Ok(bin)
-    } else {
-        Err(format!(
-            "after `npm install`, {} does not answer `codex-cli {CODEX_VERSION}`",
-            bin.display()
-        ))
-    }
-}
 
 /// `python3 -m venv <peers>/hermes-0.19.0 && pip install hermes-agent==0.19.0` plus its
 /// first-run lazy dependencies, unless that venv already holds those versions.

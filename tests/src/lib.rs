@@ -12,6 +12,7 @@ pub mod codex_schema;
 pub mod home;
 pub mod mcp;
 pub mod mock;
+pub mod peers;
 pub mod stats;
 
 pub use artifacts::{artifacts, Artifacts};

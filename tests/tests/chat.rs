@@ -102,9 +102,16 @@ fn a_plain_answer_goes_to_stdout_only_over_the_websocket() {
     assert_eq!(body["type"], "response.create");
     assert_eq!(body["model"], "gpt-5.3-codex");
     assert!(body["instructions"].as_str().unwrap().contains("talaria"));
+    // A new session opens with the environment (the coding tools' context), then the prompt.
+    let input = body["input"].as_array().unwrap();
+    assert_eq!(input.len(), 2, "{input:?}");
+    assert!(input[0]["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("<environment_context>"));
     assert_eq!(
-        body["input"],
-        json!([{ "type": "message", "role": "user", "content": [{ "type": "input_text", "text": "Say hello" }] }])
+        input[1],
+        json!({ "type": "message", "role": "user", "content": [{ "type": "input_text", "text": "Say hello" }] })
     );
     assert_eq!(body["tool_choice"], "auto");
     assert_eq!(body["parallel_tool_calls"], true);
@@ -122,7 +129,20 @@ fn a_plain_answer_goes_to_stdout_only_over_the_websocket() {
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    assert_eq!(tools, ["list_dir", "read_file", "run_command"]);
+    // The example tools and the coding tools, in the forms the catalog names for the
+    // model (shell_command; not shell, exec_command or write_stdin).
+    assert_eq!(
+        tools,
+        [
+            "apply_patch",
+            "list_dir",
+            "read_file",
+            "run_command",
+            "shell_command",
+            "update_plan",
+            "view_image"
+        ]
+    );
     for absent in [
         "max_output_tokens",
         "temperature",
@@ -585,6 +605,7 @@ fn continue_sends_the_earlier_turns() {
                 .unwrap_or_default()
                 .to_owned()
         })
+        .skip(1) // the environment context that opened the session
         .collect();
     assert_eq!(
         texts,
@@ -629,8 +650,8 @@ fn the_repl_runs_turns_and_slash_commands_on_a_terminal() {
     assert_eq!(second["service_tier"], "priority");
     assert_eq!(
         second["input"].as_array().unwrap().len(),
-        3,
-        "the second turn carries the first"
+        4,
+        "the second turn carries the first (and the environment context before it)"
     );
     let sessions = home.run(&["sessions", "list", "--json"]).ok().json();
     assert_eq!(sessions.as_array().unwrap().len(), 1);

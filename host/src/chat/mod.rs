@@ -11,6 +11,7 @@ mod aux;
 mod goal;
 mod interrupt;
 mod json;
+mod markdown;
 mod record;
 mod render;
 mod repl;
@@ -90,6 +91,8 @@ struct Settings {
     fallback: Option<ModelRef>,
     fast: bool,
     approval_policy: String,
+    sandbox: String,
+    web_search: bool,
 }
 
 pub struct Chat {
@@ -168,6 +171,11 @@ impl Chat {
             }),
             fast: plan.fast,
             approval_policy: config.tools.approval_policy.clone(),
+            sandbox: args
+                .sandbox
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_else(|| config.tools.sandbox.clone()),
+            web_search: config.tools.web_search,
         };
         let mut chat = Chat {
             registry,
@@ -310,6 +318,8 @@ impl Chat {
             fallback: self.settings.fallback.clone(),
             fast: self.settings.fast,
             approval_policy: Some(self.settings.approval_policy.clone()),
+            sandbox: Some(self.settings.sandbox.clone()),
+            web_search: self.settings.web_search,
             tools: tools.tools.into_iter().map(|t| t.spec).collect(),
             cwd: std::env::current_dir()
                 .map(|d| d.display().to_string())

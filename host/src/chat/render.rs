@@ -7,12 +7,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use serde_json::Value;
 use talaria_plugin_api::payload::{Event, StepStatus};
 
+use super::markdown;
 use crate::events::Observer;
 
 pub struct TerminalRenderer {
-    markdown: Mutex<MarkdownStream>,
+    markdown: Mutex<AnswerStream>,
     spinner: Spinner,
     stderr_is_terminal: bool,
     /// Whether the answer so far ends with a newline (so the prompt starts on its own line).
@@ -24,7 +26,7 @@ impl TerminalRenderer {
         let styled = std::io::stdout().is_terminal();
         let stderr_is_terminal = std::io::stderr().is_terminal();
         Arc::new(TerminalRenderer {
-            markdown: Mutex::new(MarkdownStream::new(styled)),
+            markdown: Mutex::new(AnswerStream::new(styled)),
             spinner: Spinner::new(stderr_is_terminal),
             stderr_is_terminal,
             at_line_start: AtomicBool::new(true),
@@ -81,22 +83,23 @@ impl Observer for TerminalRenderer {
             Event::ReasoningDelta { .. } => self.spinner.set_label("thinking"),
             Event::ToolCall {
                 name, arguments, ..
-            } => self.note(&format!("→ {name} {}", short(&arguments.to_string(), 120))),
+            } => {
+                if let Some(note) = tool_call_note(name, arguments, self.stderr_is_terminal) {
+                    self.note(&note);
+                }
+            }
             Event::ToolResult {
                 name,
                 output,
                 is_error,
                 ..
             } => {
-                let mark = if *is_error { "✗" } else { "←" };
-                let lines = output.lines().count();
-                let first = output.lines().next().unwrap_or("");
-                let more = if lines > 1 {
-                    format!(" (+{} lines)", lines - 1)
-                } else {
-                    String::new()
-                };
-                self.note(&format!("{mark} {name}: {}{more}", short(first, 100)));
+                self.note(&tool_result_note(
+                    name,
+                    output,
+                    *is_error,
+                    self.stderr_is_terminal,
+                ));
                 self.spinner.start("waiting for the model".into());
             }
             // The approval prompt itself is the policy's (it prints or asks on stderr).
@@ -119,9 +122,9 @@ impl Observer for TerminalRenderer {
                     .unwrap_or_else(|| "plan:".into());
                 for step in steps {
                     let mark = match step.status {
-                        StepStatus::Completed => "[x]",
-                        StepStatus::InProgress => "[~]",
-                        StepStatus::Pending | StepStatus::Unknown => "[ ]",
+                        StepStatus::Completed => "✔",
+                        StepStatus::InProgress => "▶",
+                        StepStatus::Pending | StepStatus::Unknown => "□",
                     };
                     text.push_str(&format!("\n  {mark} {}", step.step));
                 }
@@ -146,98 +149,133 @@ fn short(text: &str, max: usize) -> String {
     format!("{cut}…")
 }
 
-/// Styles Markdown line by line as it streams: a line is printed once complete, so a
-/// heading or a code fence is known before it is drawn. Unstyled output (a pipe) passes
-/// every delta through untouched.
-struct MarkdownStream {
+/// The answer on stdout: Markdown drawn a block at a time on a terminal; a pipe gets
+/// every delta untouched.
+struct AnswerStream {
     styled: bool,
-    pending: String,
-    in_code: bool,
+    markdown: markdown::MarkdownStream,
 }
 
-const BOLD: &str = "\x1b[1m";
-const DIM: &str = "\x1b[2m";
-const CYAN: &str = "\x1b[36m";
-const RESET: &str = "\x1b[0m";
-
-impl MarkdownStream {
+impl AnswerStream {
     fn new(styled: bool) -> Self {
-        MarkdownStream {
+        AnswerStream {
             styled,
-            pending: String::new(),
-            in_code: false,
+            markdown: markdown::MarkdownStream::default(),
         }
     }
 
     fn push(&mut self, delta: &str) {
         let mut out = std::io::stdout().lock();
-        if !self.styled {
+        if self.styled {
+            let _ = out.write_all(self.markdown.push(delta).as_bytes());
+        } else {
             let _ = out.write_all(delta.as_bytes());
-            let _ = out.flush();
-            return;
-        }
-        self.pending.push_str(delta);
-        while let Some(end) = self.pending.find('\n') {
-            let line: String = self.pending.drain(..=end).collect();
-            let rendered = self.style(line.trim_end_matches('\n'));
-            let _ = writeln!(out, "{rendered}");
         }
         let _ = out.flush();
     }
 
     fn finish(&mut self) {
-        if self.styled && !self.pending.is_empty() {
-            let line = std::mem::take(&mut self.pending);
-            let rendered = self.style(&line);
+        if self.styled {
             let mut out = std::io::stdout().lock();
-            let _ = write!(out, "{rendered}");
+            let _ = out.write_all(self.markdown.finish().as_bytes());
             let _ = out.flush();
         }
     }
-
-    fn style(&mut self, line: &str) -> String {
-        let trimmed = line.trim_start();
-        if trimmed.starts_with("```") {
-            self.in_code = !self.in_code;
-            return format!("{DIM}{line}{RESET}");
-        }
-        if self.in_code {
-            return format!("{CYAN}{line}{RESET}");
-        }
-        if trimmed.starts_with('#') {
-            return format!(
-                "{BOLD}{}{RESET}",
-                trimmed.trim_start_matches('#').trim_start()
-            );
-        }
-        inline_code_and_bold(line)
-    }
 }
 
-/// `code` in cyan and **bold** in bold; unbalanced markers are left as typed.
-fn inline_code_and_bold(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut rest = line;
-    while !rest.is_empty() {
-        let (marker, style) = match (rest.find('`'), rest.find("**")) {
-            (Some(c), Some(b)) if b < c => ("**", BOLD),
-            (Some(_), _) => ("`", CYAN),
-            (None, Some(_)) => ("**", BOLD),
-            (None, None) => break,
-        };
-        let Some(start) = rest.find(marker) else {
-            break;
-        };
-        let after = &rest[start + marker.len()..];
-        let Some(len) = after.find(marker) else { break };
-        out.push_str(&rest[..start]);
-        out.push_str(style);
-        out.push_str(&after[..len]);
-        out.push_str(RESET);
-        rest = &after[len + marker.len()..];
+/// How a tool call is shown: the command of a shell tool, the patch of `apply_patch`
+/// (coloured on a terminal), nothing for `update_plan` (its plan event shows it), the
+/// arguments of anything else.
+fn tool_call_note(name: &str, arguments: &Value, colour: bool) -> Option<String> {
+    let text = |key: &str| {
+        arguments
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    match name {
+        "update_plan" => None,
+        "shell_command" => text("command").map(|c| format!("→ $ {}", short(&c, 200))),
+        "exec_command" => text("cmd").map(|c| format!("→ $ {}", short(&c, 200))),
+        "shell" => arguments
+            .get("command")
+            .and_then(Value::as_array)
+            .map(|argv| {
+                let words: Vec<&str> = argv.iter().filter_map(Value::as_str).collect();
+                format!("→ $ {}", short(&words.join(" "), 200))
+            }),
+        "apply_patch" => {
+            let patch = arguments
+                .as_str()
+                .map(str::to_owned)
+                .or_else(|| text("input"))?;
+            let lines: Vec<&str> = patch
+                .lines()
+                .filter(|l| !matches!(l.trim(), "*** Begin Patch" | "*** End Patch"))
+                .collect();
+            let shown = lines[..lines.len().min(PATCH_LINES)].join("\n");
+            let mut note = format!(
+                "→ apply_patch\n{}",
+                if colour {
+                    markdown::diff(&shown)
+                } else {
+                    format!("{shown}\n")
+                }
+            );
+            if lines.len() > PATCH_LINES {
+                note.push_str(&format!("… {} more lines\n", lines.len() - PATCH_LINES));
+            }
+            Some(note.trim_end().to_owned())
+        }
+        _ => None,
     }
-    out.push_str(rest);
-    out
+    .or_else(|| {
+        (name != "update_plan").then(|| format!("→ {name} {}", short(&arguments.to_string(), 120)))
+    })
+}
+
+/// Lines of a patch shown as it is applied.
+const PATCH_LINES: usize = 40;
+/// Lines of a command's output shown before the rest is folded.
+const OUTPUT_LINES: usize = 4;
+
+/// A tool's result, folded: a shell command's exit code and first lines of output,
+/// the first line of anything else; the count of what is folded (the session keeps it
+/// all: `talaria sessions show ID --json`).
+fn tool_result_note(name: &str, output: &str, is_error: bool, colour: bool) -> String {
+    let mark = if is_error { "✗" } else { "←" };
+    if let Some(rest) = output.strip_prefix("Exit code: ") {
+        let code = rest.lines().next().unwrap_or("");
+        let body = output
+            .split_once("\nOutput:\n")
+            .map(|(_, b)| b)
+            .unwrap_or("");
+        let lines: Vec<&str> = body.lines().collect();
+        let mut note = format!("{mark} {name}: exit {code}");
+        for line in lines.iter().take(OUTPUT_LINES) {
+            let line = short(line, 160);
+            note.push_str(&if colour {
+                format!("\n  {}{line}{}", markdown::DIM, markdown::RESET)
+            } else {
+                format!("\n  {line}")
+            });
+        }
+        if lines.len() > OUTPUT_LINES {
+            note.push_str(&format!(
+                "\n  … {} more lines folded (`talaria sessions show` has them all)",
+                lines.len() - OUTPUT_LINES
+            ));
+        }
+        return note;
+    }
+    let lines = output.lines().count();
+    let first = output.lines().next().unwrap_or("");
+    let more = if lines > 1 {
+        format!(" (+{} lines)", lines - 1)
+    } else {
+        String::new()
+    };
+    format!("{mark} {name}: {}{more}", short(first, 100))
 }
 
 /// A one-line spinner on stderr, drawn by a thread while a label is set. Off when
@@ -321,30 +359,42 @@ impl Spinner {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
-    fn inline_styles_balanced_markers_only() {
+    fn tool_calls_show_what_they_do() {
         assert_eq!(
-            inline_code_and_bold("use `cargo` now"),
-            format!("use {CYAN}cargo{RESET} now")
+            tool_call_note("shell_command", &json!({"command": "cargo test"}), false).unwrap(),
+            "→ $ cargo test"
         );
         assert_eq!(
-            inline_code_and_bold("a **b** c"),
-            format!("a {BOLD}b{RESET} c")
+            tool_call_note("update_plan", &json!({"plan": []}), false),
+            None
         );
-        assert_eq!(inline_code_and_bold("half `open"), "half `open");
-        assert_eq!(inline_code_and_bold("plain"), "plain");
+        let patch = json!("*** Begin Patch\n*** Update File: a\n@@\n-x\n+y\n*** End Patch");
+        assert_eq!(
+            tool_call_note("apply_patch", &patch, false).unwrap(),
+            "→ apply_patch\n*** Update File: a\n@@\n-x\n+y"
+        );
+        assert!(tool_call_note("apply_patch", &patch, true)
+            .unwrap()
+            .contains(markdown::GREEN));
+        assert_eq!(
+            tool_call_note("read_file", &json!({"path": "x"}), false).unwrap(),
+            "→ read_file {\"path\":\"x\"}"
+        );
     }
 
     #[test]
-    fn code_fences_toggle() {
-        let mut md = MarkdownStream::new(true);
-        assert_eq!(md.style("```rust"), format!("{DIM}```rust{RESET}"));
+    fn command_output_is_folded() {
+        let out = "Exit code: 0\nWall time: 0.1 seconds\nOutput:\n1\n2\n3\n4\n5\n6\n";
         assert_eq!(
-            md.style("# not a heading"),
-            format!("{CYAN}# not a heading{RESET}")
+            tool_result_note("shell_command", out, false, false),
+            "← shell_command: exit 0\n  1\n  2\n  3\n  4\n  … 2 more lines folded (`talaria sessions show` has them all)"
         );
-        md.style("```");
-        assert_eq!(md.style("## Title"), format!("{BOLD}Title{RESET}"));
+        assert_eq!(
+            tool_result_note("f", "one\ntwo", true, false),
+            "✗ f: one (+1 lines)"
+        );
     }
 }

@@ -273,6 +273,7 @@ fn call(registry: &Registry, id: &str, tool: &str, args: &str) -> Result<()> {
         call_id: "cli".into(),
         name: tool.into(),
         arguments,
+        context: None,
     };
     let output = registry
         .call_tool(

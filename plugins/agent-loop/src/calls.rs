@@ -1,11 +1,11 @@
 //! The tool calls among a response's items, run through the host (in parallel), and the
 //! output items that answer them.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError, RwLock};
 
 use serde_json::{json, Value};
 use talaria_sdk::items::{ContentPart, CustomToolCallOutput, Item, ToolResultContent};
-use talaria_sdk::{CallContext, ErrorKind, Event, ToolCallRequest, ToolOutput};
+use talaria_sdk::{CallContext, ErrorKind, Event, ToolCallRequest, ToolContext, ToolOutput};
 
 /// A call the model asked for: a function call (JSON arguments) or a freeform custom
 /// tool call (raw text input).
@@ -58,9 +58,13 @@ impl Call {
                 ToolResultContent::Text(output.content.clone()),
             ),
             CallInput::Json(_) => {
-                let mut parts = vec![ContentPart::InputText {
-                    text: output.content.clone(),
-                }];
+                // An image-only output (view_image) is just the images.
+                let mut parts = Vec::new();
+                if !output.content.is_empty() {
+                    parts.push(ContentPart::InputText {
+                        text: output.content.clone(),
+                    });
+                }
                 parts.extend(output.images.iter().map(|url| ContentPart::InputImage {
                     image_url: url.clone(),
                     detail: None,
@@ -107,7 +111,7 @@ pub fn replayable(output: Vec<Item>) -> Vec<Item> {
 /// Runs the calls (in parallel when there are several), reporting each as `tool_call`
 /// and `tool_result` events; `None` for a call that was cancelled. Whatever goes wrong
 /// short of cancellation becomes an error output the model reads, so the turn goes on.
-pub fn run_all(calls: &[Call], cx: &CallContext) -> Vec<Option<ToolOutput>> {
+pub fn run_all(calls: &[Call], context: &ToolContext, cx: &CallContext) -> Vec<Option<ToolOutput>> {
     for call in calls {
         cx.emit(&Event::ToolCall {
             call_id: call.call_id.clone(),
@@ -116,10 +120,20 @@ pub fn run_all(calls: &[Call], cx: &CallContext) -> Vec<Option<ToolOutput>> {
         });
     }
     let slots: Vec<Mutex<Option<ToolOutput>>> = calls.iter().map(|_| Mutex::new(None)).collect();
+    // Tools that change shared state (a patch, the plan, a process's stdin) run one at a
+    // time, as in Codex; the others share the lock and run together.
+    let exclusive = RwLock::new(());
     std::thread::scope(|scope| {
         for (call, slot) in calls.iter().zip(&slots) {
+            let exclusive = &exclusive;
             scope.spawn(move || {
-                let outcome = run_one(call, cx);
+                let (_shared, _alone);
+                if SERIAL_TOOLS.contains(&call.name.as_str()) {
+                    _alone = exclusive.write().unwrap_or_else(PoisonError::into_inner);
+                } else {
+                    _shared = exclusive.read().unwrap_or_else(PoisonError::into_inner);
+                }
+                let outcome = run_one(call, context, cx);
                 *slot.lock().unwrap_or_else(PoisonError::into_inner) = outcome;
             });
         }
@@ -140,7 +154,10 @@ pub fn run_all(calls: &[Call], cx: &CallContext) -> Vec<Option<ToolOutput>> {
         .collect()
 }
 
-fn run_one(call: &Call, cx: &CallContext) -> Option<ToolOutput> {
+/// Tools that never run beside another call.
+const SERIAL_TOOLS: &[&str] = &["apply_patch", "update_plan", "write_stdin"];
+
+fn run_one(call: &Call, context: &ToolContext, cx: &CallContext) -> Option<ToolOutput> {
     let arguments = match call.arguments() {
         Ok(a) => a,
         Err(message) => return Some(ToolOutput::error(message)),
@@ -149,6 +166,7 @@ fn run_one(call: &Call, cx: &CallContext) -> Option<ToolOutput> {
         call_id: call.call_id.clone(),
         name: call.name.clone(),
         arguments,
+        context: Some(context.clone()),
     };
     match cx.host().call_tool(&request, cx) {
         Ok(output) => Some(output),

@@ -12,8 +12,10 @@
 //! [`models`] (reasoning settings from the provider's model list), [`prompt`].
 
 pub mod calls;
+pub mod context;
 pub mod models;
 pub mod prompt;
+pub mod tools;
 pub mod turn;
 
 use talaria_sdk::turn::{TurnRequest, TurnResult};
@@ -26,6 +28,8 @@ pub const DEFAULT_TURN_BUDGET: usize = 32;
 pub struct AgentLoop {
     models: models::ModelCatalog,
     budget: usize,
+    /// Where the global `AGENTS.md` lives (the profile's folder).
+    global_dir: Option<std::path::PathBuf>,
 }
 
 impl AgentLoop {
@@ -33,6 +37,15 @@ impl AgentLoop {
         AgentLoop {
             models: models::ModelCatalog::default(),
             budget: DEFAULT_TURN_BUDGET,
+            global_dir: None,
+        }
+    }
+
+    /// The same loop, reading the global `AGENTS.md` from `dir`.
+    pub fn with_global_dir(self, dir: Option<std::path::PathBuf>) -> Self {
+        AgentLoop {
+            global_dir: dir,
+            ..self
         }
     }
 
@@ -51,8 +64,10 @@ impl Default for AgentLoop {
     }
 }
 
-pub fn init(_host: Host) -> Result<Exports> {
-    Ok(Exports::new().runtime(AgentLoop::new()))
+pub fn init(host: Host) -> Result<Exports> {
+    let profile_dir = host.info().profile_dir;
+    let global_dir = (!profile_dir.is_empty()).then(|| profile_dir.into());
+    Ok(Exports::new().runtime(AgentLoop::new().with_global_dir(global_dir)))
 }
 
 export_plugin!(manifest: include_str!("../plugin.toml"), init: init);

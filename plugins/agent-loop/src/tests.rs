@@ -97,10 +97,11 @@ struct Shell;
 impl Tool for Shell {
     fn spec(&self) -> ToolSpec {
         ToolSpec {
-            name: "shell".into(),
+            name: "run".into(),
             description: "run".into(),
             input_schema: json!({}),
             needs_approval: true,
+            ..Default::default()
         }
     }
     fn call(&self, args: Value, cx: &CallContext) -> Result<ToolOutput> {
@@ -148,7 +149,7 @@ fn request(model: &str) -> TurnRequest {
 
 fn call(call_id: &str, args: &str) -> StreamResult {
     let item = Item::FunctionCall(FunctionCall {
-        name: "shell".into(),
+        name: "run".into(),
         namespace: None,
         arguments: args.into(),
         call_id: call_id.into(),
@@ -173,10 +174,13 @@ fn a_plain_answer_with_reasoning_from_the_catalog() {
         delta: "done".into()
     }));
     let sent = t.seen.lock().unwrap()[0].clone();
-    assert_eq!(
-        sent.input,
-        vec![Item::user_text("earlier"), Item::user_text("now")]
+    // Every request opens with the environment, which the session does not store.
+    let (opening, rest) = sent.input.split_first().unwrap();
+    assert!(
+        format!("{opening:?}").contains("<environment_context>"),
+        "{opening:?}"
     );
+    assert_eq!(rest, [Item::user_text("earlier"), Item::user_text("now")]);
     assert_eq!(
         (sent.session_id.as_str(), sent.prompt_cache_key.as_deref()),
         ("s1", Some("s1"))
@@ -185,8 +189,8 @@ fn a_plain_answer_with_reasoning_from_the_catalog() {
         serde_json::to_value(&sent.reasoning).unwrap(),
         json!({"effort": "high", "summary": "auto"})
     );
-    assert!(sent.instructions.unwrap().contains("/work"));
-    assert_eq!(sent.tools[0].name, "shell");
+    assert!(sent.instructions.unwrap().starts_with("You are talaria"));
+    assert_eq!(sent.tools[0].name, "run");
 
     let t = Scripted::default();
     harness(&t).turn(&request("plain")).unwrap();

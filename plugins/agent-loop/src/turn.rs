@@ -6,12 +6,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use talaria_sdk::items::{ContentPart, Item, Message, Role};
 use talaria_sdk::transport::{FailureClass, StreamRequest, StreamResult, TransportFailure};
 use talaria_sdk::turn::{ModelRef, TurnError, TurnRequest, TurnResult, TurnStatus};
-use talaria_sdk::{CallContext, Error, ErrorKind, Event, ToolOutput};
+use talaria_sdk::{CallContext, Error, ErrorKind, Event, ToolContext, ToolOutput};
 
 use crate::calls::{calls_in, replayable, run_all};
 use crate::models::reasoning_for;
 use crate::prompt::instructions;
 use crate::AgentLoop;
+use crate::{context, tools};
 
 /// Why a model request did not produce a response.
 enum Stop {
@@ -43,16 +44,18 @@ impl RequestFailure {
 }
 
 pub fn run(agent: &AgentLoop, req: &TurnRequest, cx: &CallContext) -> TurnResult {
-    let mut result = TurnResult {
-        items: vec![user_message(req)],
-        ..TurnResult::default()
-    };
+    let mut result = TurnResult::default();
+    // Every request opens with the agent instructions and the environment, read afresh
+    // each turn and not stored: a compaction never summarizes them away, an edited
+    // AGENTS.md counts from the next turn, and the unchanged prefix still caches.
+    let opening = context::opening_items(req, agent.global_dir.as_deref());
+    result.items.push(user_message(req));
     let mut model = req.model.clone();
-    let instructions = instructions(&req.cwd);
     for _ in 0..agent.budget.max(1) {
-        let mut input = req.session.items.clone();
+        let mut input = opening.clone();
+        input.extend(req.session.items.iter().cloned());
         input.extend(result.items.iter().cloned());
-        let response = match model_request(agent, req, &mut model, &instructions, input, cx) {
+        let response = match model_request(agent, req, &mut model, input, cx) {
             Ok(r) => r,
             Err(Stop::Interrupted(partial)) => {
                 if !partial.is_empty() {
@@ -82,7 +85,13 @@ pub fn run(agent: &AgentLoop, req: &TurnRequest, cx: &CallContext) -> TurnResult
         if calls.is_empty() {
             return result;
         }
-        let outputs = run_all(&calls, cx);
+        let context = ToolContext {
+            cwd: req.cwd.clone(),
+            approval_policy: req.approval_policy.clone(),
+            sandbox: req.sandbox.clone(),
+            model: agent.models.info(&model, cx),
+        };
+        let outputs = run_all(&calls, &context, cx);
         let mut interrupted = false;
         for (call, output) in calls.iter().zip(outputs) {
             let output = output.unwrap_or_else(|| {
@@ -130,11 +139,10 @@ fn model_request(
     agent: &AgentLoop,
     req: &TurnRequest,
     model: &mut ModelRef,
-    instructions: &str,
     input: Vec<Item>,
     cx: &CallContext,
 ) -> Result<StreamResult, Stop> {
-    let failure = match stream(agent, req, model, instructions, input.clone(), cx) {
+    let failure = match stream(agent, req, model, input.clone(), cx) {
         Err(Stop::Failed(f)) if f.fallback_worthy => f,
         other => return other,
     };
@@ -148,7 +156,7 @@ fn model_request(
         ),
     });
     *model = fallback.clone();
-    stream(agent, req, model, instructions, input, cx).map_err(|stop| match stop {
+    stream(agent, req, model, input, cx).map_err(|stop| match stop {
         Stop::Failed(f) => {
             let message = format!(
                 "{} (the fallback model {fallback} failed too)",
@@ -167,7 +175,6 @@ fn stream(
     agent: &AgentLoop,
     req: &TurnRequest,
     model: &ModelRef,
-    instructions: &str,
     input: Vec<Item>,
     cx: &CallContext,
 ) -> Result<StreamResult, Stop> {
@@ -177,9 +184,14 @@ fn stream(
         session_id: req.session.id.clone(),
         model: model.model.clone(),
         fast: req.fast,
-        instructions: Some(instructions.to_owned()),
+        instructions: Some(instructions(info.as_ref())),
         input,
-        tools: req.tools.clone(),
+        tools: tools::offered(
+            &req.tools,
+            info.as_ref(),
+            req.web_search,
+            req.sandbox.as_deref(),
+        ),
         reasoning: reasoning_for(info.as_ref()),
         prompt_cache_key: Some(req.session.id.clone()),
         options: Default::default(),

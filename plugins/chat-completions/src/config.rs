@@ -4,15 +4,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use talaria_sdk::transport::StreamOptions;
-
-const DEFAULT_FIRST_BYTE: Duration = Duration::from_secs(120);
-const DEFAULT_IDLE: Duration = Duration::from_secs(300);
-const DEFAULT_CONNECT: Duration = Duration::from_secs(15);
-/// The same schedule as the `responses` transport over HTTPS.
-const DEFAULT_MAX_RETRIES: u32 = 4;
-const RETRY_CAP: u32 = 100;
-/// A watchdog set to 0 is off; it still needs some deadline.
-const DISABLED: Duration = Duration::from_secs(365 * 86_400);
+use talaria_transport_kit::limits::{
+    millis, retries, DEFAULT_CONNECT, DEFAULT_FIRST_BYTE, DEFAULT_IDLE, DEFAULT_MAX_RETRIES,
+};
 
 /// The plugin's config section. Unknown keys are ignored so an older plugin reads a
 /// newer config.
@@ -36,29 +30,20 @@ pub struct Settings {
 
 impl Settings {
     pub fn resolve(config: &PluginConfig, options: &StreamOptions) -> Settings {
-        let ms = |request: Option<u64>, config: Option<u64>, default: Duration| match request
-            .or(config)
-        {
-            Some(0) => DISABLED,
-            Some(ms) => Duration::from_millis(ms),
-            None => default,
-        };
         Settings {
-            first_byte: ms(
+            first_byte: millis(
                 options.first_byte_timeout_ms,
                 config.first_byte_timeout_ms,
                 DEFAULT_FIRST_BYTE,
             ),
-            idle: ms(
+            idle: millis(
                 options.idle_timeout_ms,
                 config.idle_timeout_ms,
                 DEFAULT_IDLE,
             ),
-            connect: ms(None, config.connect_timeout_ms, DEFAULT_CONNECT),
-            max_retries: options
-                .max_retries
-                .or(config.max_retries)
-                .map_or(DEFAULT_MAX_RETRIES, |n| n.min(RETRY_CAP)),
+            connect: millis(None, config.connect_timeout_ms, DEFAULT_CONNECT),
+            max_retries: retries(options.max_retries, config.max_retries)
+                .unwrap_or(DEFAULT_MAX_RETRIES),
         }
     }
 }
@@ -66,6 +51,7 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use talaria_transport_kit::limits::DISABLED;
 
     #[test]
     fn defaults_and_overrides() {

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use talaria_sdk::items::{ContentPart, Item, Message, Role, ToolResultContent};
 use talaria_sdk::provider::Endpoint;
 use talaria_sdk::transport::StreamRequest;
-use talaria_sdk::ToolSpec;
+use talaria_sdk::{ToolForm, ToolSpec};
 
 use crate::wire::{
     ChatContent, ChatMessage, ChatPart, ChatRequest, ChatTool, FunctionCall, FunctionSpec,
@@ -34,10 +34,20 @@ pub fn build_request(req: &StreamRequest, endpoint: &Endpoint) -> ChatRequest {
         ));
     }
     messages.extend(messages_of(&req.input));
-    let tools: Vec<ChatTool> = req.tools.iter().map(tool).collect();
-    let extra: Map<String, Value> = endpoint
-        .body
+    // Chat Completions has function tools only: a freeform tool goes in its function
+    // form, a tool the Responses backend hosts (web search) cannot go at all.
+    let tools: Vec<ChatTool> = req
+        .tools
         .iter()
+        .filter(|t| !matches!(t.form, ToolForm::Hosted { .. }))
+        .map(tool)
+        .collect();
+    // The request's extra fields (an aux task's `extra_body`, `reasoning` included as
+    // the server's own field), then the provider's, which win.
+    let extra: Map<String, Value> = req
+        .extra_body
+        .iter()
+        .chain(endpoint.body.iter())
         .filter(|(k, _)| !OWN_KEYS.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
@@ -246,6 +256,7 @@ mod tests {
                 description: "Lists".into(),
                 input_schema: json!({"type": "object"}),
                 needs_approval: false,
+                ..Default::default()
             }],
             reasoning: Some(ReasoningRequest {
                 effort: "low".into(),
@@ -278,6 +289,30 @@ mod tests {
                 "top_k": 20
             })
         );
+    }
+
+    #[test]
+    fn extra_body_fields_pass_as_given_under_the_providers() {
+        let req = StreamRequest {
+            model: "qwen".into(),
+            extra_body: serde_json::from_value(json!({
+                "reasoning": {"effort": "low"},
+                "top_k": 5,
+                "model": "not this",
+            }))
+            .unwrap(),
+            ..Default::default()
+        };
+        let mut endpoint = Endpoint::default();
+        endpoint.body.insert("top_k".into(), json!(20));
+        let sent = body(&req, &endpoint);
+        assert_eq!(
+            sent["reasoning"],
+            json!({"effort": "low"}),
+            "the server's own field"
+        );
+        assert_eq!(sent["top_k"], 20, "the provider's wins");
+        assert_eq!(sent["model"], "qwen");
     }
 
     #[test]
@@ -331,6 +366,40 @@ mod tests {
                 ]}
             ])
         );
+    }
+
+    #[test]
+    fn hosted_tools_stay_out_and_freeform_ones_go_as_functions() {
+        let tool = |name: &str, form: ToolForm| ToolSpec {
+            name: name.into(),
+            form,
+            ..Default::default()
+        };
+        let req = StreamRequest {
+            model: "m".into(),
+            input: vec![Item::user_text("hi")],
+            tools: vec![
+                tool(
+                    "apply_patch",
+                    ToolForm::Freeform {
+                        syntax: "lark".into(),
+                        definition: "start: x".into(),
+                    },
+                ),
+                tool(
+                    "web_search",
+                    ToolForm::Hosted {
+                        spec: json!({"type": "web_search"}),
+                    },
+                ),
+            ],
+            ..Default::default()
+        };
+        let v = body(&req, &Endpoint::default());
+        let tools = v["tools"].as_array().unwrap();
+        assert_eq!(tools.len(), 1);
+        assert_eq!(tools[0]["type"], "function");
+        assert_eq!(tools[0]["function"]["name"], "apply_patch");
     }
 
     #[test]

@@ -40,6 +40,7 @@ impl Tool for ReadFile {
                 "additionalProperties": false
             }),
             needs_approval: false,
+            ..Default::default()
         }
     }
 
@@ -93,6 +94,7 @@ impl Tool for ListDir {
                 "additionalProperties": false
             }),
             needs_approval: false,
+            ..Default::default()
         }
     }
 
@@ -147,6 +149,7 @@ impl Tool for RunCommand {
                 "additionalProperties": false
             }),
             needs_approval: true,
+            ..Default::default()
         }
     }
 

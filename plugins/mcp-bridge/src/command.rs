@@ -222,6 +222,7 @@ impl Source for HostTools {
             call_id: String::new(),
             name: name.to_owned(),
             arguments: serde_json::Value::Object(arguments),
+            context: None,
         };
         let outcome = cx.host().call_tool(&request, &cx);
         relay.abort();

@@ -75,6 +75,7 @@ pub fn builtin(plan: Option<&str>) -> Vec<ModelInfo> {
         }),
         input_modalities: DEFAULT_INPUT_MODALITIES.map(str::to_owned).to_vec(),
         tools: builtin_tools(),
+        base_instructions: None,
     };
     let mut list = vec![
         model(
@@ -124,6 +125,28 @@ fn builtin_tools() -> Map<String, Value> {
     );
     tools.insert("supports_parallel_tool_calls".to_owned(), json!(true));
     tools
+}
+
+/// The model's own system prompt: the catalog's instructions template with the default
+/// personality filled in, else its `base_instructions`.
+fn instructions_of(m: &Value) -> Option<String> {
+    let messages = m.get("model_messages");
+    let template = messages
+        .and_then(|mm| mm.get("instructions_template"))
+        .and_then(Value::as_str)
+        .filter(|t| !t.trim().is_empty());
+    if let Some(template) = template {
+        let personality = messages
+            .and_then(|mm| mm.get("instructions_variables"))
+            .and_then(|v| v.get("personality_default"))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        return Some(template.replace("{{ personality }}", personality));
+    }
+    m.get("base_instructions")
+        .and_then(Value::as_str)
+        .filter(|t| !t.trim().is_empty())
+        .map(str::to_owned)
 }
 
 /// A catalog entry's reasoning support: `None` when it names no reasoning levels at all.
@@ -227,6 +250,7 @@ pub fn parse_models(body: &Value, plan: Option<&str>) -> Vec<ModelInfo> {
                 reasoning: reasoning_of(m),
                 input_modalities: input_modalities_of(m),
                 tools: tools_of(m),
+                base_instructions: instructions_of(m),
             };
             Some((m.get("priority").and_then(Value::as_f64), info))
         })
@@ -447,6 +471,26 @@ mod tests {
 
     fn slugs(models: &[ModelInfo]) -> Vec<&str> {
         models.iter().map(|m| m.slug.as_str()).collect()
+    }
+
+    #[test]
+    fn the_models_own_prompt_comes_from_the_catalog() {
+        assert_eq!(instructions_of(&json!({"slug": "m"})), None);
+        assert_eq!(
+            instructions_of(&json!({"base_instructions": "You are Codex."})).as_deref(),
+            Some("You are Codex.")
+        );
+        let templated = json!({
+            "base_instructions": "ignored",
+            "model_messages": {
+                "instructions_template": "Be {{ personality }}. Work well.",
+                "instructions_variables": {"personality_default": "pragmatic"}
+            }
+        });
+        assert_eq!(
+            instructions_of(&templated).as_deref(),
+            Some("Be pragmatic. Work well.")
+        );
     }
 
     #[test]

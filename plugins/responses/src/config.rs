@@ -4,16 +4,12 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use talaria_sdk::transport::StreamOptions;
+use talaria_transport_kit::limits::{
+    millis, retries, DEFAULT_CONNECT, DEFAULT_FIRST_BYTE, DEFAULT_IDLE, DEFAULT_MAX_RETRIES,
+};
 
-const DEFAULT_FIRST_BYTE: Duration = Duration::from_secs(120);
-const DEFAULT_IDLE: Duration = Duration::from_secs(300);
-const DEFAULT_CONNECT: Duration = Duration::from_secs(15);
-/// Codex CLI: `request_max_retries` 4, `stream_max_retries` 5, both capped at 100.
-const DEFAULT_MAX_RETRIES: u32 = 4;
+/// Codex CLI: `stream_max_retries` 5 (the websocket), `request_max_retries` 4 (HTTPS).
 const DEFAULT_WEBSOCKET_RETRIES: u32 = 5;
-const RETRY_CAP: u32 = 100;
-/// A watchdog set to 0 is off; it still needs some deadline.
-const DISABLED: Duration = Duration::from_secs(365 * 86_400);
 
 /// The plugin's config section. Unknown keys are ignored so an older plugin reads a
 /// newer config.
@@ -44,30 +40,20 @@ pub struct Settings {
 
 impl Settings {
     pub fn resolve(config: &PluginConfig, options: &StreamOptions) -> Settings {
-        let ms = |request: Option<u64>, config: Option<u64>, default: Duration| match request
-            .or(config)
-        {
-            Some(0) => DISABLED,
-            Some(ms) => Duration::from_millis(ms),
-            None => default,
-        };
         // An explicit retry count (a test asking for none, say) applies to both transports.
-        let explicit = options
-            .max_retries
-            .or(config.max_retries)
-            .map(|n| n.min(RETRY_CAP));
+        let explicit = retries(options.max_retries, config.max_retries);
         Settings {
-            first_byte: ms(
+            first_byte: millis(
                 options.first_byte_timeout_ms,
                 config.first_byte_timeout_ms,
                 DEFAULT_FIRST_BYTE,
             ),
-            idle: ms(
+            idle: millis(
                 options.idle_timeout_ms,
                 config.idle_timeout_ms,
                 DEFAULT_IDLE,
             ),
-            connect: ms(None, config.connect_timeout_ms, DEFAULT_CONNECT),
+            connect: millis(None, config.connect_timeout_ms, DEFAULT_CONNECT),
             max_retries: explicit.unwrap_or(DEFAULT_MAX_RETRIES),
             websocket_retries: explicit.unwrap_or(DEFAULT_WEBSOCKET_RETRIES),
             websocket: !options.disable_websocket && config.websocket.unwrap_or(true),
@@ -78,6 +64,7 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use talaria_transport_kit::limits::DISABLED;
 
     #[test]
     fn defaults() {

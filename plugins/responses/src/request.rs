@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 use talaria_sdk::items::Item;
 use talaria_sdk::provider::Endpoint;
 use talaria_sdk::transport::{ReasoningRequest, StreamRequest};
-use talaria_sdk::ToolSpec;
+use talaria_sdk::{ToolForm, ToolSpec};
 pub use talaria_transport_kit::url::{display_url, join};
 
 /// Keys this backend must never receive; a provider's `body` cannot add them either.
@@ -43,10 +43,7 @@ pub fn build_body(
     body.insert("input".into(), Value::Array(wire_items(&req.input)?));
     // An empty or null `tools` broke gpt-5.5 calls (Hermes #32892): leave the key out.
     if !req.tools.is_empty() {
-        body.insert(
-            "tools".into(),
-            req.tools.iter().map(function_tool).collect(),
-        );
+        body.insert("tools".into(), req.tools.iter().map(wire_tool).collect());
     }
     body.insert("tool_choice".into(), json!("auto"));
     body.insert("parallel_tool_calls".into(), json!(true));
@@ -90,17 +87,27 @@ pub fn wire_items(items: &[Item]) -> serde_json::Result<Vec<Value>> {
     items.iter().map(serde_json::to_value).collect()
 }
 
-/// A tool as a Responses API function tool. Not strict: strict mode accepts only
-/// schemas that require every property and close every object, which a plugin's tool
-/// schema need not do.
-fn function_tool(spec: &ToolSpec) -> Value {
-    json!({
-        "type": "function",
-        "name": spec.name,
-        "description": spec.description,
-        "parameters": spec.input_schema,
-        "strict": false,
-    })
+/// A tool as the Responses API takes it. A function tool is not strict: strict mode
+/// accepts only schemas that require every property and close every object, which a
+/// plugin's tool schema need not do. A freeform tool is a `custom` tool with its
+/// grammar; a hosted one goes as its own spec.
+fn wire_tool(spec: &ToolSpec) -> Value {
+    match &spec.form {
+        ToolForm::Function => json!({
+            "type": "function",
+            "name": spec.name,
+            "description": spec.description,
+            "strict": false,
+            "parameters": spec.input_schema,
+        }),
+        ToolForm::Freeform { syntax, definition } => json!({
+            "type": "custom",
+            "name": spec.name,
+            "description": spec.description,
+            "format": { "type": "grammar", "syntax": syntax, "definition": definition },
+        }),
+        ToolForm::Hosted { spec } => spec.clone(),
+    }
 }
 
 /// `{"effort": .., "summary": ..}`, without `summary` when none is asked for.
@@ -269,6 +276,7 @@ mod tests {
             description: format!("the {name} tool"),
             input_schema: json!({"type": "object", "properties": {"path": {"type": "string"}}}),
             needs_approval: true,
+            ..Default::default()
         }
     }
 
@@ -327,6 +335,30 @@ mod tests {
             !body.contains_key("instructions")
                 && !body.contains_key("tools")
                 && !body.contains_key("reasoning")
+        );
+    }
+
+    #[test]
+    fn freeform_tools_go_as_custom_tools_and_hosted_ones_as_their_spec() {
+        let mut req = request();
+        let mut patch = tool("apply_patch");
+        patch.form = ToolForm::Freeform {
+            syntax: "lark".into(),
+            definition: "start: begin_patch".into(),
+        };
+        let mut search = tool("web_search");
+        search.form = ToolForm::Hosted {
+            spec: json!({"type": "web_search", "external_web_access": false}),
+        };
+        req.tools = vec![patch, search];
+        let body = build_body(&req, &endpoint()).unwrap();
+        assert_eq!(
+            body["tools"],
+            json!([
+                {"type": "custom", "name": "apply_patch", "description": "the apply_patch tool",
+                 "format": {"type": "grammar", "syntax": "lark", "definition": "start: begin_patch"}},
+                {"type": "web_search", "external_web_access": false}
+            ])
         );
     }
 

@@ -42,8 +42,8 @@ pub use chat::{
 pub use jwt::{decode_jwt, mint_jwt, FAKE_SIGNATURE};
 pub use record::{MockResponse, Recorded};
 pub use responses::{
-    completed_event, created_event, failed_event, function_call_events, sse_frame, text_events,
-    usage, EventScript, ResponseScript, MOCK_MODEL,
+    completed_event, created_event, custom_tool_call_events, failed_event, function_call_events,
+    sse_frame, text_events, usage, EventScript, ResponseScript, MOCK_MODEL,
 };
 pub use state::default_models;
 use state::State;

@@ -203,6 +203,22 @@ pub fn function_call_events(
     ])
 }
 
+/// A freeform (custom) tool call such as `apply_patch`: `response.created`,
+/// `response.output_item.added`, `response.custom_tool_call_input.delta`,
+/// `response.output_item.done` (the full call), `response.completed`.
+pub fn custom_tool_call_events(id: &str, call_id: &str, name: &str, input: &str) -> Vec<Value> {
+    let item_id = format!("ctc_{id}");
+    let item = |input: &str, status: &str| json!({ "id": item_id, "type": "custom_tool_call", "status": status, "call_id": call_id, "name": name, "input": input });
+    let done_item = item(input, "completed");
+    number(vec![
+        created_event(id),
+        json!({ "type": "response.output_item.added", "output_index": 0, "item": item("", "in_progress") }),
+        json!({ "type": "response.custom_tool_call_input.delta", "item_id": item_id, "output_index": 0, "delta": input }),
+        json!({ "type": "response.output_item.done", "output_index": 0, "item": done_item }),
+        completed_event(id, vec![done_item], usage(20, 0, 8, 0)),
+    ])
+}
+
 /// `response.failed` whose `response.error` is `{code, message}`.
 pub fn failed_event(code: &str, message: &str) -> Value {
     let mut response = response_object("resp_failed", "failed", json!([]), Value::Null);
