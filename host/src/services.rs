@@ -23,6 +23,7 @@ use talaria_plugin_api::methods::{self, Method};
 use talaria_plugin_api::payload::{
     ApprovalRequest, Decision, ErrorKind, HostInfo, PluginConfig, ToolCallRequest,
 };
+use talaria_plugin_api::runtime::RuntimeDefault;
 
 use crate::app::App;
 use crate::approvals::Approvals;
@@ -84,6 +85,8 @@ impl ServicesContext {
 /// The host services one plugin instance holds.
 pub struct PluginHost {
     plugin_id: String,
+    /// The profile's config.toml (`runtime.default` writes `model.runtime` there).
+    config_path: PathBuf,
     /// The credential namespaces it may use: its declared providers and its own id.
     namespaces: Vec<String>,
     info: HostInfo,
@@ -113,6 +116,7 @@ impl PluginHost {
         };
         let host = PluginHost {
             plugin_id: manifest.id.clone(),
+            config_path: cx.config_path(),
             namespaces: manifest
                 .credential_namespaces()
                 .map(str::to_owned)
@@ -173,6 +177,25 @@ impl PluginHost {
                 }
                 encode(&decision)
             }
+            methods::RuntimeDefaultMethod::NAME => {
+                let request = decode::<methods::RuntimeDefaultMethod>(params)?;
+                let runtime = match request.set {
+                    Some(id) => {
+                        // Unknown or disabled: exit 2 naming it, and nothing written.
+                        registry.runtime(&id).map_err(|e| PluginError::new(kind_of(&e), e.message))?;
+                        crate::config::edit_config(&self.config_path, |doc| {
+                            crate::config::set_string(doc, "model", "runtime", &id)
+                        })
+                        .map_err(|e| PluginError::new(kind_of(&e), e.message))?;
+                        id
+                    }
+                    None => registry.default_runtime().to_owned(),
+                };
+                encode(&RuntimeDefault {
+                    runtime,
+                    profile: self.info.profile.clone(),
+                })
+            }
             m if m.starts_with("provider.") && methods::ALL.contains(&m) => {
                 let provider = provider_of(params)?;
                 let plugin = registry.provider_plugin(&provider).map_err(unavailable)?;
@@ -183,6 +206,16 @@ impl PluginHost {
                 format!("the host offers no service {other:?} (it offers model.stream, tools.list, tools.call, approvals.request and provider.*)"),
             )),
         }
+    }
+}
+
+/// The error kind a host error becomes for a plugin (and back into the same exit code).
+fn kind_of(e: &Error) -> ErrorKind {
+    match e.exit {
+        Exit::Usage => ErrorKind::InvalidRequest,
+        Exit::Auth => ErrorKind::Auth,
+        Exit::Missing => ErrorKind::Unavailable,
+        _ => ErrorKind::Other,
     }
 }
 

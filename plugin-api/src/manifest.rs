@@ -49,6 +49,10 @@ pub enum Capability {
     Credentials,
     /// Asks the host for approvals.
     Approvals,
+    /// A runtime that brings its own model and login (the Codex app-server runs turns
+    /// with codex's own account): the host does not require the profile's provider to be
+    /// signed in before its turns.
+    OwnModel,
     #[serde(other)]
     Unknown,
 }

@@ -21,7 +21,7 @@ use crate::provider::{
     ProviderCall, ProviderInfo, RemoveAccountRequest, ResolveRequest,
 };
 use crate::router::{AuxRequest, AuxResult};
-use crate::runtime::{TurnRequest, TurnResult};
+use crate::runtime::{RuntimeDefault, RuntimeDefaultRequest, TurnRequest, TurnResult};
 use crate::transport::{ProbeRequest, ProbeResult, StreamRequest, StreamResult};
 
 /// A method: its wire name and the types of its params and output.
@@ -86,6 +86,8 @@ methods! {
     ToolsCall = "tools.call": ToolCallRequest => ToolOutput;
     /// Host service: ask the user (or the approval mode) to approve an action.
     ApprovalsRequest = "approvals.request": ApprovalRequest => ApprovalDecision;
+    /// Host service: read or set the profile's default runtime (`model.runtime`).
+    RuntimeDefaultMethod = "runtime.default": RuntimeDefaultRequest => RuntimeDefault;
 }
 
 #[cfg(test)]

@@ -117,3 +117,23 @@ pub struct TurnError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class: Option<FailureClass>,
 }
+
+/// Host service `runtime.default`: read, or set, the runtime the profile runs turns with
+/// (`model.runtime`, what `talaria runtime use ID` writes). How a runtime plugin's command
+/// (`talaria codex-runtime on`) switches the profile to its runtime or back to `auto`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuntimeDefaultRequest {
+    /// The runtime id to make the profile's default; `None` only reads it. The host
+    /// refuses an unknown or disabled id (exit 2) and writes nothing then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuntimeDefault {
+    /// The profile's default runtime after the call.
+    pub runtime: String,
+    /// The profile's name (for messages).
+    #[serde(default)]
+    pub profile: String,
+}

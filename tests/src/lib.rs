@@ -7,6 +7,8 @@
 
 pub mod artifacts;
 pub mod codex;
+pub mod codex_cli;
+pub mod codex_schema;
 pub mod home;
 pub mod mcp;
 pub mod mock;

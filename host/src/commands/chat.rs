@@ -5,6 +5,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
 
+use talaria_plugin_api::manifest::Capability;
 use talaria_plugin_api::provider::ResolveRequest;
 
 use super::login::{describe_account, sign_in, SignIn};
@@ -21,7 +22,16 @@ pub fn run(app: &App, args: ChatArgs) -> Result<()> {
     let registry = Registry::open(app, Arc::new(Approvals::new(args.approvals.approvals)))?;
     let store = SessionStore::open(&app.profile.sessions_path())?;
     let plan = Plan::new(app, &args, &store)?;
-    registry.runtime(&plan.runtime)?;
+    let runtime = registry.runtime(&plan.runtime)?;
+    // A runtime with its own model and login (`own_model`) never asks the provider.
+    let own_model = registry
+        .entry(&runtime.plugin)?
+        .manifest
+        .as_ref()
+        .is_some_and(|m| m.capabilities.contains(&Capability::OwnModel));
+    if own_model {
+        return crate::chat::run(app, &args, registry, store, plan);
+    }
     // The provider the turn will use: a resumed session's own, not the profile's.
     let provider = Provider::find(&registry, &plan.model.provider)?;
     let request = ResolveRequest {

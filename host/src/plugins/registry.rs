@@ -89,6 +89,11 @@ impl Registry {
         !self.disabled_plugins.contains(id)
     }
 
+    /// The profile's default runtime (`model.runtime`) as the config said at startup.
+    pub fn default_runtime(&self) -> &str {
+        &self.default_runtime
+    }
+
     /// The profile this registry belongs to, for messages that name it.
     pub fn profile_name(&self) -> &str {
         self.context.profile_name()
