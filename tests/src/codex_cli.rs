@@ -37,7 +37,7 @@ pub fn codex_bin_of(version: &str) -> PathBuf {
     let bin = install_dir_of(version).join("node_modules/.bin/codex");
     assert!(
         bin.is_file(),
-        "the Codex CLI {version} is not installed at {}: run `.ci/install-codex` (CI runs it from .ci/run)",
+        "the Codex CLI {version} is not installed at {}: run `.ci/install-codex` (or `.ci/install-peers`, which CI runs)",
         bin.display()
     );
     bin
