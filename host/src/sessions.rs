@@ -17,8 +17,11 @@ use talaria_plugin_api::items::Item;
 
 use crate::error::{io_error, Error, Result};
 
+mod aux;
+pub use aux::{Compaction, GoalRecord, VerdictRecord};
+
 /// The schema this build writes; `migrate_step` knows how to reach it from 0.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 /// Another process may be mid-write; wait for it rather than fail the turn.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Every SQLite database file starts with these bytes.
@@ -70,6 +73,9 @@ pub struct SessionDetail {
     pub messages: Vec<MessageRecord>,
     pub tool_calls: Vec<ToolCallRecord>,
     pub usage: UsageTotals,
+    /// The session's `/goal` and the judge's verdicts, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub goal: Option<GoalRecord>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -413,11 +419,13 @@ impl SessionStore {
                 },
             )
             .map_err(err)?;
+        let goal = self.goal(id)?;
         Ok(Some(SessionDetail {
             session,
             messages,
             tool_calls,
             usage,
+            goal,
         }))
     }
 
@@ -585,6 +593,8 @@ fn migrate_step(tx: &rusqlite::Transaction<'_>, from: i64) -> rusqlite::Result<(
         // What the session's runtime keeps between turns (the Codex runtime's thread id,
         // say): JSON that runtime alone reads.
         2 => tx.execute_batch("ALTER TABLE sessions ADD COLUMN runtime_state TEXT;"),
+        // Compaction summaries, and the `/goal` with its verdicts (the aux tasks).
+        3 => tx.execute_batch(aux::SCHEMA_4),
         _ => Ok(()),
     }
 }

@@ -27,6 +27,24 @@ pub struct McpServer {
     /// Startup timeout in seconds; read it through [`McpServer::connect_timeout`].
     pub connect_timeout: Option<f64>,
     pub enabled: bool,
+    /// Only these of the server's tools are offered (Codex's `enabled_tools`); `None`
+    /// means all of them.
+    pub enabled_tools: Option<Vec<String>>,
+    /// These of the server's tools are never offered (Codex's `disabled_tools`); applied
+    /// after `enabled_tools`.
+    pub disabled_tools: Vec<String>,
+    /// OAuth scopes to ask for on `talaria mcp login` (Codex's `scopes`); empty means
+    /// those the server's metadata advertises.
+    pub scopes: Vec<String>,
+    /// A pre-registered OAuth client id, for servers without dynamic client
+    /// registration; `None` registers a client dynamically.
+    pub oauth_client_id: Option<String>,
+    /// The loopback port of the OAuth redirect (`http://127.0.0.1:PORT/callback`), for
+    /// a pre-registered client whose redirect URI is fixed; `None` picks a free port.
+    pub oauth_redirect_port: Option<u16>,
+    /// The URL of a client ID metadata document (CIMD) describing talaria, used as the
+    /// client id where the server supports that instead of registration.
+    pub oauth_client_metadata_url: Option<String>,
 }
 
 impl Default for McpServer {
@@ -41,6 +59,12 @@ impl Default for McpServer {
             timeout: None,
             connect_timeout: None,
             enabled: true,
+            enabled_tools: None,
+            disabled_tools: Vec::new(),
+            scopes: Vec::new(),
+            oauth_client_id: None,
+            oauth_redirect_port: None,
+            oauth_client_metadata_url: None,
         }
     }
 }
@@ -51,6 +75,12 @@ impl McpServer {
     }
     pub fn connect_timeout(&self) -> Duration {
         seconds(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT_SECS))
+    }
+    /// Whether the server's tool `name` is offered, by `enabled_tools` and
+    /// `disabled_tools`.
+    pub fn offers_tool(&self, name: &str) -> bool {
+        let listed = |list: &[String]| list.iter().any(|t| t == name);
+        self.enabled_tools.as_deref().is_none_or(listed) && !listed(&self.disabled_tools)
     }
 }
 

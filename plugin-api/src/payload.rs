@@ -17,6 +17,10 @@ use crate::transport::FailureClass;
 pub struct Description {
     #[serde(default)]
     pub tools: Vec<ToolSpec>,
+    /// Problems the user should hear about (an MCP server that failed to start): the
+    /// host shows them as warnings beside the tool list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// A tool as the model sees it.

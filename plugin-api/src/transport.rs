@@ -11,6 +11,7 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::items::Item;
 use crate::payload::{ToolSpec, Usage};
@@ -41,6 +42,10 @@ pub struct StreamRequest {
     pub prompt_cache_key: Option<String>,
     #[serde(default)]
     pub options: StreamOptions,
+    /// Fields the transport merges into the request body as given (an aux task's
+    /// `extra_body`); the provider's own body fields and the transport's rules win.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub extra_body: Map<String, Value>,
 }
 
 /// How much the model should reason, and whether to stream a summary of it.

@@ -46,6 +46,19 @@ impl CallContext {
         self.tool_context.as_deref()
     }
 
+    /// A context for one nested call that can be cancelled on its own: same host, events
+    /// and tool call id, a fresh cancellation flag (cancelling it leaves this one
+    /// alone). How a server cancels one of many calls it runs for a single command.
+    pub fn fork(&self) -> CallContext {
+        CallContext {
+            host: self.host.clone(),
+            events: self.events.clone(),
+            cancel: CancelFlag::new(),
+            call_id: self.call_id.clone(),
+            tool_context: self.tool_context.clone(),
+        }
+    }
+
     /// The id of the tool call this call serves, for approvals and events (empty outside
     /// a tool call).
     pub fn call_id(&self) -> &str {

@@ -50,6 +50,7 @@ impl Plugin for ToolSet {
     fn describe(&self) -> Description {
         Description {
             tools: self.tools.iter().map(|t| t.spec()).collect(),
+            warnings: Vec::new(),
         }
     }
 

@@ -85,6 +85,16 @@ impl TestHome {
     /// environment, types `lines` one at a time (Enter is a carriage return alone, as a
     /// terminal sends it), then Ctrl+D. Returns the run and everything the screen showed.
     pub fn type_into_repl(&self, lines: &[&str], pause: std::time::Duration) -> (Run, String) {
+        self.type_into_repl_with(&[], lines, pause)
+    }
+
+    /// [`TestHome::type_into_repl`] with flags after `chat` (`-c`, say).
+    pub fn type_into_repl_with(
+        &self,
+        flags: &[&str],
+        lines: &[&str],
+        pause: std::time::Duration,
+    ) -> (Run, String) {
         use std::io::Write;
         let talaria = crate::artifacts().talaria.clone();
         let plain = self.command(&[]);
@@ -93,7 +103,7 @@ impl TestHome {
             "-q",
             "-e",
             "-c",
-            &format!("{} chat", talaria.display()),
+            &format!("{} chat {}", talaria.display(), flags.join(" ")),
             "/dev/null",
         ]);
         for (key, value) in plain.get_envs() {

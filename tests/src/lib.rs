@@ -8,6 +8,7 @@
 pub mod artifacts;
 pub mod codex;
 pub mod home;
+pub mod mcp;
 pub mod mock;
 pub mod peers;
 pub mod stats;

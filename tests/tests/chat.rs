@@ -10,26 +10,32 @@ use serde_json::{json, Value};
 use talaria_tests::codex::signed_in;
 use talaria_tests::mock::{
     failed_event, function_call_events, text_events, EventScript, MockResponse, MockServer,
-    Recorded, WsMode,
+    Recorded, WsMode, TITLE_REQUEST,
 };
 use talaria_tests::{Run, TestHome};
 
 const RESPONSES: &str = "/backend-api/codex/responses";
 
-/// Websocket `response.create` frames.
+/// Websocket `response.create` frames of the turns.
 fn ws_frames(mock: &MockServer) -> Vec<Recorded> {
     mock.requests_to(RESPONSES)
         .into_iter()
-        .filter(|r| r.method == "WS")
+        .filter(|r| r.method == "WS" && !is_side_request(r))
         .collect()
 }
 
-/// SSE `POST`s.
+/// SSE `POST`s of the turns.
 fn posts(mock: &MockServer) -> Vec<Recorded> {
     mock.requests_to(RESPONSES)
         .into_iter()
-        .filter(|r| r.method == "POST")
+        .filter(|r| r.method == "POST" && !is_side_request(r))
         .collect()
+}
+
+/// A side task's request (the session title after the first turn): it offers no tools,
+/// where a turn's request offers the example tools.
+fn is_side_request(r: &Recorded) -> bool {
+    r.try_json().is_ok_and(|body| body.get("tools").is_none())
 }
 
 /// Short watchdogs and retries so failure paths finish quickly.
@@ -52,6 +58,10 @@ fn chat(home: &TestHome, args: &[&str]) -> Run {
 fn a_plain_answer_goes_to_stdout_only_over_the_websocket() {
     let mock = MockServer::start();
     let (home, tokens) = signed_in(&mock);
+    mock.push_script_when(
+        TITLE_REQUEST,
+        text_events("resp_title", &["Greeting the mock"]),
+    );
     let run = chat(&home, &["-q", "Say hello"]).ok();
     assert_eq!(run.stdout, "Hello from the mock.\n");
 
@@ -142,10 +152,19 @@ fn a_plain_answer_goes_to_stdout_only_over_the_websocket() {
         assert!(body.get(absent).is_none(), "{absent} must not be sent");
     }
 
-    // The turn is stored.
+    // The title, from the aux router after the turn's own request: one plain HTTPS
+    // request with no tools, on the session's provider and model.
+    let all = mock.requests_to(RESPONSES);
+    let title = all.last().unwrap();
+    assert!(is_side_request(title) && title.method == "POST");
+    assert!(all.iter().position(|r| r.method == "WS").unwrap() < all.len() - 1);
+    assert_eq!(title.json()["model"], "gpt-5.3-codex");
+    assert!(title.text().contains("USER: Say hello"), "{}", title.text());
+
+    // The turn is stored, with the title.
     let sessions = home.run(&["sessions", "list", "--json"]).ok().json();
     assert_eq!(sessions[0]["id"], session_id);
-    assert_eq!(sessions[0]["title"], "Say hello");
+    assert_eq!(sessions[0]["title"], "Greeting the mock");
     let shown = home.run(&["sessions", "show", &session_id]).ok().stdout;
     assert!(
         shown.contains("Say hello") && shown.contains("Hello from the mock."),
@@ -663,6 +682,8 @@ fn the_repl_approval_prompt_offers_once_session_and_deny() {
         ));
         mock.push_events(text_events(&format!("resp_text_{i}"), &["done"]));
     }
+    // The title after the first turn is answered apart from the turns' scripts.
+    mock.push_script_when(TITLE_REQUEST, text_events("resp_title", &["Tools"]));
     let lines = [
         "first", "y", "second", "a", "third", "n", "fourth", "fifth", "c", "",
     ];

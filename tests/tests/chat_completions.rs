@@ -92,10 +92,11 @@ fn a_native_turn_with_a_tool_call_goes_through_chat_completions() {
                       "reasoning_output_tokens": 0, "total_tokens": 295}})
     );
 
-    // What the server got: exactly two POSTs (the models are listed in the config, so no
-    // model list is fetched), each with the key, the second carrying the call and its
-    // output as the Chat Completions API wants them.
-    let sent = mock.requests();
+    // What the server got: exactly two POSTs for the turn (the models are listed in the
+    // config, so no model list is fetched), each with the key, the second carrying the
+    // call and its output as the Chat Completions API wants them; then the session title.
+    let mut sent = mock.requests();
+    assert!(sent.pop().is_some_and(|title| title.is_title_request()));
     assert_eq!(
         sent.iter()
             .map(|r| format!("{} {}", r.method, r.path))
@@ -155,7 +156,7 @@ fn a_native_turn_with_a_tool_call_goes_through_chat_completions() {
     mock.push_chat_chunks(chat_text_chunks(&["You're welcome."], (200, 4)));
     let run = run_in(&home, &work, &["chat", "-c", "-q", "Thanks"]).ok();
     assert_eq!(run.stdout, "You're welcome.\n");
-    let third = mock.requests_to(COMPLETIONS);
+    let third = mock.turn_requests_to(COMPLETIONS);
     let history = messages(&third[0]);
     assert_eq!(
         history[2..].to_vec(), // after the system prompt and the environment
@@ -184,7 +185,7 @@ fn a_plain_answer_streams_to_stdout_and_retries_a_server_error() {
     let run = home.run(&["chat", "-q", "hi"]).ok();
     assert_eq!(run.stdout, "Hello\n");
     assert!(run.stderr.contains("Reconnecting… 1/"), "{}", run.stderr);
-    assert_eq!(mock.requests_to(COMPLETIONS).len(), 2);
+    assert_eq!(mock.turn_requests_to(COMPLETIONS).len(), 2);
 }
 
 #[test]
@@ -237,7 +238,7 @@ fn openrouter_is_a_built_in_provider_with_its_key_and_attribution() {
         ])
         .ok();
     assert_eq!(run.stdout, "Routed.\n");
-    let sent = mock.requests_to(COMPLETIONS);
+    let sent = mock.turn_requests_to(COMPLETIONS);
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].header("authorization"), Some("Bearer sk-or-test"));
     assert_eq!(sent[0].header("x-title"), Some("talaria"));
@@ -284,7 +285,7 @@ fn the_readmes_one_change_switches_the_main_provider_to_a_local_server() {
         json!({"input_tokens": 17, "output_tokens": 3, "cached_input_tokens": 0,
             "reasoning_output_tokens": 0, "total_tokens": 20})
     );
-    let sent = mock.requests_to(COMPLETIONS);
+    let sent = mock.turn_requests_to(COMPLETIONS);
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].json()["model"], "qwen2.5-coder");
     assert_eq!(
@@ -331,7 +332,7 @@ fn both_plugins_install_like_a_third_partys_and_the_installed_copies_serve_the_t
     mock.push_chat_chunks(chat_text_chunks(&["Installed."], (3, 1)));
     let run = home.run(&["chat", "-q", "hi"]).ok();
     assert_eq!(run.stdout, "Installed.\n");
-    assert_eq!(mock.requests_to(COMPLETIONS).len(), 1);
+    assert_eq!(mock.turn_requests_to(COMPLETIONS).len(), 1);
 }
 
 /// The lines of `text`, trimmed, without blank ones.
@@ -404,8 +405,8 @@ fn openrouter_serves_as_the_fallback_model_when_the_local_server_fails() {
         .unwrap();
     assert_eq!(done["text"], "From the fallback.");
     assert_eq!(done["usage"]["total_tokens"], 9);
-    assert_eq!(local.requests_to(COMPLETIONS).len(), 1);
-    let sent = openrouter.requests_to(COMPLETIONS);
+    assert_eq!(local.turn_requests_to(COMPLETIONS).len(), 1);
+    let sent = openrouter.turn_requests_to(COMPLETIONS);
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].json()["model"], "deepseek/deepseek-chat");
     assert_eq!(sent[0].header("x-title"), Some("talaria"));

@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 use talaria_tests::codex::signed_in;
-use talaria_tests::mock::MockServer;
+use talaria_tests::mock::{MockServer, TITLE_REQUEST};
 use talaria_tests::{Run, TestHome};
 
 const RESPONSES: &str = "/backend-api/codex/responses";
@@ -85,9 +85,11 @@ fn a_third_party_runtime_is_installed_listed_and_runs_turns_through_the_host() {
         first.stdout,
         "Hello from the mock.\n[relay turn 1, policy on-request: 4 words]\n"
     );
+    // The turn's request, then the session title's (the aux router, on the same model).
     let sent = mock.requests_to(RESPONSES);
-    assert_eq!(sent.len(), 1);
+    assert_eq!(sent.len(), 2);
     assert_eq!(sent[0].json()["instructions"], "You are relay.");
+    assert!(sent[1].text().contains(TITLE_REQUEST), "{}", sent[1].text());
 
     // `-c` continues the session on the runtime that made it, with its saved state and
     // the stored items.
@@ -99,7 +101,7 @@ fn a_third_party_runtime_is_installed_listed_and_runs_turns_through_the_host() {
         "Hello from the mock.\n[relay turn 2, policy on-request: not counted]\n"
     );
     assert!(second.stderr.contains("declined"), "{}", second.stderr);
-    let input = mock.requests_to(RESPONSES)[1].json()["input"].clone();
+    let input = mock.requests_to(RESPONSES)[2].json()["input"].clone();
     let texts: Vec<&str> = input
         .as_array()
         .unwrap()
@@ -231,7 +233,11 @@ fn a_section_the_runtime_owns_reaches_it_and_its_errors_name_file_line_and_key()
         "{}",
         run.stderr
     );
-    assert_eq!(mock.requests_to(RESPONSES).len(), 1);
+    assert_eq!(
+        mock.requests_to(RESPONSES).len(),
+        2,
+        "the turn and its title"
+    );
     // Installing a plugin, the way to make such a section valid, still works; it warns.
     home.run(&["plugins", "list"]).expect_code(2);
     let folder = home.dir.path().join("build").join("relay-runtime");
@@ -323,9 +329,11 @@ fn one_provider_plugin_serves_two_provider_ids() {
         .ok();
     assert_eq!(run.stdout, "Hello from the mock.\n");
     let sent = mock.requests_to("/v1/responses");
-    assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0].header("x-twin"), Some("twin-b"));
-    assert_eq!(sent[0].json()["model"], "twin-b-model");
+    assert_eq!(sent.len(), 2, "the turn, then the title");
+    for request in &sent {
+        assert_eq!(request.header("x-twin"), Some("twin-b"));
+        assert_eq!(request.json()["model"], "twin-b-model");
+    }
     let sessions = home.run(&["sessions", "list", "--json"]).ok().json();
     assert_eq!(sessions[0]["provider"], "twin-b");
     // `-c` uses (and checks the login of) the session's provider, not the profile's
@@ -333,8 +341,8 @@ fn one_provider_plugin_serves_two_provider_ids() {
     let again = home.run(&["chat", "-c", "-q", "again"]).ok();
     assert_eq!(again.stdout, "Hello from the mock.\n");
     let sent = mock.requests_to("/v1/responses");
-    assert_eq!((sent.len(), sent[1].header("x-twin")), (2, Some("twin-b")));
-    assert_eq!(sent[1].json()["model"], "twin-b-model");
+    assert_eq!((sent.len(), sent[2].header("x-twin")), (3, Some("twin-b")));
+    assert_eq!(sent[2].json()["model"], "twin-b-model");
     let unknown = home.run(&["models", "--provider", "twin-c"]).expect_code(2);
     assert!(unknown.stderr.contains("twin-c"), "{}", unknown.stderr);
 }

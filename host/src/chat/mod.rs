@@ -7,6 +7,8 @@
 //! (`--json`) and recorded, and the turn is stored as it ends, interrupted or failed
 //! turns included.
 
+mod aux;
+mod goal;
 mod interrupt;
 mod json;
 mod markdown;
@@ -20,7 +22,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use talaria_plugin_api::items::Item;
 use talaria_plugin_api::methods::RuntimeTurn;
-use talaria_plugin_api::payload::{ErrorKind, Event};
+use talaria_plugin_api::payload::{ErrorKind, Event, Usage};
 use talaria_plugin_api::runtime::{
     ModelRef, SessionContext, TurnRequest, TurnResult, TurnStatus, UserInput,
 };
@@ -106,6 +108,22 @@ pub struct Chat {
     json: bool,
     /// Tool warnings already shown (a broken tool plugin is reported once).
     warned: BTreeSet<String>,
+    /// Side tasks: titles, compression, `/image`, `/goal`.
+    aux: aux::Aux,
+    /// No title from the router yet: the next completed turn is the session's first.
+    needs_title: bool,
+    /// Stored items the latest compaction summary stands for.
+    covered: usize,
+    /// `history` starts with a compaction summary.
+    summarized: bool,
+    /// The last turn's usage: how full the context is.
+    last_usage: Option<Usage>,
+    /// `chat -q`: one turn, and nothing but its answer on stdout.
+    one_shot: bool,
+    /// Images (`data:` URLs) for the next turn (`/image`).
+    pending_images: Vec<String>,
+    /// Image descriptions for the next turn, for a model without image input.
+    pending_notes: Vec<String>,
 }
 
 /// What the command does with the outcome of a one-shot turn.
@@ -126,11 +144,11 @@ impl Chat {
         let config = app.config()?;
         let info = registry.runtime(&plan.runtime)?;
         let runtime = registry.plugin(&info.plugin)?;
+        let aux = aux::Aux::find(&registry)?;
         let (session, history, state) = match plan.resumed {
             Some(session) => {
-                let history = store.items(&session.id)?;
                 let state = store.runtime_state(&session.id)?;
-                (session, history, state)
+                (session, Vec::new(), state)
             }
             None => (
                 store.create(&plan.runtime, &plan.model.provider, &plan.model.model)?,
@@ -162,7 +180,7 @@ impl Chat {
                 .unwrap_or_else(|| config.tools.sandbox.clone()),
             web_search: config.tools.web_search,
         };
-        let chat = Chat {
+        let mut chat = Chat {
             registry,
             runtime,
             observer,
@@ -174,7 +192,16 @@ impl Chat {
             settings,
             json: args.json.json,
             warned: BTreeSet::new(),
+            aux,
+            needs_title: false,
+            covered: 0,
+            summarized: false,
+            last_usage: None,
+            one_shot: args.prompt.is_some(),
+            pending_images: Vec::new(),
+            pending_notes: Vec::new(),
         };
+        chat.load_session()?;
         chat.announce();
         Ok(chat)
     }
@@ -199,6 +226,8 @@ impl Chat {
             self.store.set_title(&self.session.id, &title)?;
             self.session.title = Some(title);
         }
+        // Before the request: make room if the context is near its limit.
+        self.compact_if_needed();
         let request = self.request(prompt);
         if let Some(r) = &self.renderer {
             r.turn_started(&self.settings.model.model);
@@ -247,6 +276,10 @@ impl Chat {
             usage: result.usage.clone(),
             interrupted,
         });
+        // After the turn's own request, never before: the session's title.
+        if !interrupted {
+            self.title_after_first_turn(&result.items);
+        }
         Ok(if interrupted {
             Finish::Interrupted
         } else {
@@ -281,8 +314,8 @@ impl Chat {
                 state: self.state.clone(),
             },
             input: UserInput {
-                text: prompt.to_owned(),
-                images: Vec::new(),
+                text: self.with_notes(prompt),
+                images: std::mem::take(&mut self.pending_images),
             },
             model: self.settings.model.clone(),
             fallback: self.settings.fallback.clone(),
@@ -312,6 +345,7 @@ impl Chat {
         }
         if !result.usage.is_empty() {
             self.store.add_usage(id, &result.usage)?;
+            self.last_usage = Some(result.usage.clone());
         }
         self.store.add_items(id, &result.items)?;
         if result.state != self.state {
@@ -329,23 +363,17 @@ impl Chat {
             &self.settings.model.provider,
             &self.settings.model.model,
         )?;
-        self.switch_to(session, Vec::new(), None)
+        self.switch_to(session, None)
     }
 
     /// Switches to a stored session (`/resume ID`), on the runtime that made it.
     fn resume(&mut self, id: &str) -> Result<()> {
         let session = self.store.resolve(id)?;
-        let history = self.store.items(&session.id)?;
         let state = self.store.runtime_state(&session.id)?;
-        self.switch_to(session, history, state)
+        self.switch_to(session, state)
     }
 
-    fn switch_to(
-        &mut self,
-        session: SessionRecord,
-        history: Vec<Item>,
-        state: Option<Value>,
-    ) -> Result<()> {
+    fn switch_to(&mut self, session: SessionRecord, state: Option<Value>) -> Result<()> {
         if session.runtime != self.settings.runtime {
             let info = self.registry.runtime(&session.runtime)?;
             self.runtime = self.registry.plugin(&info.plugin)?;
@@ -353,10 +381,25 @@ impl Chat {
         }
         self.registry.approvals().forget_session();
         self.session = session;
-        self.history = history;
         self.state = state;
+        self.load_session()?;
         self.announce();
         Ok(())
+    }
+
+    /// The current session's stored history (behind its latest compaction summary),
+    /// last usage, and whether it still needs a title.
+    fn load_session(&mut self) -> Result<()> {
+        let id = &self.session.id;
+        let (history, covered) = aux::load_history(&self.store, id)?;
+        self.summarized = self.store.compaction(id)?.is_some();
+        self.history = history;
+        self.covered = covered;
+        self.last_usage = self.store.last_usage(id)?;
+        self.needs_title = self.session.message_count == 0;
+        self.pending_images.clear();
+        self.pending_notes.clear();
+        self.note_goal()
     }
 }
 

@@ -18,6 +18,9 @@ const HELP: &str = "\
 /sessions             list recent sessions
 /tools                list the tools the model can call
 /approvals [MODE]     show or set approvals: ask, auto or deny
+/compact              summarize the older turns now to free context
+/goal [TEXT|status|pause|resume|clear]  work on a goal until it is met
+/image PATH           attach an image to your next message
 /codex-runtime [on|off|auto|status|migrate]  hand turns to the Codex app-server
 /NAME ARGS            a command a plugin provides (as `talaria NAME ARGS`)
 /quit                 leave (Ctrl+D works too)
@@ -150,6 +153,9 @@ fn slash(chat: &mut Chat, command: &str) -> Result<Flow> {
             chat.registry.approvals().set_mode(mode);
             eprintln!("approvals: {}", mode_name(mode));
         }
+        "compact" => chat.compact_command()?,
+        "goal" => chat.goal_command(arg)?,
+        "image" => chat.image_command(arg)?,
         // Commands plugins serve (`/codex-runtime on`, a third party's): their plugin
         // prints the outcome; an exit code without a message needs no more words here.
         other if chat.registry.command_plugin(other).is_ok() => {

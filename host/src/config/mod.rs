@@ -28,7 +28,6 @@ use locate::{describe_toml_error, dotted, line_of, span_of_key};
 pub struct Config {
     pub model: ModelConfig,
     pub fallback_model: Option<FallbackModel>,
-    pub auxiliary: BTreeMap<String, AuxTask>,
     pub runtimes: Disabled,
     pub plugins: Disabled,
     pub mcp_servers: BTreeMap<String, McpServer>,
@@ -70,29 +69,6 @@ pub struct FallbackModel {
     pub model: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AuxTask {
-    pub provider: String,
-    pub model: Option<String>,
-    #[serde(deserialize_with = "optional_json")]
-    pub extra_body: Option<serde_json::Value>,
-    pub timeout: Option<f64>,
-    pub base_url: Option<String>,
-}
-
-impl Default for AuxTask {
-    fn default() -> Self {
-        AuxTask {
-            provider: "auto".into(),
-            model: None,
-            extra_body: None,
-            timeout: None,
-            base_url: None,
-        }
-    }
-}
-
 /// `[runtimes]` and `[plugins]`: ids switched off in this profile.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -130,10 +106,9 @@ pub const SANDBOX_MODES: [&str; 3] = ["read-only", "workspace-write", "danger-fu
 
 /// The top-level sections a plugin may own (`config = [...]` in its manifest) and
 /// receive as JSON; the host still parses and checks them.
-pub const SHAREABLE_SECTIONS: [&str; 8] = [
+pub const SHAREABLE_SECTIONS: [&str; 7] = [
     "model",
     "fallback_model",
-    "auxiliary",
     "runtimes",
     "tools",
     "mcp_servers",
@@ -305,9 +280,6 @@ impl Config {
                 server.connect_timeout,
             )?;
         }
-        for (task, aux) in &self.auxiliary {
-            check_timeout(&["auxiliary", task, "timeout"], aux.timeout)?;
-        }
         let one_of = |key: &str, value: &str, allowed: &[&str]| {
             if allowed.contains(&value) {
                 Ok(())
@@ -446,12 +418,6 @@ fn plugin_tables<'de, D: Deserializer<'de>>(
         .collect())
 }
 
-fn optional_json<'de, D: Deserializer<'de>>(
-    d: D,
-) -> std::result::Result<Option<serde_json::Value>, D::Error> {
-    Ok(Option::<toml::Value>::deserialize(d)?.map(toml_to_json))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -519,12 +485,11 @@ web_search = false             # the hosted web search tool, where the model has
     fn contract_example_parses() {
         let c = parse(CONTRACT_EXAMPLE).unwrap();
         assert_eq!(c.model.provider, "openai-codex");
-        assert_eq!(c.fallback_model.unwrap().model, "gpt-5.3-codex");
-        let vision = &c.auxiliary["vision"];
-        assert_eq!(vision.provider, "codex");
+        assert_eq!(c.fallback_model.as_ref().unwrap().model, "gpt-5.3-codex");
+        // `[auxiliary]` belongs to the aux router; the host hands it over as it is.
         assert_eq!(
-            vision.extra_body,
-            Some(serde_json::json!({"reasoning": {"effort": "low"}}))
+            c.section("auxiliary").unwrap()["vision"],
+            serde_json::json!({"provider": "codex", "model": "gpt-5.3-codex", "extra_body": {"reasoning": {"effort": "low"}}})
         );
         let files = &c.mcp_servers["files"];
         assert_eq!(files.command.as_deref(), Some("npx"));
@@ -604,8 +569,6 @@ web_search = false             # the hosted web search tool, where the model has
     fn values_are_validated() {
         let m = err("[mcp_servers.a]\ncommand = \"x\"\ntimeout = 0\n");
         assert!(m.contains("line 3, key mcp_servers.a.timeout"), "{m}");
-        let m = err("[auxiliary.t]\ntimeout = -1.5\n");
-        assert!(m.contains("key auxiliary.t.timeout"), "{m}");
         let m = err("[tools]\nsandbox = \"yolo\"\n");
         assert!(
             m.contains("line 2, key tools.sandbox") && m.contains("workspace-write"),

@@ -340,9 +340,11 @@ impl Registry {
             let specs = self
                 .plugin(&id)
                 .map_err(|e| e.message)
-                .and_then(|p| describe(&p.instance).map(|d| d.tools));
+                .and_then(|p| describe(&p.instance));
             match specs {
-                Ok(specs) => {
+                Ok(description) => {
+                    list.warnings.extend(description.warnings);
+                    let specs = description.tools;
                     for spec in specs {
                         if let Some(first) = list.tools.iter().find(|t| t.spec.name == spec.name) {
                             list.warnings.push(format!(

@@ -200,6 +200,7 @@ fn stream(
         reasoning: reasoning_for(info.as_ref()),
         prompt_cache_key: Some(req.session.id.clone()),
         options: Default::default(),
+        extra_body: Default::default(),
     };
     // The deltas go straight to the host; a copy of the text is kept so an interrupted
     // request still has its partial answer.

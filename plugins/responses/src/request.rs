@@ -67,6 +67,9 @@ pub fn build_body(
     if !cache_key.is_empty() {
         body.insert("prompt_cache_key".into(), json!(cache_key));
     }
+    for (key, value) in &req.extra_body {
+        body.insert(key.clone(), value.clone());
+    }
     for (key, value) in &endpoint.body {
         body.insert(key.clone(), value.clone());
     }
@@ -282,6 +285,31 @@ mod tests {
             base_url: "https://chatgpt.com/backend-api/codex".into(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn extra_body_fields_are_merged_under_the_providers_and_the_rules() {
+        let mut req = request();
+        req.extra_body = serde_json::from_value(json!({
+            "text": {"verbosity": "low"},
+            "service_tier": "flex",
+            "temperature": 0.2,
+        }))
+        .unwrap();
+        let endpoint = Endpoint {
+            body: serde_json::from_value(json!({"service_tier": "priority"})).unwrap(),
+            ..Default::default()
+        };
+        let body = build_body(&req, &endpoint).unwrap();
+        assert_eq!(body["text"], json!({"verbosity": "low"}));
+        assert_eq!(
+            body["service_tier"], "priority",
+            "the provider's field wins"
+        );
+        assert!(
+            body.get("temperature").is_none(),
+            "this backend never gets it"
+        );
     }
 
     #[test]

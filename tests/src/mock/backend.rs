@@ -127,7 +127,7 @@ pub(crate) fn responses_http(shared: &Arc<Shared>, request: &Recorded, auth: Aut
                 .into_response();
         }
     }
-    let script = shared.lock().next_script();
+    let script = shared.lock().next_script(&request.decoded_body());
     match script {
         ResponseScript::Http(response) => response.into_response(),
         ResponseScript::Events(script) => sse(script),
@@ -231,8 +231,9 @@ async fn session(shared: Arc<Shared>, mut socket: WebSocket, handshake: Recorded
         };
         let script = {
             let mut state = shared.lock();
+            let script = is_create.then(|| state.next_script(&frame.body));
             state.requests.push(frame);
-            is_create.then(|| state.next_script())
+            script
         };
         let keep_open = match script {
             None => true,

@@ -139,6 +139,10 @@ impl Shared {
     }
 }
 
+/// What the aux router's title request says (its instructions begin so): a test scripts
+/// the title apart from the turns with `push_script_when(TITLE_REQUEST, ...)`.
+pub const TITLE_REQUEST: &str = "You name conversations";
+
 /// The mock issuer and backend. See the module docs.
 pub struct MockServer {
     addr: SocketAddr,
@@ -221,6 +225,15 @@ impl MockServer {
     }
 
     /// The requests whose path (without query) is `path`.
+    /// The requests to `path` that belong to turns: [`MockServer::requests_to`] without
+    /// the session-title request the aux router sends after a first turn.
+    pub fn turn_requests_to(&self, path: &str) -> Vec<Recorded> {
+        self.requests_to(path)
+            .into_iter()
+            .filter(|r| !r.is_title_request())
+            .collect()
+    }
+
     pub fn requests_to(&self, path: &str) -> Vec<Recorded> {
         self.shared
             .lock()
@@ -270,6 +283,16 @@ impl MockServer {
     /// `push_chat(ChunkScript::new(chunks))`.
     pub fn push_chat_chunks(&self, chunks: Vec<Value>) {
         self.push_chat(ChunkScript::new(chunks));
+    }
+
+    /// Queues what the next `/responses` request whose body contains `needle` gets, ahead
+    /// of the scripts queued by [`MockServer::push_script`]: a test with side requests
+    /// (a title, a summary) scripts each by what it asks.
+    pub fn push_script_when(&self, needle: &str, script: impl Into<ResponseScript>) {
+        self.shared
+            .lock()
+            .scripts_when
+            .push((needle.to_owned(), script.into()));
     }
 
     /// `push_script(ResponseScript::events(events))`.

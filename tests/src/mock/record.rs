@@ -87,6 +87,12 @@ impl Recorded {
         String::from_utf8_lossy(&self.decoded_body()).into_owned()
     }
 
+    /// The aux router's session-title request (sent after a session's first turn), which
+    /// tests counting a turn's own requests leave out.
+    pub fn is_title_request(&self) -> bool {
+        self.text().contains(super::TITLE_REQUEST)
+    }
+
     pub fn try_json(&self) -> Result<Value, String> {
         serde_json::from_slice(&self.try_decoded_body()?)
             .map_err(|e| format!("body is not JSON: {e}"))

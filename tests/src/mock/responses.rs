@@ -29,6 +29,12 @@ impl ResponseScript {
     }
 }
 
+impl From<Vec<Value>> for ResponseScript {
+    fn from(events: Vec<Value>) -> Self {
+        ResponseScript::events(events)
+    }
+}
+
 impl From<EventScript> for ResponseScript {
     fn from(script: EventScript) -> Self {
         ResponseScript::Events(script)

@@ -53,6 +53,8 @@ pub(crate) struct State {
     pub models: Vec<Value>,
     pub scripts: VecDeque<ResponseScript>,
     pub chat_scripts: VecDeque<super::ChatScript>,
+    /// Scripts for the first request whose body contains the text, ahead of `scripts`.
+    pub scripts_when: Vec<(String, ResponseScript)>,
     pub ws_mode: WsMode,
     /// Every `POST …/responses` gets a Cloudflare challenge (the websocket is unaffected).
     pub challenge_sse: bool,
@@ -83,6 +85,7 @@ impl State {
             models: default_models(),
             scripts: VecDeque::new(),
             chat_scripts: VecDeque::new(),
+            scripts_when: Vec::new(),
             ws_mode: WsMode::Accept,
             challenge_sse: false,
             api_key: None,
@@ -144,8 +147,17 @@ impl State {
         tokens
     }
 
-    /// The next queued `/responses` script, or the default greeting.
-    pub fn next_script(&mut self) -> ResponseScript {
+    /// The script for a `/responses` request with this body: the first one queued for a
+    /// text the body contains, else the next queued one, else the default greeting.
+    pub fn next_script(&mut self, body: &[u8]) -> ResponseScript {
+        let body = String::from_utf8_lossy(body);
+        if let Some(i) = self
+            .scripts_when
+            .iter()
+            .position(|(needle, _)| body.contains(needle.as_str()))
+        {
+            return self.scripts_when.remove(i).1;
+        }
         match self.scripts.pop_front() {
             Some(script) => script,
             None => {
