@@ -374,7 +374,8 @@ fn slash_compact_forces_it() {
     let (run, screen) =
         home.type_into_repl(&["one", "/compact", "two"], Duration::from_millis(900));
     assert_eq!(run.code, 0, "{screen}");
-    assert!(screen.contains("compacted: 2 items summarized"), "{screen}");
+    // The environment context that opened the session, the question and the answer.
+    assert!(screen.contains("compacted: 3 items summarized"), "{screen}");
     let turns: Vec<Recorded> = mock
         .requests_to(RESPONSES)
         .into_iter()
@@ -575,7 +576,8 @@ fn an_image_goes_to_the_main_model_when_it_takes_images() {
         "{screen}"
     );
     let turn = &mock.requests_to(RESPONSES)[0];
-    let content = turn.json()["input"][0]["content"].clone();
+    // After the environment context that opens the session.
+    let content = turn.json()["input"][1]["content"].clone();
     assert_eq!(content[0]["text"], "what is this");
     assert_eq!(content[1]["type"], "input_image");
     assert!(content[1]["image_url"]
@@ -614,7 +616,7 @@ fn an_image_for_a_text_only_model_is_described_through_vision() {
         .into_iter()
         .find(|r| r.json().get("tools").is_some())
         .unwrap();
-    let text = turn.json()["input"][0]["content"][0]["text"]
+    let text = turn.json()["input"][1]["content"][0]["text"]
         .as_str()
         .unwrap()
         .to_owned();

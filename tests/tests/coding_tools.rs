@@ -17,9 +17,10 @@ use talaria_tests::{Run, TestHome};
 
 const RESPONSES: &str = "/backend-api/codex/responses";
 
-/// The requests the model got (websocket `response.create` frames), oldest first.
+/// The turn's requests to the model (websocket `response.create` frames or SSE posts),
+/// oldest first; not the session title's.
 fn requests(mock: &MockServer) -> Vec<Value> {
-    mock.requests_to(RESPONSES)
+    mock.turn_requests_to(RESPONSES)
         .into_iter()
         .filter(|r| r.method == "WS" || r.method == "POST")
         .map(|r: Recorded| r.json())
