@@ -40,14 +40,8 @@ impl CallContext {
         }
     }
 
-    /// The turn a tool call serves (working directory, approval policy, sandbox, the
-    /// model's catalog entry), when the caller described one.
-    pub fn tool_context(&self) -> Option<&ToolContext> {
-        self.tool_context.as_deref()
-    }
-
-    /// A context for one nested call that can be cancelled on its own: same host, events
-    /// and tool call id, a fresh cancellation flag (cancelling it leaves this one
+    /// A context for one nested call that can be cancelled on its own: same host, events,
+    /// tool call id and turn, a fresh cancellation flag (cancelling it leaves this one
     /// alone). How a server cancels one of many calls it runs for a single command.
     pub fn fork(&self) -> CallContext {
         CallContext {
@@ -57,6 +51,12 @@ impl CallContext {
             call_id: self.call_id.clone(),
             tool_context: self.tool_context.clone(),
         }
+    }
+
+    /// The turn a tool call serves (working directory, approval policy, sandbox, the
+    /// model's catalog entry), when the caller described one.
+    pub fn tool_context(&self) -> Option<&ToolContext> {
+        self.tool_context.as_deref()
     }
 
     /// The id of the tool call this call serves, for approvals and events (empty outside

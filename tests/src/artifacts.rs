@@ -16,8 +16,8 @@ use std::sync::OnceLock;
 /// every benchmark builds them all (a chat needs a provider and the transport).
 pub const FIRST_PARTY_PLUGINS: &[&str] = &[
     "talaria-agent-loop",
-    "talaria-aux-router",
     "talaria-chat-completions",
+    "talaria-aux-router",
     "talaria-coding-tools",
     "talaria-example-tools",
     "talaria-mcp-bridge",

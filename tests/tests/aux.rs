@@ -277,10 +277,24 @@ fn answer_using(id: &str, text: &str, input: u64) -> Vec<Value> {
     events
 }
 
-fn input_texts(request: &Recorded) -> Vec<String> {
+/// The conversation a turn's request carries: its input items without the opening
+/// context the native runtime puts before every request (the environment, AGENTS.md).
+fn conversation(request: &Recorded) -> Vec<Value> {
     request.json()["input"]
         .as_array()
         .unwrap()
+        .iter()
+        .filter(|i| {
+            let text = i["content"][0]["text"].as_str().unwrap_or_default();
+            !(text.starts_with("<environment_context>")
+                || text.starts_with("# AGENTS.md instructions"))
+        })
+        .cloned()
+        .collect()
+}
+
+fn input_texts(request: &Recorded) -> Vec<String> {
+    conversation(request)
         .iter()
         .map(|i| {
             i["content"][0]["text"]
@@ -374,8 +388,7 @@ fn slash_compact_forces_it() {
     let (run, screen) =
         home.type_into_repl(&["one", "/compact", "two"], Duration::from_millis(900));
     assert_eq!(run.code, 0, "{screen}");
-    // The environment context that opened the session, the question and the answer.
-    assert!(screen.contains("compacted: 3 items summarized"), "{screen}");
+    assert!(screen.contains("compacted: 2 items summarized"), "{screen}");
     let turns: Vec<Recorded> = mock
         .requests_to(RESPONSES)
         .into_iter()
@@ -446,6 +459,16 @@ fn a_goal_loop_ends_when_the_judge_says_met_and_survives_continue() {
         .map(|v| v["verdict"].as_str().unwrap())
         .collect();
     assert_eq!(verdicts, ["continue", "met"]);
+
+    let id = home.run(&["sessions", "list", "--json"]).ok().json()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let shown = home.run(&["sessions", "show", &id]).ok().stdout;
+    assert!(
+        shown.contains("goal: make the mock greet (met, 2 turns used)"),
+        "{shown}"
+    );
 
     // `-c` finds the goal and its verdicts.
     let (_, screen) = home.type_into_repl_with(&["-c"], &["/goal"], Duration::from_millis(900));
@@ -576,8 +599,7 @@ fn an_image_goes_to_the_main_model_when_it_takes_images() {
         "{screen}"
     );
     let turn = &mock.requests_to(RESPONSES)[0];
-    // After the environment context that opens the session.
-    let content = turn.json()["input"][1]["content"].clone();
+    let content = conversation(turn)[0]["content"].clone();
     assert_eq!(content[0]["text"], "what is this");
     assert_eq!(content[1]["type"], "input_image");
     assert!(content[1]["image_url"]
@@ -616,7 +638,7 @@ fn an_image_for_a_text_only_model_is_described_through_vision() {
         .into_iter()
         .find(|r| r.json().get("tools").is_some())
         .unwrap();
-    let text = turn.json()["input"][1]["content"][0]["text"]
+    let text = conversation(&turn)[0]["content"][0]["text"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -681,5 +703,80 @@ fn without_the_router_chat_goes_on_with_the_prompts_title() {
         aux.stderr.contains("talaria plugins enable aux-router"),
         "{}",
         aux.stderr
+    );
+}
+
+#[test]
+fn the_codex_catalogs_auto_compact_limit_sets_the_threshold() {
+    let mock = MockServer::start();
+    let (home, _) = signed_in(&mock);
+    mock.set_models(vec![json!({
+        "slug": "gpt-5.3-codex", "display_name": "c", "visibility": "list", "priority": 0,
+        "context_window": 272_000, "auto_compact_token_limit": 5_000,
+    })]);
+    config(&home, "");
+    mock.push_script_when(TITLE_REQUEST, text_events("rt", &["Limits"]));
+    mock.push_events(answer_using("r1", "first answer", 4_989));
+    home.run(&["chat", "-q", "first"]).ok();
+    home.run(&["chat", "-c", "-q", "second"]).ok();
+    assert!(requests_saying(&mock, RESPONSES, COMPRESSION_REQUEST).is_empty());
+    // The default answer reports 12 + 1 tokens; this one reaches the catalog's limit.
+    mock.push_events(answer_using("r3", "third answer", 4_990));
+    home.run(&["chat", "-c", "-q", "third"]).ok();
+    mock.push_script_when(COMPRESSION_REQUEST, text_events("rs", &["CATALOG SUMMARY"]));
+    home.run(&["chat", "-c", "-q", "fourth"]).ok();
+    assert_eq!(
+        requests_saying(&mock, RESPONSES, COMPRESSION_REQUEST).len(),
+        1
+    );
+    let last = mock.requests_to(RESPONSES).pop().unwrap();
+    assert!(input_texts(&last)[0].contains("CATALOG SUMMARY"));
+}
+
+#[test]
+fn on_chat_completions_extra_body_reasoning_stays_the_servers_own_field() {
+    let mock = MockServer::start();
+    let mut home = TestHome::new();
+    mock.set_api_key("sk-local");
+    home.set_env("LOCAL_API_KEY", "sk-local");
+    config(
+        &home,
+        &format!(
+            "[model]\nprovider = \"local\"\ndefault = \"{model}\"\n\n\
+             [providers.local]\nkind = \"openai-compatible\"\nbase_url = \"{}\"\n\
+             api_key_env = \"LOCAL_API_KEY\"\ntransport = \"chat-completions\"\nmodels = [\"{model}\"]\n\n\
+             [auxiliary.title_generation]\nextra_body = {{ reasoning = {{ effort = \"low\" }} }}\n",
+            mock.openai_base_url(),
+            model = talaria_tests::mock::CHAT_MODEL,
+        ),
+    );
+    home.run(&["chat", "-q", "hi"]).ok();
+    let sent = requests_saying(&mock, "/v1/chat/completions", TITLE_REQUEST);
+    assert_eq!(
+        sent.len(),
+        1,
+        "the title goes to the main provider under auto"
+    );
+    let body = sent[0].json();
+    assert_eq!(body["reasoning"], json!({"effort": "low"}));
+    assert!(body.get("reasoning_effort").is_none(), "{body}");
+    assert!(body.get("tools").is_none(), "{body}");
+}
+
+#[test]
+fn the_repl_lists_the_routes_with_slash_aux() {
+    let mock = MockServer::start();
+    let (home, _) = signed_in(&mock);
+    config(&home, "[auxiliary.vision]\nprovider = \"main\"\n");
+    let (run, screen) = home.type_into_repl(&["/aux list"], Duration::from_millis(900));
+    assert_eq!(run.code, 0, "{screen}");
+    assert!(screen.contains("TASK"), "{screen}");
+    assert!(
+        screen.contains("[auxiliary.vision] provider = \"main\""),
+        "{screen}"
+    );
+    assert!(
+        mock.requests_to(RESPONSES).is_empty(),
+        "listing asks no model"
     );
 }

@@ -411,3 +411,230 @@ fn openrouter_serves_as_the_fallback_model_when_the_local_server_fails() {
     assert_eq!(sent[0].json()["model"], "deepseek/deepseek-chat");
     assert_eq!(sent[0].header("x-title"), Some("talaria"));
 }
+
+#[test]
+fn models_doctor_auth_and_login_speak_for_a_configured_instance() {
+    let mock = MockServer::start();
+    let home = local_home(&mock);
+    let models = home.run(&["models", "--json"]).ok().json();
+    assert_eq!(
+        (
+            models["provider"].as_str(),
+            models["source"].as_str(),
+            models["default_model"].as_str()
+        ),
+        (Some("local"), Some("builtin"), Some(CHAT_MODEL))
+    );
+    assert_eq!(models["note"], "listed in [providers.local]");
+    assert!(mock.requests().is_empty(), "listed models ask nobody");
+
+    let doctor = home.run(&["doctor", "--json"]).ok().json();
+    let backend = doctor["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "backend")
+        .unwrap()
+        .clone();
+    assert_eq!(backend["status"], "ok", "{backend}");
+    assert_eq!(backend["url"], format!("{}/models", mock.openai_base_url()));
+    let probe = mock.requests_to("/v1/models");
+    assert_eq!(probe.len(), 1);
+    assert_eq!(
+        probe[0].header("authorization"),
+        Some(format!("Bearer {KEY}").as_str())
+    );
+
+    let auth = home.run(&["auth", "list"]).ok();
+    assert!(
+        auth.stdout.contains("LOCAL_API_KEY") && auth.stdout.contains("env"),
+        "{}",
+        auth.stdout
+    );
+    assert!(!auth.stdout.contains(KEY));
+    let login = home.run(&["login"]).expect_code(2);
+    assert!(
+        login.stderr.contains("export LOCAL_API_KEY="),
+        "{}",
+        login.stderr
+    );
+}
+
+#[test]
+fn an_instance_may_speak_the_responses_api_instead() {
+    let mock = MockServer::start();
+    let home = local_home(&mock);
+    let config = std::fs::read_to_string(home.path("config.toml")).unwrap();
+    std::fs::write(
+        home.path("config.toml"),
+        config.replace(
+            "transport = \"chat-completions\"",
+            "transport = \"responses\"",
+        ) + "\n[plugin_config.responses]\nwebsocket = false\n",
+    )
+    .unwrap();
+    let run = home.run(&["chat", "-q", "hi"]).ok();
+    assert_eq!(run.stdout, "Hello from the mock.\n");
+    // The turn, then the session title; both over the Responses API.
+    let mut sent = mock.requests();
+    assert!(sent.pop().is_some_and(|title| title.is_title_request()));
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(
+        (sent[0].method.as_str(), sent[0].path.as_str()),
+        ("POST", "/v1/responses")
+    );
+    assert_eq!(
+        sent[0].header("authorization"),
+        Some(format!("Bearer {KEY}").as_str())
+    );
+    assert_eq!(sent[0].json()["model"], CHAT_MODEL);
+}
+
+#[test]
+fn an_instance_whose_plugin_is_disabled_names_the_command_that_enables_it() {
+    let mock = MockServer::start();
+    let home = local_home(&mock);
+    home.run(&["plugins", "disable", "openai-compatible"]).ok();
+    let run = home.run(&["chat", "-q", "hi"]).expect_code(2);
+    assert!(
+        run.stderr.contains("[providers.local]")
+            && run
+                .stderr
+                .contains("talaria plugins enable openai-compatible"),
+        "{}",
+        run.stderr
+    );
+    assert!(mock.requests().is_empty());
+}
+
+#[test]
+fn a_base_url_that_is_not_a_url_is_a_config_error_with_file_line_and_key() {
+    let mock = MockServer::start();
+    let home = local_home(&mock);
+    let config = std::fs::read_to_string(home.path("config.toml")).unwrap();
+    std::fs::write(
+        home.path("config.toml"),
+        config.replace(&mock.openai_base_url(), "127.0.0.1:8080/v1"),
+    )
+    .unwrap();
+    let run = home.run(&["chat", "-q", "hi"]).expect_code(2);
+    assert!(
+        run.stderr.contains("config.toml")
+            && run.stderr.contains("key providers.local.base_url")
+            && run.stderr.contains("http://"),
+        "{}",
+        run.stderr
+    );
+    assert!(mock.requests().is_empty());
+}
+
+/// A second loopback server standing in for OpenRouter, its model list saying which
+/// models take images, and a home whose main model is the local server's (text only).
+fn with_openrouter(local: &MockServer, openrouter: &MockServer) -> TestHome {
+    let mut home = local_home(local);
+    openrouter.set_api_key("sk-or-test");
+    home.set_env("OPENROUTER_API_KEY", "sk-or-test");
+    home.set_env("TALARIA_OPENROUTER_BASE_URL", openrouter.openai_base_url());
+    openrouter.push_response(
+        "/v1/models",
+        talaria_tests::mock::MockResponse::json(
+            200,
+            json!({"data": [
+                {"id": "google/gemini-3-flash-preview", "architecture": {"input_modalities": ["text", "image"]}},
+                {"id": "deepseek/deepseek-chat", "architecture": {"input_modalities": ["text"]}}
+            ]}),
+        ),
+    );
+    home
+}
+
+#[test]
+fn auto_chooses_openrouter_for_vision_when_its_key_is_set() {
+    let local = MockServer::start();
+    let openrouter = MockServer::start();
+    let home = with_openrouter(&local, &openrouter);
+    let list = home.run(&["aux", "list", "--json"]).ok().json();
+    let vision = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["task"] == "vision")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (vision["provider"].as_str(), vision["model"].as_str()),
+        (Some("openrouter"), Some("google/gemini-3-flash-preview")),
+        "{vision}"
+    );
+    assert_eq!(vision["reason"], "auto: OpenRouter, whose key is set");
+    assert_eq!(vision["chain"][0]["model"]["provider"], "local");
+    assert!(
+        vision["chain"][0]["outcome"]
+            .as_str()
+            .unwrap()
+            .starts_with("skipped"),
+        "the text-only main model is skipped: {vision}"
+    );
+
+    // Without the key, auto has nowhere to send an image.
+    let mut keyless = local_home(&local);
+    keyless.set_env("TALARIA_OPENROUTER_BASE_URL", openrouter.openai_base_url());
+    let list = keyless.run(&["aux", "list", "--json"]).ok().json();
+    let vision = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["task"] == "vision")
+        .unwrap();
+    assert_eq!(vision["provider"], "", "{vision}");
+}
+
+#[test]
+fn an_image_for_the_local_text_model_is_described_by_openrouter() {
+    let local = MockServer::start();
+    let openrouter = MockServer::start();
+    let home = with_openrouter(&local, &openrouter);
+    openrouter.push_chat_chunks(chat_text_chunks(&["A red ", "square."], (900, 5)));
+    // The turn, then the title, on the local server.
+    local.push_chat_chunks(chat_text_chunks(&["It is a red square."], (40, 6)));
+    local.push_chat_chunks(chat_text_chunks(&["Red square"], (30, 2)));
+    let path = home.root().join("pic.png");
+    std::fs::write(&path, b"\x89PNG\r\n\x1a\nnot really").unwrap();
+    let (run, screen) = home.type_into_repl(
+        &[&format!("/image {}", path.display()), "what is this"],
+        std::time::Duration::from_millis(900),
+    );
+    assert_eq!(run.code, 0, "{screen}");
+    let vision = openrouter.requests_to(COMPLETIONS);
+    assert_eq!(
+        vision.len(),
+        1,
+        "only the image description goes to OpenRouter: {screen}"
+    );
+    let body = vision[0].json();
+    assert_eq!(body["model"], "google/gemini-3-flash-preview");
+    assert_eq!(vision[0].header("authorization"), Some("Bearer sk-or-test"));
+    let user = body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "user")
+        .unwrap();
+    let image = user["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["type"] == "image_url")
+        .expect("the image as an image_url part");
+    assert!(image["image_url"]["url"]
+        .as_str()
+        .unwrap()
+        .starts_with("data:image/png;base64,"));
+    let turn = &local.turn_requests_to(COMPLETIONS)[0];
+    let text = turn.text();
+    assert!(text.contains("A red square."), "{text}");
+    assert!(
+        !text.contains("image_url"),
+        "the text-only model gets no image"
+    );
+}

@@ -63,6 +63,14 @@ fn a_command_nobody_serves_is_missing_and_a_disabled_ones_names_its_plugin() {
         );
         assert_eq!(run.stdout, "");
     }
+    // `mcp` has its plugin (mcp-bridge); disabled, the command says how to enable it.
+    home.run(&["plugins", "disable", "mcp-bridge"]).ok();
+    let run = home.run(&["mcp", "list"]).expect_code(2);
+    assert!(
+        run.stderr.contains("talaria plugins enable mcp-bridge"),
+        "{}",
+        run.stderr
+    );
     let home = with_word_tools();
     home.run(&["plugins", "disable", "word-tools"]).ok();
     let run = home.run(&["words", "count", "x"]).expect_code(2);

@@ -165,6 +165,14 @@ fn mcp_serve_offers_the_profiles_tools_on_stdio_and_exits_when_stdin_closes() {
 }
 
 #[test]
+fn mcp_serve_exits_quietly_when_stdin_closes_before_a_handshake() {
+    let home = TestHome::new();
+    let run = Serve::start(&home).close();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stderr, "");
+}
+
+#[test]
 fn the_python_sdk_drives_mcp_serve_in_both_protocol_modes() {
     let peers = peers();
     let home = TestHome::new();
@@ -333,7 +341,6 @@ fn broken_servers_are_reported_and_skipped_and_the_turn_still_works() {
     ]
     .concat();
     write_config(&home, &config);
-    let started = Instant::now();
     let (output, run) = turn_calling(
         &home,
         &mock,
@@ -341,12 +348,6 @@ fn broken_servers_are_reported_and_skipped_and_the_turn_still_works() {
         json!({"message": "still here"}),
     );
     assert!(output.contains("still here"), "{output}");
-    // The hung server cost its startup timeout, not more.
-    assert!(
-        started.elapsed() < Duration::from_secs(25),
-        "{:?}",
-        started.elapsed()
-    );
     let warnings: Vec<String> = run
         .stdout
         .lines()
@@ -501,4 +502,60 @@ fn mcp_serve_over_http_listens_on_loopback_and_refuses_foreign_hosts_and_origins
     );
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+#[test]
+fn an_mcp_tools_progress_reaches_the_event_stream() {
+    let peers = peers();
+    let mock = MockServer::start();
+    let (home, _) = signed_in(&mock);
+    write_config(&home, &peers.everything_config("everything"));
+    let (output, run) = turn_calling(
+        &home,
+        &mock,
+        "mcp__everything__trigger-long-running-operation",
+        json!({"duration": 1, "steps": 2}),
+    );
+    assert!(output.contains("completed"), "{output}");
+    // Progress events are shown on stderr (stdout keeps the JSON events).
+    let progress: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("MCP server everything"))
+        .collect();
+    assert!(
+        progress
+            .iter()
+            .any(|m| m.starts_with("MCP server everything 1/2")),
+        "{progress:?}"
+    );
+}
+
+#[test]
+fn the_model_can_list_mcp_resources() {
+    let peers = peers();
+    let mock = MockServer::start();
+    let (home, _) = signed_in(&mock);
+    write_config(&home, &peers.everything_config("everything"));
+    let (output, _) = turn_calling(
+        &home,
+        &mock,
+        "list_mcp_resources",
+        json!({"server": "everything"}),
+    );
+    let listed: Value = serde_json::from_str(&output).unwrap();
+    let uris: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert_eq!(r["server"], "everything", "{r}");
+            r["uri"].as_str().unwrap()
+        })
+        .collect();
+    assert!(
+        uris.iter()
+            .any(|u| u.starts_with("demo://resource/static/document/")),
+        "{uris:?}"
+    );
 }

@@ -273,6 +273,8 @@ fn classify_http(e: &HttpError) -> Verdict {
         401 => verdict(C::Auth, Action::ReportAuth),
         403 if e.cf_challenge => verdict(C::CloudflareChallenge, Action::Fail),
         403 => verdict(C::Auth, Action::ReportAuth),
+        // Payment required: the account's credits are used up (OpenRouter, gateways).
+        402 => verdict(C::Quota, Action::Fail),
         429 if e.is_quota() => verdict(C::Quota, Action::ReportRateLimit),
         429 => verdict(C::RateLimit, Action::ReportRateLimit),
         408 => verdict(C::Timeout, Action::Retry(None)),
@@ -679,6 +681,10 @@ mod tests {
         assert_eq!(
             class_of(Problem::http(http(429, &[], quota))),
             (C::Quota, Action::ReportRateLimit)
+        );
+        assert_eq!(
+            class_of(Problem::http(http(402, &[], "{}"))),
+            (C::Quota, Action::Fail)
         );
         assert_eq!(
             class_of(Problem::http(http(500, &[], "oops"))),

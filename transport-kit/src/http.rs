@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use talaria_sdk::provider::Endpoint;
 use talaria_sdk::time::now_secs;
 
 use crate::classify::{network_problem, HttpError, Problem};
@@ -19,6 +20,27 @@ pub fn client(connect_timeout: Duration) -> Result<reqwest::Client, String> {
         .connect_timeout(connect_timeout)
         .build()
         .map_err(|e| format!("could not set up the HTTP client: {e}"))
+}
+
+/// The headers of a streamed JSON `POST`: the provider's endpoint headers, then ours,
+/// which win (`accept: text/event-stream`, `content-type: application/json`); the
+/// provider cannot set the ones that describe the body.
+pub fn sse_post_headers(endpoint: &Endpoint) -> Vec<(String, String)> {
+    let mut headers: Vec<(String, String)> = endpoint
+        .headers
+        .iter()
+        .filter(|(name, _)| {
+            let lower = name.to_ascii_lowercase();
+            !matches!(
+                lower.as_str(),
+                "accept" | "content-type" | "content-encoding" | "content-length" | "host"
+            )
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    headers.push(("accept".into(), "text/event-stream".into()));
+    headers.push(("content-type".into(), "application/json".into()));
+    headers
 }
 
 /// Header map from name/value pairs. A bad value is reported by its header's name only:

@@ -11,7 +11,8 @@
 //! - [`retry`]: backoff with jitter, and the waits servers ask for.
 //! - [`recover`]: the provider round trips after a 401/403 or 429 (`provider.report`),
 //!   and the retry pauses with their progress lines.
-//! - [`watchdog`]: first-byte and idle-gap limits.
+//! - [`watchdog`]: first-byte and idle-gap limits; [`limits`]: their defaults, and how a
+//!   request's option, the plugin's config and the default combine.
 //! - [`sse`]: server-sent-events framing; [`http`]: one HTTP attempt read as SSE, with
 //!   errors read into [`classify::HttpError`].
 //! - [`gate`]: a retried answer does not repeat text the user has already seen.
@@ -21,6 +22,7 @@ pub mod call;
 pub mod classify;
 pub mod gate;
 pub mod http;
+pub mod limits;
 pub mod recover;
 pub mod retry;
 pub mod sse;

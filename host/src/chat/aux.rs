@@ -326,3 +326,40 @@ impl Chat {
         text
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn history_is_the_summary_then_the_items_after_those_it_covers() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SessionStore::open(&dir.path().join("sessions.db")).unwrap();
+        let s = store.create("auto", "p", "m").unwrap();
+        let items = [
+            Item::user_text("one"),
+            Item::assistant_text("ONE"),
+            Item::user_text("two"),
+        ];
+        store.add_items(&s.id, &items).unwrap();
+        assert_eq!(load_history(&store, &s.id).unwrap(), (items.to_vec(), 0));
+
+        store.add_compaction(&s.id, 2, "they said one").unwrap();
+        let (history, covered) = load_history(&store, &s.id).unwrap();
+        assert_eq!(covered, 2);
+        assert_eq!(
+            history,
+            vec![summary_item("they said one"), items[2].clone()]
+        );
+
+        // A compaction that covers more than is stored is reported, not guessed at.
+        store.add_compaction(&s.id, 5, "too much").unwrap();
+        let e = load_history(&store, &s.id).unwrap_err();
+        assert!(
+            e.message.contains("covering 5 items but only 3"),
+            "{}",
+            e.message
+        );
+    }
+}

@@ -104,6 +104,14 @@ fn print_transcript(detail: &SessionDetail) {
         s.model,
         s.updated_at
     );
+    if let Some(goal) = &detail.goal {
+        crate::outln!(
+            "goal: {} ({}, {} turns used)",
+            goal.goal,
+            goal.status,
+            goal.turns_used
+        );
+    }
     let calls_after = |seq: i64| detail.tool_calls.iter().filter(move |c| c.after_seq == seq);
     for call in calls_after(0) {
         crate::outln!("{}", tool_line(call));

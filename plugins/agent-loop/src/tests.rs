@@ -174,10 +174,13 @@ fn a_plain_answer_with_reasoning_from_the_catalog() {
         delta: "done".into()
     }));
     let sent = t.seen.lock().unwrap()[0].clone();
-    assert_eq!(
-        sent.input,
-        vec![Item::user_text("earlier"), Item::user_text("now")]
+    // Every request opens with the environment, which the session does not store.
+    let (opening, rest) = sent.input.split_first().unwrap();
+    assert!(
+        format!("{opening:?}").contains("<environment_context>"),
+        "{opening:?}"
     );
+    assert_eq!(rest, [Item::user_text("earlier"), Item::user_text("now")]);
     assert_eq!(
         (sent.session_id.as_str(), sent.prompt_cache_key.as_deref()),
         ("s1", Some("s1"))

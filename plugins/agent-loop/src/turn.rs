@@ -46,15 +46,15 @@ impl RequestFailure {
 
 pub fn run(agent: &AgentLoop, req: &TurnRequest, cx: &CallContext) -> TurnResult {
     let mut result = TurnResult::default();
-    // A new session opens with the agent instructions and the environment (kept in the
-    // session's history, so sent once).
-    if req.session.items.is_empty() {
-        result.items = context::opening_items(req, agent.global_dir.as_deref());
-    }
+    // Every request opens with the agent instructions and the environment, read afresh
+    // each turn and not stored: a compaction never summarizes them away, an edited
+    // AGENTS.md counts from the next turn, and the unchanged prefix still caches.
+    let opening = context::opening_items(req, agent.global_dir.as_deref());
     result.items.push(user_message(req));
     let mut model = req.model.clone();
     for _ in 0..agent.budget.max(1) {
-        let mut input = req.session.items.clone();
+        let mut input = opening.clone();
+        input.extend(req.session.items.iter().cloned());
         input.extend(result.items.iter().cloned());
         let response = match model_request(agent, req, &mut model, input, cx) {
             Ok(r) => r,

@@ -19,7 +19,7 @@ pub mod tasks;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use talaria_sdk::methods::{ProviderInfoMethod, ProviderModels};
+use talaria_sdk::methods::{ProviderAccounts, ProviderInfoMethod, ProviderModels};
 use talaria_sdk::provider::{Empty, ModelList, ModelsRequest, ProviderCall};
 use talaria_sdk::router::{AuxRequest, AuxResult, GoalVerdict};
 use talaria_sdk::turn::ModelRef;
@@ -107,6 +107,12 @@ impl Catalog for HostCatalog<'_> {
         );
         self.cache.insert(provider.to_owned(), answer.clone());
         answer
+    }
+
+    fn has_credentials(&mut self, provider: &str) -> bool {
+        self.host
+            .call::<ProviderAccounts>(&ProviderCall::new(provider, Empty {}), self.cx)
+            .is_ok_and(|accounts| !accounts.is_empty())
     }
 }
 

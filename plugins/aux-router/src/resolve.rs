@@ -10,6 +10,10 @@
 //!   never added by `auto` unless it is the main provider: the ChatGPT backend's models
 //!   are not documented for side tasks.
 //!
+//! Under `auto`, OpenRouter comes last when its key is set (its provider answers
+//! `provider.accounts` with one), with its default model, as Hermes' auto chains end:
+//! it serves text tasks, and vision when the main model takes no images.
+//!
 //! For `vision`, only models that take images count (the provider's model list says);
 //! under `auto`, a main model without image input is replaced by the first model of the
 //! main provider that has it.
@@ -21,6 +25,9 @@ use talaria_sdk::{Error, ErrorKind, Result};
 use crate::config::{FallbackModel, TaskConfig};
 
 pub const CODEX_PROVIDER: &str = "openai-codex";
+/// The provider `auto` ends with when it has a key (the `openai-compatible` plugin
+/// serves it).
+pub const OPENROUTER_PROVIDER: &str = "openrouter";
 
 /// One step of the chain.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,6 +50,11 @@ pub struct Chain {
 /// The provider model lists the resolution needs, asked for at most once each.
 pub trait Catalog {
     fn models(&mut self, provider: &str) -> Result<ModelList>;
+    /// The provider has a credential to call with (`provider.accounts` lists one); a
+    /// provider nobody serves has none.
+    fn has_credentials(&mut self, _provider: &str) -> bool {
+        false
+    }
 }
 
 pub struct Inputs<'a> {
@@ -152,6 +164,20 @@ pub fn chain(inputs: &Inputs<'_>, catalog: &mut dyn Catalog) -> Result<Chain> {
             });
         }
     }
+    if !explicit && catalog.has_credentials(OPENROUTER_PROVIDER) {
+        if let Ok(list) = catalog.models(OPENROUTER_PROVIDER) {
+            if !list.default_model.is_empty() {
+                steps.push(Step {
+                    model: ModelRef {
+                        provider: OPENROUTER_PROVIDER.to_owned(),
+                        model: list.default_model,
+                    },
+                    reason: "auto: OpenRouter, whose key is set".into(),
+                    skip: None,
+                });
+            }
+        }
+    }
     let mut seen = Vec::new();
     steps.retain(|s| {
         let fresh = !seen.contains(&s.model);
@@ -213,4 +239,83 @@ fn with_images(steps: Vec<Step>, auto: bool, catalog: &mut dyn Catalog) -> Vec<S
 
 pub fn find<'a>(list: &'a ModelList, slug: &str) -> Option<&'a ModelInfo> {
     list.models.iter().find(|m| m.slug == slug)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The main provider's text-only model, and OpenRouter with a key (or not).
+    struct Fake {
+        openrouter_key: bool,
+    }
+
+    impl Catalog for Fake {
+        fn models(&mut self, provider: &str) -> Result<ModelList> {
+            let model = |slug: &str, modalities: &[&str]| ModelInfo {
+                slug: slug.into(),
+                input_modalities: modalities.iter().map(|m| (*m).to_owned()).collect(),
+                ..Default::default()
+            };
+            Ok(match provider {
+                OPENROUTER_PROVIDER => ModelList {
+                    models: vec![model("vision-model", &["text", "image"])],
+                    default_model: "vision-model".into(),
+                    ..Default::default()
+                },
+                _ => ModelList {
+                    models: vec![model("text-model", &["text"])],
+                    default_model: "text-model".into(),
+                    ..Default::default()
+                },
+            })
+        }
+
+        fn has_credentials(&mut self, provider: &str) -> bool {
+            provider == OPENROUTER_PROVIDER && self.openrouter_key
+        }
+    }
+
+    fn resolve(provider: &str, needs_images: bool, openrouter_key: bool) -> Vec<Step> {
+        let main = ModelRef {
+            provider: "local".into(),
+            model: "text-model".into(),
+        };
+        let config = TaskConfig {
+            provider: provider.into(),
+            ..Default::default()
+        };
+        let inputs = Inputs {
+            task: "vision",
+            config: &config,
+            main: Some(&main),
+            fallback: None,
+            needs_images,
+        };
+        chain(&inputs, &mut Fake { openrouter_key }).unwrap().steps
+    }
+
+    #[test]
+    fn auto_ends_with_openrouter_when_its_key_is_set() {
+        let steps = resolve("auto", true, true);
+        let usable: Vec<String> = steps
+            .iter()
+            .filter(|s| s.skip.is_none())
+            .map(|s| s.model.to_string())
+            .collect();
+        assert_eq!(usable, ["openrouter/vision-model"], "{steps:?}");
+        assert_eq!(steps[0].skip.as_deref(), Some("the model takes no images"));
+        assert_eq!(steps[1].reason, "auto: OpenRouter, whose key is set");
+        // Without the key there is no such step; an explicit provider never gets one.
+        assert!(resolve("auto", true, false)
+            .iter()
+            .all(|s| s.model.provider != OPENROUTER_PROVIDER));
+        assert!(resolve("local", false, true)
+            .iter()
+            .all(|s| s.model.provider != OPENROUTER_PROVIDER));
+        // Text tasks reach it too, after the main model.
+        let text = resolve("auto", false, true);
+        assert_eq!(text.len(), 2);
+        assert_eq!(text[1].model.provider, OPENROUTER_PROVIDER);
+    }
 }

@@ -134,7 +134,7 @@ impl Engine {
             Ok(c) => c,
             Err(message) => return Ok(Err(Problem::Local(message))),
         };
-        let headers = match http::header_map(&request_headers(endpoint)) {
+        let headers = match http::header_map(&http::sse_post_headers(endpoint)) {
             Ok(h) => h,
             Err(problem) => return Ok(Err(problem)),
         };
@@ -196,7 +196,7 @@ impl Engine {
         let mut reported = false;
         loop {
             let url = join(&endpoint.base_url, endpoint.probe_path());
-            let headers: HeaderMap = http::header_map(&request_headers(&endpoint))
+            let headers: HeaderMap = http::header_map(&http::sse_post_headers(&endpoint))
                 .map_err(|p| Error::other(short_reason(&p)))?;
             let limits = endpoint.rate_limit_headers.clone();
             let outcome = call.run(http::get(&client, &url, headers, PROBE_LIMIT, &limits))?;
@@ -232,25 +232,6 @@ impl Engine {
             }
         }
     }
-}
-
-/// The endpoint's headers, then ours (which win).
-fn request_headers(endpoint: &Endpoint) -> Vec<(String, String)> {
-    let mut headers: Vec<(String, String)> = endpoint
-        .headers
-        .iter()
-        .filter(|(name, _)| {
-            let lower = name.to_ascii_lowercase();
-            !matches!(
-                lower.as_str(),
-                "accept" | "content-type" | "content-encoding" | "content-length" | "host"
-            )
-        })
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    headers.push(("accept".into(), "text/event-stream".into()));
-    headers.push(("content-type".into(), "application/json".into()));
-    headers
 }
 
 /// SSE chunks → the assembler, deltas to the user, until `[DONE]`.

@@ -42,9 +42,12 @@ pub fn build_request(req: &StreamRequest, endpoint: &Endpoint) -> ChatRequest {
         .filter(|t| !matches!(t.form, ToolForm::Hosted { .. }))
         .map(tool)
         .collect();
-    let extra: Map<String, Value> = endpoint
-        .body
+    // The request's extra fields (an aux task's `extra_body`, `reasoning` included as
+    // the server's own field), then the provider's, which win.
+    let extra: Map<String, Value> = req
+        .extra_body
         .iter()
+        .chain(endpoint.body.iter())
         .filter(|(k, _)| !OWN_KEYS.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
@@ -286,6 +289,30 @@ mod tests {
                 "top_k": 20
             })
         );
+    }
+
+    #[test]
+    fn extra_body_fields_pass_as_given_under_the_providers() {
+        let req = StreamRequest {
+            model: "qwen".into(),
+            extra_body: serde_json::from_value(json!({
+                "reasoning": {"effort": "low"},
+                "top_k": 5,
+                "model": "not this",
+            }))
+            .unwrap(),
+            ..Default::default()
+        };
+        let mut endpoint = Endpoint::default();
+        endpoint.body.insert("top_k".into(), json!(20));
+        let sent = body(&req, &endpoint);
+        assert_eq!(
+            sent["reasoning"],
+            json!({"effort": "low"}),
+            "the server's own field"
+        );
+        assert_eq!(sent["top_k"], 20, "the provider's wins");
+        assert_eq!(sent["model"], "qwen");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use serde_json::Value;
 use talaria_sdk::items::{FunctionCall, Item, Reasoning, ReasoningText};
 use talaria_sdk::transport::StreamResult;
 use talaria_sdk::Usage;
-use talaria_transport_kit::classify::Problem;
+use talaria_transport_kit::classify::{HttpError, Problem};
 
 use crate::wire::{ChatMessage, Chunk, ToolCallDelta};
 
@@ -181,7 +181,7 @@ impl Assembler {
             self.calls.insert(
                 index,
                 PartialCall {
-                    id: Some(call.id.clone()),
+                    id: Some(call.id.clone()).filter(|id| !id.is_empty()),
                     name: call.function.name.clone(),
                     arguments: call.function.arguments.clone(),
                 },
@@ -254,8 +254,33 @@ pub enum ChunkError {
     Failed(Problem),
 }
 
-/// `{"message": .., "code": 429 | "rate_limit_exceeded", "type": ..}` as a failure.
+/// `{"message": .., "code": 429 | "rate_limit_exceeded", "type": ..}` as a failure. A
+/// numeric code is the HTTP status the failure stands for (OpenRouter's mid-stream
+/// errors), so it is classified as that status would be.
 fn failed(error: &Value) -> Problem {
+    let message = error
+        .get("message")
+        .and_then(Value::as_str)
+        .or_else(|| error.as_str())
+        .unwrap_or("the server reported an error")
+        .to_owned();
+    let status = error
+        .get("code")
+        .and_then(Value::as_u64)
+        .filter(|s| (400..600).contains(s));
+    if let Some(status) = status {
+        return Problem::http(HttpError {
+            status: status as u16,
+            code: error
+                .get("type")
+                .and_then(Value::as_str)
+                .filter(|t| !t.is_empty() && *t != "error")
+                .map(str::to_owned),
+            retry_after: talaria_transport_kit::retry::parse_try_again(&message),
+            message,
+            ..Default::default()
+        });
+    }
     let code = match error.get("code") {
         Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
         Some(Value::Number(n)) => Some(n.to_string()),
@@ -265,12 +290,6 @@ fn failed(error: &Value) -> Problem {
             .filter(|t| !t.is_empty() && *t != "error")
             .map(str::to_owned),
     };
-    let message = error
-        .get("message")
-        .and_then(Value::as_str)
-        .or_else(|| error.as_str())
-        .unwrap_or("the server reported an error")
-        .to_owned();
     Problem::Failed { code, message }
 }
 
@@ -401,6 +420,25 @@ mod tests {
     }
 
     #[test]
+    fn nulls_where_lists_go_mean_none() {
+        let mut a = Assembler::new();
+        let shown = feed(
+            &mut a,
+            &[
+                json!({"choices": [{"index": 0, "delta": {"role": "assistant", "content": "ok", "tool_calls": null,
+                    "reasoning_content": null}, "finish_reason": null, "logprobs": null}]}),
+                json!({"choices": null, "usage": {"prompt_tokens": 1, "completion_tokens": 1}}),
+            ],
+        );
+        assert_eq!(shown, vec![Shown::Text("ok".into())]);
+        let body: Chunk =
+            serde_json::from_value(json!({"choices": [{"index": 0, "finish_reason": "stop",
+            "message": {"role": "assistant", "content": "x", "tool_calls": null}}]}))
+            .unwrap();
+        assert_eq!(a.chunk(&body).unwrap(), vec![Shown::Text("x".into())]);
+    }
+
+    #[test]
     fn errors_in_the_stream_are_failures() {
         let mut a = Assembler::new();
         let err = a
@@ -408,10 +446,11 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             err,
-            ChunkError::Failed(Problem::Failed {
-                code: Some("429".into()),
-                message: "Rate limit exceeded".into()
-            })
+            ChunkError::Failed(Problem::http(HttpError {
+                status: 429,
+                message: "Rate limit exceeded".into(),
+                ..Default::default()
+            }))
         );
         let err = a
             .data(&json!({"choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "error",

@@ -380,10 +380,7 @@ fn a_mid_stream_error_chunk_fails_the_attempt_and_the_retry_continues_the_text()
     let (result, events) = stream(&s, &request(1)).unwrap();
     assert_eq!(text_of(&events), "Partial");
     assert_eq!(result.text, "Partial");
-    assert_eq!(
-        progress_of(&events),
-        ["Reconnecting… 1/1 (response failed: 502)"]
-    );
+    assert_eq!(progress_of(&events), ["Reconnecting… 1/1 (HTTP 502)"]);
     // Out of retries, the server's words reach the user.
     s.mock.push_chat_chunks(broken);
     let err = stream(&s, &request(0)).unwrap_err();

@@ -1,7 +1,7 @@
 //! The Chat Completions wire types: one definition for the request the transport sends
 //! and the answers (stream chunks and whole bodies) it reads.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 /// The request body of `POST {base}/chat/completions`.
@@ -35,7 +35,11 @@ pub struct ChatMessage {
     /// A string, an array of parts, or null (an assistant message with only tool calls).
     #[serde(default)]
     pub content: Option<ChatContent>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub tool_calls: Vec<ToolCall>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
@@ -89,6 +93,8 @@ pub struct ImageUrl {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolCall {
+    /// Some servers leave it out of whole answers; the transport then makes one up.
+    #[serde(default)]
     pub id: String,
     #[serde(rename = "type", default = "function_type")]
     pub kind: String,
@@ -129,7 +135,7 @@ pub struct Chunk {
     pub id: Option<String>,
     #[serde(default)]
     pub model: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub choices: Vec<Choice>,
     #[serde(default)]
     pub usage: Option<ChatUsage>,
@@ -160,7 +166,7 @@ pub struct Delta {
     pub reasoning_content: Option<String>,
     #[serde(default)]
     pub reasoning: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub tool_calls: Vec<ToolCallDelta>,
 }
 
@@ -229,4 +235,14 @@ impl ChatUsage {
                 .unwrap_or(self.prompt_tokens + self.completion_tokens),
         }
     }
+}
+
+/// Servers write `"tool_calls": null` (and `"choices": null`) as often as they leave the
+/// key out; both mean none.
+fn null_as_empty<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
 }

@@ -3,15 +3,20 @@
 //! skipped; the others keep working.
 
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rmcp::model::{
-    CallToolRequestParams, ClientCapabilities, ClientInfo, ElicitRequestParams, ElicitResult,
-    ElicitationAction, ElicitationCapability, Implementation, ListRootsResult,
-    LoggingMessageNotificationParam, Root, RootsCapabilities, Tool,
+    CallToolRequest, CallToolRequestParams, CancelledNotificationParam, ClientCapabilities,
+    ClientInfo, ClientRequest, ElicitRequestParams, ElicitResult, ElicitationAction,
+    ElicitationCapability, Implementation, ListRootsResult, LoggingMessageNotificationParam,
+    NumberOrString, ProgressNotificationParam, ProgressToken, Root, RootsCapabilities,
+    ServerResult, Tool,
 };
-use rmcp::service::{NotificationContext, RequestContext, RunningService};
+use rmcp::service::{
+    NotificationContext, PeerRequestOptions, RequestContext, RunningService, ServiceError,
+};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::{ClientHandler, ErrorData, RoleClient, ServiceExt};
@@ -39,7 +44,14 @@ pub struct Handler {
     /// Set by `notifications/tools/list_changed`: the tool list is fetched again.
     tools_changed: Arc<AtomicBool>,
     options: Options,
+    watchers: Watchers,
 }
+
+/// Shows a line to whoever waits for a call (the runtime's event stream).
+pub type Notify = Arc<dyn Fn(String) + Send + Sync>;
+
+/// The calls in flight that want to hear about progress and logs, by progress token.
+type Watchers = Arc<Mutex<HashMap<String, Notify>>>;
 
 /// Answers a server's `elicitation/create`.
 pub type Elicitor = Arc<dyn Fn(ElicitRequestParams) -> ElicitResult + Send + Sync>;
@@ -75,7 +87,40 @@ impl Options {
     }
 }
 
+impl Handler {
+    fn watchers(&self) -> Vec<Notify> {
+        self.watchers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
+    }
+}
+
 impl ClientHandler for Handler {
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _cx: NotificationContext<RoleClient>,
+    ) {
+        let key = token_key(&params.progress_token);
+        let watcher = self
+            .watchers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .cloned();
+        if let Some(notify) = watcher {
+            let amount = match params.total {
+                Some(total) => format!("{}/{}", params.progress, total),
+                None => params.progress.to_string(),
+            };
+            let message = params.message.map(|m| format!(": {m}")).unwrap_or_default();
+            notify(format!("MCP server {} {amount}{message}", self.server));
+        }
+    }
+
     fn get_info(&self) -> ClientInfo {
         client_info(self.options.root.is_some(), self.options.elicit.is_some())
     }
@@ -122,6 +167,9 @@ impl ClientHandler for Handler {
             serde_json::Value::String(s) => s.clone(),
             other => other.to_string(),
         };
+        for notify in self.watchers() {
+            notify(format!("MCP server {}: {text}", self.server));
+        }
         (self.options.log)(format!(
             "MCP server {} ({:?}): {text}",
             self.server, params.level
@@ -136,6 +184,7 @@ pub struct Connection {
     service: RunningService<RoleClient, Handler>,
     tools_changed: Arc<AtomicBool>,
     tools: Mutex<Vec<Tool>>,
+    watchers: Watchers,
     /// A local server's process (killed when the connection goes) and what it said.
     process: Option<(Mutex<tokio::process::Child>, Arc<crate::stdio::Diagnostics>)>,
 }
@@ -192,6 +241,17 @@ impl Connection {
         tool: &str,
         arguments: serde_json::Value,
     ) -> Result<ToolOutput, String> {
+        self.call_watched(tool, arguments, None).await
+    }
+
+    /// Calls one tool; its progress and the server's log lines meanwhile go to `notify`.
+    /// Dropping the future (Ctrl+C) tells the server with `notifications/cancelled`.
+    pub async fn call_watched(
+        &self,
+        tool: &str,
+        arguments: serde_json::Value,
+        notify: Option<Notify>,
+    ) -> Result<ToolOutput, String> {
         let arguments = match arguments {
             serde_json::Value::Object(map) => Some(map),
             serde_json::Value::Null => None,
@@ -203,17 +263,56 @@ impl Connection {
         };
         let mut params = CallToolRequestParams::new(tool.to_owned());
         params.arguments = arguments;
-        let timeout = self.config.timeout();
-        match tokio::time::timeout(timeout, self.service.call_tool(params)).await {
-            Ok(Ok(result)) => Ok(crate::convert::result_to_output(result)),
-            Ok(Err(e)) => Err(self.explain(format!(
+        let failed = |e: ServiceError| {
+            self.explain(format!(
                 "MCP server {} failed the call to {tool}: {e}",
                 self.name
-            ))),
-            Err(_) => Err(format!(
-                "MCP server {} did not answer the call to {tool} within {}s (its `timeout`)",
-                self.name,
-                timeout.as_secs_f64()
+            ))
+        };
+        let peer = self.service.peer();
+        let handle = peer
+            .send_cancellable_request(
+                ClientRequest::CallToolRequest(CallToolRequest::new(params)),
+                PeerRequestOptions::no_options(),
+            )
+            .await
+            .map_err(failed)?;
+        // rmcp picks the request's progress token; progress for it goes to `notify`.
+        let _watch = notify.map(|notify| {
+            let key = token_key(&handle.progress_token);
+            self.watchers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(key.clone(), notify);
+            Unwatch {
+                watchers: self.watchers.clone(),
+                key,
+            }
+        });
+        let mut abandon = Abandon {
+            peer: Some(peer.clone()),
+            id: handle.id.clone(),
+        };
+        let timeout = self.config.timeout();
+        let outcome = tokio::time::timeout(timeout, handle.await_response()).await;
+        let response = match outcome {
+            Ok(response) => {
+                abandon.peer = None;
+                response.map_err(failed)?
+            }
+            Err(_) => {
+                return Err(format!(
+                    "MCP server {} did not answer the call to {tool} within {}s (its `timeout`)",
+                    self.name,
+                    timeout.as_secs_f64()
+                ))
+            }
+        };
+        match response {
+            ServerResult::CallToolResult(result) => Ok(crate::convert::result_to_output(result)),
+            _ => Err(format!(
+                "MCP server {} answered the call to {tool} with something other than a tool result",
+                self.name
             )),
         }
     }
@@ -231,6 +330,51 @@ impl Connection {
 
     pub async fn close(self) {
         let _ = self.service.cancel().await;
+    }
+}
+
+/// Tells the server a call was given up (cancelled or timed out), unless disarmed.
+struct Abandon {
+    peer: Option<rmcp::Peer<RoleClient>>,
+    id: rmcp::model::RequestId,
+}
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        let Some(peer) = self.peer.take() else {
+            return;
+        };
+        let params = CancelledNotificationParam::new(
+            Some(self.id.clone()),
+            Some("cancelled by the user".into()),
+        );
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = peer.notify_cancelled(params).await;
+            });
+        }
+    }
+}
+
+/// Removes a call's watcher when the call ends, however it ends.
+struct Unwatch {
+    watchers: Watchers,
+    key: String,
+}
+
+impl Drop for Unwatch {
+    fn drop(&mut self) {
+        self.watchers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.key);
+    }
+}
+
+fn token_key(token: &ProgressToken) -> String {
+    match &token.0 {
+        NumberOrString::String(s) => s.to_string(),
+        NumberOrString::Number(n) => n.to_string(),
     }
 }
 
@@ -301,10 +445,12 @@ pub async fn start(
 
 async fn connect(name: &str, config: &McpServer, options: &Options) -> Result<Connection, String> {
     let tools_changed = Arc::new(AtomicBool::new(false));
+    let watchers = Watchers::default();
     let handler = Handler {
         server: name.to_owned(),
         tools_changed: tools_changed.clone(),
         options: options.clone(),
+        watchers: watchers.clone(),
     };
     let mut process = None;
     let service = if let Some(program) = &config.command {
@@ -367,6 +513,7 @@ async fn connect(name: &str, config: &McpServer, options: &Options) -> Result<Co
         tools_changed,
         tools: Mutex::new(Vec::new()),
         process,
+        watchers,
     };
     let tools = connection
         .fetch_tools()

@@ -222,7 +222,6 @@ impl Source for HostTools {
             call_id: String::new(),
             name: name.to_owned(),
             arguments: serde_json::Value::Object(arguments),
-            // An MCP client has no turn to describe: tools use their own defaults.
             context: None,
         };
         let outcome = cx.host().call_tool(&request, &cx);

@@ -73,7 +73,7 @@ pub fn tool_to_spec(qualified: &str, server: &str, tool: &Tool) -> ToolSpec {
         // An MCP tool may do anything its server can: the host asks before it runs
         // unless the server says it only reads.
         needs_approval: !read_only,
-        ..Default::default()
+        ..ToolSpec::default()
     }
 }
 

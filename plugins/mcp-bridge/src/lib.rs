@@ -18,6 +18,7 @@ pub mod command;
 pub mod convert;
 pub mod naming;
 pub mod oauth;
+pub mod resources;
 pub mod server;
 pub mod stdio;
 
@@ -31,7 +32,7 @@ use talaria_sdk::mcp::McpServer;
 use talaria_sdk::methods::{self, Method};
 use talaria_sdk::{
     export_plugin, ApprovalKind, ApprovalRequest, CallContext, Decision, Description, Error,
-    ErrorKind, Host, Plugin, Result, ToolCallRequest, ToolOutput, ToolSpec,
+    ErrorKind, Event, Host, Plugin, Result, ToolCallRequest, ToolOutput, ToolSpec,
 };
 
 pub use talaria_sdk::mcp;
@@ -117,7 +118,11 @@ impl Bridge {
         let mut specs = Vec::new();
         let mut warnings = Vec::new();
         let mut routes = HashMap::new();
+        let mut any_resources = false;
         for (name, status) in self.started()? {
+            if let Status::Ready(connection) = status {
+                any_resources |= resources::offers_resources(connection);
+            }
             match status {
                 Status::Failed(message) => warnings.push(message.clone()),
                 Status::Ready(connection) => match runtime()?.block_on(connection.tools()) {
@@ -132,6 +137,9 @@ impl Bridge {
                 },
             }
         }
+        if any_resources {
+            specs.extend(resources::specs());
+        }
         *self.routes.lock().unwrap_or_else(PoisonError::into_inner) = routes;
         Ok((specs, warnings))
     }
@@ -143,7 +151,33 @@ impl Bridge {
         }
     }
 
+    /// The running servers.
+    fn ready(&self) -> BTreeMap<String, Arc<Connection>> {
+        let Some(started) = self.started.get() else {
+            return BTreeMap::new();
+        };
+        started
+            .iter()
+            .filter_map(|(name, status)| match status {
+                Status::Ready(c) => Some((name.clone(), c.clone())),
+                Status::Failed(_) => None,
+            })
+            .collect()
+    }
+
     fn call_tool(&self, request: ToolCallRequest, cx: &CallContext) -> Result<ToolOutput> {
+        if request.name == resources::LIST || request.name == resources::READ {
+            self.started()?;
+            let servers = self.ready();
+            let call = async {
+                if request.name == resources::LIST {
+                    resources::list(&servers, request.arguments).await
+                } else {
+                    resources::read(&servers, request.arguments).await
+                }
+            };
+            return runtime()?.block_on(call);
+        }
         let route = self.route(&request.name)?;
         let Some((server, tool)) = route else {
             return Ok(ToolOutput::error(format!(
@@ -186,7 +220,13 @@ impl Bridge {
             }
         }
         let flag = cx.cancel_flag().clone();
-        let call = connection.call(&tool, request.arguments);
+        // The server's progress and log lines during the call reach the user as progress
+        // events (the terminal shows them on stderr).
+        let events = Arc::new(cx.fork());
+        let notify: client::Notify = Arc::new(move |message: String| {
+            events.emit(&Event::Progress { message });
+        });
+        let call = connection.call_watched(&tool, request.arguments, Some(notify));
         let outcome = runtime()?.block_on(async {
             tokio::select! {
                 out = call => Some(out),

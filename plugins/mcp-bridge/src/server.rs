@@ -190,10 +190,12 @@ impl<S: Source> McpServer<S> {
     /// Serves one client on this process's stdin and stdout until stdin closes.
     /// Nothing else may write to stdout meanwhile.
     pub async fn serve_stdio(self) -> Result<(), String> {
-        let running = self
-            .serve(rmcp::transport::stdio())
-            .await
-            .map_err(|e| format!("the MCP client's handshake on stdin failed: {e}"))?;
+        let running = match self.serve(rmcp::transport::stdio()).await {
+            Ok(running) => running,
+            // stdin closed before a handshake: nobody to serve.
+            Err(rmcp::service::ServerInitializeError::ConnectionClosed(_)) => return Ok(()),
+            Err(e) => return Err(format!("the MCP client's handshake on stdin failed: {e}")),
+        };
         running
             .waiting()
             .await

@@ -40,8 +40,14 @@ impl Diagnostics {
                 MAX_MESSAGE_BYTES / (1024 * 1024)
             ));
         }
-        if let Ok(Some(status)) = child.try_wait() {
-            parts.push(format!("it exited ({status})"));
+        // A server that just closed its stdout may take a moment to be reaped: this is
+        // the failure path, a short wait is worth the clearer message.
+        for _ in 0..10 {
+            if let Ok(Some(status)) = child.try_wait() {
+                parts.push(format!("it exited ({status})"));
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
         let stderr = self.stderr.lock().unwrap_or_else(PoisonError::into_inner);
         let tail = String::from_utf8_lossy(&stderr);

@@ -63,6 +63,8 @@ pub struct Instance {
     pub headers: Vec<(String, String)>,
     /// Where the instance is defined, for messages.
     pub origin: String,
+    /// What `doctor` GETs to check the key (below the base URL); `models` when `None`.
+    pub probe_path: Option<String>,
 }
 
 /// Every instance: the profile's tables of this kind, plus `openrouter` unless a table
@@ -93,6 +95,7 @@ pub fn instances(
                 models: table.models.clone(),
                 headers: Vec::new(),
                 origin: format!("[providers.{name}]"),
+                probe_path: None,
             },
         );
     }
@@ -112,6 +115,8 @@ pub fn instances(
                 ("X-Title".to_owned(), ATTRIBUTION_TITLE.to_owned()),
             ],
             origin: "the built-in openrouter provider".to_owned(),
+            // Its model list is public; `key` answers only to a valid key.
+            probe_path: Some("key".to_owned()),
         });
     out
 }

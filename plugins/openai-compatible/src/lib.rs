@@ -58,6 +58,7 @@ impl OpenAiCompatible {
             .config_section("providers")
             .map_err(|e| Error::invalid(format!("[providers]: {}", e.message)))?
             .unwrap_or_default();
+        check_tables(&tables)?;
         let version = host.info().host_version;
         let version = if version.is_empty() {
             env!("CARGO_PKG_VERSION").to_owned()
@@ -79,12 +80,36 @@ impl OpenAiCompatible {
     }
 }
 
+/// What only this plugin can say about a table of its kind: the base URL is one a
+/// request can go to. The host turns the error into the file, line and key (exit 2).
+fn check_tables(tables: &BTreeMap<String, Table>) -> Result<()> {
+    for (name, table) in tables.iter().filter(|(_, t)| t.kind == instances::KIND) {
+        let url = table.base_url.trim();
+        if !(url.starts_with("http://") || url.starts_with("https://"))
+            || url.len() <= "https://".len()
+        {
+            return Err(Error::config(
+                &["providers", name, "base_url"],
+                format!(
+                    "[providers.{name}] base_url {url:?} is not an http:// or https:// URL; write the server's API root, e.g. \"http://127.0.0.1:8080/v1\""
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn no_key(instance: &Instance, var: &str) -> Error {
+    let table = if instance.origin.starts_with('[') {
+        format!(" ({} names it as `api_key_env`)", instance.origin)
+    } else {
+        String::new()
+    };
     Error::new(
         ErrorKind::Auth,
         format!(
-            "provider {} needs an API key: export {var}=... ({} names it as `api_key_env`)",
-            instance.name, instance.origin
+            "provider {} needs an API key: export {var}=...{table}",
+            instance.name
         ),
     )
 }
@@ -120,6 +145,7 @@ impl Provider for OpenAiCompatible {
             base_url: instance.base_url.clone(),
             headers,
             credential: Some(ENV_CREDENTIAL.into()),
+            probe_path: instance.probe_path.clone(),
             ..Default::default()
         })
     }
@@ -160,8 +186,16 @@ impl Provider for OpenAiCompatible {
         cx: &CallContext,
     ) -> Result<ModelList> {
         let instance = self.instance(provider)?;
-        let endpoint = self.resolve(provider, ResolveRequest::default(), cx).ok();
-        models::list(instance, endpoint.as_ref(), cx)
+        // Without its key a server may still list its models (OpenRouter's list is
+        // public): ask without one rather than not at all.
+        let endpoint = self
+            .resolve(provider, ResolveRequest::default(), cx)
+            .unwrap_or_else(|_| Endpoint {
+                base_url: instance.base_url.clone(),
+                headers: instance.headers.iter().cloned().collect(),
+                ..Default::default()
+            });
+        models::list(instance, &endpoint, cx)
     }
 
     // Not `Error::unsupported`: the user asked to sign in, so say what to do instead.

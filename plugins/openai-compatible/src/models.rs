@@ -13,11 +13,7 @@ use crate::instances::{Instance, OPENROUTER, OPENROUTER_DEFAULT_MODEL};
 /// `talaria models` is interactive: a slow or unreachable server should not hang it.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub fn list(
-    instance: &Instance,
-    endpoint: Option<&Endpoint>,
-    cx: &CallContext,
-) -> Result<ModelList> {
+pub fn list(instance: &Instance, endpoint: &Endpoint, cx: &CallContext) -> Result<ModelList> {
     if !instance.models.is_empty() {
         let models: Vec<ModelInfo> = instance
             .models
@@ -34,11 +30,7 @@ pub fn list(
             note: Some(format!("listed in {}", instance.origin)),
         });
     }
-    let fetched = match endpoint {
-        Some(endpoint) => fetch(endpoint, cx),
-        None => Err(Error::new(ErrorKind::Auth, "no API key")),
-    };
-    match fetched {
+    match fetch(endpoint, cx) {
         Ok(models) => Ok(ModelList {
             default_model: default_model(instance, &models),
             models,

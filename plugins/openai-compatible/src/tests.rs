@@ -119,6 +119,11 @@ fn openrouter_is_built_in_with_its_attribution_headers() {
     assert_eq!(endpoint.headers["authorization"], "Bearer sk-or-1");
     assert_eq!(endpoint.headers["X-Title"], "talaria");
     assert!(endpoint.headers.contains_key("HTTP-Referer"));
+    assert_eq!(
+        endpoint.probe_path(),
+        "key",
+        "doctor checks the key, not the public list"
+    );
     let (accounts, _) = h
         .call_method::<ProviderAccounts>(&call("openrouter", Empty {}))
         .unwrap();
@@ -185,14 +190,13 @@ fn models_come_from_the_table_else_from_the_server() {
         ),
     );
     let base = format!("{}/api/v1", or.issuer_url());
-    let vars: &'static [(&'static str, &'static str)] = Box::leak(Box::new([
-        (OPENROUTER_KEY_VAR, "sk-or"),
-        (
-            OPENROUTER_BASE_URL_VAR,
-            Box::leak(base.into_boxed_str()) as &str,
-        ),
-    ]));
-    let h = start(json!({}), vars);
+    let h = start(
+        json!({}),
+        &[
+            (OPENROUTER_KEY_VAR, "sk-or"),
+            (OPENROUTER_BASE_URL_VAR, &base),
+        ],
+    );
     let (list, _) = h
         .call_method::<ProviderModels>(&call("openrouter", ModelsRequest::default()))
         .unwrap();
@@ -205,6 +209,18 @@ fn models_come_from_the_table_else_from_the_server() {
     let sent = or.requests_to("/api/v1/models");
     assert_eq!(sent[0].header("authorization"), Some("Bearer sk-or"));
     assert_eq!(sent[0].header("x-title"), Some("talaria"));
+    // Without the key the public list is still asked for, without authorization.
+    or.push_response(
+        "/api/v1/models",
+        MockResponse::json(200, json!({"data": [{"id": "deepseek/deepseek-chat"}]})),
+    );
+    let h = start(json!({}), &[(OPENROUTER_BASE_URL_VAR, &base)]);
+    let (list, _) = h
+        .call_method::<ProviderModels>(&call("openrouter", ModelsRequest::default()))
+        .unwrap();
+    assert_eq!(list.models.len(), 1);
+    let sent = or.requests_to("/api/v1/models");
+    assert_eq!(sent[1].header("authorization"), None);
 }
 
 #[test]

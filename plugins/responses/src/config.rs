@@ -4,28 +4,19 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use talaria_sdk::transport::StreamOptions;
+use talaria_transport_kit::limits::{retries, Limits, LimitsConfig};
 
-const DEFAULT_FIRST_BYTE: Duration = Duration::from_secs(120);
-const DEFAULT_IDLE: Duration = Duration::from_secs(300);
-const DEFAULT_CONNECT: Duration = Duration::from_secs(15);
-/// Codex CLI: `request_max_retries` 4, `stream_max_retries` 5, both capped at 100.
-const DEFAULT_MAX_RETRIES: u32 = 4;
+/// Codex CLI: `stream_max_retries` 5 (the websocket), `request_max_retries` 4 (HTTPS).
 const DEFAULT_WEBSOCKET_RETRIES: u32 = 5;
-const RETRY_CAP: u32 = 100;
-/// A watchdog set to 0 is off; it still needs some deadline.
-const DISABLED: Duration = Duration::from_secs(365 * 86_400);
 
-/// The plugin's config section. Unknown keys are ignored so an older plugin reads a
-/// newer config.
+/// The plugin's config section: the limits every HTTP transport shares, and whether to
+/// try the websocket. Unknown keys are ignored so an older plugin reads a newer config.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct PluginConfig {
-    pub first_byte_timeout_ms: Option<u64>,
-    pub idle_timeout_ms: Option<u64>,
-    pub max_retries: Option<u32>,
+    #[serde(flatten)]
+    pub limits: LimitsConfig,
     /// `false` keeps every request on HTTPS/SSE.
     pub websocket: Option<bool>,
-    /// TCP + TLS + websocket handshake limit.
-    pub connect_timeout_ms: Option<u64>,
 }
 
 /// What one call runs with: request options win over the config, which wins over the
@@ -44,32 +35,21 @@ pub struct Settings {
 
 impl Settings {
     pub fn resolve(config: &PluginConfig, options: &StreamOptions) -> Settings {
-        let ms = |request: Option<u64>, config: Option<u64>, default: Duration| match request
-            .or(config)
-        {
-            Some(0) => DISABLED,
-            Some(ms) => Duration::from_millis(ms),
-            None => default,
-        };
+        let Limits {
+            first_byte,
+            idle,
+            connect,
+            max_retries,
+        } = Limits::resolve(&config.limits, options);
         // An explicit retry count (a test asking for none, say) applies to both transports.
-        let explicit = options
-            .max_retries
-            .or(config.max_retries)
-            .map(|n| n.min(RETRY_CAP));
+        let websocket_retries = retries(options.max_retries, config.limits.max_retries)
+            .unwrap_or(DEFAULT_WEBSOCKET_RETRIES);
         Settings {
-            first_byte: ms(
-                options.first_byte_timeout_ms,
-                config.first_byte_timeout_ms,
-                DEFAULT_FIRST_BYTE,
-            ),
-            idle: ms(
-                options.idle_timeout_ms,
-                config.idle_timeout_ms,
-                DEFAULT_IDLE,
-            ),
-            connect: ms(None, config.connect_timeout_ms, DEFAULT_CONNECT),
-            max_retries: explicit.unwrap_or(DEFAULT_MAX_RETRIES),
-            websocket_retries: explicit.unwrap_or(DEFAULT_WEBSOCKET_RETRIES),
+            first_byte,
+            idle,
+            connect,
+            max_retries,
+            websocket_retries,
             websocket: !options.disable_websocket && config.websocket.unwrap_or(true),
         }
     }
@@ -78,6 +58,7 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use talaria_transport_kit::limits::DISABLED;
 
     #[test]
     fn defaults() {
@@ -92,11 +73,13 @@ mod tests {
     #[test]
     fn request_options_win_over_config() {
         let config = PluginConfig {
-            first_byte_timeout_ms: Some(1000),
-            idle_timeout_ms: Some(2000),
-            max_retries: Some(1),
+            limits: LimitsConfig {
+                first_byte_timeout_ms: Some(1000),
+                idle_timeout_ms: Some(2000),
+                max_retries: Some(1),
+                connect_timeout_ms: Some(0),
+            },
             websocket: Some(false),
-            connect_timeout_ms: Some(0),
         };
         let s = Settings::resolve(&config, &StreamOptions::default());
         assert_eq!(
@@ -135,6 +118,6 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.websocket, Some(false));
-        assert_eq!(c.max_retries, Some(2));
+        assert_eq!(c.limits.max_retries, Some(2));
     }
 }

@@ -220,22 +220,10 @@ pub fn websocket_headers(endpoint: &Endpoint) -> Vec<(String, String)> {
     headers
 }
 
-/// The endpoint's headers for `POST /responses`, then ours (which win).
+/// The endpoint's headers for `POST /responses`, then ours (which win), and the body's
+/// encoding when the provider asks for zstd.
 pub fn http_headers(endpoint: &Endpoint) -> Vec<(String, String)> {
-    let mut headers: Vec<(String, String)> = endpoint
-        .headers
-        .iter()
-        .filter(|(name, _)| {
-            let lower = name.to_ascii_lowercase();
-            !matches!(
-                lower.as_str(),
-                "accept" | "content-type" | "content-encoding" | "content-length" | "host"
-            )
-        })
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    headers.push(("accept".into(), "text/event-stream".into()));
-    headers.push(("content-type".into(), "application/json".into()));
+    let mut headers = talaria_transport_kit::http::sse_post_headers(endpoint);
     if endpoint.zstd {
         headers.push(("content-encoding".into(), "zstd".into()));
     }

@@ -804,3 +804,80 @@ fn refresh_delay_holds_the_answer() {
     assert_eq!(reply.status, 200);
     assert!(started.elapsed() >= Duration::from_millis(300));
 }
+
+// ---- Chat Completions ----
+
+fn chat_body() -> Value {
+    json!({"model": CHAT_MODEL, "messages": [{"role": "user", "content": "hi"}], "stream": true})
+}
+
+/// The `data:` payloads of an SSE body, in order.
+fn data_lines(reply: &Reply) -> Vec<String> {
+    reply
+        .text()
+        .split("\n\n")
+        .filter_map(|event| event.strip_prefix("data: "))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn chat_completions_streams_chunks_then_done_and_records_the_request() {
+    let mock = MockServer::start();
+    let reply = post_json(&mock, "/v1/chat/completions", &chat_body());
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("content-type"), Some("text/event-stream"));
+    let data = data_lines(&reply);
+    assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
+    let chunks: Vec<Value> = data[..data.len() - 1]
+        .iter()
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let text: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    assert_eq!(text, "Hello from the mock.");
+    assert_eq!(chunks.last().unwrap()["usage"]["total_tokens"], 13);
+    let recorded = mock.requests_to("/v1/chat/completions");
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].json(), chat_body());
+}
+
+#[test]
+fn chat_completions_scripts_run_in_order_and_a_key_is_checked_only_when_set() {
+    let mock = MockServer::start();
+    mock.push_chat(ChunkScript::new(chat_text_chunks(&["a"], (1, 1))).without_done());
+    mock.push_chat(ChatScript::Json(chat_completion_body("whole", (2, 1))));
+    mock.push_chat(MockResponse::error(429, "rate_limit_exceeded", "slow"));
+    let first = post_json(&mock, "/v1/chat/completions", &chat_body());
+    assert!(!first.text().contains("[DONE]"));
+    let second = post_json(&mock, "/v1/chat/completions", &chat_body());
+    assert_eq!(second.json()["choices"][0]["message"]["content"], "whole");
+    assert_eq!(
+        post_json(&mock, "/v1/chat/completions", &chat_body()).status,
+        429
+    );
+    let bad = post_json(
+        &mock,
+        "/v1/chat/completions",
+        &json!({"model": "m", "messages": []}),
+    );
+    assert_eq!(bad.status, 400);
+    mock.set_api_key("k");
+    assert_eq!(
+        post_json(&mock, "/v1/chat/completions", &chat_body()).status,
+        401
+    );
+    let ok = http(
+        &mock,
+        "POST",
+        "/v1/chat/completions",
+        &[
+            ("content-type", "application/json"),
+            ("authorization", "Bearer k"),
+        ],
+        chat_body().to_string().as_bytes(),
+    );
+    assert_eq!(ok.status, 200);
+}
