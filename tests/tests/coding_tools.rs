@@ -379,13 +379,34 @@ fn web_search_is_offered_when_on_and_the_model_has_it() {
 // ---- approvals × sandbox ----
 
 /// A folder outside the workspace, `/tmp` and `$TMPDIR`: in the build's target folder.
+/// A folder outside everything `workspace-write` may write: not the workspace, and not
+/// under `/tmp` or `$TMPDIR` (a checkout in `/tmp` rules out its own `target/`).
 fn outside_dir(name: &str) -> PathBuf {
-    let dir = workspace_root()
-        .join("target/sandbox-tests")
-        .join(format!("{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    let temp_roots: Vec<PathBuf> = [
+        Some(PathBuf::from("/tmp")),
+        std::env::var_os("TMPDIR").map(PathBuf::from),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let candidates = [
+        PathBuf::from("/var/tmp"),
+        std::env::home_dir().unwrap_or_default().join(".cache"),
+        workspace_root().join("target"),
+    ];
+    for base in candidates {
+        if base.as_os_str().is_empty() || temp_roots.iter().any(|t| base.starts_with(t)) {
+            continue;
+        }
+        let dir = base
+            .join("talaria-sandbox-tests")
+            .join(format!("{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        if std::fs::create_dir_all(&dir).is_ok() {
+            return dir;
+        }
+    }
+    panic!("no folder outside /tmp and $TMPDIR to test the sandbox with: make /var/tmp writable");
 }
 
 fn landlock() -> bool {
