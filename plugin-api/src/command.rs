@@ -21,9 +21,24 @@ pub struct CommandRequest {
     pub from_repl: bool,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandOutcome {
     /// The process exit code, one of the contract's (0 success … 4 missing component).
     #[serde(default)]
     pub exit_code: u8,
+    /// Text for the REPL to send as the user's next message (an MCP prompt fetched by
+    /// `/mcp:SERVER:PROMPT`, say). Only a command run `from_repl` sets it; from the
+    /// shell the host ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+}
+
+impl CommandOutcome {
+    /// An outcome that is only an exit code.
+    pub fn exit(exit_code: u8) -> Self {
+        CommandOutcome {
+            exit_code,
+            prompt: None,
+        }
+    }
 }

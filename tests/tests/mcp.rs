@@ -559,3 +559,56 @@ fn the_model_can_list_mcp_resources() {
         "{uris:?}"
     );
 }
+
+/// `/mcp:SERVER:PROMPT` in the REPL fetches server-everything's prompt and sends its
+/// text as the user's message: the model request carries it. Bad prompt names and
+/// missing required arguments are refused with what to type, and send nothing.
+#[test]
+fn an_mcp_prompt_typed_in_the_repl_becomes_the_users_message() {
+    let peers = peers();
+    let mock = MockServer::start();
+    let (home, _) = signed_in(&mock);
+    write_config(&home, &peers.everything_config("everything"));
+    let (run, screen) = home.type_into_repl(
+        &[
+            "/mcp:everything:simple-prompt",
+            "/mcp:everything:args-prompt Paris \"state=Ile de France\"",
+            "/mcp:everything:args-prompt",
+            "/mcp:everything:nonesuch",
+        ],
+        Duration::from_millis(3000),
+    );
+    assert_eq!(run.code, 0, "{screen}");
+    assert!(
+        screen.contains("prompt args-prompt needs city; it takes city=VALUE [state=VALUE]"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("has no prompt \"nonesuch\"; it has:") && screen.contains("simple-prompt"),
+        "{screen}"
+    );
+    // The user messages the turns sent, in order.
+    let sent: Vec<String> = mock
+        .requests_to(RESPONSES)
+        .iter()
+        .filter(|r| r.method == "WS" || r.method == "POST")
+        .map(|r| r.json())
+        .filter(|body| body.get("tools").is_some())
+        .filter_map(|body| {
+            body["input"]
+                .as_array()?
+                .iter()
+                .rev()
+                .find(|i| i["role"] == "user")
+                .and_then(|i| i["content"][0]["text"].as_str().map(str::to_owned))
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            "This is a simple prompt without arguments.",
+            "What's weather in Paris, Ile de France?"
+        ],
+        "{screen}"
+    );
+}

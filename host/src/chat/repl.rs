@@ -23,6 +23,8 @@ const HELP: &str = "\
 /image PATH           attach an image to your next message
 /codex-runtime [on|off|auto|status|migrate]  hand turns to the Codex app-server
 /NAME ARGS            a command a plugin provides (as `talaria NAME ARGS`)
+/mcp:SERVER:PROMPT [ARG=VALUE|VALUE]...  send an MCP server's prompt
+/NAME:REST ARGS       the same for any plugin command (as `talaria NAME REST ARGS`)
 /quit                 leave (Ctrl+D works too)
 Ctrl+C interrupts a running turn; at the prompt it clears the line.";
 
@@ -48,14 +50,22 @@ pub fn run(chat: &mut Chat) -> Result<()> {
             continue;
         }
         let _ = editor.add_history_entry(input);
-        if let Some(command) = input.strip_prefix('/') {
-            match slash(chat, command) {
+        let prompt;
+        let input = match input.strip_prefix('/') {
+            Some(command) => match slash(chat, command) {
                 Ok(Flow::Quit) => break,
-                Ok(Flow::Continue) => {}
-                Err(e) => eprintln!("error: {}", e.message),
-            }
-            continue;
-        }
+                Ok(Flow::Continue) => continue,
+                Ok(Flow::Send(text)) => {
+                    prompt = text;
+                    prompt.as_str()
+                }
+                Err(e) => {
+                    eprintln!("error: {}", e.message);
+                    continue;
+                }
+            },
+            None => input,
+        };
         match chat.turn(input) {
             Ok(Finish::Done) => {}
             Ok(Finish::Interrupted) => eprintln!("(interrupted; the partial answer is kept)"),
@@ -75,6 +85,8 @@ pub fn run(chat: &mut Chat) -> Result<()> {
 enum Flow {
     Continue,
     Quit,
+    /// Send this text as the user's message (a plugin command's prompt).
+    Send(String),
 }
 
 fn slash(chat: &mut Chat, command: &str) -> Result<Flow> {
@@ -82,6 +94,15 @@ fn slash(chat: &mut Chat, command: &str) -> Result<Flow> {
         .split_once(char::is_whitespace)
         .map(|(n, a)| (n, a.trim()))
         .unwrap_or((command, ""));
+    // `/NAME:REST ARGS` is `/NAME REST ARGS` for the plugin serving NAME
+    // (`/mcp:SERVER:PROMPT` reaches the MCP bridge as `mcp SERVER:PROMPT`).
+    if let Some((command, rest)) = name.split_once(':') {
+        if chat.registry.command_plugin(command).is_ok() {
+            let mut args = vec![rest.to_owned()];
+            args.extend(split_args(arg)?);
+            return plugin_slash(chat, command, &args);
+        }
+    }
     match name {
         "help" | "?" => eprintln!("{HELP}"),
         "quit" | "exit" | "q" => return Ok(Flow::Quit),
@@ -159,11 +180,7 @@ fn slash(chat: &mut Chat, command: &str) -> Result<Flow> {
         // Commands plugins serve (`/codex-runtime on`, a third party's): their plugin
         // prints the outcome; an exit code without a message needs no more words here.
         other if chat.registry.command_plugin(other).is_ok() => {
-            let args: Vec<String> = arg.split_whitespace().map(str::to_owned).collect();
-            match plugin_command::run_in(&chat.registry, other, &args, Origin::Repl) {
-                Err(e) if e.message.is_empty() => {}
-                outcome => outcome?,
-            }
+            return plugin_slash(chat, other, &split_args(arg)?);
         }
         other => {
             return Err(Error::usage(format!(
@@ -172,6 +189,22 @@ fn slash(chat: &mut Chat, command: &str) -> Result<Flow> {
         }
     }
     Ok(Flow::Continue)
+}
+
+/// Runs a plugin's command from the REPL; text it hands back becomes the next message.
+fn plugin_slash(chat: &mut Chat, command: &str, args: &[String]) -> Result<Flow> {
+    match plugin_command::run_in(&chat.registry, command, args, Origin::Repl) {
+        Ok(Some(prompt)) => Ok(Flow::Send(prompt)),
+        Ok(None) => Ok(Flow::Continue),
+        // The plugin said why it failed; an exit code needs no more words here.
+        Err(e) if e.message.is_empty() => Ok(Flow::Continue),
+        Err(e) => Err(e),
+    }
+}
+
+/// A slash command's arguments, split as a shell would (quotes keep spaces together).
+fn split_args(arg: &str) -> Result<Vec<String>> {
+    shlex::split(arg).ok_or_else(|| Error::usage(format!("unbalanced quotes in {arg:?}")))
 }
 
 fn list_sessions(chat: &Chat) -> Result<()> {

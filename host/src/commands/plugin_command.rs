@@ -41,12 +41,19 @@ pub fn run(app: &App, name: &str, args: &[String], origin: Origin) -> Result<()>
         ApprovalMode::Deny
     };
     let registry = Registry::open(app, Arc::new(Approvals::new(mode)))?;
-    run_in(&registry, name, args, origin)
+    // A prompt to send is for the REPL; from the shell there is no conversation.
+    run_in(&registry, name, args, origin).map(|_| ())
 }
 
 /// Runs the command in `registry`'s plugins (the REPL passes the chat's own, so its
-/// approval mode applies).
-pub fn run_in(registry: &Registry, name: &str, args: &[String], origin: Origin) -> Result<()> {
+/// approval mode applies). Returns the text the command hands back for the REPL to send
+/// as the user's next message, if any.
+pub fn run_in(
+    registry: &Registry,
+    name: &str,
+    args: &[String],
+    origin: Origin,
+) -> Result<Option<String>> {
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let plugin = registry.command_plugin(name)?;
     let request = CommandRequest {
@@ -60,7 +67,7 @@ pub fn run_in(registry: &Registry, name: &str, args: &[String], origin: Origin) 
     let outcome = client::call::<CommandRun>(&plugin, &request, events, CancelFlag::new())
         .map_err(|e| plugin_error(&e))?;
     match outcome.exit_code {
-        0 => Ok(()),
+        0 => Ok(outcome.prompt),
         code => Err(Error::quiet(exit_from_code(code))),
     }
 }

@@ -20,9 +20,7 @@ impl Command for AuxCommand {
             ["list", "--json"] | ["--json", "list"] => true,
             ["help" | "--help" | "-h"] | [] => {
                 eprintln!("{USAGE}\n  list    what every aux task resolves to right now, and why");
-                return Ok(CommandOutcome {
-                    exit_code: if args.is_empty() { 2 } else { 0 },
-                });
+                return Ok(CommandOutcome::exit(if args.is_empty() { 2 } else { 0 }));
             }
             _ => {
                 return Err(Error::invalid(format!(
@@ -43,6 +41,6 @@ impl Command for AuxCommand {
         out.write_all(text.as_bytes())
             .and_then(|()| out.flush())
             .map_err(|e| Error::other(format!("cannot write to stdout: {e}")))?;
-        Ok(CommandOutcome { exit_code: 0 })
+        Ok(CommandOutcome::exit(0))
     }
 }

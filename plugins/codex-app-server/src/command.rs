@@ -61,7 +61,7 @@ impl talaria_sdk::Command for CodexRuntimeCommand {
                 "migrate" => Action::Migrate,
                 "-h" | "--help" | "help" => {
                     println!("{USAGE}");
-                    return Ok(CommandOutcome { exit_code: 0 });
+                    return Ok(CommandOutcome::exit(0));
                 }
                 other => {
                     return Err(Error::invalid(format!(
@@ -92,7 +92,7 @@ impl talaria_sdk::Command for CodexRuntimeCommand {
                 print_report(&settings, &report);
             }
         }
-        Ok(CommandOutcome { exit_code: 0 })
+        Ok(CommandOutcome::exit(0))
     }
 }
 

@@ -49,6 +49,14 @@ enum Action {
 }
 
 pub fn run(bridge: &Bridge, request: CommandRequest, cx: &CallContext) -> Result<CommandOutcome> {
+    // `/mcp:SERVER:PROMPT ARGS` in the REPL arrives as `SERVER:PROMPT ARGS`.
+    if request.from_repl {
+        if let Some((spec, args)) = request.args.split_first() {
+            if spec.contains(':') {
+                return crate::prompt::run(bridge, spec, args);
+            }
+        }
+    }
     let argv = std::iter::once("mcp".to_owned()).chain(request.args);
     let cli = match Cli::try_parse_from(argv) {
         Ok(cli) => cli,
@@ -56,7 +64,7 @@ pub fn run(bridge: &Bridge, request: CommandRequest, cx: &CallContext) -> Result
             let code = if e.use_stderr() { 2 } else { 0 };
             // `--help` goes to stdout, usage errors to stderr, as clap decides.
             let _ = e.print();
-            return Ok(CommandOutcome { exit_code: code });
+            return Ok(CommandOutcome::exit(code));
         }
     };
     let exit_code = match cli.action {
@@ -66,11 +74,11 @@ pub fn run(bridge: &Bridge, request: CommandRequest, cx: &CallContext) -> Result
         Action::Login { name } => login(bridge, &name)?,
         Action::Logout { name } => logout(bridge, &name)?,
     };
-    Ok(CommandOutcome { exit_code })
+    Ok(CommandOutcome::exit(exit_code))
 }
 
 /// How the command connects: logs to the host's log, the host's stored tokens.
-fn options(bridge: &Bridge) -> client::Options {
+pub(crate) fn options(bridge: &Bridge) -> client::Options {
     let host = bridge.host().clone();
     let mut options = client::Options::new(Arc::new(move |m: String| host.info_log(&m)));
     options.host = Some(bridge.host().clone());
@@ -121,7 +129,7 @@ fn close_all(statuses: BTreeMap<String, Status>) {
     }
 }
 
-fn server<'a>(bridge: &'a Bridge, name: &str) -> Result<&'a McpServer> {
+pub(crate) fn server<'a>(bridge: &'a Bridge, name: &str) -> Result<&'a McpServer> {
     bridge.servers().get(name).ok_or_else(|| {
         let known: Vec<&str> = bridge.servers().keys().map(String::as_str).collect();
         Error::invalid(format!(

@@ -18,6 +18,7 @@ pub mod command;
 pub mod convert;
 pub mod naming;
 pub mod oauth;
+pub mod prompt;
 pub mod resources;
 pub mod server;
 pub mod stdio;
