@@ -114,6 +114,10 @@ fn the_client_passes_the_conformance_suite_with_auth() {
         "all",
         "--spec-version",
         SPEC,
+        // The suite gives each client run 30 s by default; the scenarios run in parallel
+        // beside the rest of the test suite on two cores, where a run can take longer.
+        "--timeout",
+        "180000",
         "--expected-failures",
         &expected_failures(),
         "-o",
