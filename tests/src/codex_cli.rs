@@ -228,32 +228,10 @@ impl CodexHome {
         mut ready: impl FnMut(usize) -> bool,
     ) -> (i32, String) {
         use std::io::Write as _;
-        let talaria = crate::artifacts().talaria.clone();
-        let quoted: Vec<String> = args
-            .iter()
-            .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
-            .collect();
-        let plain = self.home.command(&[]);
-        let mut script = std::process::Command::new("script");
-        script.args([
-            "-q",
-            "-e",
-            "-c",
-            &format!("{} {}", talaria.display(), quoted.join(" ")),
-            "/dev/null",
-        ]);
-        for (key, value) in plain.get_envs() {
-            match value {
-                Some(value) => script.env(key, value),
-                None => script.env_remove(key),
-            };
-        }
-        let mut child = script
+        let mut child = self
+            .home
+            .on_pty(args)
             .current_dir(&self.workspace)
-            .env("TERM", "dumb")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("start script");
         let mut stdin = child.stdin.take().unwrap();

@@ -88,6 +88,36 @@ impl TestHome {
         self.type_into_repl_with(&[], lines, pause)
     }
 
+    /// `talaria ARGS` on a pseudo-terminal (`script` gives it one) with this home's
+    /// environment, a dumb terminal and piped stdio, ready to spawn.
+    pub fn on_pty(&self, args: &[&str]) -> std::process::Command {
+        let talaria = crate::artifacts().talaria.clone();
+        let quoted: Vec<String> = args
+            .iter()
+            .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+            .collect();
+        let mut script = std::process::Command::new("script");
+        script.args([
+            "-q",
+            "-e",
+            "-c",
+            &format!("{} {}", talaria.display(), quoted.join(" ")),
+            "/dev/null",
+        ]);
+        for (key, value) in self.command(&[]).get_envs() {
+            match value {
+                Some(value) => script.env(key, value),
+                None => script.env_remove(key),
+            };
+        }
+        script
+            .env("TERM", "dumb")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        script
+    }
+
     /// [`TestHome::type_into_repl`] with flags after `chat` (`-c`, say).
     pub fn type_into_repl_with(
         &self,
@@ -96,29 +126,10 @@ impl TestHome {
         pause: std::time::Duration,
     ) -> (Run, String) {
         use std::io::Write;
-        let talaria = crate::artifacts().talaria.clone();
-        let plain = self.command(&[]);
-        let mut script = std::process::Command::new("script");
-        script.args([
-            "-q",
-            "-e",
-            "-c",
-            &format!("{} chat {}", talaria.display(), flags.join(" ")),
-            "/dev/null",
-        ]);
-        for (key, value) in plain.get_envs() {
-            match value {
-                Some(value) => script.env(key, value),
-                None => script.env_remove(key),
-            };
-        }
-        let mut child = script
-            .env("TERM", "dumb")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("drive the REPL");
+        let mut args = vec!["chat"];
+        args.extend_from_slice(flags);
+        let mut script = self.on_pty(&args);
+        let mut child = script.spawn().expect("drive the REPL");
         let mut stdin = child.stdin.take().expect("drive the REPL");
         for line in lines {
             write!(stdin, "{line}\r").expect("drive the REPL");
