@@ -5,10 +5,11 @@
 //! Modules: [`rpc`] (the connection: one reader, responses by id), [`spawn`] (a child
 //! that dies with talaria), [`session`] (handshake and thread), [`turn`] (one turn),
 //! [`items`] (codex items → events and stored items), [`approvals`] (codex's requests),
-//! [`settings`] (binary, home, version).
+//! [`settings`] (binary, home, version), [`doctor`] (`talaria doctor`'s codex checks).
 
 pub mod approvals;
 pub mod command;
+pub mod doctor;
 pub mod items;
 pub mod migrate;
 pub mod rpc;
@@ -61,6 +62,7 @@ impl CodexRuntime {
 pub fn init(host: Host) -> Result<Exports> {
     Ok(Exports::new()
         .runtime(CodexRuntime::new(host.clone()))
+        .doctor(doctor::CodexDoctor::new(host.clone()))
         .command(command::CodexRuntimeCommand::new(host)))
 }
 
