@@ -359,6 +359,9 @@ fn continue_resumes_the_codex_thread_in_a_new_process() {
         .find(|m| m["method"] == "thread/resume")
         .expect("thread/resume sent");
     assert!(resumed["params"]["threadId"].is_string());
+    // The profile's sandbox (the default, workspace-write) goes with both.
+    assert_eq!(started["params"]["sandbox"], "workspace-write", "{started}");
+    assert_eq!(resumed["params"]["sandbox"], "workspace-write", "{resumed}");
     assert_eq!(
         sent.iter()
             .filter(|m| m["method"] == "thread/start")

@@ -80,6 +80,7 @@ impl Runtime for CodexRuntime {
                     saved.as_ref(),
                     &request.cwd,
                     request.approval_policy.as_deref(),
+                    request.sandbox.as_deref(),
                     cx,
                 ) {
                     Ok(s) => s,
