@@ -25,7 +25,7 @@ use talaria_sdk::turn::{TurnError, TurnRequest, TurnResult, TurnStatus};
 use talaria_sdk::{export_plugin, CallContext, Exports, Host, Result, Runtime};
 
 use crate::session::{CodexSession, SavedState};
-use crate::settings::Settings;
+use crate::settings::{PluginSettings, Settings};
 use crate::turn::After;
 
 pub const RUNTIME_ID: &str = "codex_app_server";
@@ -71,6 +71,7 @@ export_plugin!(manifest: include_str!("../plugin.toml"), init: init);
 impl Runtime for CodexRuntime {
     fn turn(&self, request: TurnRequest, cx: &CallContext) -> Result<TurnResult> {
         let saved = SavedState::from_value(request.session.state.as_ref());
+        let idle_limit = PluginSettings::load(&self.host)?.idle_limit();
         let session = match self.take(&request.session.id) {
             Some(s) if !s.conn.is_closed() => s,
             _ => {
@@ -100,7 +101,7 @@ impl Runtime for CodexRuntime {
                 }
             }
         };
-        let (result, after) = turn::run(&session, &request, cx);
+        let (result, after) = turn::run(&session, &request, idle_limit, cx);
         match after {
             After::Keep => self.put(&request.session.id, session),
             After::Retire => session.conn.kill(),
