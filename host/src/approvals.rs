@@ -82,11 +82,12 @@ impl Approvals {
     }
 
     fn ask(&self, request: &ApprovalRequest) -> ApprovalDecision {
-        let what = request
-            .command
-            .as_deref()
-            .map(|c| format!("run `{c}`"))
-            .unwrap_or_else(|| request.summary.clone());
+        // The summary says it all ("run `x` outside the sandbox: why"); the command alone
+        // when a plugin left the summary empty.
+        let what = match (request.summary.is_empty(), request.command.as_deref()) {
+            (true, Some(c)) => format!("run `{c}`"),
+            _ => request.summary.clone(),
+        };
         let who = request.plugin.as_deref().unwrap_or("a plugin");
         match self.mode() {
             ApprovalMode::Auto => decision(

@@ -161,6 +161,36 @@ pub struct ChatArgs {
     /// (default: the profile's `[tools] sandbox`)
     #[arg(long, value_enum, value_name = "MODE")]
     pub sandbox: Option<SandboxMode>,
+    /// When the coding tools ask: untrusted, on-request, on-failure or never
+    /// (default: the profile's `[tools] approval_policy`; Codex's `-a`)
+    #[arg(
+        short = 'a',
+        long = "ask-for-approval",
+        value_enum,
+        value_name = "POLICY"
+    )]
+    pub approval_policy: Option<ApprovalPolicy>,
+}
+
+/// `--ask-for-approval`: Codex's approval policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApprovalPolicy {
+    Untrusted,
+    OnRequest,
+    OnFailure,
+    Never,
+}
+
+impl ApprovalPolicy {
+    /// The name as `[tools] approval_policy` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalPolicy::Untrusted => "untrusted",
+            ApprovalPolicy::OnRequest => "on-request",
+            ApprovalPolicy::OnFailure => "on-failure",
+            ApprovalPolicy::Never => "never",
+        }
+    }
 }
 
 /// `--sandbox`: Codex's sandbox modes.

@@ -145,7 +145,23 @@ pub struct WebSearchCall {
     pub action: Option<Value>,
 }
 
+/// How the context messages a runtime opens a session with begin (Codex's forms: the
+/// environment, the `AGENTS.md` instructions). They are user messages, but no turn of
+/// the user's starts with them.
+pub const CONTEXT_MESSAGE_PREFIXES: &[&str] =
+    &["<environment_context>", "# AGENTS.md instructions for "];
+
 impl Item {
+    /// A user message that is session context rather than something the user typed.
+    pub fn is_context(&self) -> bool {
+        let Item::Message(m) = self else {
+            return false;
+        };
+        m.role == Role::User
+            && matches!(m.content.first(), Some(ContentPart::InputText { text })
+                if CONTEXT_MESSAGE_PREFIXES.iter().any(|p| text.starts_with(p)))
+    }
+
     pub fn user_text(text: &str) -> Item {
         Item::Message(Message {
             role: Role::User,

@@ -158,9 +158,15 @@ fn codex_client(codex: &Path, mock: &MockServer, scratch: &Path) -> Client {
     Client {
         label: format!("Codex CLI {CODEX_VERSION}"),
         program: codex.to_path_buf(),
-        args: ["exec", "--skip-git-repo-check", "--full-auto", PROMPT]
-            .map(str::to_owned)
-            .to_vec(),
+        args: [
+            "exec",
+            "--skip-git-repo-check",
+            "-s",
+            "workspace-write",
+            PROMPT,
+        ]
+        .map(str::to_owned)
+        .to_vec(),
         env: vec![
             ("PATH".into(), std::env::var("PATH").unwrap_or_default()),
             ("HOME".into(), user_home.display().to_string()),
@@ -314,7 +320,7 @@ fn report(
         "`tests/benches/tool_turn.rs`, {date}, {RUNS} runs each after a warm-up, the clients taking turns. \
          The mock scripts one turn: the model calls `shell_command` (`ls`), then `apply_patch` (freeform, adds \
          `hello.txt`), then answers. Each run starts in a fresh workspace, runs its commands sandboxed \
-         (talaria `--sandbox workspace-write --approvals auto`, Codex `exec --full-auto`) and is checked: exit 0, \
+         (talaria `--sandbox workspace-write --approvals auto`, Codex `exec -s workspace-write`, whose approval policy in exec is never) and is checked: exit 0, \
          `hello.txt` written, three `/responses` requests, the answer on stdout. Wall time of the whole process; \
          peak RSS from `/usr/bin/time -f %M` (the largest process, not the sum of its children).\n"
     );

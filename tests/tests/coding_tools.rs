@@ -17,8 +17,8 @@ use talaria_tests::{Run, TestHome};
 
 const RESPONSES: &str = "/backend-api/codex/responses";
 
-/// The requests of the turns (websocket `response.create` frames), oldest first; the
-/// session title the aux router asks for after a first turn is left out.
+/// The turn's requests to the model (websocket `response.create` frames or SSE posts),
+/// oldest first; not the session title's.
 fn requests(mock: &MockServer) -> Vec<Value> {
     mock.turn_requests_to(RESPONSES)
         .into_iter()
@@ -538,14 +538,36 @@ fn each_approval_policy_times_each_sandbox_mode() {
         );
     }
     // A known-safe command never asks, even under untrusted; with --approvals auto an
-    // asked command runs.
+    // asked command runs. `-a` (Codex's --ask-for-approval) overrides the config.
+    std::fs::write(
+        home.path("config.toml"),
+        "[tools]\napproval_policy = \"never\"\n",
+    )
+    .unwrap();
+    let (asked, out, _) = one_command(
+        &mock,
+        &home,
+        ws.path(),
+        "ls",
+        &["--approvals", "deny", "-a", "untrusted"],
+    );
+    assert_eq!(asked, 0, "{out}");
+    let (asked, _, _) = one_command(
+        &mock,
+        &home,
+        ws.path(),
+        "touch asked.txt",
+        &["--approvals", "deny", "-a", "untrusted"],
+    );
+    assert_eq!(
+        asked, 1,
+        "-a untrusted asks where the config's never would not"
+    );
     std::fs::write(
         home.path("config.toml"),
         "[tools]\napproval_policy = \"untrusted\"\n",
     )
     .unwrap();
-    let (asked, out, _) = one_command(&mock, &home, ws.path(), "ls", &["--approvals", "deny"]);
-    assert_eq!(asked, 0, "{out}");
     let file = ws.path().join("approved.txt");
     let (asked, out, _) = one_command(
         &mock,

@@ -170,7 +170,10 @@ impl Chat {
                 model: f.model.clone(),
             }),
             fast: plan.fast,
-            approval_policy: config.tools.approval_policy.clone(),
+            approval_policy: args
+                .approval_policy
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_else(|| config.tools.approval_policy.clone()),
             sandbox: args
                 .sandbox
                 .map(|s| s.as_str().to_owned())

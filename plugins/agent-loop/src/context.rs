@@ -170,6 +170,20 @@ mod tests {
     }
 
     #[test]
+    fn the_opening_messages_are_context() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("AGENTS.md"), "rules").unwrap();
+        let req = TurnRequest {
+            cwd: tmp.path().display().to_string(),
+            ..Default::default()
+        };
+        let items = opening_items(&req, None);
+        assert_eq!(items.len(), 2);
+        assert!(items.iter().all(Item::is_context));
+        assert!(!Item::user_text("hello").is_context());
+    }
+
+    #[test]
     fn without_a_root_marker_only_cwd_counts_and_the_size_is_capped() {
         let tmp = tempfile::tempdir().unwrap();
         let sub = tmp.path().join("a");

@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use talaria_sdk::items::{ContentPart, Item, Message, Role};
+use talaria_sdk::provider::ModelInfo;
 use talaria_sdk::transport::{FailureClass, StreamRequest, StreamResult, TransportFailure};
 use talaria_sdk::turn::{ModelRef, TurnError, TurnRequest, TurnResult, TurnStatus};
 use talaria_sdk::{CallContext, Error, ErrorKind, Event, ToolContext, ToolOutput};
@@ -89,7 +90,11 @@ pub fn run(agent: &AgentLoop, req: &TurnRequest, cx: &CallContext) -> TurnResult
             cwd: req.cwd.clone(),
             approval_policy: req.approval_policy.clone(),
             sandbox: req.sandbox.clone(),
-            model: agent.models.info(&model, cx),
+            // The tools need the model's limits, not its prompt.
+            model: agent.models.info(&model, cx).map(|info| ModelInfo {
+                base_instructions: None,
+                ..info
+            }),
         };
         let outputs = run_all(&calls, &context, cx);
         let mut interrupted = false;

@@ -230,7 +230,10 @@ pub fn compression_cut(items: &[Item], keep: usize) -> usize {
     let starts: Vec<usize> = items
         .iter()
         .enumerate()
-        .filter(|(_, item)| matches!(item, Item::Message(m) if m.role == Role::User))
+        // A turn starts with the user's own message, not with the session's context.
+        .filter(|(_, item)| {
+            matches!(item, Item::Message(m) if m.role == Role::User) && !item.is_context()
+        })
         .map(|(i, _)| i)
         .collect();
     let keep = keep.min(starts.len().saturating_sub(1));
