@@ -11,6 +11,7 @@
 
 pub mod abi;
 pub mod command;
+pub mod doctor;
 pub mod items;
 pub mod manifest;
 pub mod mcp;

@@ -53,6 +53,8 @@ pub enum Capability {
     /// with codex's own account): the host does not require the profile's provider to be
     /// signed in before its turns.
     OwnModel,
+    /// Serves `doctor.checks`: `talaria doctor` shows its checks with the host's.
+    Doctor,
     #[serde(other)]
     Unknown,
 }

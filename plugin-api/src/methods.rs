@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::command::{CommandOutcome, CommandRequest};
+use crate::doctor::{DoctorReport, DoctorRequest};
 use crate::payload::{ApprovalDecision, ApprovalRequest, ToolCallRequest, ToolList, ToolOutput};
 use crate::provider::{
     Account, Empty, Endpoint, FailureReport, LoginRequest, LogoutResult, ModelList, ModelsRequest,
@@ -77,6 +78,8 @@ methods! {
     RouterRun = "router.run": AuxRequest => AuxResult;
     /// Any plugin with `[provides] commands`: run a top-level `talaria` command.
     CommandRun = "command.run": CommandRequest => CommandOutcome;
+    /// Plugins with `capabilities = ["doctor"]`: their own checks for `talaria doctor`.
+    DoctorChecks = "doctor.checks": DoctorRequest => DoctorReport;
 
     /// Host service: one model request, sent through the transport for the provider's wire API.
     ModelStream = "model.stream": StreamRequest => StreamResult;

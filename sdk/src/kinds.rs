@@ -5,6 +5,7 @@
 
 use serde_json::Value;
 use talaria_plugin_api::command::{CommandOutcome, CommandRequest};
+use talaria_plugin_api::doctor::{DoctorReport, DoctorRequest};
 use talaria_plugin_api::methods::{self, Method};
 use talaria_plugin_api::payload::Description;
 use talaria_plugin_api::provider::{
@@ -107,6 +108,13 @@ pub trait Command: Send + Sync + 'static {
     fn run(&self, request: CommandRequest, cx: &CallContext) -> Result<CommandOutcome>;
 }
 
+/// A plugin's own checks for `talaria doctor` (`capabilities = ["doctor"]` in the
+/// manifest). Checks of something the profile does not use should be `skip` or `warn`,
+/// never `fail`: a failed check makes doctor exit 1.
+pub trait Doctor: Send + Sync + 'static {
+    fn checks(&self, request: DoctorRequest, cx: &CallContext) -> Result<DoctorReport>;
+}
+
 /// What one plugin library exports: any mix of tools, a provider, a transport, a
 /// runtime and a router.
 ///
@@ -134,6 +142,7 @@ pub struct Exports {
     runtime: Option<Box<dyn Runtime>>,
     router: Option<Box<dyn Router>>,
     command: Option<Box<dyn Command>>,
+    doctor: Option<Box<dyn Doctor>>,
 }
 
 impl Exports {
@@ -163,6 +172,12 @@ impl Exports {
     /// The handler of every command the manifest's `[provides] commands` names.
     pub fn command(mut self, command: impl Command) -> Self {
         self.command = Some(Box::new(command));
+        self
+    }
+
+    /// The plugin's `doctor.checks`.
+    pub fn doctor(mut self, doctor: impl Doctor) -> Self {
+        self.doctor = Some(Box::new(doctor));
         self
     }
 
@@ -234,6 +249,10 @@ impl Plugin for Exports {
             },
             methods::CommandRun::NAME => match &self.command {
                 Some(c) => serve::<methods::CommandRun>(params, |req| c.run(req, cx)),
+                None => Err(no_such(method)),
+            },
+            methods::DoctorChecks::NAME => match &self.doctor {
+                Some(d) => serve::<methods::DoctorChecks>(params, |req| d.checks(req, cx)),
                 None => Err(no_such(method)),
             },
             m if m.starts_with("provider.") => self.provider_call(m, params, cx),

@@ -58,10 +58,12 @@ mod tools;
 pub use context::CallContext;
 pub use error::{Error, Result};
 pub use host::{Host, LogLevel};
-pub use kinds::{Command, Exports, Provider, Router, Runtime, Transport};
+pub use kinds::{Command, Doctor, Exports, Provider, Router, Runtime, Transport};
 pub use plugin::Plugin;
 /// The payloads of `command.run`.
 pub use talaria_plugin_api::command;
+/// The payloads of `doctor.checks`.
+pub use talaria_plugin_api::doctor;
 pub use talaria_plugin_api::manifest::{Manifest, PluginKind};
 /// `[mcp_servers.NAME]`, as the host validated it.
 pub use talaria_plugin_api::mcp;

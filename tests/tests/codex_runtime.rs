@@ -359,6 +359,9 @@ fn continue_resumes_the_codex_thread_in_a_new_process() {
         .find(|m| m["method"] == "thread/resume")
         .expect("thread/resume sent");
     assert!(resumed["params"]["threadId"].is_string());
+    // The profile's sandbox (the default, workspace-write) goes with both.
+    assert_eq!(started["params"]["sandbox"], "workspace-write", "{started}");
+    assert_eq!(resumed["params"]["sandbox"], "workspace-write", "{resumed}");
     assert_eq!(
         sent.iter()
             .filter(|m| m["method"] == "thread/start")
@@ -390,6 +393,43 @@ fn a_thread_that_cannot_be_resumed_is_said_plainly_and_a_new_one_starts() {
         run.stderr
     );
     assert!(run.stderr.contains("new codex thread"), "{}", run.stderr);
+}
+
+#[test]
+fn a_silent_codex_is_retired_after_the_configured_idle_limit_and_the_next_turn_works() {
+    let mock = MockServer::start();
+    let codex = CodexHome::new(
+        &mock,
+        "\n[plugin_config.codex-app-server]\nidle_timeout_ms = 3000\n",
+    );
+    // The model stream stalls, so codex has nothing to say.
+    mock.push_script(EventScript::new(text_events("r1", &["cut ", "off"])).stall_after(3));
+    mock.push_events(text_events("r2", &["Recovered."]));
+    let (code, screen) = codex.on_terminal(&["chat"], &["first", "second"], |n| {
+        if n == 0 {
+            return true;
+        }
+        if mock.requests_to(RESPONSES).len() != 1 {
+            return false;
+        }
+        // The silent codex is stopped by talaria itself, not by the test.
+        wait_for(60, || codex_pids(&codex.codex_home).is_empty())
+    });
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("codex sent nothing for 3 s"), "{screen}");
+    assert!(screen.contains("Recovered."), "{screen}");
+    let sent = codex.sent();
+    assert_eq!(
+        sent.iter().filter(|m| m["method"] == "initialize").count(),
+        2
+    );
+    assert_eq!(
+        sent.iter()
+            .filter(|m| m["method"] == "thread/resume")
+            .count(),
+        1
+    );
+    no_codex_left(&codex);
 }
 
 #[test]

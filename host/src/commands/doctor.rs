@@ -7,8 +7,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use talaria_plugin_api::abi::{CancelFlag, PluginError};
-use talaria_plugin_api::manifest::PluginKind;
-use talaria_plugin_api::methods::TransportProbe;
+use talaria_plugin_api::doctor::{CheckStatus, DoctorRequest};
+use talaria_plugin_api::manifest::{Capability, PluginKind};
+use talaria_plugin_api::methods::{DoctorChecks, TransportProbe};
 use talaria_plugin_api::payload::ErrorKind;
 use talaria_plugin_api::provider::{Account, AccountStatus};
 use talaria_plugin_api::time::now_secs;
@@ -33,7 +34,7 @@ const BACKEND: &str = "backend";
 #[derive(Serialize)]
 struct Check {
     name: String,
-    /// `ok`, `fail` or `skip`.
+    /// `ok`, `warn`, `fail` or `skip`.
     status: &'static str,
     detail: String,
     /// What the backend probe found, for scripts (only on the `backend` check). `status`
@@ -131,6 +132,7 @@ pub fn run(app: &App, json: bool) -> Result<()> {
     ));
     if let Some(registry) = &registry {
         provider_auth_checks(app, registry, &mut checks)?;
+        plugin_own_checks(registry, &mut checks);
         checks.push(backend_check(app, registry)?);
     } else {
         checks.push(Check::skip(BACKEND, "not probed: fix the config first"));
@@ -183,6 +185,47 @@ fn plugin_checks(app: &App, checks: &mut Vec<Check>) -> Result<Arc<Registry>> {
         checks.push(Check::new(name, outcome.map_err(|e| e.message)));
     }
     Ok(registry)
+}
+
+/// The checks of every enabled plugin that declares the `doctor` capability
+/// (`doctor.checks`), e.g. a runtime's external program and its login.
+fn plugin_own_checks(registry: &Registry, checks: &mut Vec<Check>) {
+    let doctors: Vec<String> = registry
+        .entries()
+        .iter()
+        .filter(|e| registry.is_enabled(&e.id))
+        .filter(|e| {
+            e.manifest
+                .as_ref()
+                .is_some_and(|m| m.capabilities.contains(&Capability::Doctor))
+        })
+        .map(|e| e.id.clone())
+        .collect();
+    for id in doctors {
+        // A plugin that cannot load already failed its `plugin` check.
+        let Ok(plugin) = registry.plugin(&id) else {
+            continue;
+        };
+        match client::call::<DoctorChecks>(
+            &plugin,
+            &DoctorRequest::default(),
+            notices(),
+            CancelFlag::new(),
+        ) {
+            Ok(report) => checks.extend(report.checks.into_iter().map(|c| Check {
+                name: c.name,
+                status: c.status.as_str(),
+                detail: c.detail,
+                probe: ProbeFacts::default(),
+            })),
+            Err(e) => checks.push(Check {
+                name: format!("plugin {id} checks"),
+                status: CheckStatus::Fail.as_str(),
+                detail: format!("its doctor checks failed: {}", e.message),
+                probe: ProbeFacts::default(),
+            }),
+        }
+    }
 }
 
 /// `auth <provider>` for each enabled provider plugin: is some credential usable? A

@@ -230,13 +230,13 @@ fn config_path(settings: &Settings) -> PathBuf {
     settings.codex_home().join("config.toml")
 }
 
-fn start(settings: &Settings) -> Result<CodexSession> {
+pub(crate) fn start(settings: &Settings) -> Result<CodexSession> {
     session::handshake(session::start(settings)?, settings)
 }
 
 /// `Some(who)` when codex is signed in (or needs no OpenAI login, as with an API-key
 /// provider); `None` when it needs a sign-in.
-fn read_account(codex: &CodexSession) -> Result<Option<String>> {
+pub(crate) fn read_account(codex: &CodexSession) -> Result<Option<String>> {
     let account = codex
         .conn
         .request("account/read", &json!({}), REQUEST_TIMEOUT)

@@ -5,10 +5,11 @@
 //! Modules: [`rpc`] (the connection: one reader, responses by id), [`spawn`] (a child
 //! that dies with talaria), [`session`] (handshake and thread), [`turn`] (one turn),
 //! [`items`] (codex items → events and stored items), [`approvals`] (codex's requests),
-//! [`settings`] (binary, home, version).
+//! [`settings`] (binary, home, version), [`doctor`] (`talaria doctor`'s codex checks).
 
 pub mod approvals;
 pub mod command;
+pub mod doctor;
 pub mod items;
 pub mod migrate;
 pub mod rpc;
@@ -24,7 +25,7 @@ use talaria_sdk::turn::{TurnError, TurnRequest, TurnResult, TurnStatus};
 use talaria_sdk::{export_plugin, CallContext, Exports, Host, Result, Runtime};
 
 use crate::session::{CodexSession, SavedState};
-use crate::settings::Settings;
+use crate::settings::{PluginSettings, Settings};
 use crate::turn::After;
 
 pub const RUNTIME_ID: &str = "codex_app_server";
@@ -61,6 +62,7 @@ impl CodexRuntime {
 pub fn init(host: Host) -> Result<Exports> {
     Ok(Exports::new()
         .runtime(CodexRuntime::new(host.clone()))
+        .doctor(doctor::CodexDoctor::new(host.clone()))
         .command(command::CodexRuntimeCommand::new(host)))
 }
 
@@ -69,6 +71,7 @@ export_plugin!(manifest: include_str!("../plugin.toml"), init: init);
 impl Runtime for CodexRuntime {
     fn turn(&self, request: TurnRequest, cx: &CallContext) -> Result<TurnResult> {
         let saved = SavedState::from_value(request.session.state.as_ref());
+        let idle_limit = PluginSettings::load(&self.host)?.idle_limit();
         let session = match self.take(&request.session.id) {
             Some(s) if !s.conn.is_closed() => s,
             _ => {
@@ -78,6 +81,7 @@ impl Runtime for CodexRuntime {
                     saved.as_ref(),
                     &request.cwd,
                     request.approval_policy.as_deref(),
+                    request.sandbox.as_deref(),
                     cx,
                 ) {
                     Ok(s) => s,
@@ -97,7 +101,7 @@ impl Runtime for CodexRuntime {
                 }
             }
         };
-        let (result, after) = turn::run(&session, &request, cx);
+        let (result, after) = turn::run(&session, &request, idle_limit, cx);
         match after {
             After::Keep => self.put(&request.session.id, session),
             After::Retire => session.conn.kill(),

@@ -42,12 +42,16 @@ pub struct CodexSession {
     pub version: Option<Version>,
 }
 
-/// Starts codex and opens the thread: resumed when the session has one, else new.
+/// Starts codex and opens the thread: resumed when the session has one, else new. The
+/// turn's approval policy and sandbox (`read-only`, `workspace-write`,
+/// `danger-full-access`: codex's own words) go with `thread/start` and `thread/resume`,
+/// so codex enforces talaria's `--sandbox` / `[tools] sandbox`.
 pub fn open(
     settings: &Settings,
     saved: Option<&SavedState>,
     cwd: &str,
     approval_policy: Option<&str>,
+    sandbox: Option<&str>,
     cx: &CallContext,
 ) -> Result<CodexSession> {
     let conn = start(settings)?;
@@ -62,6 +66,9 @@ pub fn open(
         }
         if let Some(policy) = approval_policy {
             p["approvalPolicy"] = json!(policy);
+        }
+        if let Some(sandbox) = sandbox {
+            p["sandbox"] = json!(sandbox);
         }
         p
     };

@@ -34,6 +34,33 @@ pub struct CodexSection {
     pub bin: Option<String>,
 }
 
+/// `[plugin_config.codex-app-server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PluginSettings {
+    /// How long codex may stay silent during a turn before it counts as wedged: its
+    /// process is stopped and the next turn starts a new one on the same thread.
+    pub idle_timeout_ms: u64,
+}
+
+impl Default for PluginSettings {
+    fn default() -> Self {
+        PluginSettings {
+            idle_timeout_ms: 600_000,
+        }
+    }
+}
+
+impl PluginSettings {
+    pub fn load(host: &Host) -> Result<PluginSettings> {
+        Ok(host.config::<PluginSettings>()?.unwrap_or_default())
+    }
+
+    pub fn idle_limit(&self) -> Duration {
+        Duration::from_millis(self.idle_timeout_ms)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub bin: PathBuf,

@@ -14,8 +14,6 @@ use crate::items::{result_event, stored, tool_call};
 use crate::rpc::Inbound;
 use crate::session::{failure, with_backoff, with_tail, CodexSession, REQUEST_TIMEOUT};
 
-/// How long codex may stay silent during a turn before it counts as wedged.
-pub const IDLE_LIMIT: Duration = Duration::from_secs(600);
 /// How long to wait for `turn/completed` after `turn/interrupt`.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(10);
 /// How often the loop looks at the cancel flag.
@@ -45,9 +43,17 @@ struct Turn<'a> {
     patches: PatchCache,
     last_error: Option<String>,
     auth_failure: bool,
+    /// How long codex may stay silent before it counts as wedged
+    /// (`idle_timeout_ms` in `[plugin_config.codex-app-server]`).
+    idle_limit: Duration,
 }
 
-pub fn run(session: &CodexSession, req: &TurnRequest, cx: &CallContext) -> (TurnResult, After) {
+pub fn run(
+    session: &CodexSession,
+    req: &TurnRequest,
+    idle_limit: Duration,
+    cx: &CallContext,
+) -> (TurnResult, After) {
     let mut turn = Turn {
         session,
         cx,
@@ -62,6 +68,7 @@ pub fn run(session: &CodexSession, req: &TurnRequest, cx: &CallContext) -> (Turn
         patches: PatchCache::default(),
         last_error: None,
         auth_failure: false,
+        idle_limit,
     };
     let params = json!({ "threadId": session.thread_id, "input": input(req) });
     match with_backoff(|| session.conn.request("turn/start", &params, REQUEST_TIMEOUT)) {
@@ -100,13 +107,13 @@ impl Turn<'_> {
                 return self.interrupted(After::Retire);
             }
             let Some(message) = conn.next(POLL) else {
-                if last_heard.elapsed() > IDLE_LIMIT {
+                if last_heard.elapsed() > self.idle_limit {
                     conn.kill();
                     let message = with_tail(
                         conn,
                         format!(
-                            "codex sent nothing for {} s and was stopped; the next turn starts a new codex process on the same thread",
-                            IDLE_LIMIT.as_secs()
+                            "codex sent nothing for {} s and was stopped; the next turn starts a new codex process on the same thread (`idle_timeout_ms` under [plugin_config.codex-app-server] sets how long it may stay silent)",
+                            self.idle_limit.as_secs_f64()
                         ),
                     );
                     return self.fail(message, ErrorKind::Unavailable, After::Retire);
