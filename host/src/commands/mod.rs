@@ -58,7 +58,7 @@ pub fn run(cli: Cli) -> Result<()> {
                     "no command given; `talaria --help` lists them",
                 ));
             };
-            plugin_command::run(&app, name, args, plugin_command::Origin::Shell)
+            plugin_command::run(&app, name, args)
         }
     }
 }

@@ -31,18 +31,22 @@ pub enum Origin {
 
 /// Runs `talaria name args...` in the plugin that serves it; its exit code becomes
 /// ours (0 is `Ok`), an exit code without a message of ours (the plugin said why).
-pub fn run(app: &App, name: &str, args: &[String], origin: Origin) -> Result<()> {
-    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+pub fn run(app: &App, name: &str, args: &[String]) -> Result<()> {
     // A command may ask for approvals (a login to start, say): on a terminal the user
     // answers; otherwise nobody can, and the request is declined.
-    let mode = if interactive {
+    let mode = if on_terminal() {
         ApprovalMode::Ask
     } else {
         ApprovalMode::Deny
     };
     let registry = Registry::open(app, Arc::new(Approvals::new(mode)))?;
     // A prompt to send is for the REPL; from the shell there is no conversation.
-    run_in(&registry, name, args, origin).map(|_| ())
+    run_in(&registry, name, args, Origin::Shell).map(|_| ())
+}
+
+/// Whether someone can be asked: stdin and stderr are both terminals.
+fn on_terminal() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }
 
 /// Runs the command in `registry`'s plugins (the REPL passes the chat's own, so its
@@ -54,12 +58,11 @@ pub fn run_in(
     args: &[String],
     origin: Origin,
 ) -> Result<Option<String>> {
-    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let plugin = registry.command_plugin(name)?;
     let request = CommandRequest {
         command: name.to_owned(),
         args: args.to_vec(),
-        interactive,
+        interactive: on_terminal(),
         from_repl: origin == Origin::Repl,
     };
     let screen = LoginScreen::for_terminal(false);
