@@ -22,10 +22,11 @@ struct Installed;
 
 impl PluginClaims for Installed {
     fn claims_section(&self, name: &str) -> bool {
-        ["aux", "codex_runtime", "coding_tools"].contains(&name)
+        ["auxiliary", "model", "fallback_model", "mcp_servers", "codex", "providers"]
+            .contains(&name)
     }
     fn provides_transport(&self, wire_api: &str) -> bool {
-        ["responses", "chat"].contains(&wire_api)
+        ["responses", "chat-completions"].contains(&wire_api)
     }
     fn serves_provider_kind(&self, kind: &str) -> bool {
         ["openai-codex", "openai-api", "openai-compatible"].contains(&kind)
@@ -47,7 +48,7 @@ pub fn config_toml(data: &[u8]) {
             if let Err(e) = config.check_plugin_claims(&path, &Installed) {
                 names_file(&e);
             }
-            for name in ["aux", "mcp_servers", "codex", "tools", "codex_runtime"] {
+            for name in ["auxiliary", "mcp_servers", "codex", "providers", "model"] {
                 let _ = config.section(name);
             }
             let _ = config.plugin_config("openai-codex");
