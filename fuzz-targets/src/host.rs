@@ -22,8 +22,15 @@ struct Installed;
 
 impl PluginClaims for Installed {
     fn claims_section(&self, name: &str) -> bool {
-        ["auxiliary", "model", "fallback_model", "mcp_servers", "codex", "providers"]
-            .contains(&name)
+        [
+            "auxiliary",
+            "model",
+            "fallback_model",
+            "mcp_servers",
+            "codex",
+            "providers",
+        ]
+        .contains(&name)
     }
     fn provides_transport(&self, wire_api: &str) -> bool {
         ["responses", "chat-completions"].contains(&wire_api)

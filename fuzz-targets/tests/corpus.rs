@@ -68,8 +68,16 @@ fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     };
     for (name, events) in responses_streams() {
         add("sse", &format!("kit-{name}"), sse(&events).as_bytes());
-        add("responses_sse", &format!("kit-{name}"), sse(&events).as_bytes());
-        add("responses_ws", &format!("kit-{name}"), ws(&events).as_bytes());
+        add(
+            "responses_sse",
+            &format!("kit-{name}"),
+            sse(&events).as_bytes(),
+        );
+        add(
+            "responses_ws",
+            &format!("kit-{name}"),
+            ws(&events).as_bytes(),
+        );
     }
     add(
         "responses_ws",
@@ -190,7 +198,9 @@ fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     add(
         "codex_auth_import",
         "kit-chatgpt",
-        serde_json::to_string_pretty(&codex_auth).unwrap().as_bytes(),
+        serde_json::to_string_pretty(&codex_auth)
+            .unwrap()
+            .as_bytes(),
     );
     add(
         "codex_auth_import",
@@ -207,7 +217,11 @@ fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         "kit-login",
         serde_json::to_string_pretty(&stored).unwrap().as_bytes(),
     );
-    add("credentials", "hand-newer", br#"{"version":2,"providers":{}}"#);
+    add(
+        "credentials",
+        "hand-newer",
+        br#"{"version":2,"providers":{}}"#,
+    );
 
     for entry in std::fs::read_dir(root().join("plugins")).unwrap() {
         let dir = entry.unwrap().path();
@@ -272,12 +286,8 @@ fn the_seed_corpus_is_the_test_kit_s() {
     let mut stale = Vec::new();
     for (target, name, bytes) in &seeds {
         // Streams carry the mock's clock (`created_at`): compare all but digits.
-        let strip = |b: &[u8]| -> Vec<u8> {
-            b.iter()
-                .copied()
-                .filter(|c| !c.is_ascii_digit())
-                .collect()
-        };
+        let strip =
+            |b: &[u8]| -> Vec<u8> { b.iter().copied().filter(|c| !c.is_ascii_digit()).collect() };
         let path = corpus_dir(target).join(name);
         match std::fs::read(&path) {
             Ok(found) if strip(&found) == strip(bytes) => {}
