@@ -7,6 +7,8 @@
 //! README's config examples; the others are written here. Regenerate them with
 //! `TALARIA_BLESS=1 cargo nextest run -p talaria-fuzz-targets --test corpus`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
