@@ -487,6 +487,16 @@ mod tests {
         assert_eq!(r.transport, "json");
     }
 
+    /// Found while writing the `chat_sse` fuzz target (the input is in its corpus): the
+    /// fallback total of the server's counts overflowed.
+    #[test]
+    fn absurd_usage_counts_do_not_overflow() {
+        let mut a = Assembler::new();
+        a.data(r#"{"choices":[],"usage":{"prompt_tokens":18446744073709551615,"completion_tokens":1}}"#)
+            .unwrap();
+        assert_eq!(a.finish("sse").usage.unwrap().total_tokens, u64::MAX);
+    }
+
     /// Found while writing the `chat_sse` fuzz target (fuzz-targets/; these inputs are in
     /// its corpus): a call after one at index `u32::MAX` overflowed the index (a panic in
     /// debug builds; in release it wrapped to 0 and merged two calls into one).
