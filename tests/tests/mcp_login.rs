@@ -302,7 +302,13 @@ fn login_follows_the_spec_stores_the_tokens_and_list_test_and_a_turn_use_them() 
     assert!(test.stdout.contains("oauth-mock"), "{}", test.stdout);
     assert!(test.stdout.contains("tools (2):"), "{}", test.stdout);
     let bearer = format!("Bearer {access}");
-    for r in server.requests_to("/mcp") {
+    let posts: Vec<_> = server
+        .requests_to("/mcp")
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert!(posts.len() >= 4, "{posts:?}");
+    for r in posts {
         assert_eq!(r.header("authorization"), Some(bearer.as_str()), "{r:?}");
     }
 
