@@ -290,8 +290,17 @@ fn login(codex: &CodexSession, cx: &CallContext) -> Result<()> {
                     continue;
                 }
                 if params["success"] == true {
-                    println!("codex is signed in");
-                    return Ok(());
+                    // Codex has written its own auth.json; its account/read says who.
+                    return match read_account(codex)? {
+                        Some(who) => {
+                            println!("codex is signed in: {who}");
+                            Ok(())
+                        }
+                        None => Err(Error::new(
+                            ErrorKind::Auth,
+                            "codex said its sign-in succeeded but reports no account; run `codex login` and try again",
+                        )),
+                    };
                 }
                 return Err(Error::new(
                     ErrorKind::Auth,

@@ -256,11 +256,14 @@ impl Connection {
     pub fn shutdown(&self) {
         lock(&self.stdin).take();
         let mut child = lock(&self.child);
-        for _ in 0..30 {
+        // Codex usually exits within a few milliseconds of EOF; a fine poll keeps a
+        // one-shot `chat -q` from waiting out a coarse tick after it has gone.
+        let deadline = std::time::Instant::now() + Duration::from_millis(300);
+        while std::time::Instant::now() < deadline {
             if matches!(child.try_wait(), Ok(Some(_))) {
                 return;
             }
-            std::thread::sleep(Duration::from_millis(10));
+            std::thread::sleep(Duration::from_millis(1));
         }
         let _ = child.kill();
         let _ = child.wait();

@@ -26,6 +26,8 @@ pub(crate) struct CodeGrant {
 
 pub(crate) struct AccessInfo {
     pub exp: u64,
+    /// The `chatgpt_account_id` the token was issued for.
+    pub account_id: String,
 }
 
 pub(crate) struct RefreshInfo {
@@ -141,6 +143,7 @@ impl State {
             tokens.access_token.clone(),
             AccessInfo {
                 exp: tokens.expires_at,
+                account_id: tokens.account_id.clone(),
             },
         );
         self.issued.push(tokens.clone());
