@@ -95,6 +95,9 @@ fn config_edits_from_many_processes_are_all_kept() {
             .collect(),
     );
 
+    // Build (or find) the binary first, so the clock measures only the runs.
+    talaria_tests::artifacts();
+    let started = std::time::Instant::now();
     let runs: Vec<(String, Run)> = std::thread::scope(|s| {
         let handles: Vec<_> = plans
             .into_iter()
@@ -108,6 +111,11 @@ fn config_edits_from_many_processes_are_all_kept() {
     for (what, run) in &runs {
         assert_eq!(run.code, 0, "{what}: {}", run.stderr);
     }
+    eprintln!(
+        "{} config edits from 8 processes in {:.1} s",
+        runs.len(),
+        started.elapsed().as_secs_f64()
+    );
     assert_eq!(runs.len(), 8 * (2 * ROUNDS + 1));
 
     let (text, parsed) = config(&home);
@@ -214,6 +222,9 @@ fn eight_processes_times_ten_operations_lose_no_session_token_or_edit() {
     assert_eq!(plans.len(), WORKERS);
     assert!(plans.iter().all(|p| p.len() == OPS));
 
+    // Build (or find) the binary first, so the clock measures only the runs.
+    talaria_tests::artifacts();
+    let started = std::time::Instant::now();
     let runs: Vec<(String, Run)> = std::thread::scope(|s| {
         let handles: Vec<_> = plans
             .into_iter()
@@ -224,6 +235,10 @@ fn eight_processes_times_ten_operations_lose_no_session_token_or_edit() {
             .flat_map(|h| h.join().unwrap())
             .collect()
     });
+    eprintln!(
+        "{WORKERS} processes x {OPS} operations in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     assert_eq!(runs.len(), WORKERS * OPS);
     for (what, run) in &runs {
         assert_eq!(run.code, 0, "{what}: {}", run.stderr);
