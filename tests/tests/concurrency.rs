@@ -17,8 +17,11 @@ const USER_CONFIG: &str = "# my talaria settings: keep this line\n\
 [plugin_config.responses]\n\
 websocket = false # and this comment\n";
 
+/// One operation: talaria's arguments and extra environment.
+type Op = (Vec<String>, Vec<(String, String)>);
+
 /// Runs `ops` one after another in one worker; returns each run with its arguments.
-fn worker(home: &TestHome, ops: Vec<(Vec<String>, Vec<(String, String)>)>) -> Vec<(String, Run)> {
+fn worker(home: &TestHome, ops: Vec<Op>) -> Vec<(String, Run)> {
     ops.into_iter()
         .map(|(args, env)| {
             let argv: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -31,7 +34,7 @@ fn worker(home: &TestHome, ops: Vec<(Vec<String>, Vec<(String, String)>)>) -> Ve
         .collect()
 }
 
-fn op(args: &[&str]) -> (Vec<String>, Vec<(String, String)>) {
+fn op(args: &[&str]) -> Op {
     (args.iter().map(|s| s.to_string()).collect(), Vec::new())
 }
 
