@@ -400,6 +400,12 @@ impl MockServer {
         self.shared.lock().refresh_delay = delay;
     }
 
+    /// Sleep this long after each refresh has rotated the refresh token, before answering
+    /// (the old refresh token is already spent while the client waits).
+    pub fn refresh_reply_delay(&self, delay: Duration) {
+        self.shared.lock().refresh_reply_delay = delay;
+    }
+
     // ---- device flow ----
 
     /// The `interval` the usercode reply carries (default the string "1").

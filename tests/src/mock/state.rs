@@ -50,6 +50,10 @@ pub(crate) struct State {
     pub issued: Vec<Tokens>,
     pub access_ttl: i64,
     pub refresh_delay: Duration,
+    /// Sleep this long after a refresh has spent (rotated) the old refresh token, before
+    /// the answer goes out: the window in which a client killed mid-refresh loses the
+    /// new tokens while the issuer already considers the old refresh token used.
+    pub refresh_reply_delay: Duration,
     /// Whether a refresh hands out a new refresh token (and spends the old one).
     pub rotate_refresh: bool,
     pub models: Vec<Value>,
@@ -83,6 +87,7 @@ impl State {
             issued: Vec::new(),
             access_ttl: 3600,
             refresh_delay: Duration::ZERO,
+            refresh_reply_delay: Duration::ZERO,
             rotate_refresh: true,
             models: default_models(),
             scripts: VecDeque::new(),
