@@ -62,6 +62,8 @@ pub use kinds::{Command, Doctor, Exports, Provider, Router, Runtime, Transport};
 pub use plugin::Plugin;
 /// The payloads of `command.run`.
 pub use talaria_plugin_api::command;
+/// The payloads of `user.input`: forms for the user, and the MCP schema mapping.
+pub use talaria_plugin_api::input;
 /// The payloads of `doctor.checks`.
 pub use talaria_plugin_api::doctor;
 pub use talaria_plugin_api::manifest::{Manifest, PluginKind};

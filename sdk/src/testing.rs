@@ -28,6 +28,7 @@ use talaria_plugin_api::payload::{
     ApprovalDecision, ApprovalRequest, Decision, Description, ErrorKind, Event, HostInfo,
     ListedTool, PluginConfig, ToolCallRequest, ToolContext, ToolList, ToolOutput,
 };
+use talaria_plugin_api::input::{InputRequest, InputResponse};
 use talaria_plugin_api::provider::{Empty, ProviderCall};
 use talaria_plugin_api::runtime::{TurnRequest, TurnResult};
 
@@ -44,6 +45,9 @@ pub enum ApprovalPolicy {
 struct FakeState {
     credentials: Mutex<BTreeMap<String, Value>>,
     approval_requests: Mutex<Vec<ApprovalRequest>>,
+    /// `user.input`: the answers still to give, in order, and the questions asked.
+    input_answers: Mutex<std::collections::VecDeque<InputResponse>>,
+    input_requests: Mutex<Vec<InputRequest>>,
     logs: Mutex<Vec<(u8, String)>>,
     /// Provider id → the plugin serving it.
     providers: BTreeMap<String, Arc<dyn Plugin>>,
@@ -113,6 +117,16 @@ impl FakeHost {
                     },
                 };
                 Ok(serde_json::to_value(decision)?)
+            }
+            methods::UserInput::NAME => {
+                let request: InputRequest = serde_json::from_value(params)?;
+                let answer = lock(&self.state.input_answers)
+                    .pop_front()
+                    .unwrap_or_else(|| {
+                        InputResponse::decline("declined by the test harness (no answer scripted)")
+                    });
+                lock(&self.state.input_requests).push(request);
+                Ok(serde_json::to_value(answer)?)
             }
             methods::ToolsList::NAME => {
                 let tools = self
@@ -301,6 +315,12 @@ impl HarnessBuilder {
         self.approvals = ApprovalPolicy::DenyAll;
         self
     }
+    /// The next answer to a `user.input` question (answers are given in the order they
+    /// were added; a question with none left is declined).
+    pub fn answer_input(self, response: InputResponse) -> Self {
+        lock(&self.state.input_answers).push_back(response);
+        self
+    }
     pub fn credentials(self, namespace: &str, value: Value) -> Self {
         lock(&self.state.credentials).insert(namespace.to_owned(), value);
         self
@@ -448,6 +468,11 @@ impl Harness {
     /// Runs one turn of a runtime plugin.
     pub fn turn(&self, request: &TurnRequest) -> Result<(TurnResult, Vec<Event>)> {
         self.call_method::<methods::RuntimeTurn>(request)
+    }
+
+    /// The questions (`user.input`) the plugin asked so far.
+    pub fn input_requests(&self) -> Vec<InputRequest> {
+        lock(&self.state.input_requests).clone()
     }
 
     /// The approval requests the plugin made so far.
