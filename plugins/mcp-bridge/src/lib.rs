@@ -16,6 +16,7 @@
 pub mod client;
 pub mod command;
 pub mod convert;
+pub mod elicit;
 pub mod naming;
 pub mod oauth;
 pub mod prompt;
@@ -52,6 +53,7 @@ pub fn init(host: Host) -> Result<Bridge> {
         serving: AtomicBool::new(false),
         started: OnceLock::new(),
         routes: Mutex::new(HashMap::new()),
+        in_flight: elicit::InFlight::default(),
     })
 }
 
@@ -69,6 +71,8 @@ pub struct Bridge {
     started: OnceLock<BTreeMap<String, Status>>,
     /// Qualified tool name → (server, the server's own tool name).
     routes: Mutex<HashMap<String, (String, String)>>,
+    /// The tool calls running per server, through which their elicitations are asked.
+    in_flight: elicit::InFlight,
 }
 
 /// The bridge's async runtime (rmcp's transports spawn tasks that run while a host
@@ -105,6 +109,10 @@ impl Bridge {
         let host = self.host.clone();
         let mut options = client::Options::new(Arc::new(move |m: String| host.info_log(&m)));
         options.host = Some(self.host.clone());
+        let (host, in_flight) = (self.host.clone(), self.in_flight.clone());
+        options.elicit = Some(Arc::new(move |server: &str, request| {
+            in_flight.elicit(&host, server, request)
+        }));
         let statuses = runtime()?.block_on(client::start_all(&self.servers, &options));
         for (name, status) in &statuses {
             if let Status::Failed(message) = status {
@@ -221,6 +229,7 @@ impl Bridge {
             }
         }
         let flag = cx.cancel_flag().clone();
+        let _asks_through = self.in_flight.start(&server, cx);
         // The server's progress and log lines during the call reach the user as progress
         // events (the terminal shows them on stderr).
         let events = Arc::new(cx.fork());
