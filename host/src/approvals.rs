@@ -79,7 +79,10 @@ impl Approvals {
         let who = request.plugin.as_deref().unwrap_or("a plugin");
         let response = match self.mode() {
             ApprovalMode::Deny => {
-                eprintln!("declined: {who} asked \"{}\" (--approvals deny)", request.title);
+                eprintln!(
+                    "declined: {who} asked \"{}\" (--approvals deny)",
+                    request.title
+                );
                 InputResponse::decline("declined by policy (--approvals deny)")
             }
             _ if !std::io::stdin().is_terminal() => {

@@ -90,7 +90,11 @@ enum Answer {
 }
 
 fn ask_field(field: &InputField, term: &mut impl Terminal) -> Answer {
-    term.show(&format!("{}{}\n", field.shown(), if field.required { " (required)" } else { "" }));
+    term.show(&format!(
+        "{}{}\n",
+        field.shown(),
+        if field.required { " (required)" } else { "" }
+    ));
     if let Some(description) = &field.description {
         term.show(&format!("  {description}\n"));
     }
@@ -137,9 +141,7 @@ fn ask_field(field: &InputField, term: &mut impl Terminal) -> Answer {
             return match (&default, field.required) {
                 (Some(v), _) => Answer::Value(v.clone()),
                 (None, false) => Answer::Skip,
-                (None, true) => {
-                    Answer::Cancel(format!("the user left {} empty", field.shown()))
-                }
+                (None, true) => Answer::Cancel(format!("the user left {} empty", field.shown())),
             };
         }
         match field.parse(&typed) {
@@ -219,7 +221,9 @@ mod tests {
         );
         assert!(term.shown.contains("plugin x asks: Tell me about you"));
         assert!(term.shown.contains("less than the minimum 0; try again"));
-        assert!(term.shown.contains("\"purple\" is not one of the options; try again"));
+        assert!(term
+            .shown
+            .contains("\"purple\" is not one of the options; try again"));
         assert!(term.shown.contains("  2. Green"), "{}", term.shown);
         assert!(term.shown.contains("[default: 30]"));
         assert!(term.lines.is_empty());

@@ -338,12 +338,7 @@ impl InputRequest {
     pub fn shareable(&self, values: &Map<String, Value>) -> Map<String, Value> {
         values
             .iter()
-            .filter(|(k, _)| {
-                !self
-                    .fields
-                    .iter()
-                    .any(|f| &f.name == *k && f.is_secret())
-            })
+            .filter(|(k, _)| !self.fields.iter().any(|f| &f.name == *k && f.is_secret()))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
     }
@@ -376,7 +371,11 @@ fn check_format(format: Option<&str>, s: &str) -> Result<(), String> {
             .split_once('@')
             .is_some_and(|(a, b)| !a.is_empty() && b.contains('.')),
         Some("uri") => s.split_once(':').is_some_and(|(scheme, rest)| {
-            !scheme.is_empty() && !rest.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+            !scheme.is_empty()
+                && !rest.is_empty()
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
         }),
         Some("date") => is_date(s),
         Some("date-time") => s
@@ -568,8 +567,8 @@ mod tests {
 
     #[test]
     fn a_property_a_form_cannot_ask_for_is_an_error_naming_it() {
-        let e = fields_from_schema(&json!({"properties": {"deep": {"type": "object"}}}))
-            .unwrap_err();
+        let e =
+            fields_from_schema(&json!({"properties": {"deep": {"type": "object"}}})).unwrap_err();
         assert!(e.contains("\"deep\"") && e.contains("object"), "{e}");
     }
 
@@ -639,6 +638,9 @@ mod tests {
         let values = json!({"pin": "1234"}).as_object().unwrap().clone();
         assert!(request.shareable(&values).is_empty());
         let v = serde_json::to_value(&request.fields[0]).unwrap();
-        assert_eq!(v, json!({"name": "pin", "required": true, "type": "text", "secret": true}));
+        assert_eq!(
+            v,
+            json!({"name": "pin", "required": true, "type": "text", "secret": true})
+        );
     }
 }

@@ -23,12 +23,12 @@ use talaria_plugin_api::abi::{
 };
 use talaria_plugin_api::abi_stable::sabi_trait::TD_Opaque;
 use talaria_plugin_api::abi_stable::std_types::{ROption, RResult, RStr, RString};
+use talaria_plugin_api::input::{InputRequest, InputResponse};
 use talaria_plugin_api::methods::{self, Method};
 use talaria_plugin_api::payload::{
     ApprovalDecision, ApprovalRequest, Decision, Description, ErrorKind, Event, HostInfo,
     ListedTool, PluginConfig, ToolCallRequest, ToolContext, ToolList, ToolOutput,
 };
-use talaria_plugin_api::input::{InputRequest, InputResponse};
 use talaria_plugin_api::provider::{Empty, ProviderCall};
 use talaria_plugin_api::runtime::{TurnRequest, TurnResult};
 

@@ -661,18 +661,30 @@ fn an_mcp_servers_elicitation_is_asked_in_the_repl() {
         "",             // untitledMultipleSelectEnum: its default
         "",             // untitledSingleSelectEnum: its default
     ];
-    let (run, screen) =
-        home.type_into_repl_with(&["--approvals", "auto"], &lines, Duration::from_millis(1000));
+    let (run, screen) = home.type_into_repl_with(
+        &["--approvals", "auto"],
+        &lines,
+        Duration::from_millis(1000),
+    );
     assert_eq!(run.code, 0, "{screen}");
     assert!(
         screen.contains("asks: Please provide inputs for the following fields:"),
         "{screen}"
     );
-    assert!(screen.contains("\"yesterday\" is not a valid date; try again"), "{screen}");
-    assert!(screen.contains("500 is more than the maximum 100; try again"), "{screen}");
+    assert!(
+        screen.contains("\"yesterday\" is not a valid date; try again"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("500 is more than the maximum 100; try again"),
+        "{screen}"
+    );
     assert!(screen.contains("  2. Dogs"), "{screen}");
     let output = last_call_output(&mock);
-    assert!(output.contains("User provided the requested information"), "{output}");
+    assert!(
+        output.contains("User provided the requested information"),
+        "{output}"
+    );
     assert!(output.contains("- Name: Ada Lovelace"), "{output}");
     assert!(output.contains("- Birthdate: 1815-12-10"), "{output}");
     assert!(output.contains("- Agreed to terms: true"), "{output}");
@@ -718,7 +730,10 @@ fn an_mcp_servers_elicitation_is_declined_without_a_terminal() {
         "mcp__everything__trigger-elicitation-request",
         json!({}),
     );
-    assert!(output.contains("User declined to provide the requested information"), "{output}");
+    assert!(
+        output.contains("User declined to provide the requested information"),
+        "{output}"
+    );
     assert!(
         run.stderr
             .contains("declined: mcp-bridge asked \"Please provide inputs for the following fields:\", but there is no terminal to ask on"),

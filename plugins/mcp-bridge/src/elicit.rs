@@ -18,8 +18,15 @@ use talaria_sdk::{CallContext, Host};
 /// The tool calls in flight, per server, in the order they started.
 #[derive(Clone, Default)]
 pub struct InFlight {
-    calls: Arc<Mutex<HashMap<String, Vec<(u64, CallContext)>>>>,
+    calls: Arc<Mutex<HashMap<String, Vec<(u64, Call)>>>>,
     next: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// One running call: how to reach its user, and the model's id for it.
+#[derive(Clone)]
+struct Call {
+    cx: CallContext,
+    call_id: String,
 }
 
 /// Forgets a call when it ends, however it ends.
@@ -43,15 +50,21 @@ impl Drop for Running {
 }
 
 impl InFlight {
-    /// Remembers `cx` as a call to `server` until the returned guard drops.
-    pub fn start(&self, server: &str, cx: &CallContext) -> Running {
+    /// Remembers `cx` as tool call `call_id` to `server` until the returned guard drops.
+    pub fn start(&self, server: &str, call_id: &str, cx: &CallContext) -> Running {
         let id = self.next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.calls
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .entry(server.to_owned())
             .or_default()
-            .push((id, cx.clone()));
+            .push((
+                id,
+                Call {
+                    cx: cx.clone(),
+                    call_id: call_id.to_owned(),
+                },
+            ));
         Running {
             flight: self.clone(),
             server: server.to_owned(),
@@ -59,29 +72,31 @@ impl InFlight {
         }
     }
 
-    fn latest(&self, server: &str) -> Option<CallContext> {
+    fn latest(&self, server: &str) -> Option<Call> {
         self.calls
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(server)
             .and_then(|list| list.last())
-            .map(|(_, cx)| cx.clone())
+            .map(|(_, call)| call.clone())
     }
 
     /// Answers one elicitation of `server`: asked through its call in flight, or
     /// declined (with a warning in the log) when there is none.
     pub fn elicit(&self, host: &Host, server: &str, request: ElicitRequestParams) -> ElicitResult {
-        let Some(cx) = self.latest(server) else {
+        let Some(Call { cx, call_id }) = self.latest(server) else {
             host.warn_log(&format!(
                 "MCP server {server} asked for input while none of its tool calls was running; declined"
             ));
             return ElicitResult::new(ElicitationAction::Decline);
         };
         let form = match to_form(server, &request) {
-            Ok(form) => form,
+            Ok(form) => InputRequest { call_id, ..form },
             Err(why) => {
                 cx.emit(&talaria_sdk::Event::Warning {
-                    message: format!("MCP server {server} asked for input talaria cannot show ({why}); declined"),
+                    message: format!(
+                        "MCP server {server} asked for input talaria cannot show ({why}); declined"
+                    ),
                 });
                 return ElicitResult::new(ElicitationAction::Decline);
             }
@@ -174,7 +189,10 @@ mod tests {
     fn an_answer_that_does_not_fit_the_schema_never_reaches_the_server() {
         let form = to_form("s", &request()).unwrap();
         let bad = json!({"name": "Ada", "pet": "fish"});
-        let result = to_result(&form, InputResponse::accept(bad.as_object().unwrap().clone()));
+        let result = to_result(
+            &form,
+            InputResponse::accept(bad.as_object().unwrap().clone()),
+        );
         assert_eq!(result.action, ElicitationAction::Cancel);
         assert_eq!(result.content, None);
         let missing = json!({"age": 3});
@@ -200,6 +218,8 @@ mod tests {
             "mode": "url", "message": "sign in", "url": "https://example.test/x", "elicitationId": "e1"
         }))
         .unwrap();
-        assert!(to_form("s", &url).unwrap_err().contains("https://example.test/x"));
+        assert!(to_form("s", &url)
+            .unwrap_err()
+            .contains("https://example.test/x"));
     }
 }

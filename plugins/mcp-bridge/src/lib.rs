@@ -229,7 +229,7 @@ impl Bridge {
             }
         }
         let flag = cx.cancel_flag().clone();
-        let _asks_through = self.in_flight.start(&server, cx);
+        let _asks_through = self.in_flight.start(&server, &request.call_id, cx);
         // The server's progress and log lines during the call reach the user as progress
         // events (the terminal shows them on stderr).
         let events = Arc::new(cx.fork());
