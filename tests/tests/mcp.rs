@@ -159,6 +159,10 @@ fn mcp_serve_offers_the_profiles_tools_on_stdio_and_exits_when_stdin_closes() {
     );
     assert_eq!(exec["result"]["isError"], true, "{exec}");
     assert!(!exec.to_string().contains("should-not-run\\n"), "{exec}");
+    assert!(
+        exec.to_string().contains("does not support elicitation"),
+        "{exec}"
+    );
 
     let run = serve.close();
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -758,4 +762,63 @@ fn an_mcp_servers_elicitation_is_declined_without_a_terminal() {
         .unwrap_or_else(|| panic!("{}", run.stdout));
     assert_eq!(response["action"], "decline", "{response}");
     assert_eq!(response["call_id"], "call_1");
+}
+
+/// `mcp serve` asks the MCP client to approve a tool that needs it (elicitation): an
+/// allow runs it, a decline refuses it saying so, and a client without elicitation gets
+/// a refusal that says why and how to allow such tools.
+#[test]
+fn mcp_serve_asks_its_client_to_approve_through_elicitation() {
+    let peers = peers();
+    let home = TestHome::new();
+    let script = talaria_tests::artifacts::workspace_root().join("tests/mcp/python_approver.py");
+    let client = |answer: &str| -> Value {
+        let out = std::process::Command::new(peers.python())
+            .arg(&script)
+            .arg(answer)
+            .arg(&talaria_tests::artifacts().talaria)
+            .arg(home.root())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{answer}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_str(stdout.trim()).unwrap()
+    };
+
+    let allowed = client("allow");
+    assert_eq!(allowed["asked"].as_array().unwrap().len(), 1, "{allowed}");
+    let message = allowed["asked"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("example-tools wants to run `echo ran-$((6*7))`"),
+        "{message}"
+    );
+    assert_eq!(
+        allowed["asked"][0]["schema"]["required"],
+        json!(["decision"])
+    );
+    assert_eq!(allowed["is_error"], false, "{allowed}");
+    assert!(
+        allowed["text"].as_str().unwrap().contains("ran-42"),
+        "{allowed}"
+    );
+
+    let declined = client("deny");
+    assert_eq!(declined["asked"].as_array().unwrap().len(), 1);
+    assert_eq!(declined["is_error"], true, "{declined}");
+    let text = declined["text"].as_str().unwrap();
+    assert!(text.contains("declined by the MCP client's user"), "{text}");
+    assert!(!text.contains("ran-42"), "{text}");
+
+    let unable = client("none");
+    assert_eq!(unable["is_error"], true, "{unable}");
+    let text = unable["text"].as_str().unwrap();
+    assert!(
+        text.contains("the MCP client cannot ask its user (it does not support elicitation)")
+            && text.contains("talaria mcp serve --approvals auto"),
+        "{text}"
+    );
 }

@@ -13,6 +13,7 @@
 // protocol (SEP-2577); the 2025-11-25 handshake this bridge speaks still has them.
 #![allow(deprecated)]
 
+pub mod approve;
 pub mod client;
 pub mod command;
 pub mod convert;
@@ -54,6 +55,7 @@ pub fn init(host: Host) -> Result<Bridge> {
         started: OnceLock::new(),
         routes: Mutex::new(HashMap::new()),
         in_flight: elicit::InFlight::default(),
+        callers: approve::Callers::default(),
     })
 }
 
@@ -73,6 +75,8 @@ pub struct Bridge {
     routes: Mutex<HashMap<String, (String, String)>>,
     /// The tool calls running per server, through which their elicitations are asked.
     in_flight: elicit::InFlight,
+    /// `mcp serve`: the served calls in flight, whose approvals their client answers.
+    callers: approve::Callers,
 }
 
 /// The bridge's async runtime (rmcp's transports spawn tasks that run while a host
@@ -99,6 +103,10 @@ impl Bridge {
 
     pub(crate) fn set_serving(&self) {
         self.serving.store(true, Ordering::SeqCst);
+    }
+
+    pub(crate) fn callers(&self) -> &approve::Callers {
+        &self.callers
     }
 
     /// Every enabled server, started once (in parallel).
@@ -296,6 +304,10 @@ impl Plugin for Bridge {
             methods::ToolCall::NAME => {
                 let request: ToolCallRequest = talaria_sdk::parse_args(params)?;
                 Ok(serde_json::to_value(self.call_tool(request, cx)?)?)
+            }
+            methods::ApprovalsDecide::NAME => {
+                let request: ApprovalRequest = talaria_sdk::parse_args(params)?;
+                Ok(serde_json::to_value(self.callers.decide(&request))?)
             }
             methods::CommandRun::NAME => {
                 let request = talaria_sdk::parse_args(params)?;
