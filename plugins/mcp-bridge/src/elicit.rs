@@ -15,10 +15,13 @@ use serde_json::Value;
 use talaria_sdk::input::{fields_from_schema, InputAction, InputRequest, InputResponse};
 use talaria_sdk::{CallContext, Host};
 
+/// Server name → its calls in flight (with the id of their guard), oldest first.
+type Calls = HashMap<String, Vec<(u64, Call)>>;
+
 /// The tool calls in flight, per server, in the order they started.
 #[derive(Clone, Default)]
 pub struct InFlight {
-    calls: Arc<Mutex<HashMap<String, Vec<(u64, Call)>>>>,
+    calls: Arc<Mutex<Calls>>,
     next: Arc<std::sync::atomic::AtomicU64>,
 }
 
