@@ -540,8 +540,64 @@ mod tests {
         }
     }
 
+    /// Asks the user for a name and greets them.
+    struct Greet;
+    impl Tool for Greet {
+        fn spec(&self) -> ToolSpec {
+            ToolSpec {
+                name: "greet".into(),
+                description: "".into(),
+                ..Default::default()
+            }
+        }
+        fn call(&self, _: Value, cx: &CallContext) -> Result<ToolOutput> {
+            use talaria_plugin_api::input::{FieldKind, InputAction, InputField};
+            let form = InputRequest {
+                title: "Who are you?".into(),
+                fields: vec![InputField {
+                    name: "name".into(),
+                    label: String::new(),
+                    description: None,
+                    required: true,
+                    kind: FieldKind::Text {
+                        secret: false,
+                        format: None,
+                        min_length: None,
+                        max_length: None,
+                        default: None,
+                    },
+                }],
+                ..Default::default()
+            };
+            let answer = cx.ask_user(&form)?;
+            Ok(match answer.action {
+                InputAction::Accept => ToolOutput::text(format!(
+                    "hello {}",
+                    answer.values["name"].as_str().unwrap_or_default()
+                )),
+                _ => ToolOutput::error(answer.reason),
+            })
+        }
+    }
+
     fn init(_: Host) -> Result<ToolSet> {
-        Ok(ToolSet::new().with(Echo).with(Panics))
+        Ok(ToolSet::new().with(Echo).with(Panics).with(Greet))
+    }
+
+    #[test]
+    fn questions_get_the_scripted_answers_in_order_then_declines() {
+        let values = json!({"name": "Ada"}).as_object().cloned().unwrap();
+        let h = Harness::builder()
+            .answer_input(InputResponse::accept(values))
+            .start(init)
+            .unwrap();
+        let (first, _) = h.call_tool("greet", json!({})).unwrap();
+        assert_eq!(first.content, "hello Ada");
+        let (second, _) = h.call_tool("greet", json!({})).unwrap();
+        assert!(second.is_error && second.content.contains("no answer scripted"));
+        let asked = h.input_requests();
+        assert_eq!(asked.len(), 2);
+        assert_eq!(asked[0].title, "Who are you?");
     }
 
     #[test]
@@ -554,7 +610,7 @@ mod tests {
             .into_iter()
             .map(|t| t.name)
             .collect();
-        assert_eq!(names, ["echo", "boom"]);
+        assert_eq!(names, ["echo", "boom", "greet"]);
         let (out, events) = h.call_tool("echo", json!({"text": "hi"})).unwrap();
         assert_eq!(out, ToolOutput::text("hi"));
         assert_eq!(
