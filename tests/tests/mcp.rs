@@ -635,6 +635,8 @@ fn last_call_output(mock: &MockServer) -> String {
 /// again with the reason, Enter taking the defaults), and the server's result, which
 /// echoes the answers, reaches the model.
 #[test]
+// 3.14 is server-everything's own default for its number field, not an approximate π.
+#[allow(clippy::approx_constant)]
 fn an_mcp_servers_elicitation_is_asked_in_the_repl() {
     let peers = peers();
     let mock = MockServer::start();
