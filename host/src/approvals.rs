@@ -5,12 +5,20 @@
 //! command or a coloured diff, and with no terminal declines and says so. An acceptance for the session is
 //! remembered until the session changes. Every request and decision is also an event
 //! (`approval_request`, `approval_decision`) on the asking call's stream.
+//!
+//! A plugin command whose user is elsewhere (`mcp serve`: the MCP client's user) can
+//! become the [`Approver`] for the rest of the process; `ask` then hands each request to
+//! it instead of the terminal.
+//!
+//! Questions (`user.input`, [`Approvals::ask_user`]) share the one-at-a-time lock, so a
+//! form and an approval prompt never interleave on the terminal.
 
 use std::collections::HashSet;
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use talaria_plugin_api::abi::EventSinkArc;
+use talaria_plugin_api::input::{InputRequest, InputResponse};
 use talaria_plugin_api::payload::{
     ApprovalDecision, ApprovalKind, ApprovalRequest, Decision, Event,
 };
@@ -18,12 +26,16 @@ use talaria_plugin_api::payload::{
 use crate::cli::ApprovalMode;
 use crate::events::emit;
 
+/// Answers approval requests in the terminal's stead (a plugin, through the host).
+pub type Approver = Box<dyn Fn(&ApprovalRequest) -> ApprovalDecision + Send + Sync>;
+
 pub struct Approvals {
     mode: Mutex<ApprovalMode>,
     /// Requests accepted for the session, by [`session_key`].
     accepted: Mutex<HashSet<String>>,
     /// Parallel tool calls may ask at once; one question at a time on the terminal.
     asking: Mutex<()>,
+    approver: Mutex<Option<std::sync::Arc<Approver>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -36,6 +48,7 @@ impl Approvals {
             mode: Mutex::new(mode),
             accepted: Mutex::new(HashSet::new()),
             asking: Mutex::new(()),
+            approver: Mutex::new(None),
         }
     }
 
@@ -45,6 +58,53 @@ impl Approvals {
 
     pub fn set_mode(&self, mode: ApprovalMode) {
         *lock(&self.mode) = mode;
+    }
+
+    /// From now on `ask` mode hands every request to `approver`.
+    pub fn delegate(&self, approver: Approver) {
+        *lock(&self.approver) = Some(std::sync::Arc::new(approver));
+    }
+
+    /// Asks the user to fill in a form: on the terminal, one question at a time; declined
+    /// under `--approvals deny` or with no terminal (saying so on stderr). The question
+    /// and the answer's action (without secret values) are events on `events`.
+    pub fn ask_user(&self, request: &InputRequest, events: &EventSinkArc) -> InputResponse {
+        let _one_at_a_time = lock(&self.asking);
+        emit(
+            events,
+            &Event::InputRequest {
+                request: request.clone(),
+            },
+        );
+        let who = request.plugin.as_deref().unwrap_or("a plugin");
+        let response = match self.mode() {
+            ApprovalMode::Deny => {
+                eprintln!(
+                    "declined: {who} asked \"{}\" (--approvals deny)",
+                    request.title
+                );
+                InputResponse::decline("declined by policy (--approvals deny)")
+            }
+            _ if !std::io::stdin().is_terminal() => {
+                eprintln!(
+                    "declined: {who} asked \"{}\", but there is no terminal to ask on",
+                    request.title
+                );
+                InputResponse::decline("declined: nobody could answer the question (no terminal)")
+            }
+            _ => crate::input::ask(request, who, &mut crate::input::Console),
+        };
+        tracing::info!(plugin = who, action = ?response.action, "question: {}", request.title);
+        emit(
+            events,
+            &Event::InputResponse {
+                call_id: request.call_id.clone(),
+                action: response.action,
+                values: request.shareable(&response.values),
+                reason: response.reason.clone(),
+            },
+        );
+        response
     }
 
     /// A new session starts with nothing accepted.
@@ -98,14 +158,21 @@ impl Approvals {
                 eprintln!("declined: {who} asked to {what} (--approvals deny)");
                 decision(Decision::Decline, "declined by policy (--approvals deny)")
             }
-            ApprovalMode::Ask if !std::io::stdin().is_terminal() => {
-                eprintln!("declined: {who} asked to {what}, but there is no terminal to ask on (use --approvals auto to allow)");
-                decision(
-                    Decision::Decline,
-                    "declined: nobody could answer the approval request (no terminal)",
-                )
+            ApprovalMode::Ask => {
+                // Cloned out, so the approver runs without the lock held.
+                let approver = lock(&self.approver).clone();
+                match approver {
+                    Some(approve) => approve(request),
+                    None if !std::io::stdin().is_terminal() => {
+                        eprintln!("declined: {who} asked to {what}, but there is no terminal to ask on (use --approvals auto to allow)");
+                        decision(
+                            Decision::Decline,
+                            "declined: nobody could answer the approval request (no terminal)",
+                        )
+                    }
+                    None => prompt(who, &what, request),
+                }
             }
-            ApprovalMode::Ask => prompt(who, &what, request),
         }
     }
 }

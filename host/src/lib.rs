@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod fsutil;
 pub mod home;
+pub mod input;
 pub mod logging;
 pub mod output;
 pub mod plugins;

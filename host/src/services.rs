@@ -4,7 +4,9 @@
 //!
 //! - `model.stream` → the transport plugin for the provider's wire API;
 //! - `tools.list` / `tools.call` → every enabled tool plugin;
-//! - `approvals.request` → [`Approvals`] (the terminal, the approval mode);
+//! - `approvals.request` → [`Approvals`] (the terminal, the approval mode, or the
+//!   plugin that asked to answer them with `approvals.delegate`);
+//! - `user.input` → [`Approvals::ask_user`] (a form on the terminal);
 //! - `provider.*` → the plugin serving the provider id in the params.
 
 use std::path::PathBuf;
@@ -21,8 +23,9 @@ use talaria_plugin_api::abi_stable::std_types::{ROption, RResult, RStr, RString}
 use talaria_plugin_api::manifest::Manifest;
 use talaria_plugin_api::methods::{self, Method};
 use talaria_plugin_api::payload::{
-    ApprovalRequest, Decision, ErrorKind, HostInfo, PluginConfig, ToolCallRequest,
+    ApprovalDecision, ApprovalRequest, Decision, ErrorKind, HostInfo, PluginConfig, ToolCallRequest,
 };
+use talaria_plugin_api::provider::Empty;
 use talaria_plugin_api::runtime::RuntimeDefault;
 
 use crate::app::App;
@@ -144,6 +147,34 @@ impl PluginHost {
         ))
     }
 
+    /// This plugin as the process's approver: each request goes to its
+    /// `approvals.decide`, with the events and cancellation of the call that delegated
+    /// (the command that runs for the rest of the process). A plugin that fails to answer
+    /// declines, saying why.
+    fn approver(&self, events: EventSinkArc, cancel: CancelFlag) -> crate::approvals::Approver {
+        let registry = self.registry.clone();
+        let id = self.plugin_id.clone();
+        Box::new(move |request: &ApprovalRequest| {
+            let answer = registry
+                .upgrade()
+                .ok_or_else(|| "the host is shutting down".to_owned())
+                .and_then(|r| r.plugin(&id).map_err(|e| e.message))
+                .and_then(|plugin| {
+                    client::call::<methods::ApprovalsDecide>(
+                        &plugin,
+                        request,
+                        events.clone(),
+                        cancel.clone(),
+                    )
+                    .map_err(|e| e.message.to_string())
+                });
+            answer.unwrap_or_else(|why| ApprovalDecision {
+                decision: Decision::Decline,
+                reason: format!("declined: plugin {id} could not answer the approval ({why})"),
+            })
+        })
+    }
+
     fn serve(
         &self,
         method: &str,
@@ -177,6 +208,16 @@ impl PluginHost {
                 }
                 encode(&decision)
             }
+            methods::UserInput::NAME => {
+                let mut request = decode::<methods::UserInput>(params)?;
+                request.plugin = Some(self.plugin_id.clone());
+                encode(&self.approvals.ask_user(&request, &events))
+            }
+            methods::ApprovalsDelegate::NAME => {
+                decode::<methods::ApprovalsDelegate>(params)?;
+                self.approvals.delegate(self.approver(events, cancel));
+                encode(&Empty {})
+            }
             methods::RuntimeDefaultMethod::NAME => {
                 let request = decode::<methods::RuntimeDefaultMethod>(params)?;
                 let runtime = match request.set {
@@ -203,7 +244,7 @@ impl PluginHost {
             }
             other => Err(PluginError::new(
                 ErrorKind::UnknownMethod,
-                format!("the host offers no service {other:?} (it offers model.stream, tools.list, tools.call, approvals.request and provider.*)"),
+                format!("the host offers no service {other:?} (it offers model.stream, tools.list, tools.call, approvals.request, approvals.delegate, user.input, runtime.default and provider.*)"),
             )),
         }
     }

@@ -12,6 +12,7 @@
 pub mod abi;
 pub mod command;
 pub mod doctor;
+pub mod input;
 pub mod items;
 pub mod manifest;
 pub mod mcp;

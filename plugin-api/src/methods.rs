@@ -3,9 +3,10 @@
 //! Two directions use the same definitions:
 //! - **plugin methods**, which the host (through `Plugin::call`) asks of a plugin:
 //!   `tool.call`, `runtime.turn`, `transport.*`, `provider.*`, `router.run`,
-//!   `command.run`;
+//!   `command.run`, `doctor.checks`, `approvals.decide`;
 //! - **host services**, which a plugin asks of the host (through `HostServices::call`):
-//!   `model.stream`, `tools.list`, `tools.call`, `approvals.request`, and the
+//!   `model.stream`, `tools.list`, `tools.call`, `approvals.request`,
+//!   `approvals.delegate`, `user.input`, `runtime.default`, and the
 //!   `provider.*` methods, which the host routes to the plugin serving the provider id.
 //!
 //! Nobody writes a method name by hand: the SDK's traits and the host's client are
@@ -16,6 +17,7 @@ use serde::Serialize;
 
 use crate::command::{CommandOutcome, CommandRequest};
 use crate::doctor::{DoctorReport, DoctorRequest};
+use crate::input::{InputRequest, InputResponse};
 use crate::payload::{ApprovalDecision, ApprovalRequest, ToolCallRequest, ToolList, ToolOutput};
 use crate::provider::{
     Account, Empty, Endpoint, FailureReport, LoginRequest, LogoutResult, ModelList, ModelsRequest,
@@ -80,6 +82,9 @@ methods! {
     CommandRun = "command.run": CommandRequest => CommandOutcome;
     /// Plugins with `capabilities = ["doctor"]`: their own checks for `talaria doctor`.
     DoctorChecks = "doctor.checks": DoctorRequest => DoctorReport;
+    /// A plugin that became the approver (`approvals.delegate`): answer one approval
+    /// request in the host's stead.
+    ApprovalsDecide = "approvals.decide": ApprovalRequest => ApprovalDecision;
 
     /// Host service: one model request, sent through the transport for the provider's wire API.
     ModelStream = "model.stream": StreamRequest => StreamResult;
@@ -89,6 +94,13 @@ methods! {
     ToolsCall = "tools.call": ToolCallRequest => ToolOutput;
     /// Host service: ask the user (or the approval mode) to approve an action.
     ApprovalsRequest = "approvals.request": ApprovalRequest => ApprovalDecision;
+    /// Host service: from now on, while approvals are asked (`--approvals ask`), the
+    /// calling plugin answers every `approvals.request` of this process through its
+    /// `approvals.decide` (a plugin command whose user is elsewhere: an MCP client).
+    ApprovalsDelegate = "approvals.delegate": Empty => Empty;
+    /// Host service: ask the user to fill in a form (one question at a time, on the
+    /// terminal; declined without one).
+    UserInput = "user.input": InputRequest => InputResponse;
     /// Host service: read or set the profile's default runtime (`model.runtime`).
     RuntimeDefaultMethod = "runtime.default": RuntimeDefaultRequest => RuntimeDefault;
 }

@@ -354,6 +354,21 @@ pub enum Event {
         approved: bool,
         reason: String,
     },
+    /// Emitted by the host when a plugin asks the user to fill in a form (`user.input`).
+    InputRequest {
+        request: crate::input::InputRequest,
+    },
+    /// Emitted by the host with the answer: the action, and the values of the fields
+    /// that are not secret.
+    InputResponse {
+        #[serde(default)]
+        call_id: String,
+        action: crate::input::InputAction,
+        #[serde(default)]
+        values: serde_json::Map<String, Value>,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        reason: String,
+    },
     /// Reconnecting, waiting, a tool's progress. The terminal shows it; `--json` sends it
     /// to stderr, since it is not one of the contract's event types.
     Progress {

@@ -7,11 +7,15 @@
 //! 2.0 (from 1.0): typed methods and one host-service entry (`HostServices::call`)
 //! instead of `request_approval` and `call_plugin`; runtimes, typed conversation items,
 //! one event schema, credentials scoped to the plugin's declared providers.
+//!
+//! 2.1: the host services `user.input` (a form for the user) and `approvals.delegate`,
+//! the plugin method `approvals.decide`, and the `input_request` / `input_response`
+//! events.
 
 use semver::Version;
 
 /// The ABI version this build of the host and SDK speak.
-pub const ABI_VERSION: &str = "2.0.0";
+pub const ABI_VERSION: &str = "2.1.0";
 
 /// Why a plugin's ABI version is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -2,12 +2,15 @@ use std::sync::Arc;
 
 use talaria_plugin_api::abi::{event_sink, CancelFlag, EventSink, EventSinkArc};
 use talaria_plugin_api::abi_stable::std_types::RStr;
-use talaria_plugin_api::methods::ApprovalsRequest;
+use talaria_plugin_api::input::{InputRequest, InputResponse};
+use talaria_plugin_api::methods::{ApprovalsRequest, UserInput};
 use talaria_plugin_api::payload::{ApprovalDecision, ApprovalRequest, Event, ToolContext};
 
 use crate::{Error, Host, Result};
 
 /// Everything one call needs: the host, the event stream and the cancellation flag.
+/// A clone is the same call (same events, same cancellation).
+#[derive(Clone)]
 pub struct CallContext {
     host: Host,
     events: EventSinkArc,
@@ -99,6 +102,17 @@ impl CallContext {
     /// `--json`) and remembers acceptances for the session.
     pub fn request_approval(&self, request: &ApprovalRequest) -> Result<ApprovalDecision> {
         self.host.call::<ApprovalsRequest>(request, self)
+    }
+
+    /// Asks the user to fill in a form (`user.input`): the host fills in the plugin,
+    /// shows the question (terminal, `--json`) and answers `decline` when nobody can be
+    /// asked. An accepted answer has a valid value for every required field.
+    pub fn ask_user(&self, request: &InputRequest) -> Result<InputResponse> {
+        let mut request = request.clone();
+        if request.call_id.is_empty() {
+            request.call_id = self.call_id.clone();
+        }
+        self.host.call::<UserInput>(&request, self)
     }
 
     /// A context for a nested call whose events still reach the host, and are also

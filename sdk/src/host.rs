@@ -150,6 +150,14 @@ impl Host {
         self.call::<methods::ToolsList>(&Empty {}, cx)
     }
 
+    /// Makes this plugin the process's approver: while approvals are asked, every
+    /// `approvals.request` (from any plugin) reaches this plugin's `approvals.decide`
+    /// instead of the terminal. For a command whose user is elsewhere (`mcp serve`).
+    pub fn delegate_approvals(&self, cx: &CallContext) -> Result<()> {
+        self.call::<methods::ApprovalsDelegate>(&Empty {}, cx)
+            .map(drop)
+    }
+
     /// Calls a tool by name through the host (the tool asks for its own approvals).
     pub fn call_tool(&self, request: &ToolCallRequest, cx: &CallContext) -> Result<ToolOutput> {
         self.call::<methods::ToolsCall>(request, cx)

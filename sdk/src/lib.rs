@@ -64,6 +64,8 @@ pub use plugin::Plugin;
 pub use talaria_plugin_api::command;
 /// The payloads of `doctor.checks`.
 pub use talaria_plugin_api::doctor;
+/// The payloads of `user.input`: forms for the user, and the MCP schema mapping.
+pub use talaria_plugin_api::input;
 pub use talaria_plugin_api::manifest::{Manifest, PluginKind};
 /// `[mcp_servers.NAME]`, as the host validated it.
 pub use talaria_plugin_api::mcp;

@@ -23,6 +23,7 @@ use talaria_plugin_api::abi::{
 };
 use talaria_plugin_api::abi_stable::sabi_trait::TD_Opaque;
 use talaria_plugin_api::abi_stable::std_types::{ROption, RResult, RStr, RString};
+use talaria_plugin_api::input::{InputRequest, InputResponse};
 use talaria_plugin_api::methods::{self, Method};
 use talaria_plugin_api::payload::{
     ApprovalDecision, ApprovalRequest, Decision, Description, ErrorKind, Event, HostInfo,
@@ -44,6 +45,9 @@ pub enum ApprovalPolicy {
 struct FakeState {
     credentials: Mutex<BTreeMap<String, Value>>,
     approval_requests: Mutex<Vec<ApprovalRequest>>,
+    /// `user.input`: the answers still to give, in order, and the questions asked.
+    input_answers: Mutex<std::collections::VecDeque<InputResponse>>,
+    input_requests: Mutex<Vec<InputRequest>>,
     logs: Mutex<Vec<(u8, String)>>,
     /// Provider id → the plugin serving it.
     providers: BTreeMap<String, Arc<dyn Plugin>>,
@@ -113,6 +117,16 @@ impl FakeHost {
                     },
                 };
                 Ok(serde_json::to_value(decision)?)
+            }
+            methods::UserInput::NAME => {
+                let request: InputRequest = serde_json::from_value(params)?;
+                let answer = lock(&self.state.input_answers)
+                    .pop_front()
+                    .unwrap_or_else(|| {
+                        InputResponse::decline("declined by the test harness (no answer scripted)")
+                    });
+                lock(&self.state.input_requests).push(request);
+                Ok(serde_json::to_value(answer)?)
             }
             methods::ToolsList::NAME => {
                 let tools = self
@@ -301,6 +315,12 @@ impl HarnessBuilder {
         self.approvals = ApprovalPolicy::DenyAll;
         self
     }
+    /// The next answer to a `user.input` question (answers are given in the order they
+    /// were added; a question with none left is declined).
+    pub fn answer_input(self, response: InputResponse) -> Self {
+        lock(&self.state.input_answers).push_back(response);
+        self
+    }
     pub fn credentials(self, namespace: &str, value: Value) -> Self {
         lock(&self.state.credentials).insert(namespace.to_owned(), value);
         self
@@ -450,6 +470,11 @@ impl Harness {
         self.call_method::<methods::RuntimeTurn>(request)
     }
 
+    /// The questions (`user.input`) the plugin asked so far.
+    pub fn input_requests(&self) -> Vec<InputRequest> {
+        lock(&self.state.input_requests).clone()
+    }
+
     /// The approval requests the plugin made so far.
     pub fn approval_requests(&self) -> Vec<ApprovalRequest> {
         lock(&self.state.approval_requests).clone()
@@ -515,8 +540,64 @@ mod tests {
         }
     }
 
+    /// Asks the user for a name and greets them.
+    struct Greet;
+    impl Tool for Greet {
+        fn spec(&self) -> ToolSpec {
+            ToolSpec {
+                name: "greet".into(),
+                description: "".into(),
+                ..Default::default()
+            }
+        }
+        fn call(&self, _: Value, cx: &CallContext) -> Result<ToolOutput> {
+            use talaria_plugin_api::input::{FieldKind, InputAction, InputField};
+            let form = InputRequest {
+                title: "Who are you?".into(),
+                fields: vec![InputField {
+                    name: "name".into(),
+                    label: String::new(),
+                    description: None,
+                    required: true,
+                    kind: FieldKind::Text {
+                        secret: false,
+                        format: None,
+                        min_length: None,
+                        max_length: None,
+                        default: None,
+                    },
+                }],
+                ..Default::default()
+            };
+            let answer = cx.ask_user(&form)?;
+            Ok(match answer.action {
+                InputAction::Accept => ToolOutput::text(format!(
+                    "hello {}",
+                    answer.values["name"].as_str().unwrap_or_default()
+                )),
+                _ => ToolOutput::error(answer.reason),
+            })
+        }
+    }
+
     fn init(_: Host) -> Result<ToolSet> {
-        Ok(ToolSet::new().with(Echo).with(Panics))
+        Ok(ToolSet::new().with(Echo).with(Panics).with(Greet))
+    }
+
+    #[test]
+    fn questions_get_the_scripted_answers_in_order_then_declines() {
+        let values = json!({"name": "Ada"}).as_object().cloned().unwrap();
+        let h = Harness::builder()
+            .answer_input(InputResponse::accept(values))
+            .start(init)
+            .unwrap();
+        let (first, _) = h.call_tool("greet", json!({})).unwrap();
+        assert_eq!(first.content, "hello Ada");
+        let (second, _) = h.call_tool("greet", json!({})).unwrap();
+        assert!(second.is_error && second.content.contains("no answer scripted"));
+        let asked = h.input_requests();
+        assert_eq!(asked.len(), 2);
+        assert_eq!(asked[0].title, "Who are you?");
     }
 
     #[test]
@@ -529,7 +610,7 @@ mod tests {
             .into_iter()
             .map(|t| t.name)
             .collect();
-        assert_eq!(names, ["echo", "boom"]);
+        assert_eq!(names, ["echo", "boom", "greet"]);
         let (out, events) = h.call_tool("echo", json!({"text": "hi"})).unwrap();
         assert_eq!(out, ToolOutput::text("hi"));
         assert_eq!(

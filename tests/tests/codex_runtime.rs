@@ -831,3 +831,165 @@ fn the_repl_slash_command_reaches_codex_runtime() {
         "{config}"
     );
 }
+
+/// Codex offers `request_user_input` outside Plan mode only with this feature on.
+fn with_user_input_feature(codex: &CodexHome) {
+    let path = codex.codex_home.join("config.toml");
+    let config = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        config.replacen(
+            "[features]\n",
+            "[features]\ndefault_mode_request_user_input = true\n",
+            1,
+        ),
+    )
+    .unwrap();
+}
+
+/// The model asks the user through codex's `request_user_input`.
+fn asks_which_database(id: &str, call_id: &str) -> Vec<Value> {
+    let args = json!({"questions": [{
+        "id": "db",
+        "header": "Database",
+        "question": "Which database should I use?",
+        "options": [
+            {"label": "SQLite", "description": "one file"},
+            {"label": "Postgres", "description": "a server"}
+        ]
+    }]});
+    function_call_events(id, call_id, "request_user_input", &args.to_string())
+}
+
+/// Codex's `request_user_input` is asked on the terminal (its options numbered) and
+/// the answer reaches the model as the tool's output, by question id.
+#[test]
+fn codexs_question_is_asked_on_the_terminal_and_the_answer_reaches_the_model() {
+    let mock = MockServer::start();
+    let codex = CodexHome::new(&mock, "");
+    with_user_input_feature(&codex);
+    mock.push_events(asks_which_database("r1", "call_1"));
+    mock.push_events(text_events("r2", &["Postgres it is."]));
+    let (code, screen) =
+        codex.on_terminal(&["chat", "-q", "set up storage", "--json"], &["2"], |_| {
+            true
+        });
+    assert_eq!(code, 0, "{screen}");
+    assert!(
+        screen.contains("codex-app-server asks: Database"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("Which database should I use? (required)"),
+        "{screen}"
+    );
+    assert!(screen.contains("  2. Postgres — a server"), "{screen}");
+    let events = json_lines(&screen);
+    let asked = of_type(&events, "input_request");
+    assert_eq!(asked.len(), 1, "{screen}");
+    assert_eq!(asked[0]["request"]["fields"][0]["name"], "db");
+    let answered = of_type(&events, "input_response");
+    assert_eq!(answered[0]["action"], "accept", "{screen}");
+    assert_eq!(answered[0]["values"], json!({"db": "Postgres"}));
+    let output: Value =
+        serde_json::from_str(&output_for(&model_input(&mock, 1), "call_1")).unwrap();
+    assert_eq!(
+        output,
+        json!({"answers": {"db": {"answers": ["Postgres"]}}})
+    );
+    let replies: Vec<Value> = codex
+        .sent()
+        .into_iter()
+        .filter(|m| m["result"]["answers"].is_object())
+        .collect();
+    assert_eq!(replies.len(), 1);
+}
+
+/// Without a terminal the question is declined: stderr says so, codex hears no answer.
+#[test]
+fn codexs_question_is_declined_without_a_terminal() {
+    let mock = MockServer::start();
+    let codex = CodexHome::new(&mock, "");
+    with_user_input_feature(&codex);
+    mock.push_events(asks_which_database("r1", "call_1"));
+    mock.push_events(text_events("r2", &["I will pick one."]));
+    let run = codex.run(&["chat", "-q", "set up storage", "--json"]).ok();
+    assert!(
+        run.stderr.contains(
+            "declined: codex-app-server asked \"Database\", but there is no terminal to ask on"
+        ),
+        "{}",
+        run.stderr
+    );
+    let events = json_lines(&run.stdout);
+    assert_eq!(of_type(&events, "input_response")[0]["action"], "decline");
+    let output: Value =
+        serde_json::from_str(&output_for(&model_input(&mock, 1), "call_1")).unwrap();
+    assert_eq!(output, json!({"answers": {}}));
+    codex.sent();
+}
+
+/// An MCP server's elicitation reaches talaria through codex and is asked on the
+/// terminal; the server's tool result (which echoes the answer) reaches the model.
+#[test]
+fn an_mcp_servers_elicitation_through_codex_is_asked_on_the_terminal() {
+    let peers = talaria_tests::mcp::peers();
+    let mock = MockServer::start();
+    let codex = CodexHome::new(&mock, &peers.everything_config("everything"));
+    codex.run(&["codex-runtime", "migrate"]).ok();
+    mock.push_events(tool_search_events("r1", "call_s", "elicitation"));
+    mock.push_events(mcp_call_events(
+        "r2",
+        "call_m",
+        "mcp__everything",
+        "trigger_elicitation_request",
+        &json!({}),
+    ));
+    mock.push_events(text_events("r3", &["Thanks."]));
+    // The form's fields by name: birthdate, check, email, firstLine, homepage, integer,
+    // legacyTitledEnum, name (the only required one), and five with defaults or none.
+    let mut lines = vec!["", "", "", "", "", "", "", "Ada Lovelace"];
+    lines.extend(["", "", "", "", ""]);
+    let (code, screen) = codex.on_terminal(
+        &[
+            "chat",
+            "-q",
+            "fill the form",
+            "--json",
+            "--approvals",
+            "auto",
+        ],
+        &lines,
+        |_| true,
+    );
+    assert_eq!(code, 0, "{screen}");
+    assert!(
+        screen.contains("asks: Please provide inputs for the following fields:"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("(asked by MCP server everything, through codex)"),
+        "{screen}"
+    );
+    let events = json_lines(&screen);
+    assert_eq!(
+        of_type(&events, "input_response")[0]["action"],
+        "accept",
+        "{screen}"
+    );
+    let output = output_for(&model_input(&mock, 2), "call_m");
+    assert!(
+        output.contains("User provided the requested information"),
+        "{output}"
+    );
+    assert!(output.contains("Ada Lovelace"), "{output}");
+    let replies: Vec<Value> = codex
+        .sent()
+        .into_iter()
+        .filter(|m| m["result"]["action"] == "accept")
+        .collect();
+    assert_eq!(
+        replies[0]["result"]["content"]["name"], "Ada Lovelace",
+        "{replies:?}"
+    );
+}

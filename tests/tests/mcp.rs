@@ -159,6 +159,10 @@ fn mcp_serve_offers_the_profiles_tools_on_stdio_and_exits_when_stdin_closes() {
     );
     assert_eq!(exec["result"]["isError"], true, "{exec}");
     assert!(!exec.to_string().contains("should-not-run\\n"), "{exec}");
+    assert!(
+        exec.to_string().contains("does not support elicitation"),
+        "{exec}"
+    );
 
     let run = serve.close();
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -610,5 +614,213 @@ fn an_mcp_prompt_typed_in_the_repl_becomes_the_users_message() {
             "What's weather in Paris, Ile de France?"
         ],
         "{screen}"
+    );
+}
+
+/// The output of the function call the last model request carried back.
+fn last_call_output(mock: &MockServer) -> String {
+    let frames = model_requests(mock);
+    frames
+        .last()
+        .and_then(|f| f["input"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .find(|i| i["type"] == "function_call_output")
+        .and_then(|i| i["output"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("no function_call_output in {frames:?}"))
+}
+
+/// server-everything's elicitation tool in a REPL turn: the bridge offers elicitation,
+/// the server's form is asked on the terminal one field at a time (bad answers asked
+/// again with the reason, Enter taking the defaults), and the server's result, which
+/// echoes the answers, reaches the model.
+#[test]
+// 3.14 is server-everything's own default for its number field, not an approximate π.
+#[allow(clippy::approx_constant)]
+fn an_mcp_servers_elicitation_is_asked_in_the_repl() {
+    let peers = peers();
+    let mock = MockServer::start();
+    let (home, _) = signed_in(&mock);
+    write_config(&home, &peers.everything_config("everything"));
+    mock.push_events(function_call_events(
+        "resp_1",
+        "call_1",
+        "mcp__everything__trigger-elicitation-request",
+        "{}",
+    ));
+    // The fields in the order the form asks them (by name).
+    let lines = [
+        "fill in the form",
+        "yesterday",    // birthdate: not a date, asked again
+        "1815-12-10",   // birthdate
+        "y",            // check
+        "",             // email (optional, skipped)
+        "",             // firstLine: its default
+        "",             // homepage (optional, skipped)
+        "500",          // integer: above the maximum, asked again
+        "7",            // integer
+        "2",            // legacyTitledEnum: the second option
+        "Ada Lovelace", // name (required)
+        "",             // number: its default
+        "",             // titledMultipleSelectEnum: its default
+        "3",            // titledSingleSelectEnum: the third option
+        "",             // untitledMultipleSelectEnum: its default
+        "",             // untitledSingleSelectEnum: its default
+    ];
+    let (run, screen) = home.type_into_repl_with(
+        &["--approvals", "auto"],
+        &lines,
+        Duration::from_millis(1000),
+    );
+    assert_eq!(run.code, 0, "{screen}");
+    assert!(
+        screen.contains("asks: Please provide inputs for the following fields:"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("\"yesterday\" is not a valid date; try again"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("500 is more than the maximum 100; try again"),
+        "{screen}"
+    );
+    assert!(screen.contains("  2. Dogs"), "{screen}");
+    let output = last_call_output(&mock);
+    assert!(
+        output.contains("User provided the requested information"),
+        "{output}"
+    );
+    assert!(output.contains("- Name: Ada Lovelace"), "{output}");
+    assert!(output.contains("- Birthdate: 1815-12-10"), "{output}");
+    assert!(output.contains("- Agreed to terms: true"), "{output}");
+    assert!(output.contains("- Favorite Integer: 7"), "{output}");
+    assert!(output.contains("- Favorite Number: 3.14"), "{output}");
+    let raw: Value = serde_json::from_str(
+        output
+            .split_once("Raw result: ")
+            .unwrap_or_else(|| panic!("{output}"))
+            .1,
+    )
+    .unwrap();
+    assert_eq!(
+        raw,
+        json!({"action": "accept", "content": {
+            "birthdate": "1815-12-10",
+            "check": true,
+            "firstLine": "It was a dark and stormy night.",
+            "integer": 7,
+            "legacyTitledEnum": "pet-2",
+            "name": "Ada Lovelace",
+            "number": 3.14,
+            "titledMultipleSelectEnum": ["fish-1"],
+            "titledSingleSelectEnum": "hero-3",
+            "untitledMultipleSelectEnum": ["Guitar"],
+            "untitledSingleSelectEnum": "Monica"
+        }}),
+        "{output}"
+    );
+}
+
+/// Without a terminal the same elicitation is declined: stderr says why, the server
+/// hears `decline`, and `--json` shows the question and the answer's action.
+#[test]
+fn an_mcp_servers_elicitation_is_declined_without_a_terminal() {
+    let peers = peers();
+    let mock = MockServer::start();
+    let (home, _) = signed_in(&mock);
+    write_config(&home, &peers.everything_config("everything"));
+    let (output, run) = turn_calling(
+        &home,
+        &mock,
+        "mcp__everything__trigger-elicitation-request",
+        json!({}),
+    );
+    assert!(
+        output.contains("User declined to provide the requested information"),
+        "{output}"
+    );
+    assert!(
+        run.stderr
+            .contains("declined: mcp-bridge asked \"Please provide inputs for the following fields:\", but there is no terminal to ask on"),
+        "{}",
+        run.stderr
+    );
+    let events: Vec<Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .collect();
+    let request = events
+        .iter()
+        .find(|e| e["type"] == "input_request")
+        .unwrap_or_else(|| panic!("{}", run.stdout));
+    assert_eq!(request["request"]["plugin"], "mcp-bridge");
+    assert_eq!(request["request"]["call_id"], "call_1");
+    assert_eq!(request["request"]["fields"].as_array().unwrap().len(), 13);
+    let response = events
+        .iter()
+        .find(|e| e["type"] == "input_response")
+        .unwrap_or_else(|| panic!("{}", run.stdout));
+    assert_eq!(response["action"], "decline", "{response}");
+    assert_eq!(response["call_id"], "call_1");
+}
+
+/// `mcp serve` asks the MCP client to approve a tool that needs it (elicitation): an
+/// allow runs it, a decline refuses it saying so, and a client without elicitation gets
+/// a refusal that says why and how to allow such tools.
+#[test]
+fn mcp_serve_asks_its_client_to_approve_through_elicitation() {
+    let peers = peers();
+    let home = TestHome::new();
+    let script = talaria_tests::artifacts::workspace_root().join("tests/mcp/python_approver.py");
+    let client = |answer: &str| -> Value {
+        let out = std::process::Command::new(peers.python())
+            .arg(&script)
+            .arg(answer)
+            .arg(&talaria_tests::artifacts().talaria)
+            .arg(home.root())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{answer}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_str(stdout.trim()).unwrap()
+    };
+
+    let allowed = client("allow");
+    assert_eq!(allowed["asked"].as_array().unwrap().len(), 1, "{allowed}");
+    let message = allowed["asked"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("example-tools wants to run `echo ran-$((6*7))`"),
+        "{message}"
+    );
+    assert_eq!(
+        allowed["asked"][0]["schema"]["required"],
+        json!(["decision"])
+    );
+    assert_eq!(allowed["is_error"], false, "{allowed}");
+    assert!(
+        allowed["text"].as_str().unwrap().contains("ran-42"),
+        "{allowed}"
+    );
+
+    let declined = client("deny");
+    assert_eq!(declined["asked"].as_array().unwrap().len(), 1);
+    assert_eq!(declined["is_error"], true, "{declined}");
+    let text = declined["text"].as_str().unwrap();
+    assert!(text.contains("declined by the MCP client's user"), "{text}");
+    assert!(!text.contains("ran-42"), "{text}");
+
+    let unable = client("none");
+    assert_eq!(unable["is_error"], true, "{unable}");
+    let text = unable["text"].as_str().unwrap();
+    assert!(
+        text.contains("the MCP client cannot ask its user (it does not support elicitation)")
+            && text.contains("talaria mcp serve --approvals auto"),
+        "{text}"
     );
 }

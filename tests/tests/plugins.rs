@@ -166,7 +166,7 @@ fn broken_plugins_are_reported_by_file_and_reason_and_break_nothing_else() {
     // `plugins list` never runs a plugin's init, so the panicking one lists as ok ...
     assert_eq!(status("panic-init"), "ok");
     assert!(
-        status("wrong-abi").contains("^3.0") && status("wrong-abi").contains("2.0.0"),
+        status("wrong-abi").contains("^3.0") && status("wrong-abi").contains("2.1.0"),
         "{}",
         status("wrong-abi")
     );
@@ -410,7 +410,7 @@ fn a_plugin_that_would_not_load_is_not_installed() {
         .run(&["plugins", "install", folder.to_str().unwrap()])
         .expect_code(2);
     assert!(
-        run.stderr.contains("not installed") && run.stderr.contains("ABI 2.0.0"),
+        run.stderr.contains("not installed") && run.stderr.contains("ABI 2.1.0"),
         "{}",
         run.stderr
     );

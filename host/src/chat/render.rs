@@ -107,7 +107,12 @@ impl Observer for TerminalRenderer {
                 self.spinner.stop();
                 self.break_line();
             }
-            Event::ApprovalDecision { .. } => {}
+            Event::ApprovalDecision { .. } | Event::InputResponse { .. } => {}
+            // So is a question's form (`user.input`).
+            Event::InputRequest { .. } => {
+                self.spinner.stop();
+                self.break_line();
+            }
             Event::Progress { message } => {
                 if self.spinner.active() {
                     self.spinner.set_label(message);

@@ -33,13 +33,9 @@ pub enum Origin {
 /// ours (0 is `Ok`), an exit code without a message of ours (the plugin said why).
 pub fn run(app: &App, name: &str, args: &[String]) -> Result<()> {
     // A command may ask for approvals (a login to start, say): on a terminal the user
-    // answers; otherwise nobody can, and the request is declined.
-    let mode = if on_terminal() {
-        ApprovalMode::Ask
-    } else {
-        ApprovalMode::Deny
-    };
-    let registry = Registry::open(app, Arc::new(Approvals::new(mode)))?;
+    // answers; otherwise nobody can and the request is declined, unless the command made
+    // itself the approver (`mcp serve` asks its MCP client).
+    let registry = Registry::open(app, Arc::new(Approvals::new(ApprovalMode::Ask)))?;
     // A prompt to send is for the REPL; from the shell there is no conversation.
     run_in(&registry, name, args, Origin::Shell).map(|_| ())
 }

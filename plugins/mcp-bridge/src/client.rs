@@ -55,8 +55,8 @@ pub type Notify = Arc<dyn Fn(String) + Send + Sync>;
 /// The calls in flight that want to hear about progress and logs, by progress token.
 type Watchers = Arc<Mutex<HashMap<String, Notify>>>;
 
-/// Answers a server's `elicitation/create`.
-pub type Elicitor = Arc<dyn Fn(ElicitRequestParams) -> ElicitResult + Send + Sync>;
+/// Answers a server's `elicitation/create`; it is given the server's name.
+pub type Elicitor = Arc<dyn Fn(&str, ElicitRequestParams) -> ElicitResult + Send + Sync>;
 
 /// How the bridge connects, the same for every server.
 #[derive(Clone)]
@@ -148,7 +148,8 @@ impl ClientHandler for Handler {
         match &self.options.elicit {
             Some(elicit) => {
                 let elicit = elicit.clone();
-                tokio::task::spawn_blocking(move || elicit(request))
+                let server = self.server.clone();
+                tokio::task::spawn_blocking(move || elicit(&server, request))
                     .await
                     .map_err(|e| ErrorData::internal_error(e.to_string(), None))
             }

@@ -41,6 +41,10 @@ enum Action {
         /// Listen on http://127.0.0.1:PORT/mcp instead of stdio
         #[arg(long, value_name = "PORT")]
         http: Option<u16>,
+        /// How tools that need approval are answered: ask the MCP client (elicitation),
+        /// accept, or decline
+        #[arg(long, value_enum, default_value = "ask")]
+        approvals: crate::approve::Mode,
     },
     /// Sign in to a remote server with OAuth
     Login {
@@ -75,7 +79,7 @@ pub fn run(bridge: &Bridge, request: CommandRequest, cx: &CallContext) -> Result
     let exit_code = match cli.action {
         Action::List => list(bridge)?,
         Action::Test { name } => test(bridge, &name)?,
-        Action::Serve { http } => serve(bridge, http, cx)?,
+        Action::Serve { http, approvals } => serve(bridge, http, approvals, cx)?,
         Action::Login { name, no_browser } => login(bridge, &name, no_browser)?,
         Action::Logout { name } => logout(bridge, &name)?,
     };
@@ -200,6 +204,7 @@ fn test(bridge: &Bridge, name: &str) -> Result<u8> {
 struct HostTools {
     cx: CallContext,
     own_id: String,
+    callers: crate::approve::Callers,
 }
 
 impl Source for HostTools {
@@ -231,8 +236,11 @@ impl Source for HostTools {
             cancel.cancelled().await;
             flag.cancel();
         });
+        // Each call gets its own id, so its approval requests find their way back to
+        // this client.
+        let calling = self.callers.start(session);
         let request = ToolCallRequest {
-            call_id: String::new(),
+            call_id: calling.call_id.clone(),
             name: name.to_owned(),
             arguments: serde_json::Value::Object(arguments),
             context: None,
@@ -247,11 +255,21 @@ impl Source for HostTools {
     }
 }
 
-fn serve(bridge: &Bridge, http: Option<u16>, cx: &CallContext) -> Result<u8> {
+fn serve(
+    bridge: &Bridge,
+    http: Option<u16>,
+    approvals: crate::approve::Mode,
+    cx: &CallContext,
+) -> Result<u8> {
     bridge.set_serving();
+    // The user who approves is the MCP client's: every approval request of this process
+    // comes to the bridge (`approvals.decide`).
+    bridge.callers().set_mode(approvals);
+    bridge.host().delegate_approvals(cx)?;
     let source = HostTools {
         cx: cx.fork(),
         own_id: bridge.host().info().plugin_id,
+        callers: bridge.callers().clone(),
     };
     let server = Server::new("talaria", source);
     let rt = crate::runtime()?;

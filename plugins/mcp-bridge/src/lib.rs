@@ -13,9 +13,11 @@
 // protocol (SEP-2577); the 2025-11-25 handshake this bridge speaks still has them.
 #![allow(deprecated)]
 
+pub mod approve;
 pub mod client;
 pub mod command;
 pub mod convert;
+pub mod elicit;
 pub mod naming;
 pub mod oauth;
 pub mod prompt;
@@ -53,6 +55,8 @@ pub fn init(host: Host) -> Result<Bridge> {
         serving: AtomicBool::new(false),
         started: OnceLock::new(),
         routes: Mutex::new(HashMap::new()),
+        in_flight: elicit::InFlight::default(),
+        callers: approve::Callers::default(),
     })
 }
 
@@ -70,6 +74,10 @@ pub struct Bridge {
     started: OnceLock<BTreeMap<String, Status>>,
     /// Qualified tool name → (server, the server's own tool name).
     routes: Mutex<HashMap<String, (String, String)>>,
+    /// The tool calls running per server, through which their elicitations are asked.
+    in_flight: elicit::InFlight,
+    /// `mcp serve`: the served calls in flight, whose approvals their client answers.
+    callers: approve::Callers,
 }
 
 /// The bridge's async runtime (rmcp's transports spawn tasks that run while a host
@@ -98,6 +106,10 @@ impl Bridge {
         self.serving.store(true, Ordering::SeqCst);
     }
 
+    pub(crate) fn callers(&self) -> &approve::Callers {
+        &self.callers
+    }
+
     /// Every enabled server, started once (in parallel).
     fn started(&self) -> Result<&BTreeMap<String, Status>> {
         if let Some(s) = self.started.get() {
@@ -106,6 +118,10 @@ impl Bridge {
         let host = self.host.clone();
         let mut options = client::Options::new(Arc::new(move |m: String| host.info_log(&m)));
         options.host = Some(self.host.clone());
+        let (host, in_flight) = (self.host.clone(), self.in_flight.clone());
+        options.elicit = Some(Arc::new(move |server: &str, request| {
+            in_flight.elicit(&host, server, request)
+        }));
         let statuses = runtime()?.block_on(client::start_all(&self.servers, &options));
         for (name, status) in &statuses {
             if let Status::Failed(message) = status {
@@ -222,6 +238,7 @@ impl Bridge {
             }
         }
         let flag = cx.cancel_flag().clone();
+        let _asks_through = self.in_flight.start(&server, &request.call_id, cx);
         // The server's progress and log lines during the call reach the user as progress
         // events (the terminal shows them on stderr).
         let events = Arc::new(cx.fork());
@@ -288,6 +305,10 @@ impl Plugin for Bridge {
             methods::ToolCall::NAME => {
                 let request: ToolCallRequest = talaria_sdk::parse_args(params)?;
                 Ok(serde_json::to_value(self.call_tool(request, cx)?)?)
+            }
+            methods::ApprovalsDecide::NAME => {
+                let request: ApprovalRequest = talaria_sdk::parse_args(params)?;
+                Ok(serde_json::to_value(self.callers.decide(&request))?)
             }
             methods::CommandRun::NAME => {
                 let request = talaria_sdk::parse_args(params)?;

@@ -68,6 +68,7 @@ pub trait Source: Send + Sync + 'static {
 }
 
 /// One request's way back to the client, for a source's blocking code.
+#[derive(Clone)]
 pub struct Session {
     peer: Peer<RoleServer>,
     progress_token: Option<ProgressToken>,
@@ -132,13 +133,16 @@ impl Session {
             .map_err(|e| format!("the client could not sample: {e}"))
     }
 
-    /// `elicitation/create`; `None` when the client cannot be asked.
-    pub fn elicit(&self, params: ElicitRequestParams) -> Result<ElicitResult, String> {
-        if self
-            .peer
+    /// Whether the client declared the elicitation capability.
+    pub fn can_elicit(&self) -> bool {
+        self.peer
             .peer_info()
-            .is_none_or(|i| i.capabilities.elicitation.is_none())
-        {
+            .is_some_and(|i| i.capabilities.elicitation.is_some())
+    }
+
+    /// `elicitation/create`; an error when the client cannot be asked.
+    pub fn elicit(&self, params: ElicitRequestParams) -> Result<ElicitResult, String> {
+        if !self.can_elicit() {
             return Err("the MCP client does not support elicitation".into());
         }
         self.runtime

@@ -132,7 +132,7 @@ fn the_first_call_waits_for_the_standalone_stream() {
         tokio::spawn(async move { axum::serve(listener, app).await });
 
         let mut options = client::Options::new(Arc::new(|_| {}));
-        options.elicit = Some(Arc::new(|_| {
+        options.elicit = Some(Arc::new(|_, _| {
             ElicitResult::new(ElicitationAction::Accept).with_content(json!({ "name": "Ada" }))
         }));
         let config = McpServer {

@@ -57,7 +57,7 @@ impl Authorize for Headless {
 }
 
 /// Accepts an elicitation with the defaults its schema gives (SEP-1034).
-fn accept_defaults(request: ElicitRequestParams) -> ElicitResult {
+fn accept_defaults(_server: &str, request: ElicitRequestParams) -> ElicitResult {
     let schema = serde_json::to_value(&request).unwrap_or_default()["requestedSchema"].clone();
     let mut content = Map::new();
     if let Some(properties) = schema["properties"].as_object() {
