@@ -402,7 +402,13 @@ pub fn write_migration(path: &Path, inputs: &Inputs) -> Result<Report> {
 fn atomic_write(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
+    // A CODEX_HOME talaria creates holds codex's login once codex signs in: the user's
+    // alone, as codex makes it.
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)?;
     let tmp = dir.join(format!(
         ".{}.talaria-{}",
         path.file_name()
