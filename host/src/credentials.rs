@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 use talaria_plugin_api::time::now_secs;
 
 use crate::error::{io_error, Error, Result};
-use crate::fsutil::{write_atomic, FileLock};
+use crate::fsutil::{remove_stale_temps, write_atomic, FileLock};
 
 /// The format this build writes.
 const FORMAT_VERSION: u64 = 1;
@@ -67,6 +67,8 @@ impl CredentialStore {
         F: FnMut(Value) -> Result<Option<Value>>,
     {
         let _lock = FileLock::acquire(&self.sibling(".lock"), LOCK_TIMEOUT)?;
+        // No other writer is mid-write now: a temp file here is a killed writer's.
+        remove_stale_temps(&self.path);
         let mut doc = match self.load()? {
             Loaded::Missing => Map::new(),
             Loaded::Valid(doc) => {

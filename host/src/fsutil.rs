@@ -2,7 +2,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::error::{io_error, Error, Result};
@@ -66,8 +66,12 @@ fn make_private(file: &File) -> std::io::Result<()> {
 
 /// Replaces `path` with `bytes` atomically: a temp file in the same folder (so the rename
 /// cannot cross file systems), fsync, rename, fsync the folder. A crash leaves either the
-/// old file or the new one, never a torn one. `mode` sets Unix permissions on the new
-/// file before any byte is written.
+/// old file or the new one, never a torn one; a full disk fails the temp file's write and
+/// leaves the old file as it was. `mode` sets Unix permissions on the new file before any
+/// byte is written.
+///
+/// The temp file is `.NAME.tmp-XXXXXX` beside `NAME`, so a writer holding NAME's lock can
+/// clear what a killed writer left ([`remove_stale_temps`]).
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> {
     let dir = path
         .parent()
@@ -75,7 +79,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> 
         .unwrap_or(Path::new("."));
     create_private_dir_all(dir)?;
     let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
+        .prefix(&temp_prefix(path))
         .tempfile_in(dir)
         .map_err(|e| io_error(dir, "create a temporary file in", e))?;
     #[cfg(unix)]
@@ -92,12 +96,71 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> 
     tmp.as_file()
         .sync_all()
         .map_err(|e| io_error(path, "sync", e))?;
+    pause_before_rename(path);
     tmp.persist(path)
         .map_err(|e| io_error(path, "replace", e.error))?;
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// `.NAME.tmp-`: the prefix of `path`'s temp files.
+fn temp_prefix(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!(".{name}.tmp-")
+}
+
+/// Deletes the temp files a writer of `path` killed before its rename left behind
+/// (`kill -9`, a power cut). Only call it holding `path`'s lock: then no live writer of
+/// `path` has a temp file in flight. Best effort: a leftover is harmless, only litter
+/// (and, for `auth.json`, a 0600 copy of old secrets the user would not know about).
+pub fn remove_stale_temps(path: &Path) {
+    let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) else {
+        return;
+    };
+    let prefix = temp_prefix(path);
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// `NAME.lock` beside `path`: the lock file a read-modify-write of `path` holds.
+pub fn lock_path(path: &Path) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".lock");
+    path.with_file_name(name)
+}
+
+/// The crash-safety tests' hook (debug builds only; release builds compile it out):
+/// with `TALARIA_TEST_PAUSE_BEFORE_RENAME=NAME`, a write of a file named NAME stops
+/// after its temp file is complete and synced, just before the rename, creates
+/// `NAME.paused` beside it and waits there for the `kill -9` the test sends.
+fn pause_before_rename(path: &Path) {
+    #[cfg(debug_assertions)]
+    if let Some(name) = std::env::var_os("TALARIA_TEST_PAUSE_BEFORE_RENAME") {
+        if path.file_name() == Some(name.as_os_str()) {
+            let mut marker = name;
+            marker.push(".paused");
+            let _ = File::create(path.with_file_name(marker));
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = path;
 }
 
 /// An exclusive lock on a lock file, released on drop. Works across processes.
@@ -165,6 +228,24 @@ mod tests {
         }
         let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temp files left behind");
+    }
+
+    #[test]
+    fn stale_temps_of_one_file_are_removed_and_others_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("auth.json");
+        write_atomic(&p, b"kept", None).unwrap();
+        for name in [".auth.json.tmp-abc123", ".config.toml.tmp-xyz", "other"] {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        remove_stale_temps(&p);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, [".config.toml.tmp-xyz", "auth.json", "other"]);
+        assert_eq!(lock_path(&p), dir.path().join("auth.json.lock"));
     }
 
     #[test]

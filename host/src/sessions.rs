@@ -33,6 +33,36 @@ pub struct SessionStore {
     path: PathBuf,
 }
 
+/// An open savepoint ([`SessionStore::savepoint`]); rolled back unless committed.
+struct Savepoint<'a> {
+    conn: &'a Connection,
+    released: bool,
+}
+
+impl Savepoint<'_> {
+    fn commit(mut self) -> rusqlite::Result<()> {
+        self.released = true;
+        self.conn.execute_batch("RELEASE store_call")
+    }
+}
+
+impl std::ops::Deref for Savepoint<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
+impl Drop for Savepoint<'_> {
+    fn drop(&mut self) {
+        if !self.released {
+            let _ = self
+                .conn
+                .execute_batch("ROLLBACK TO store_call; RELEASE store_call");
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct SessionRecord {
     pub id: String,
@@ -172,7 +202,7 @@ impl SessionStore {
     }
 
     pub fn set_title(&self, id: &str, title: &str) -> Result<()> {
-        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let tx = self.savepoint().map_err(|e| self.err(e))?;
         self.touch(id)?;
         tx.execute(
             "UPDATE sessions SET title = ?2 WHERE id = ?1",
@@ -184,7 +214,7 @@ impl SessionStore {
 
     /// Appends a message and returns its seq (1, 2, … within the session).
     pub fn add_message(&self, id: &str, role: &str, content: &str) -> Result<i64> {
-        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let tx = self.savepoint().map_err(|e| self.err(e))?;
         self.touch(id)?;
         // One statement computes and uses the next seq, so two writers cannot pick the same.
         let seq = tx
@@ -207,7 +237,7 @@ impl SessionStore {
         name: &str,
         arguments: &serde_json::Value,
     ) -> Result<()> {
-        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let tx = self.savepoint().map_err(|e| self.err(e))?;
         self.touch(id)?;
         tx.execute(
             "INSERT INTO tool_calls (session_id, call_id, name, arguments, created_at, after_seq)
@@ -227,7 +257,7 @@ impl SessionStore {
         output: &str,
         is_error: bool,
     ) -> Result<()> {
-        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let tx = self.savepoint().map_err(|e| self.err(e))?;
         self.touch(id)?;
         let changed = tx
             .execute(
@@ -246,7 +276,7 @@ impl SessionStore {
 
     /// Stores one turn's usage; `get` sums them.
     pub fn add_usage(&self, id: &str, usage: &talaria_plugin_api::payload::Usage) -> Result<()> {
-        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let tx = self.savepoint().map_err(|e| self.err(e))?;
         self.touch(id)?;
         tx.execute(
             "INSERT INTO usage (session_id, input_tokens, output_tokens, cached_input_tokens,
@@ -268,7 +298,7 @@ impl SessionStore {
 
     /// Appends conversation items in order.
     pub fn add_items(&self, id: &str, items: &[Item]) -> Result<()> {
-        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let tx = self.savepoint().map_err(|e| self.err(e))?;
         self.touch(id)?;
         for item in items {
             tx.execute(
@@ -311,7 +341,7 @@ impl SessionStore {
 
     /// Stores what the session's runtime keeps between turns.
     pub fn set_runtime_state(&self, id: &str, state: Option<&serde_json::Value>) -> Result<()> {
-        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let tx = self.savepoint().map_err(|e| self.err(e))?;
         self.touch(id)?;
         tx.execute(
             "UPDATE sessions SET runtime_state = ?2 WHERE id = ?1",
@@ -500,6 +530,38 @@ impl SessionStore {
 
     /// Bumps `updated_at` and the activity counter, which orders `list` exactly even when
     /// two sessions change within the same second. An unknown id is the caller's mistake.
+    /// Runs `f`'s writes as one transaction: all of them land, or (on an error, or when
+    /// the process dies midway, `kill -9` included) none. A turn's record (its answer,
+    /// tool calls, usage, items and runtime state) goes through here so a crash never
+    /// leaves an answer the next turn's history lacks. `BEGIN IMMEDIATE` takes the write
+    /// lock up front, waiting out other processes through the busy timeout, rather than
+    /// failing with SQLITE_BUSY on a read-to-write upgrade midway.
+    pub fn atomically<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| self.err(e))?;
+        match f() {
+            Ok(value) => {
+                self.conn.execute_batch("COMMIT").map_err(|e| self.err(e))?;
+                Ok(value)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// One store call's writes as a unit: a transaction of its own, or a nested part of
+    /// the caller's [`SessionStore::atomically`] (SQLite savepoints nest; `BEGIN` does not).
+    fn savepoint(&self) -> rusqlite::Result<Savepoint<'_>> {
+        self.conn.execute_batch("SAVEPOINT store_call")?;
+        Ok(Savepoint {
+            conn: &self.conn,
+            released: false,
+        })
+    }
+
     fn touch(&self, id: &str) -> Result<()> {
         let n = self
             .conn
@@ -709,6 +771,41 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SessionStore::open(&dir.path().join("sub/sessions.db")).unwrap();
         (dir, store)
+    }
+
+    #[test]
+    fn atomically_keeps_all_writes_or_none() {
+        let (_dir, store) = store();
+        let s = store.create("auto", "p", "m").unwrap();
+        let failed: Result<()> = store.atomically(|| {
+            store.add_message(&s.id, "assistant", "half")?;
+            store.add_usage(
+                &s.id,
+                &Usage {
+                    input_tokens: 1,
+                    ..Default::default()
+                },
+            )?;
+            // A failing store call inside: its own savepoint and the whole unit roll back.
+            store.finish_tool_call(&s.id, "no-such-call", "x", false)?;
+            Ok(())
+        });
+        assert!(failed.is_err());
+        let shown = store.get(&s.id).unwrap().unwrap();
+        assert!(shown.messages.is_empty(), "{:?}", shown.messages);
+        assert_eq!(shown.usage.input_tokens, 0);
+
+        store
+            .atomically(|| {
+                store.add_message(&s.id, "user", "q")?;
+                store.add_message(&s.id, "assistant", "a")?;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(store.get(&s.id).unwrap().unwrap().messages.len(), 2);
+        // Outside `atomically`, each call is still its own transaction.
+        store.add_message(&s.id, "user", "again").unwrap();
+        assert_eq!(store.get(&s.id).unwrap().unwrap().messages.len(), 3);
     }
 
     #[test]

@@ -290,12 +290,18 @@ pub struct Usage {
 }
 
 impl Usage {
+    /// Adds `more`; counts stop at `u64::MAX` (the numbers are the server's, and an
+    /// absurd one must not overflow).
     pub fn add(&mut self, more: &Usage) {
-        self.input_tokens += more.input_tokens;
-        self.output_tokens += more.output_tokens;
-        self.cached_input_tokens += more.cached_input_tokens;
-        self.reasoning_output_tokens += more.reasoning_output_tokens;
-        self.total_tokens += more.total_tokens;
+        let add = |a: &mut u64, b: u64| *a = a.saturating_add(b);
+        add(&mut self.input_tokens, more.input_tokens);
+        add(&mut self.output_tokens, more.output_tokens);
+        add(&mut self.cached_input_tokens, more.cached_input_tokens);
+        add(
+            &mut self.reasoning_output_tokens,
+            more.reasoning_output_tokens,
+        );
+        add(&mut self.total_tokens, more.total_tokens);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -489,6 +495,26 @@ pub fn event_schema() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Usage comes from servers; adding an absurd count to another must not overflow
+    /// (found with the transports' usage overflows the fuzz targets turned up).
+    #[test]
+    fn usage_sums_stop_at_the_largest_count() {
+        let mut total = Usage {
+            input_tokens: u64::MAX,
+            total_tokens: u64::MAX,
+            ..Usage::default()
+        };
+        total.add(&Usage {
+            input_tokens: 1,
+            output_tokens: 2,
+            total_tokens: 3,
+            ..Usage::default()
+        });
+        assert_eq!(total.input_tokens, u64::MAX);
+        assert_eq!(total.output_tokens, 2);
+        assert_eq!(total.total_tokens, u64::MAX);
+    }
 
     #[test]
     fn unknown_event_types_are_skipped_not_fatal() {

@@ -20,9 +20,8 @@ pub fn retry_after(value: &str, now: u64) -> Option<Duration> {
         return Some(Duration::from_secs(secs));
     }
     if let Ok(secs) = value.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 {
-            return Some(Duration::from_secs_f64(secs));
-        }
+        // Beyond a `Duration` (about 585 billion years) is no usable hint either.
+        return Duration::try_from_secs_f64(secs).ok();
     }
     let at = parse_http_date(value)?;
     Some(Duration::from_secs(at.saturating_sub(now)))
@@ -30,7 +29,7 @@ pub fn retry_after(value: &str, now: u64) -> Option<Duration> {
 
 /// Whole seconds of a wait, rounded up, so "28ms" is not reported as "now".
 pub fn ceil_secs(d: Duration) -> u64 {
-    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+    d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0))
 }
 
 /// "Sun, 06 Nov 1994 08:49:37 GMT" → unix seconds. Only the IMF-fixdate form: it is the
@@ -59,7 +58,8 @@ fn parse_http_date(value: &str) -> Option<u64> {
     let h: u64 = hms.next()?.parse().ok()?;
     let m: u64 = hms.next()?.parse().ok()?;
     let s: u64 = hms.next()?.parse().ok()?;
-    if !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
+    // Four-digit years, as the format has them (a larger one overflows the arithmetic).
+    if !(1..=31).contains(&day) || !(1..=9999).contains(&year) || h > 23 || m > 59 || s > 60 {
         return None;
     }
     let days = days_from_civil(year, month, day as i64);
@@ -82,6 +82,30 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the fuzz target `http_error` (fuzz-targets/): a `Retry-After` too large
+    /// for a `Duration` panicked, and so did a date with a huge year (the latter found
+    /// while fixing the former).
+    #[test]
+    fn retry_after_out_of_range_is_no_hint_not_a_panic() {
+        assert_eq!(retry_after("3018446744073709551615", 0), None);
+        assert_eq!(retry_after("1e300", 0), None);
+        assert_eq!(retry_after("-1", 0), None);
+        assert_eq!(retry_after("NaN", 0), None);
+        assert_eq!(
+            retry_after("Sun, 06 Nov 9223372036854775807 08:49:37 GMT", 0),
+            None
+        );
+        assert_eq!(
+            retry_after("Sun, 06 Nov -9223372036854775808 08:49:37 GMT", 0),
+            None
+        );
+        assert_eq!(
+            retry_after("18446744073709551615", 0),
+            Some(Duration::from_secs(u64::MAX))
+        );
+        assert_eq!(ceil_secs(Duration::MAX), u64::MAX);
+    }
 
     #[test]
     fn retry_after_takes_seconds_and_http_dates() {

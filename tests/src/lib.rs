@@ -9,6 +9,7 @@ pub mod artifacts;
 pub mod codex;
 pub mod codex_cli;
 pub mod codex_schema;
+pub mod crash;
 pub mod home;
 pub mod mcp;
 pub mod mock;

@@ -7,7 +7,7 @@
 use std::os::unix::fs::PermissionsExt;
 
 use talaria_tests::codex_cli::CodexHome;
-use talaria_tests::mock::MockServer;
+use talaria_tests::mock::{MockResponse, MockServer, CLIENT_ID};
 
 const BEGIN: &str =
     "# managed by talaria — `talaria codex-runtime migrate` regenerates this section";
@@ -235,12 +235,12 @@ fn an_unknown_spelling_of_the_runtime_is_an_error_naming_the_valid_ids() {
 /// Codex has no account: `on` on a terminal offers codex's own sign-in
 /// (`account/login/start`, device code) and shows the code in talaria's UI; codex runs
 /// the device flow against the issuer (the mock, through codex's
-/// `CODEX_APP_SERVER_LOGIN_ISSUER`). After the token exchange codex asks ChatGPT's
-/// `/backend-api/wham/accounts/check` for its workspace routing, which the mock does not
-/// imitate (its answer's shape is not documented), so codex reports the sign-in failed:
-/// talaria says so with codex's reason, exits 3 and switches nothing.
+/// `CODEX_APP_SERVER_LOGIN_ISSUER`), exchanges the code, and asks ChatGPT's
+/// `/backend-api/wham/accounts/check` for its workspace routing. Codex writes its own
+/// auth.json; talaria then reads the account through `account/read` and switches the
+/// profile.
 #[test]
-fn on_offers_codex_its_own_device_code_sign_in() {
+fn on_signs_codex_in_with_its_own_device_code_flow() {
     let mock = MockServer::start();
     mock.set_device_pending_polls(0);
     let mut codex = CodexHome::with_runtime(&mock, "auto", "");
@@ -248,7 +248,7 @@ fn on_offers_codex_its_own_device_code_sign_in() {
     std::fs::write(
         codex_config(&codex),
         format!(
-            "chatgpt_base_url = \"{}/backend-api/\"\n[features]\nplugins = false\n\n[analytics]\nenabled = false\n",
+            "chatgpt_base_url = \"{}/backend-api/\"\ncli_auth_credentials_store = \"file\"\n[features]\nplugins = false\n\n[analytics]\nenabled = false\n",
             mock.issuer_url()
         ),
     )
@@ -256,7 +256,8 @@ fn on_offers_codex_its_own_device_code_sign_in() {
     codex
         .home
         .set_env("CODEX_APP_SERVER_LOGIN_ISSUER", mock.issuer_url());
-    let talaria_before = read(&codex.home.path("config.toml"));
+    let codex_auth = codex.codex_home.join("auth.json");
+    assert!(!codex_auth.exists());
     let (code, screen) = codex.on_terminal(&["codex-runtime", "on"], &["y"], |_| true);
     assert!(screen.contains("sign codex in"), "{screen}");
     // The device code, shown as talaria shows any login code.
@@ -264,22 +265,112 @@ fn on_offers_codex_its_own_device_code_sign_in() {
         screen.contains(&format!("{}/codex/device", mock.issuer_url())),
         "{screen}"
     );
-    // Codex ran the device flow against the issuer.
+    assert_eq!(code, 0, "{screen}");
+    // account/read after the sign-in reports the account the issuer signed in.
+    assert!(
+        screen.contains("codex is signed in: ChatGPT a@example.com (plus)"),
+        "{screen}"
+    );
+    assert!(
+        read(&codex.home.path("config.toml")).contains("runtime = \"codex_app_server\""),
+        "{}",
+        read(&codex.home.path("config.toml"))
+    );
+
+    // Exactly the device flow, as codex sends it.
+    let usercode = mock.requests_to("/api/accounts/deviceauth/usercode");
+    assert_eq!(usercode.len(), 1);
+    assert_eq!(usercode[0].json()["client_id"], CLIENT_ID);
+    let polls = mock.requests_to("/api/accounts/deviceauth/token");
+    assert_eq!(polls.len(), 1);
+    let poll = polls[0].json();
+    assert!(poll["device_auth_id"].is_string(), "{poll}");
+    assert!(poll["user_code"].is_string(), "{poll}");
+    let exchanges = mock.requests_to("/oauth/token");
+    assert_eq!(exchanges.len(), 1);
+    let exchange = exchanges[0].form();
+    assert_eq!(exchange["grant_type"], "authorization_code");
+    assert_eq!(exchange["client_id"], CLIENT_ID);
+    assert_eq!(
+        exchange["redirect_uri"],
+        format!("{}/deviceauth/callback", mock.issuer_url())
+    );
+    assert!(!exchange["code_verifier"].is_empty());
+    let issued = mock.issued_tokens();
+    assert_eq!(issued.len(), 1, "one sign-in, no refresh");
+    let tokens = &issued[0];
+    // The workspace check carries the new access token and the account.
+    let checks = mock.requests_to("/backend-api/wham/accounts/check");
+    assert!(!checks.is_empty());
+    for check in &checks {
+        assert_eq!(check.method, "GET");
+        assert_eq!(
+            check.header("authorization"),
+            Some(format!("Bearer {}", tokens.access_token).as_str())
+        );
+        assert_eq!(
+            check.header("chatgpt-account-id"),
+            Some(tokens.account_id.as_str()),
+            "{check:?}"
+        );
+    }
+
+    // Codex wrote its own auth.json with the tokens the issuer handed it; talaria wrote
+    // no credentials of its own.
+    let written: serde_json::Value = serde_json::from_str(&read(&codex_auth)).unwrap();
+    assert_eq!(written["tokens"]["access_token"], tokens.access_token);
+    assert_eq!(written["tokens"]["refresh_token"], tokens.refresh_token);
+    assert_eq!(written["tokens"]["account_id"], tokens.account_id);
+    assert!(!codex.home.path("auth.json").exists());
+
+    // A later run finds codex signed in and offers no sign-in.
+    let status = codex.run(&["codex-runtime", "on"]).ok();
+    assert!(
+        !status.stderr.contains("codex is not signed in"),
+        "{}",
+        status.stderr
+    );
     assert_eq!(
         mock.requests_to("/api/accounts/deviceauth/usercode").len(),
         1
     );
-    assert_eq!(mock.requests_to("/api/accounts/deviceauth/token").len(), 1);
-    assert_eq!(mock.requests_to("/oauth/token").len(), 1);
-    assert_eq!(
-        mock.requests_to("/backend-api/wham/accounts/check").len(),
-        1
+}
+
+/// The device flow codex runs fails (the issuer refuses the code exchange): talaria
+/// says so with codex's reason, exits 3 and switches nothing.
+#[test]
+fn a_failed_codex_sign_in_is_exit_3_and_switches_nothing() {
+    let mock = MockServer::start();
+    mock.set_device_pending_polls(0);
+    let mut codex = CodexHome::with_runtime(&mock, "auto", "");
+    std::fs::write(
+        codex_config(&codex),
+        format!(
+            "chatgpt_base_url = \"{}/backend-api/\"\ncli_auth_credentials_store = \"file\"\n[features]\nplugins = false\n\n[analytics]\nenabled = false\n",
+            mock.issuer_url()
+        ),
+    )
+    .unwrap();
+    codex
+        .home
+        .set_env("CODEX_APP_SERVER_LOGIN_ISSUER", mock.issuer_url());
+    mock.push_response(
+        "/oauth/token",
+        MockResponse::json(
+            400,
+            serde_json::json!({"error": "invalid_grant", "error_description": "code expired"}),
+        ),
     );
+    let talaria_before = read(&codex.home.path("config.toml"));
+    let (code, screen) = codex.on_terminal(&["codex-runtime", "on"], &["y"], |_| true);
     assert!(screen.contains("codex's sign-in failed"), "{screen}");
     assert_eq!(code, 3, "{screen}");
     assert_eq!(read(&codex.home.path("config.toml")), talaria_before);
-    // Never talaria's credentials.
+    assert!(!codex.codex_home.join("auth.json").exists());
     assert!(!codex.home.path("auth.json").exists());
+    assert!(mock
+        .requests_to("/backend-api/wham/accounts/check")
+        .is_empty());
 }
 
 #[test]

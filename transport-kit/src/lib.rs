@@ -17,12 +17,15 @@
 //!   errors read into [`classify::HttpError`].
 //! - [`gate`]: a retried answer does not repeat text the user has already seen.
 //! - [`url`]: joining and showing URLs.
+//! - [`models`]: `GET {base}/models` in the OpenAI list shape, for the providers of
+//!   OpenAI-shaped servers.
 
 pub mod call;
 pub mod classify;
 pub mod gate;
 pub mod http;
 pub mod limits;
+pub mod models;
 pub mod recover;
 pub mod retry;
 pub mod sse;

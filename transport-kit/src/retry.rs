@@ -54,7 +54,8 @@ pub fn parse_try_again(message: &str) -> Option<Duration> {
         "h" | "hr" | "hour" | "hours" => number * 3600.0,
         _ => return None,
     };
-    Some(Duration::from_secs_f64(secs))
+    // A wait beyond a `Duration` is no usable hint.
+    Duration::try_from_secs_f64(secs).ok()
 }
 
 #[cfg(test)]
@@ -104,5 +105,16 @@ mod tests {
         );
         assert_eq!(parse_try_again("try again later"), None);
         assert_eq!(parse_try_again("nothing here"), None);
+    }
+
+    /// Found while fixing what the fuzz target `http_error` found in `Retry-After`:
+    /// the same conversion panicked here on a wait too long for a `Duration`.
+    #[test]
+    fn an_endless_wait_in_a_message_is_no_hint_not_a_panic() {
+        assert_eq!(
+            parse_try_again("Please try again in 99999999999999999999999s."),
+            None
+        );
+        assert_eq!(parse_try_again("try again in 1e400 hours"), None);
     }
 }

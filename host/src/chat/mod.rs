@@ -220,11 +220,17 @@ impl Chat {
     /// Runs one turn and stores it. A failed turn is stored too, then returned as the
     /// error (after an `error` event for `--json`).
     pub fn turn(&mut self, prompt: &str) -> Result<Finish> {
-        self.store.add_message(&self.session.id, "user", prompt)?;
-        if self.session.title.is_none() {
-            let title = title_from(prompt);
-            self.store.set_title(&self.session.id, &title)?;
-            self.session.title = Some(title);
+        // The prompt and its provisional title land together or not at all.
+        let title = self.session.title.is_none().then(|| title_from(prompt));
+        self.store.atomically(|| {
+            self.store.add_message(&self.session.id, "user", prompt)?;
+            if let Some(title) = &title {
+                self.store.set_title(&self.session.id, title)?;
+            }
+            Ok(())
+        })?;
+        if title.is_some() {
+            self.session.title = title;
         }
         // Before the request: make room if the context is near its limit.
         self.compact_if_needed();
@@ -330,26 +336,35 @@ impl Chat {
         }
     }
 
+    /// Stores the turn in one transaction: a crash (`kill -9`) mid-record leaves all of
+    /// it or none, never an answer without the items the next turn's history is built from.
     fn record(&mut self, recorder: &TurnRecorder, result: &TurnResult) -> Result<()> {
         let id = &self.session.id;
-        for call in recorder.tool_calls() {
-            self.store
-                .add_tool_call(id, &call.call_id, &call.name, &call.arguments)?;
-            if let Some((output, is_error)) = &call.result {
-                self.store
-                    .finish_tool_call(id, &call.call_id, output, *is_error)?;
+        let store = &self.store;
+        let state_changed = result.state != self.state;
+        store.atomically(|| {
+            for call in recorder.tool_calls() {
+                store.add_tool_call(id, &call.call_id, &call.name, &call.arguments)?;
+                if let Some((output, is_error)) = &call.result {
+                    store.finish_tool_call(id, &call.call_id, output, *is_error)?;
+                }
             }
-        }
-        if !result.text.is_empty() {
-            self.store.add_message(id, "assistant", &result.text)?;
-        }
+            if !result.text.is_empty() {
+                store.add_message(id, "assistant", &result.text)?;
+            }
+            if !result.usage.is_empty() {
+                store.add_usage(id, &result.usage)?;
+            }
+            store.add_items(id, &result.items)?;
+            if state_changed {
+                store.set_runtime_state(id, result.state.as_ref())?;
+            }
+            Ok(())
+        })?;
         if !result.usage.is_empty() {
-            self.store.add_usage(id, &result.usage)?;
             self.last_usage = Some(result.usage.clone());
         }
-        self.store.add_items(id, &result.items)?;
-        if result.state != self.state {
-            self.store.set_runtime_state(id, result.state.as_ref())?;
+        if state_changed {
             self.state = result.state.clone();
         }
         self.history.extend(result.items.iter().cloned());

@@ -2,21 +2,36 @@
 //! survive; an invalid file is never rewritten.
 
 use std::path::Path;
+use std::time::Duration;
 
 use toml_edit::{Item, TableLike, Value};
 
 use super::locate::line_of;
 use super::{invalid, read_optional, Config};
 use crate::error::{Error, Result};
+use crate::fsutil::{lock_path, remove_stale_temps, write_atomic, FileLock};
+
+/// An edit is a read, a toml_edit pass and an atomic write: milliseconds. Waiting this
+/// long covers a queue of other talaria processes editing the same file.
+const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Applies `edit` to the profile's config document and writes it back atomically, keeping the user's
 /// comments and formatting (toml_edit). Refuses (Error::usage, exit 2, naming the file and line) when the
 /// existing file is invalid — the file is never rewritten while invalid — and also refuses to write a
 /// result that would not load. Creates the file (and its folder) when missing.
+///
+/// The read-modify-write runs under a cross-process lock (`config.toml.lock` beside the
+/// file), as `auth.json`'s do: two talaria processes editing at once (`plugins disable`
+/// here, `codex-runtime on` there) would otherwise both read the old file and the later
+/// rename would drop the earlier edit. The file is read inside the lock for that reason.
+/// Readers take no lock: the atomic replace shows them the old file or the new one.
 pub fn edit_config(
     path: &Path,
     edit: impl FnOnce(&mut toml_edit::DocumentMut) -> Result<()>,
 ) -> Result<()> {
+    let _lock = FileLock::acquire(&lock_path(path), LOCK_TIMEOUT)?;
+    // Holding the lock, no other writer is mid-write: what a killed one left is litter.
+    remove_stale_temps(path);
     let original = read_optional(path)?;
     let text = original.as_deref().unwrap_or("");
     Config::parse(text, path).map_err(|e| {
@@ -45,7 +60,7 @@ pub fn edit_config(
     if original.as_deref() == Some(updated.as_str()) {
         return Ok(());
     }
-    crate::fsutil::write_atomic(path, updated.as_bytes(), existing_mode(path))
+    write_atomic(path, updated.as_bytes(), existing_mode(path))
 }
 
 /// Keeps the file's permissions across the atomic replace; a new file gets the

@@ -62,7 +62,7 @@ pub(super) const SCHEMA_4: &str = "CREATE TABLE compactions (
 
 impl SessionStore {
     pub fn add_compaction(&self, id: &str, covered: usize, summary: &str) -> Result<()> {
-        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let tx = self.savepoint().map_err(|e| self.err(e))?;
         self.touch(id)?;
         tx.execute(
             "INSERT INTO compactions (session_id, covered, summary, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -113,7 +113,7 @@ impl SessionStore {
 
     /// Sets (or replaces) the session's goal, active with no turns used; earlier verdicts go.
     pub fn set_goal(&self, id: &str, goal: &str) -> Result<()> {
-        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let tx = self.savepoint().map_err(|e| self.err(e))?;
         self.touch(id)?;
         let now = now_rfc3339();
         tx.execute("DELETE FROM goal_verdicts WHERE session_id = ?1", [id])

@@ -35,7 +35,9 @@ pub struct Assembler {
     model: Option<String>,
     text: String,
     reasoning: String,
-    calls: BTreeMap<u32, PartialCall>,
+    /// By index. Wider than the wire's `u32`: a call after the one at `u32::MAX` (a
+    /// server's index, or one made up for a piece without) still gets an index of its own.
+    calls: BTreeMap<u64, PartialCall>,
     usage: Option<Usage>,
     finish_reason: Option<String>,
     /// `[DONE]` arrived.
@@ -122,7 +124,7 @@ impl Assembler {
     fn call_piece(&mut self, piece: &ToolCallDelta) {
         let last = self.calls.keys().next_back().copied();
         let index = match (piece.index, &piece.id) {
-            (Some(index), _) => index,
+            (Some(index), _) => u64::from(index),
             // No index: the call with this id, else a new call after the last one.
             (None, Some(id)) => self
                 .calls
@@ -483,5 +485,37 @@ mod tests {
         assert_eq!(r.usage.unwrap().total_tokens, 3);
         assert_eq!(r.output.len(), 2);
         assert_eq!(r.transport, "json");
+    }
+
+    /// Found while writing the `chat_sse` fuzz target (the input is in its corpus): the
+    /// fallback total of the server's counts overflowed.
+    #[test]
+    fn absurd_usage_counts_do_not_overflow() {
+        let mut a = Assembler::new();
+        a.data(r#"{"choices":[],"usage":{"prompt_tokens":18446744073709551615,"completion_tokens":1}}"#)
+            .unwrap();
+        assert_eq!(a.finish("sse").usage.unwrap().total_tokens, u64::MAX);
+    }
+
+    /// Found while writing the `chat_sse` fuzz target (fuzz-targets/; these inputs are in
+    /// its corpus): a call after one at index `u32::MAX` overflowed the index (a panic in
+    /// debug builds; in release it wrapped to 0 and merged two calls into one).
+    #[test]
+    fn a_call_after_the_largest_index_is_a_call_of_its_own() {
+        let mut a = Assembler::new();
+        let stream = r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":4294967295,"id":"a"},{"id":"b"}]}}]}"#;
+        a.data(stream).unwrap();
+        let body = r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c"}]},"message":{"role":"assistant","content":"x","tool_calls":[{"id":"d","type":"function","function":{"name":"f","arguments":"{}"}}]}}]}"#;
+        a.data(body).unwrap();
+        let ids: Vec<String> = a
+            .finish("sse")
+            .output
+            .into_iter()
+            .filter_map(|item| match item {
+                Item::FunctionCall(call) => Some(call.call_id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ids, ["c", "a", "b", "d"]);
     }
 }

@@ -232,7 +232,7 @@ impl ChatUsage {
                 .map_or(0, |d| d.reasoning_tokens),
             total_tokens: self
                 .total_tokens
-                .unwrap_or(self.prompt_tokens + self.completion_tokens),
+                .unwrap_or(self.prompt_tokens.saturating_add(self.completion_tokens)),
         }
     }
 }

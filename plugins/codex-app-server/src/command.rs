@@ -290,8 +290,17 @@ fn login(codex: &CodexSession, cx: &CallContext) -> Result<()> {
                     continue;
                 }
                 if params["success"] == true {
-                    println!("codex is signed in");
-                    return Ok(());
+                    // Codex has written its own auth.json; its account/read says who.
+                    return match read_account(codex)? {
+                        Some(who) => {
+                            println!("codex is signed in: {who}");
+                            Ok(())
+                        }
+                        None => Err(Error::new(
+                            ErrorKind::Auth,
+                            "codex said its sign-in succeeded but reports no account; run `codex login` and try again",
+                        )),
+                    };
                 }
                 return Err(Error::new(
                     ErrorKind::Auth,
@@ -377,9 +386,21 @@ fn talaria_tools(host: &Host) -> Result<talaria_sdk::mcp::McpServer> {
 }
 
 /// Runs the migration on `path` and writes the result atomically; exit 2 with the reason
-/// when the file is invalid, read-only or cannot be written.
+/// when the file is invalid, read-only or cannot be written (a full disk keeps the old
+/// file).
+///
+/// The read-modify-write holds a lock (`.config.toml.talaria.lock` in `$CODEX_HOME`) so
+/// two talaria processes migrating at once (two profiles sharing one codex home) cannot
+/// interleave. Codex does not take this lock; the atomic rename is what keeps codex from
+/// ever reading a torn file.
 pub fn write_migration(path: &Path, inputs: &Inputs) -> Result<Report> {
     let refuse = |why: String| Error::invalid(format!("{}: {why}", path.display()));
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| refuse(format!("cannot create its folder ({e})")))?;
+    let _lock = lock(&sibling(path, ".", ".talaria.lock"))
+        .map_err(|e| refuse(format!("cannot lock it ({e})")))?;
+    // Holding the lock, no other talaria is mid-write: a temp file is a killed writer's.
+    remove_stale_temps(path);
     let existing = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -394,11 +415,61 @@ pub fn write_migration(path: &Path, inputs: &Inputs) -> Result<Report> {
     }
     let report = migrate::migrate(&existing, inputs).map_err(|Refused(why)| refuse(why))?;
     if report.changed {
-        atomic_write(path, &report.text).map_err(|e| refuse(format!("cannot write it ({e})")))?;
+        atomic_write(path, &report.text).map_err(|e| {
+            refuse(format!(
+                "cannot write it ({e}); the file is unchanged, so run `talaria codex-runtime migrate` again once that is fixed"
+            ))
+        })?;
     }
     Ok(report)
 }
 
+/// `PREFIX` + the file's name + `SUFFIX`, beside it.
+fn sibling(path: &Path, prefix: &str, suffix: &str) -> PathBuf {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("config.toml");
+    path.with_file_name(format!("{prefix}{name}{suffix}"))
+}
+
+/// An exclusive lock on `path` (created if missing), held until the file is dropped;
+/// the kernel releases it when the process dies, so a killed talaria never leaves it held.
+fn lock(path: &Path) -> std::io::Result<std::fs::File> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(path)?;
+    file.lock()?;
+    Ok(file)
+}
+
+/// `.config.toml.talaria-tmp-`: the prefix of the migration's temp files.
+fn temp_prefix(path: &Path) -> String {
+    sibling(path, ".", ".talaria-tmp-")
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Deletes temp files a killed migration left (only called under the lock).
+fn remove_stale_temps(path: &Path) {
+    let prefix = temp_prefix(path);
+    let Some(entries) = path.parent().and_then(|d| std::fs::read_dir(d).ok()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// A temp file beside `path` (same file system, so the rename is atomic), written,
+/// synced, renamed over `path`, then the folder synced: a crash leaves the old file or
+/// the new one; a failed write (ENOSPC) removes the temp file and leaves the old one.
 fn atomic_write(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -409,26 +480,37 @@ fn atomic_write(path: &Path, text: &str) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(dir)?;
-    let tmp = dir.join(format!(
-        ".{}.talaria-{}",
-        path.file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("config.toml"),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        if let Ok(meta) = std::fs::metadata(path) {
-            file.set_permissions(meta.permissions())?;
-        }
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&temp_prefix(path))
+        .tempfile_in(dir)?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        tmp.as_file().set_permissions(meta.permissions())?;
     }
-    result
+    tmp.write_all(text.as_bytes())?;
+    tmp.as_file().sync_all()?;
+    pause_before_rename(path);
+    tmp.persist(path).map_err(|e| e.error)?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// The crash-safety tests' hook, as the host's (debug builds only): with
+/// `TALARIA_TEST_PAUSE_BEFORE_RENAME=config.toml` the write stops just before its rename,
+/// creates `config.toml.paused` beside the file and waits for the test's `kill -9`.
+fn pause_before_rename(path: &Path) {
+    #[cfg(debug_assertions)]
+    if let Some(name) = std::env::var_os("TALARIA_TEST_PAUSE_BEFORE_RENAME") {
+        if path.file_name() == Some(name.as_os_str()) {
+            let _ = std::fs::File::create(sibling(path, "", ".paused"));
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = path;
 }
 
 fn print_report(settings: &Settings, report: &Report) {

@@ -66,13 +66,13 @@ pub struct Refused(pub String);
 
 /// The new text of `config.toml` (`existing` is its current text, empty when absent).
 pub fn migrate(existing: &str, inputs: &Inputs) -> Result<Report, Refused> {
-    toml_edit::Document::parse(existing).map_err(|e| {
+    parse(existing).map_err(|e| {
         Refused(format!(
             "it is not valid TOML, so talaria leaves it alone; fix it first:\n{e}"
         ))
     })?;
     let user = without_block(existing)?;
-    let parsed = toml_edit::Document::parse(user.as_str()).map_err(|e| {
+    let parsed = parse(user.as_str()).map_err(|e| {
         Refused(format!(
             "without talaria's managed section it is not valid TOML (was the section edited by hand?):\n{e}"
         ))
@@ -88,7 +88,7 @@ pub fn migrate(existing: &str, inputs: &Inputs) -> Result<Report, Refused> {
     }
     text.push_str(&block);
     text.push_str(&user[at..]);
-    toml_edit::Document::parse(text.as_str()).map_err(|e| {
+    parse(text.as_str()).map_err(|e| {
         Refused(format!(
             "talaria's section would not fit the file's own tables (an inline `mcp_servers` or `plugins` table?), so nothing was written:\n{e}"
         ))
@@ -96,6 +96,16 @@ pub fn migrate(existing: &str, inputs: &Inputs) -> Result<Report, Refused> {
     report.changed = text != existing;
     report.text = text;
     Ok(report)
+}
+
+/// Parses TOML. toml_edit 0.23 panics on some malformed files ("all items have spans",
+/// found by the `managed_block` fuzz target): such a file is refused like any other
+/// invalid one instead of taking the plugin down.
+fn parse(text: &str) -> Result<toml_edit::Document<&str>, String> {
+    match std::panic::catch_unwind(|| toml_edit::Document::parse(text)) {
+        Ok(parsed) => parsed.map_err(|e| e.to_string()),
+        Err(_) => Err("the TOML parser failed on it".to_owned()),
+    }
 }
 
 /// `text` with every managed block (begin line through end line) taken out.

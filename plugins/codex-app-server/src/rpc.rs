@@ -8,7 +8,7 @@
 //! error messages. Messages carry no `"jsonrpc"` field in either direction.
 
 use std::collections::{HashMap, VecDeque};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -138,13 +138,19 @@ impl Connection {
             std::thread::Builder::new()
                 .name("codex-stderr".into())
                 .spawn(move || {
-                    for line in BufReader::new(stderr).lines() {
-                        let Ok(line) = line else { break };
+                    // Lossy bytes, not `lines()`, which stops at the first line that is not
+                    // UTF-8: then nobody drains the pipe, and codex blocks once it is full.
+                    let mut stderr = BufReader::new(stderr);
+                    let mut line = Vec::new();
+                    while matches!(stderr.read_until(b'\n', &mut line), Ok(n) if n > 0) {
+                        let text = String::from_utf8_lossy(&line);
+                        let text = text.trim_end_matches(['\n', '\r']).to_owned();
+                        line.clear();
                         let mut tail = lock(&tail);
                         if tail.len() == STDERR_LINES {
                             tail.pop_front();
                         }
-                        tail.push_back(line);
+                        tail.push_back(text);
                     }
                 })?;
         }
@@ -252,11 +258,14 @@ impl Connection {
     pub fn shutdown(&self) {
         lock(&self.stdin).take();
         let mut child = lock(&self.child);
-        for _ in 0..30 {
+        // Codex usually exits within a few milliseconds of EOF; a fine poll keeps a
+        // one-shot `chat -q` from waiting out a coarse tick after it has gone.
+        let deadline = std::time::Instant::now() + Duration::from_millis(300);
+        while std::time::Instant::now() < deadline {
             if matches!(child.try_wait(), Ok(Some(_))) {
                 return;
             }
-            std::thread::sleep(Duration::from_millis(10));
+            std::thread::sleep(Duration::from_millis(1));
         }
         let _ = child.kill();
         let _ = child.wait();
@@ -293,16 +302,44 @@ impl Trace {
     }
 }
 
+/// Runs the reader over `input` as if codex had written it, with requests 1 to 3
+/// waiting for answers: what each of them got (`None`: no answer), and what reached the
+/// inbox, ending with [`Inbound::Closed`]. Public so that the fuzz targets
+/// (`fuzz-targets/`) feed bytes to the reader the connection runs.
+pub fn read_all(input: impl Read) -> (Vec<Option<Result<Value, RpcError>>>, Vec<Inbound>) {
+    let pending: Pending = Arc::default();
+    let waiters: Vec<_> = (1..=3)
+        .map(|id| {
+            let (tx, rx) = mpsc::channel();
+            lock(&pending).insert(id, tx);
+            rx
+        })
+        .collect();
+    let (tx, rx) = mpsc::channel();
+    read_stdout(input, &pending, &tx, &AtomicBool::new(false), None);
+    drop(tx);
+    let answers = waiters.iter().map(|rx| rx.try_recv().ok()).collect();
+    (answers, rx.try_iter().collect())
+}
+
 fn read_stdout(
-    stdout: std::process::ChildStdout,
+    stdout: impl Read,
     pending: &Pending,
     inbox: &Sender<Inbound>,
     closed: &AtomicBool,
     trace: Option<&Trace>,
 ) {
-    for line in BufReader::new(stdout).lines() {
-        let Ok(line) = line else { break };
-        let Ok(message) = serde_json::from_str::<Value>(&line) else {
+    let mut stdout = BufReader::new(stdout);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        // Bytes, not `lines()`: a line that is not UTF-8 is one stray line to skip, where
+        // `lines()` would end the reading (and so the session) with an error.
+        match stdout.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let Ok(message) = serde_json::from_slice::<Value>(&line) else {
             continue; // not JSON: codex logs only to stderr, but never trip on a stray line
         };
         match classify(message) {
@@ -424,6 +461,42 @@ mod tests {
         assert!(!out.contains("eyJ"), "{out}");
         assert!(out.starts_with("ERROR refresh failed:"), "{out}");
         assert!(out.ends_with(" ok"), "{out}");
+    }
+
+    /// Found by the fuzz target `codex_rpc` (fuzz-targets/): a line that is not UTF-8
+    /// ended the reader, so codex's next messages were lost and the turn hung up.
+    #[test]
+    fn a_line_that_is_not_utf8_is_skipped_not_the_end() {
+        let input =
+            b"\xff[[\n{\"method\":\"turn/started\",\"params\":{}}\n{\"id\":2,\"result\":7}\n";
+        let (answers, inbox) = read_all(&input[..]);
+        assert!(
+            matches!(&inbox[..], [Inbound::Notification { method, .. }, Inbound::Closed] if method == "turn/started"),
+            "{inbox:?}"
+        );
+        assert_eq!(answers, vec![None, Some(Ok(json!(7))), None]);
+    }
+
+    #[test]
+    fn stderr_that_is_not_utf8_is_still_read() {
+        let mut command = Command::new("sh");
+        command.args(["-c", "printf 'bad \\377 byte\\nlast words\\n' >&2"]);
+        let connection = Connection::spawn(command, None).unwrap();
+        assert!(matches!(
+            connection.next(Duration::from_secs(10)),
+            Some(Inbound::Closed)
+        ));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !connection.stderr_tail().contains("last words")
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let tail = connection.stderr_tail();
+        assert!(
+            tail.contains("bad \u{fffd} byte") && tail.contains("last words"),
+            "{tail:?}"
+        );
     }
 
     #[test]

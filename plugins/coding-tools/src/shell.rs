@@ -65,6 +65,12 @@ pub fn user_shell() -> String {
         .unwrap_or_else(|| "/bin/bash".into())
 }
 
+/// The properties both one-shot shell tools take besides their command.
+fn where_and_how_long(props: &mut Map<String, Value>) {
+    props.insert("workdir".into(), json!({"type": "string", "description": "The directory to run it in; set this rather than using `cd`."}));
+    props.insert("timeout_ms".into(), json!({"type": "number", "description": format!("Kill the command after this many milliseconds (default {DEFAULT_TIMEOUT_MS}).")}));
+}
+
 pub struct ShellCommand(pub Arc<Shared>);
 
 #[derive(Deserialize)]
@@ -87,8 +93,7 @@ impl Tool for ShellCommand {
             "command".into(),
             json!({"type": "string", "description": "The shell script to run."}),
         );
-        props.insert("workdir".into(), json!({"type": "string", "description": "The directory to run it in; set this rather than using `cd`."}));
-        props.insert("timeout_ms".into(), json!({"type": "number", "description": "Kill the command after this many milliseconds (default 10000)."}));
+        where_and_how_long(&mut props);
         props.insert("login".into(), json!({"type": "boolean", "description": "Run as a login shell, reading the user's profile (default true)."}));
         ToolSpec {
             name: "shell_command".into(),
@@ -111,11 +116,7 @@ impl Tool for ShellCommand {
         let call = CommandCall {
             argv: vec![user_shell(), flag.into(), args.command.clone()],
             display: args.command.clone(),
-            workdir: args
-                .workdir
-                .as_deref()
-                .map(|w| turn.resolve(w))
-                .unwrap_or_else(|| turn.cwd.clone()),
+            workdir: turn.workdir(args.workdir.as_deref()),
             timeout,
             facts: CommandFacts {
                 known_safe: policy::is_known_safe_script(&args.command),
@@ -155,8 +156,7 @@ impl Tool for Shell {
     fn spec(&self) -> ToolSpec {
         let mut props = Map::new();
         props.insert("command".into(), json!({"type": "array", "items": {"type": "string"}, "description": "The command and its arguments, run directly (no shell); start with [\"bash\", \"-lc\"] to run a script."}));
-        props.insert("workdir".into(), json!({"type": "string", "description": "The directory to run it in; set this rather than using `cd`."}));
-        props.insert("timeout_ms".into(), json!({"type": "number", "description": "Kill the command after this many milliseconds (default 10000)."}));
+        where_and_how_long(&mut props);
         ToolSpec {
             name: "shell".into(),
             description: "Runs a command and returns its output. Prefix scripts with [\"bash\", \"-lc\"]; always set `workdir`; avoid `cd`.".into(),
@@ -178,11 +178,7 @@ impl Tool for Shell {
         let call = CommandCall {
             display: shlex::try_join(args.command.iter().map(String::as_str))
                 .unwrap_or_else(|_| args.command.join(" ")),
-            workdir: args
-                .workdir
-                .as_deref()
-                .map(|w| turn.resolve(w))
-                .unwrap_or_else(|| turn.cwd.clone()),
+            workdir: turn.workdir(args.workdir.as_deref()),
             timeout,
             facts: CommandFacts {
                 known_safe: policy::is_known_safe_argv(&args.command),

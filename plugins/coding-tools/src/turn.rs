@@ -86,6 +86,11 @@ impl Turn {
     }
 
     /// A path the model gave, against the turn's directory.
+    /// Where a command runs: the `workdir` it was given, else the turn's directory.
+    pub fn workdir(&self, workdir: Option<&str>) -> PathBuf {
+        workdir.map_or_else(|| self.cwd.clone(), |w| self.resolve(w))
+    }
+
     pub fn resolve(&self, path: &str) -> PathBuf {
         let p = PathBuf::from(path);
         if p.is_absolute() {

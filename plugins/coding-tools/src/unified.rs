@@ -140,11 +140,7 @@ impl Tool for ExecCommand {
                 args.cmd.clone(),
             ],
             display: args.cmd.clone(),
-            workdir: args
-                .workdir
-                .as_deref()
-                .map(|w| turn.resolve(w))
-                .unwrap_or_else(|| turn.cwd.clone()),
+            workdir: turn.workdir(args.workdir.as_deref()),
             timeout: Duration::ZERO,
             facts: CommandFacts {
                 known_safe: policy::is_known_safe_script(&args.cmd),

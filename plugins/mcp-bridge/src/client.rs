@@ -21,6 +21,8 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::{ClientHandler, ErrorData, RoleClient, ServiceExt};
 use talaria_sdk::mcp::McpServer;
+
+use crate::standalone_stream::Announced;
 use talaria_sdk::ToolOutput;
 
 /// What the bridge tells every server about itself.
@@ -478,31 +480,29 @@ async fn connect(name: &str, config: &McpServer, options: &Options) -> Result<Co
             (None, Some(host)) => crate::oauth::stored_client(host, name, url).await?,
             (None, None) => None,
         };
-        let handshake = match signed_in {
+        let (handshake, opened) = match signed_in {
             Some(client) => {
-                handler
-                    .serve(StreamableHttpClientTransport::with_client(
-                        client,
-                        transport_config,
-                    ))
-                    .await
+                let (client, opened) = Announced::new(client);
+                let transport =
+                    StreamableHttpClientTransport::with_client(client, transport_config);
+                (handler.serve(transport).await, opened)
             }
             None => {
-                handler
-                    .serve(StreamableHttpClientTransport::with_client(
-                        reqwest::Client::default(),
-                        transport_config,
-                    ))
-                    .await
+                let (client, opened) = Announced::new(reqwest::Client::default());
+                let transport =
+                    StreamableHttpClientTransport::with_client(client, transport_config);
+                (handler.serve(transport).await, opened)
             }
         };
-        handshake.map_err(|e| {
+        let service = handshake.map_err(|e| {
             if e.auth_challenge().is_some() {
                 format!("MCP server {name} at {url} needs you to sign in: run `talaria mcp login {name}`")
             } else {
                 format!("MCP server {name} at {url} failed its handshake: {e}")
             }
-        })?
+        })?;
+        opened.wait().await;
+        service
     } else {
         return Err(format!("MCP server {name} has neither `command` nor `url`"));
     };

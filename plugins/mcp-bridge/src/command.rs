@@ -43,7 +43,12 @@ enum Action {
         http: Option<u16>,
     },
     /// Sign in to a remote server with OAuth
-    Login { name: String },
+    Login {
+        name: String,
+        /// Print the sign-in address instead of opening a browser
+        #[arg(long)]
+        no_browser: bool,
+    },
     /// Forget a remote server's OAuth tokens
     Logout { name: String },
 }
@@ -71,7 +76,7 @@ pub fn run(bridge: &Bridge, request: CommandRequest, cx: &CallContext) -> Result
         Action::List => list(bridge)?,
         Action::Test { name } => test(bridge, &name)?,
         Action::Serve { http } => serve(bridge, http, cx)?,
-        Action::Login { name } => login(bridge, &name)?,
+        Action::Login { name, no_browser } => login(bridge, &name, no_browser)?,
         Action::Logout { name } => logout(bridge, &name)?,
     };
     Ok(CommandOutcome::exit(exit_code))
@@ -280,15 +285,21 @@ fn remote<'a>(bridge: &'a Bridge, name: &str) -> Result<(&'a McpServer, &'a str)
     }
 }
 
-fn login(bridge: &Bridge, name: &str) -> Result<u8> {
+fn login(bridge: &Bridge, name: &str, no_browser: bool) -> Result<u8> {
     let (config, url) = remote(bridge, name)?;
     let rt = crate::runtime()?;
     let store = oauth::HostStore::new(bridge.host(), name);
     rt.block_on(async {
-        let browser = LoopbackRedirect::bind(config.oauth_redirect_port).await?;
+        let mut browser = LoopbackRedirect::bind(config.oauth_redirect_port).await?;
+        browser.open_browser = !no_browser && has_display();
         oauth::sign_in(url, config, &config.scopes, None, Some(store), &browser).await
     })
-    .map_err(|e| Error::new(ErrorKind::Auth, e))?;
+    .map_err(|e| {
+        Error::new(
+            ErrorKind::Auth,
+            format!("signing in to MCP server {name} failed: {e}"),
+        )
+    })?;
     eprintln!("signed in to MCP server {name}; the tokens are kept in this profile");
     Ok(0)
 }
@@ -311,6 +322,8 @@ fn logout(bridge: &Bridge, name: &str) -> Result<u8> {
 struct LoopbackRedirect {
     listener: tokio::sync::Mutex<Option<tokio::net::TcpListener>>,
     port: u16,
+    /// Whether to hand the address to the user's browser (it is printed either way).
+    open_browser: bool,
 }
 
 impl LoopbackRedirect {
@@ -322,7 +335,76 @@ impl LoopbackRedirect {
         Ok(LoopbackRedirect {
             listener: tokio::sync::Mutex::new(Some(listener)),
             port,
+            open_browser: false,
         })
+    }
+}
+
+/// The head of an HTTP request (up to the blank line, at most 8 KiB): a browser may send
+/// it in several pieces, so one read is not enough.
+async fn read_request_head(stream: &mut tokio::net::TcpStream) -> std::io::Result<String> {
+    const LIMIT: usize = 8192;
+    let mut head = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < LIMIT {
+        let n = tokio::io::AsyncReadExt::read(stream, &mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        head.extend_from_slice(&chunk[..n]);
+    }
+    Ok(String::from_utf8_lossy(&head).into_owned())
+}
+
+/// The value of query parameter `name` in `url`, decoded.
+fn query_param(url: &str, name: &str) -> Option<String> {
+    let url = reqwest::Url::parse(url).ok()?;
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// What the redirect back from the authorization server says (`target` is its path and
+/// query): the code, or why there is none. The state must be the one this sign-in sent,
+/// so a stale or forged redirect is refused before any code is exchanged.
+fn read_redirect(
+    target: &str,
+    expected_state: Option<&str>,
+) -> std::result::Result<AuthorizationCallback, String> {
+    let full = format!("http://127.0.0.1{target}");
+    if let Some(error) = query_param(&full, "error") {
+        let detail = query_param(&full, "error_description")
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default();
+        return Err(format!(
+            "the authorization server refused the sign-in: {error}{detail}; nothing was stored"
+        ));
+    }
+    if let Some(expected) = expected_state {
+        if query_param(&full, "state").as_deref() != Some(expected) {
+            return Err("the redirect's state does not match this sign-in (a stale or forged redirect); nothing was stored".to_owned());
+        }
+    }
+    AuthorizationCallback::from_redirect_url(&full)
+        .map_err(|e| format!("the OAuth redirect carried no usable code: {e}"))
+}
+
+/// A browser can only be shown where there is a graphical session: on Linux and the
+/// BSDs an X or Wayland display; elsewhere there always is one. (The host's `login`
+/// decides the same way.)
+fn has_display() -> bool {
+    if cfg!(any(
+        target_os = "linux",
+        target_os = "freebsd",
+        target_os = "openbsd",
+        target_os = "netbsd",
+        target_os = "dragonfly"
+    )) {
+        ["DISPLAY", "WAYLAND_DISPLAY"]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()))
+    } else {
+        true
     }
 }
 
@@ -342,14 +424,19 @@ impl oauth::Authorize for LoopbackRedirect {
             .await
             .take()
             .ok_or("the OAuth redirect listener was already used")?;
+        let expected_state = query_param(url, "state");
+        // The listener is bound before the browser is sent, so a fast redirect finds it.
+        if self.open_browser {
+            if let Err(e) = webbrowser::open(url) {
+                eprintln!("note: could not open a browser ({e}); open the address above yourself");
+            }
+        }
         let wait = async {
             loop {
                 let (mut stream, _) = listener.accept().await.map_err(|e| e.to_string())?;
-                let mut buf = vec![0u8; 8192];
-                let n = tokio::io::AsyncReadExt::read(&mut stream, &mut buf)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let head = String::from_utf8_lossy(&buf[..n]);
+                let Ok(head) = read_request_head(&mut stream).await else {
+                    continue;
+                };
                 let Some(target) = head
                     .lines()
                     .next()
@@ -363,9 +450,7 @@ impl oauth::Authorize for LoopbackRedirect {
                     .await;
                     continue;
                 };
-                let full = format!("http://127.0.0.1{target}");
-                let outcome = AuthorizationCallback::from_redirect_url(&full)
-                    .map_err(|e| format!("the OAuth redirect carried no code: {e}"));
+                let outcome = read_redirect(target, expected_state.as_deref());
                 let body = if outcome.is_ok() {
                     "Signed in to the MCP server. You can close this tab."
                 } else {

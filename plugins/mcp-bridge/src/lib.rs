@@ -21,6 +21,7 @@ pub mod oauth;
 pub mod prompt;
 pub mod resources;
 pub mod server;
+mod standalone_stream;
 pub mod stdio;
 
 use std::collections::{BTreeMap, HashMap};

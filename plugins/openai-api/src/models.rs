@@ -1,18 +1,12 @@
 //! `provider.models`: the live list from `GET {base}/models`, else the built-in one.
 
-use std::time::Duration;
-
-use serde::Deserialize;
-use talaria_sdk::provider::{ModelInfo, ModelList, ModelSource, ReasoningSupport};
-use talaria_sdk::{runtime, CallContext, Error, Result};
+use talaria_sdk::provider::{ModelInfo, ModelList, ModelSource, ReasoningSupport, ResolveRequest};
+use talaria_sdk::{CallContext, Error, Result};
 
 use crate::settings::{Settings, API_KEY_VAR};
 
 pub const DEFAULT_MODEL: &str = "gpt-5.5";
 const BUILTIN_MODELS: [&str; 3] = ["gpt-5.5", "gpt-5.4", "gpt-5.4-mini"];
-/// `talaria models` is interactive: a slow or unreachable server should fall back to
-/// the built-in list quickly rather than hang.
-const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub fn list(settings: &Settings, user_agent: &str, cx: &CallContext) -> Result<ModelList> {
     if settings.api_key.is_none() {
@@ -76,61 +70,12 @@ fn is_o_series(slug: &str) -> bool {
     chars.next() == Some('o') && chars.next().is_some_and(|c| c.is_ascii_digit())
 }
 
-#[derive(Deserialize)]
-struct ModelsPage {
-    data: Vec<ModelEntry>,
-}
-
-#[derive(Deserialize)]
-struct ModelEntry {
-    id: String,
-}
-
 /// The sorted model ids; every error message has the key masked.
 fn fetch(settings: &Settings, user_agent: &str, cx: &CallContext) -> Result<Vec<String>> {
-    let client = reqwest::Client::builder()
-        .timeout(FETCH_TIMEOUT)
-        .user_agent(user_agent)
-        .build()
-        .map_err(|e| Error::other(format!("cannot set up HTTP: {e}")))?;
-    let mut request = client.get(format!("{}/models", settings.base_url));
-    if let Some(key) = &settings.api_key {
-        request = request.bearer_auth(key.expose());
-    }
-    let outcome = runtime::block_on_cancellable(cx, async move {
-        let response = request.send().await?;
-        let status = response.status();
-        if !status.is_success() {
-            return Ok(Err(format!("HTTP {status}")));
-        }
-        response.json::<ModelsPage>().await.map(Ok)
-    })?;
-    let page = match outcome {
-        Ok(Ok(page)) => page,
-        Ok(Err(status)) => return Err(Error::other(status)),
-        Err(e) => return Err(Error::other(settings.redact(&describe(&e)))),
-    };
-    let mut slugs: Vec<String> = page.data.into_iter().map(|m| m.id).collect();
-    slugs.sort();
-    slugs.dedup();
-    Ok(slugs)
-}
-
-/// reqwest's top-level message ("error sending request") hides the cause that says
-/// what went wrong (connection refused, timed out, bad JSON); walk the chain.
-fn describe(e: &reqwest::Error) -> String {
-    let mut text = if e.is_timeout() {
-        format!("timed out after {} s", FETCH_TIMEOUT.as_secs())
-    } else {
-        e.to_string()
-    };
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    let endpoint = crate::auth::resolve(settings, user_agent, &ResolveRequest::default())?;
+    let listed = talaria_transport_kit::models::fetch(&endpoint, cx)
+        .map_err(|e| Error::new(e.kind, settings.redact(&e.message)))?;
+    Ok(listed.into_iter().map(|m| m.id).collect())
 }
 
 #[cfg(test)]

@@ -328,8 +328,10 @@ pub fn classify(status: u16, headers: &HeaderMap, body: &str) -> RefreshFailure 
 /// Words for a terminal code, completing "<label>: ...".
 pub fn terminal_detail(code: &str) -> String {
     match code {
+        // The second cause is talaria's own: a run killed after the issuer rotated the
+        // token and before the answer (the only copy of the new one) was stored.
         "refresh_token_reused" => {
-            "its refresh token was already used by another client (Codex CLI, VS Code or another profile sharing this login)".to_owned()
+            "its refresh token was already used by another client (Codex CLI, VS Code or another profile sharing this login) or by a talaria run stopped in the middle of a token refresh".to_owned()
         }
         "refresh_token_expired" => "its refresh token has expired".to_owned(),
         "refresh_token_invalidated" => "its refresh token was revoked (signed out elsewhere, or the password changed)".to_owned(),

@@ -10,7 +10,8 @@
 //! locked refresh and its outcomes), `pool` (resolve and failure reports), `login`,
 //! `codex_import`, `endpoint` (headers, User-Agent), `models`, `http`.
 
-mod codex_import;
+// Public only so that the fuzz targets (`fuzz-targets/`) read files through it.
+pub mod codex_import;
 mod endpoint;
 mod http;
 mod issuer;

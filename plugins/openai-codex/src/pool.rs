@@ -281,7 +281,7 @@ impl CodexProvider {
         let now = now_secs();
         let until = report
             .reset_at
-            .or_else(|| report.retry_after_secs.map(|s| now + s))
+            .or_else(|| report.retry_after_secs.map(|s| now.saturating_add(s)))
             .unwrap_or(now + RATE_LIMIT_COOLDOWN_SECS);
         let mut label = None;
         self.host.update_credentials(PROVIDER_ID, |current| {

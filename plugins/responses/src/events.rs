@@ -220,7 +220,7 @@ fn usage_of(u: &Value) -> Usage {
         total_tokens: u
             .get("total_tokens")
             .and_then(Value::as_u64)
-            .unwrap_or(input_tokens + output_tokens),
+            .unwrap_or(input_tokens.saturating_add(output_tokens)),
     }
 }
 
@@ -295,6 +295,21 @@ mod tests {
 
     fn message(id: &str, text: &str) -> Value {
         json!({"type":"message","id":id,"role":"assistant","content":[{"type":"output_text","text":text,"annotations":[]}]})
+    }
+
+    /// Found while writing the `responses_sse` fuzz target (fuzz-targets/; the input is
+    /// in its corpus): the fallback total added the server's counts eagerly and overflowed.
+    #[test]
+    fn absurd_usage_counts_do_not_overflow() {
+        let completed = br#"data: {"type":"response.completed","response":{"id":"r","usage":{"input_tokens":18446744073709551615,"output_tokens":1,"total_tokens":5}}}"#;
+        let data = std::str::from_utf8(&completed[6..]).unwrap();
+        let (_, b) = run(&[serde_json::from_str(data).unwrap()]);
+        let usage = b.finish(None, "sse").usage.unwrap();
+        assert_eq!((usage.input_tokens, usage.total_tokens), (u64::MAX, 5));
+        let (_, b) = run(&[
+            json!({"type":"response.completed","response":{"usage":{"input_tokens":u64::MAX,"output_tokens":1}}}),
+        ]);
+        assert_eq!(b.finish(None, "sse").usage.unwrap().total_tokens, u64::MAX);
     }
 
     #[test]

@@ -193,25 +193,7 @@ impl Connection {
             };
             heard_back = true;
             watchdog.alive();
-            let event: Value = match serde_json::from_str(text.as_str()) {
-                Ok(v) => v,
-                Err(e) => {
-                    (feed.log)(&format!(
-                        "responses: skipped a malformed websocket event ({e})"
-                    ));
-                    continue;
-                }
-            };
-            match event
-                .get("type")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-            {
-                "error" => return Err((error_frame(&event, rate_limit_headers), true)),
-                "codex.rate_limits" | "response.metadata" => continue,
-                _ => {}
-            }
-            match feed.event(&mut builder, &event) {
+            match text_frame(text.as_str(), &mut builder, feed, rate_limit_headers) {
                 None => {}
                 Some(Ok(())) => {
                     let result = builder.finish(self.model.clone(), "websocket");
@@ -227,6 +209,36 @@ impl Connection {
             }
         }
     }
+}
+
+/// One text frame of the server's: `Some(Ok)` at `response.completed`, `Some(Err)` when
+/// the response failed (an `error` frame included), `None` to read on. Public so that
+/// the fuzz targets (`fuzz-targets/`) drive the same code the socket loop does.
+pub fn text_frame(
+    text: &str,
+    builder: &mut ResponseBuilder,
+    feed: &mut Feed<'_>,
+    rate_limit_headers: &[String],
+) -> Option<Result<(), Problem>> {
+    let event: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            (feed.log)(&format!(
+                "responses: skipped a malformed websocket event ({e})"
+            ));
+            return None;
+        }
+    };
+    match event
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+    {
+        "error" => return Some(Err(error_frame(&event, rate_limit_headers))),
+        "codex.rate_limits" | "response.metadata" => return None,
+        _ => {}
+    }
+    feed.event(builder, &event)
 }
 
 /// `{"type":"error", "status"?, "error":{code, message, ...}, "headers"?}`.

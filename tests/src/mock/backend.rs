@@ -100,6 +100,46 @@ pub(crate) fn models(shared: &Arc<Shared>, request: &Recorded, auth: Auth) -> Re
     }
 }
 
+/// `GET /backend-api/wham/accounts/check`: the workspaces the signed-in user belongs to,
+/// which Codex (0.171) reads after a sign-in and on `account/read` for its workspace
+/// routing. The shape is the one Codex's backend client parses: `accounts` (a list of
+/// entries keyed by `id`), `account_ordering`, `default_account_id`. Codex accepts an
+/// entry only with `account_routing_override` one of `NO_CONSTRAINT`, `us`, `us_cr` and
+/// `workspace_backend_origin` an https origin; a personal workspace has no constraint and
+/// lives on the ChatGPT origin.
+pub(crate) fn accounts_check(shared: &Arc<Shared>, request: &Recorded) -> Response {
+    if let Err(response) = authorize(shared, request, Auth::Chatgpt) {
+        return response.into_response();
+    }
+    let state = shared.lock();
+    let account_id = bearer(request)
+        .and_then(|token| state.access.get(token))
+        .map(|info| info.account_id.clone())
+        .unwrap_or_default();
+    let plan = state
+        .accounts
+        .iter()
+        .find(|a| a.account_id == account_id)
+        .map(|a| a.plan.clone());
+    MockResponse::json(
+        200,
+        json!({
+            "accounts": [{
+                "id": account_id,
+                "name": null,
+                "structure": "personal",
+                "plan_type": plan,
+                "profile_picture_url": null,
+                "workspace_backend_origin": "https://chatgpt.com",
+                "account_routing_override": "NO_CONSTRAINT",
+            }],
+            "account_ordering": [account_id],
+            "default_account_id": account_id,
+        }),
+    )
+    .into_response()
+}
+
 /// `POST …/responses`: the next script, as an SSE stream or its scripted HTTP answer.
 pub(crate) fn responses_http(shared: &Arc<Shared>, request: &Recorded, auth: Auth) -> Response {
     if shared.lock().challenge_sse {

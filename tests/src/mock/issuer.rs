@@ -165,7 +165,12 @@ pub(crate) async fn token(shared: &Arc<Shared>, request: &Recorded) -> Response 
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
-            refresh(shared, &params)
+            let reply = refresh(shared, &params);
+            let after = shared.lock().refresh_reply_delay;
+            if !after.is_zero() {
+                tokio::time::sleep(after).await;
+            }
+            reply
         }
         other => MockResponse::json(400, json!({ "error": "unsupported_grant_type", "error_description": format!("grant_type {other:?}") }))
             .into_response(),

@@ -2,16 +2,19 @@
 //! binary against it (chatgpt-auth.md, codex-backend.md).
 //!
 //! One [`MockServer`] serves the issuer (`/api/accounts/deviceauth/*`, `/oauth/token`),
-//! the Codex backend (`/backend-api/codex/{models,responses}`, SSE and websocket), the
+//! the Codex backend (`/backend-api/codex/{models,responses}`, SSE and websocket, and
+//! `/backend-api/wham/accounts/check`), the
 //! plain API (`/v1/{models,responses}`) and an OpenAI-compatible server
 //! (`/v1/chat/completions`) on one port, from its own thread and tokio
 //! runtime, so plain `#[test]` functions can use it. Every request is recorded as it
-//! arrived. Dropping the server stops it.
+//! arrived. Dropping the server stops it. [`OAuthMcpServer`] (its own port) is an
+//! OAuth-protected MCP server for `talaria mcp login`.
 
 mod backend;
 mod chat;
 mod issuer;
 mod jwt;
+pub mod mcp_oauth;
 mod record;
 mod responses;
 mod state;
@@ -40,6 +43,7 @@ pub use chat::{
     ChatScript, ChunkScript, CHAT_MODEL,
 };
 pub use jwt::{decode_jwt, mint_jwt, FAKE_SIGNATURE};
+pub use mcp_oauth::{AuthorizeAnswer, OAuthMcpServer};
 pub use record::{MockResponse, Recorded};
 pub use responses::{
     completed_event, created_event, custom_tool_call_events, failed_event, function_call_events,
@@ -396,6 +400,12 @@ impl MockServer {
         self.shared.lock().refresh_delay = delay;
     }
 
+    /// Sleep this long after each refresh has rotated the refresh token, before answering
+    /// (the old refresh token is already spent while the client waits).
+    pub fn refresh_reply_delay(&self, delay: Duration) {
+        self.shared.lock().refresh_reply_delay = delay;
+    }
+
     // ---- device flow ----
 
     /// The `interval` the usercode reply carries (default the string "1").
@@ -477,6 +487,7 @@ async fn route(shared: &Arc<Shared>, parts: &mut Parts, request: &Recorded) -> R
         ("/api/accounts/deviceauth/token", "POST") => issuer::device_token(shared, request),
         ("/oauth/token", "POST") => issuer::token(shared, request).await,
         ("/backend-api/codex/models", "GET") => backend::models(shared, request, Chatgpt),
+        ("/backend-api/wham/accounts/check", "GET") => backend::accounts_check(shared, request),
         ("/v1/models", "GET") => backend::models(shared, request, ApiKey),
         ("/backend-api/codex/responses", "POST") => {
             backend::responses_http(shared, request, Chatgpt)
@@ -492,6 +503,7 @@ async fn route(shared: &Arc<Shared>, parts: &mut Parts, request: &Recorded) -> R
             | "/api/accounts/deviceauth/token"
             | "/oauth/token"
             | "/backend-api/codex/models"
+            | "/backend-api/wham/accounts/check"
             | "/v1/models"
             | "/backend-api/codex/responses"
             | "/v1/responses"

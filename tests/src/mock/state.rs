@@ -26,6 +26,8 @@ pub(crate) struct CodeGrant {
 
 pub(crate) struct AccessInfo {
     pub exp: u64,
+    /// The `chatgpt_account_id` the token was issued for.
+    pub account_id: String,
 }
 
 pub(crate) struct RefreshInfo {
@@ -48,6 +50,10 @@ pub(crate) struct State {
     pub issued: Vec<Tokens>,
     pub access_ttl: i64,
     pub refresh_delay: Duration,
+    /// Sleep this long after a refresh has spent (rotated) the old refresh token, before
+    /// the answer goes out: the window in which a client killed mid-refresh loses the
+    /// new tokens while the issuer already considers the old refresh token used.
+    pub refresh_reply_delay: Duration,
     /// Whether a refresh hands out a new refresh token (and spends the old one).
     pub rotate_refresh: bool,
     pub models: Vec<Value>,
@@ -81,6 +87,7 @@ impl State {
             issued: Vec::new(),
             access_ttl: 3600,
             refresh_delay: Duration::ZERO,
+            refresh_reply_delay: Duration::ZERO,
             rotate_refresh: true,
             models: default_models(),
             scripts: VecDeque::new(),
@@ -141,6 +148,7 @@ impl State {
             tokens.access_token.clone(),
             AccessInfo {
                 exp: tokens.expires_at,
+                account_id: tokens.account_id.clone(),
             },
         );
         self.issued.push(tokens.clone());

@@ -63,6 +63,15 @@ enabled = false
 model = "gpt-5.5-mini"
 "#;
 
+/// Found by the `managed_block` fuzz target (fuzz-targets/): toml_edit panicked on
+/// this file ("all items have spans"); it is refused as invalid TOML instead.
+#[test]
+fn a_file_the_toml_parser_panics_on_is_refused() {
+    let file = "# Cod\":worksfig\ntk@opend =\x00\x00\x00\x00\x00\x00\x00end ==]\n= =e\"]\n=]\n= ?e\"]\n.\x00\x00\x00ehd == fa\t\x00\x00\x00\x00\x00\x00\x00e\x00\x00\x00\x00\x00\x00\x00\x04nd ==]\n= =e\"]\nk@opehd= ?e\"]\nk@opehd == fa\t\x00\x00\x00\x00\x00\x00\x00end ==]\n= =e\"]\nk@o\x00Opehd == fals6\x00 == fals6\x006\x00";
+    let Refused(why) = migrate(file, &inputs(profile_servers())).unwrap_err();
+    assert!(why.contains("not valid TOML"), "{why}");
+}
+
 #[test]
 fn a_real_world_file_keeps_every_user_byte_and_gets_one_block_before_its_first_table() {
     let report = migrate(REAL_WORLD, &inputs(profile_servers())).unwrap();
