@@ -7,6 +7,63 @@ use std::time::{Duration, Instant};
 
 use crate::error::{io_error, Error, Result};
 
+/// Creates `dir` and any missing parents readable by the user alone (0700, whatever the
+/// umask): talaria's folders hold credentials, conversations and logs. Folders that
+/// already exist keep their mode.
+pub fn create_private_dir_all(dir: &Path) -> Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|e| io_error(dir, "create", e))
+}
+
+/// Opens `path` for appending, creating it readable by the user alone (0600); an
+/// existing file that others may read is narrowed to 0600 first.
+pub fn open_private_append(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(path)?;
+    make_private(&file)?;
+    Ok(file)
+}
+
+/// Creates `path` empty with mode 0600 if it is missing, or narrows an existing file to
+/// 0600 (for files another library opens and creates with its own default mode, like
+/// SQLite's 0644; its journal files take the database file's mode).
+pub fn ensure_private_file(path: &Path) -> Result<()> {
+    let mut options = OpenOptions::new();
+    options.create_new(true).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            // Opened read-only: a file the user made read-only stays readable.
+            let file = File::open(path).map_err(|e| io_error(path, "open", e))?;
+            make_private(&file).map_err(|e| io_error(path, "set permissions on", e))
+        }
+        Err(e) => Err(io_error(path, "create", e)),
+    }
+}
+
+/// Narrows an open file to 0600 when group or others have any access.
+fn make_private(file: &File) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = file.metadata()?.permissions().mode();
+        if mode & 0o077 != 0 {
+            file.set_permissions(std::fs::Permissions::from_mode(mode & 0o7700 | 0o600))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = file;
+    Ok(())
+}
+
 /// Replaces `path` with `bytes` atomically: a temp file in the same folder (so the rename
 /// cannot cross file systems), fsync, rename, fsync the folder. A crash leaves either the
 /// old file or the new one, never a torn one; a full disk fails the temp file's write and
@@ -20,7 +77,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> 
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| io_error(dir, "create", e))?;
+    create_private_dir_all(dir)?;
     let mut tmp = tempfile::Builder::new()
         .prefix(&temp_prefix(path))
         .tempfile_in(dir)
@@ -115,13 +172,13 @@ impl FileLock {
     /// Waits up to `timeout` for the lock on `path` (created if missing).
     pub fn acquire(path: &Path, timeout: Duration) -> Result<FileLock> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| io_error(dir, "create", e))?;
+            create_private_dir_all(dir)?;
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
+        let mut options = OpenOptions::new();
+        options.create(true).truncate(false).read(true).write(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options
             .open(path)
             .map_err(|e| io_error(path, "open the lock file", e))?;
         let started = Instant::now();

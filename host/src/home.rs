@@ -153,7 +153,7 @@ impl Home {
         if profile.dir.exists() {
             return Err(Error::usage(format!("profile {name:?} already exists")));
         }
-        std::fs::create_dir_all(&profile.dir).map_err(|e| io_error(&profile.dir, "create", e))?;
+        crate::fsutil::create_private_dir_all(&profile.dir)?;
         Ok(profile)
     }
 
@@ -177,7 +177,7 @@ impl Home {
 
     pub fn use_profile(&self, name: &str) -> Result<()> {
         let profile = self.select_profile(Some(name))?;
-        std::fs::create_dir_all(&self.root).map_err(|e| io_error(&self.root, "create", e))?;
+        crate::fsutil::create_private_dir_all(&self.root)?;
         crate::fsutil::write_atomic(
             &self.active_profile_path(),
             format!("{}\n", profile.name).as_bytes(),

@@ -4,7 +4,7 @@
 //! tracing subscriber writes only to the file. Logging is best effort: a log that cannot
 //! be opened never fails the command.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -32,14 +32,10 @@ pub fn init(profile: &Profile) {
 
 fn try_init(profile: &Profile) -> Option<()> {
     let dir = profile.logs_dir();
-    std::fs::create_dir_all(&dir).ok()?;
+    crate::fsutil::create_private_dir_all(&dir).ok()?;
     let path = dir.join(LOG_FILE);
     rotate_if_large(&path, MAX_LOG_BYTES);
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .ok()?;
+    let file = crate::fsutil::open_private_append(&path).ok()?;
     let (filter, bad_filter) = filter_from(std::env::var("TALARIA_LOG").ok().as_deref());
     tracing::subscriber::set_global_default(subscriber(file, filter)).ok()?;
     if let Some(note) = bad_filter {
@@ -118,6 +114,7 @@ pub fn plugin_log(plugin_id: &str, level: u8, message: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::OpenOptions;
 
     fn log_with(filter: EnvFilter, events: impl FnOnce()) -> String {
         let dir = tempfile::tempdir().unwrap();

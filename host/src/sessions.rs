@@ -126,9 +126,12 @@ impl SessionStore {
     /// Opens (creating if needed) the database and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| io_error(dir, "create", e))?;
+            crate::fsutil::create_private_dir_all(dir)?;
         }
         check_header(path)?;
+        // SQLite would create the file 0644 (less the umask), and its -wal and -shm
+        // take the database's mode: conversations are the user's alone.
+        crate::fsutil::ensure_private_file(path)?;
         let mut conn = Connection::open(path).map_err(|e| db_error(path, e))?;
         let err = |e| db_error(path, e);
         conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;

@@ -468,6 +468,15 @@ fn post_initialize(addr: &str, host: &str, origin: Option<&str>) -> u16 {
     String::from_utf8_lossy(&head[9..12]).parse().unwrap()
 }
 
+/// An address of this machine other than loopback, if it has one: the one the kernel
+/// would use to reach an outside address (no packet is sent by a UDP connect).
+fn local_non_loopback_address() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("192.0.2.1:9").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
 #[test]
 fn mcp_serve_over_http_listens_on_loopback_and_refuses_foreign_hosts_and_origins() {
     let home = TestHome::new();
@@ -504,6 +513,43 @@ fn mcp_serve_over_http_listens_on_loopback_and_refuses_foreign_hosts_and_origins
         post_initialize(&addr, &addr, Some("http://evil.example")),
         403
     );
+    assert_eq!(
+        post_initialize(&addr, &format!("evil.example:{port}"), None),
+        403
+    );
+    // A name that merely starts like the loopback address is another site.
+    assert_eq!(
+        post_initialize(&addr, &addr, Some("http://127.0.0.1.evil.example")),
+        403
+    );
+    assert_eq!(
+        post_initialize(
+            &addr,
+            &addr,
+            Some(&format!("http://127.0.0.1.evil.example:{port}"))
+        ),
+        403
+    );
+    // The IPv6 loopback names a socket this server never listens on (it binds 127.0.0.1
+    // alone), so no honest client sends it: refused like any other foreign name.
+    assert_eq!(post_initialize(&addr, &format!("[::1]:{port}"), None), 403);
+    assert_eq!(
+        post_initialize(&addr, &addr, Some(&format!("http://[::1]:{port}"))),
+        403
+    );
+    // A loopback origin on another port is another (local) site.
+    assert_eq!(
+        post_initialize(&addr, &addr, Some("http://127.0.0.1:1")),
+        403
+    );
+    // Nothing listens on the other interfaces.
+    let other = local_non_loopback_address();
+    if let Some(ip) = other {
+        assert!(
+            std::net::TcpStream::connect((ip, port.parse::<u16>().unwrap())).is_err(),
+            "mcp serve --http answered on {ip}"
+        );
+    }
     child.kill().unwrap();
     child.wait().unwrap();
 }

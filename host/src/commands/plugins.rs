@@ -96,10 +96,14 @@ fn record(registry: &Registry, entry: &PluginEntry) -> PluginRecord {
     }
 }
 
-/// Said at install and in `plugins info`: a native plugin is not sandboxed.
+/// Said at install and in `plugins info`: a native plugin is not sandboxed, and the host
+/// services every plugin may call (services.rs) reach beyond what its manifest declares.
 const NATIVE_RIGHTS: &str = "note: a plugin is native code: it runs inside talaria with your user's rights \
-     (files, network, processes). talaria limits only what it hands the plugin (the credentials and \
-     config sections listed above); install plugins you trust.";
+     (every file you can read or write, the network, other programs), so install only plugins you trust. \
+     talaria's credential store gives it only the credentials and the config sections listed above, but through \
+     talaria any plugin may also send requests to your model providers on your accounts, ask a provider for its \
+     endpoint (which carries your access token or API key), list, add or sign out provider accounts, call any \
+     enabled tool (approvals still apply), ask you for approvals and change the default runtime.";
 
 /// What a manifest declares, one line each: what the plugin provides, which credentials
 /// it may use, which config sections it receives.
@@ -118,6 +122,7 @@ fn declarations(m: &Manifest) -> Vec<String> {
         ("provides transports", &m.provides.transports),
         ("provides runtimes", &m.provides.runtimes),
         ("provides tools", &m.provides.tools),
+        ("provides commands", &m.provides.commands),
     ] {
         if !ids.is_empty() {
             out.push(format!("{what}: {}", list(ids)));

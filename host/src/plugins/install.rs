@@ -37,7 +37,7 @@ pub fn install(home: &Home, source: &Path, force: bool) -> Result<PluginEntry> {
             target.display()
         )));
     }
-    std::fs::create_dir_all(&plugins).map_err(|e| io_error(&plugins, "create", e))?;
+    crate::fsutil::create_private_dir_all(&plugins)?;
 
     // Stage in a hidden folder beside the target (discovery skips dot-folders), then
     // swap it in with renames, so a failed copy never leaves a half-installed plugin.

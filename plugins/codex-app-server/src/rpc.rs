@@ -113,12 +113,14 @@ impl Connection {
         let pending: Pending = Arc::default();
         let closed = Arc::new(AtomicBool::new(false));
         let trace = match trace {
-            Some(path) => Some(Trace(Arc::new(Mutex::new(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)?,
-            )))),
+            Some(path) => Some(Trace(Arc::new(Mutex::new({
+                // The protocol trace holds the conversation: the user's alone.
+                let mut options = std::fs::OpenOptions::new();
+                options.create(true).append(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                options.open(path)?
+            })))),
             None => None,
         };
         let (tx, rx) = mpsc::channel();

@@ -163,10 +163,19 @@ impl Provider for OpenAiCompatible {
                     instance.origin
                 ),
             };
-            let said = if report.message.is_empty() {
+            // A server may echo the key it refused: never repeat it.
+            let message = match instance
+                .key_var
+                .as_deref()
+                .and_then(|v| std::env::var(v).ok())
+            {
+                Some(secret) if !secret.is_empty() => report.message.replace(&secret, "[redacted]"),
+                _ => report.message.clone(),
+            };
+            let said = if message.is_empty() {
                 String::new()
             } else {
-                format!(": {}", report.message)
+                format!(": {message}")
             };
             return Err(Error::new(
                 ErrorKind::Auth,
