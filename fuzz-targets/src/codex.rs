@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 use talaria_codex_app_server::migrate::{migrate, without_block, Inputs};
-use talaria_codex_app_server::rpc::{read_all, Inbound};
+use talaria_codex_app_server::rpc::{read_all, redact, Inbound};
 use talaria_openai_codex::codex_import;
 use talaria_plugin_api::mcp::McpServer;
 
@@ -25,6 +25,13 @@ pub fn codex_rpc(data: &[u8]) {
         n >= 2
             && matches!(&inbox[n - 2], Inbound::Notification { method, .. } if method == "fuzz/after"),
         "a line stopped the reader: the notification after it never arrived"
+    );
+    // The stderr excerpt's redaction: any line, and a planted key never survives it.
+    let line = String::from_utf8_lossy(data);
+    let planted = format!("{line} Bearer sk-planted-0123456789");
+    assert!(
+        !redact(&planted).contains("sk-planted"),
+        "the planted key survived"
     );
 }
 
