@@ -13,11 +13,17 @@ pub(super) fn describe_toml_error(text: &str, path: &Path, e: &toml::de::Error) 
         return invalid(path, None, None, e.message());
     };
     let line = line_of(text, span.start);
-    let key = match toml_edit::Document::parse(text) {
+    // A syntax error: there is no document to walk, so read the key off the line. Only
+    // text the toml crate reads goes to toml_edit, which panics on some malformed files
+    // ("all items have spans", toml_edit 0.23; found by the fuzz targets).
+    let syntax_error = toml::Deserializer::parse(text).is_err();
+    let document = (!syntax_error)
+        .then(|| toml_edit::Document::parse(text).ok())
+        .flatten();
+    let key = match document {
         // The document parses, so this is a type or schema error: find the exact key.
-        Ok(doc) => key_at(doc.as_table(), &span),
-        // A syntax error: there is no document to walk, so read the key off the line.
-        Err(_) => key_on_line(text, line),
+        Some(doc) => key_at(doc.as_table(), &span),
+        None => key_on_line(text, line),
     };
     invalid(path, Some(line), key.as_deref(), e.message())
 }

@@ -515,6 +515,17 @@ web_search = false             # the hosted web search tool, where the model has
         assert_eq!(parse("").unwrap(), Config::default());
     }
 
+    /// toml_edit 0.23 panics on this file ("all items have spans"; found by the
+    /// `managed_block` fuzz target): talaria crashed reporting the error.
+    #[test]
+    fn a_file_that_panics_toml_edit_is_an_error_not_a_crash() {
+        let m = err("# Cod\":worksfig\ntk@opend =\x00\x00\x00\x00\x00\x00\x00end ==]\n= =e\"]\n=]\n= ?e\"]\n.\x00\x00\x00ehd == fa\t\x00\x00\x00\x00\x00\x00\x00e\x00\x00\x00\x00\x00\x00\x00\x04nd ==]\n= =e\"]\nk@opehd= ?e\"]\nk@opehd == fa\t\x00\x00\x00\x00\x00\x00\x00end ==]\n= =e\"]\nk@o\x00Opehd == fals6\x00 == fals6\x006\x00");
+        assert!(
+            m.starts_with("invalid config /x/config.toml, line 2"),
+            "{m}"
+        );
+    }
+
     #[test]
     fn syntax_error_names_line() {
         let m = err("[model]\nprovider = \"x\"\nfast = yes\n");
