@@ -91,11 +91,9 @@ fn what_talaria_creates_is_the_users_alone_whatever_the_umask() {
                 assert_eq!(m & 0o077, 0, "umask {umask}: {name} is {m:o}");
             }
         }
-        // The session store's journal files take the database's mode.
-        assert!(
-            all.iter().any(|p| p.ends_with("sessions.db-wal")),
-            "umask {umask}: no WAL to check: {all:?}"
-        );
+        // SQLite gives its -wal and -shm files the database's mode and deletes them at
+        // the last clean close, so they are checked by the walk above only when a run
+        // left them behind; their presence is not talaria's to promise.
     }
 }
 
