@@ -137,6 +137,28 @@ fn main() {
     write_doc(&report, &failures);
 }
 
+/// Queues the scenario's answer on a cleared mock and returns a command for `program`
+/// with the test home's environment: both clients start from the same place.
+fn start_run(
+    program: &PathBuf,
+    home: &CodexHome,
+    mock: &MockServer,
+    scenario: Scenario,
+) -> Command {
+    let chunks = scenario.chunks();
+    let refs: Vec<&str> = chunks.iter().map(String::as_str).collect();
+    mock.clear_requests();
+    mock.push_events(text_events("bench", &refs));
+    let mut cmd = Command::new(program);
+    for (key, value) in home.home.command(&[]).get_envs() {
+        match value {
+            Some(v) => cmd.env(key, v),
+            None => cmd.env_remove(key),
+        };
+    }
+    cmd
+}
+
 /// `talaria chat -q` on the codex runtime: wall time to exit, and stdout.
 fn run_talaria(
     talaria: &PathBuf,
@@ -144,18 +166,7 @@ fn run_talaria(
     mock: &MockServer,
     scenario: Scenario,
 ) -> Result<(f64, String), String> {
-    let chunks = scenario.chunks();
-    let refs: Vec<&str> = chunks.iter().map(String::as_str).collect();
-    mock.clear_requests();
-    mock.push_events(text_events("bench", &refs));
-    let template = home.home.command(&[]);
-    let mut cmd = Command::new(talaria);
-    for (key, value) in template.get_envs() {
-        match value {
-            Some(v) => cmd.env(key, v),
-            None => cmd.env_remove(key),
-        };
-    }
+    let mut cmd = start_run(talaria, home, mock, scenario);
     cmd.env_remove("TALARIA_CODEX_TRACE")
         .args(["chat", "-q", PROMPT, "--runtime", "codex_app_server"])
         .current_dir(&home.workspace)
@@ -186,18 +197,7 @@ fn run_direct(
     mock: &MockServer,
     scenario: Scenario,
 ) -> Result<(f64, String), String> {
-    let chunks = scenario.chunks();
-    let refs: Vec<&str> = chunks.iter().map(String::as_str).collect();
-    mock.clear_requests();
-    mock.push_events(text_events("bench", &refs));
-    let template = home.home.command(&[]);
-    let mut cmd = Command::new(codex);
-    for (key, value) in template.get_envs() {
-        match value {
-            Some(v) => cmd.env(key, v),
-            None => cmd.env_remove(key),
-        };
-    }
+    let mut cmd = start_run(codex, home, mock, scenario);
     cmd.env("CODEX_HOME", &home.codex_home)
         .env("RUST_LOG", "warn")
         .arg("app-server")

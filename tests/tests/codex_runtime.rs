@@ -362,13 +362,7 @@ fn continue_resumes_the_codex_thread_in_a_new_process() {
     // The profile's sandbox (the default, workspace-write) goes with both.
     assert_eq!(started["params"]["sandbox"], "workspace-write", "{started}");
     assert_eq!(resumed["params"]["sandbox"], "workspace-write", "{resumed}");
-    assert_eq!(
-        sent.iter()
-            .filter(|m| m["method"] == "thread/start")
-            .count(),
-        1,
-        "{started}"
-    );
+    assert_eq!(count(&sent, "thread/start"), 1, "{started}");
     let text = serde_json::to_string(&model_input(&mock, 1)).unwrap();
     assert!(
         text.contains("remember 42") && text.contains("Remembered."),
@@ -418,18 +412,21 @@ fn a_silent_codex_is_retired_after_the_configured_idle_limit_and_the_next_turn_w
     assert_eq!(code, 0, "{screen}");
     assert!(screen.contains("codex sent nothing for 3 s"), "{screen}");
     assert!(screen.contains("Recovered."), "{screen}");
+    retired_then_resumed(&codex);
+}
+
+/// How many messages of `method` talaria sent codex.
+fn count(sent: &[serde_json::Value], method: &str) -> usize {
+    sent.iter().filter(|m| m["method"] == method).count()
+}
+
+/// After a retirement: a second codex was started and resumed the thread once, and no
+/// codex is left running.
+fn retired_then_resumed(codex: &CodexHome) {
     let sent = codex.sent();
-    assert_eq!(
-        sent.iter().filter(|m| m["method"] == "initialize").count(),
-        2
-    );
-    assert_eq!(
-        sent.iter()
-            .filter(|m| m["method"] == "thread/resume")
-            .count(),
-        1
-    );
-    no_codex_left(&codex);
+    assert_eq!(count(&sent, "initialize"), 2);
+    assert_eq!(count(&sent, "thread/resume"), 1);
+    no_codex_left(codex);
 }
 
 #[test]
@@ -459,18 +456,7 @@ fn a_codex_killed_mid_turn_is_retired_and_the_next_turn_works() {
     assert_eq!(code, 0, "{screen}");
     assert!(screen.contains("codex process exited"), "{screen}");
     assert!(screen.contains("Recovered."), "{screen}");
-    let sent = codex.sent();
-    assert_eq!(
-        sent.iter().filter(|m| m["method"] == "initialize").count(),
-        2
-    );
-    assert_eq!(
-        sent.iter()
-            .filter(|m| m["method"] == "thread/resume")
-            .count(),
-        1
-    );
-    no_codex_left(&codex);
+    retired_then_resumed(&codex);
 }
 
 #[test]
