@@ -15,6 +15,7 @@ pub mod fsutil;
 pub mod home;
 pub mod input;
 pub mod logging;
+pub mod memory;
 pub mod output;
 pub mod plugins;
 pub mod provider;

@@ -18,7 +18,8 @@
 //!
 //! Nothing asserts on speed or memory. Writes its part of the `## Long use` section of
 //! docs/reliability.md. Run with `cargo bench -p talaria-tests --bench soak`
-//! (`TALARIA_SOAK_TURNS=N` for a shorter session).
+//! (`TALARIA_SOAK_TURNS=N` for a shorter session, `TALARIA_SOAK_WRAP="heaptrack -o FILE"`
+//! to run the REPL under a profiler).
 
 // Benchmark setup that fails should stop the run loudly, as in the test kit.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -133,7 +134,11 @@ fn repl_soak(talaria: &Path, mock: &MockServer, turns: usize) -> ReplSoak {
     let mut script = Command::new("script");
     script
         .args(["-q", "-e", "-c"])
-        .arg(format!("{} chat --approvals auto", talaria.display()))
+        .arg(format!(
+            "{}{} chat --approvals auto",
+            wrapper(),
+            talaria.display()
+        ))
         .arg("/dev/null")
         .current_dir(&workspace)
         .env_clear()
@@ -309,6 +314,15 @@ fn repl_soak(talaria: &Path, mock: &MockServer, turns: usize) -> ReplSoak {
         eprintln!("soak: screen tail:\n{tail}");
     }
     out
+}
+
+/// `TALARIA_SOAK_WRAP`: a command the REPL runs under, to profile it (e.g.
+/// `heaptrack -o /tmp/soak`); empty by default.
+fn wrapper() -> String {
+    match std::env::var("TALARIA_SOAK_WRAP") {
+        Ok(w) if !w.trim().is_empty() => format!("{} ", w.trim()),
+        _ => String::new(),
+    }
 }
 
 /// Copies a pipe into `screen` until it closes.

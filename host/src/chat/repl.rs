@@ -72,6 +72,7 @@ pub fn run(chat: &mut Chat) -> Result<()> {
             // A failed turn is reported and the conversation goes on.
             Err(e) => eprintln!("error: {}", e.message),
         }
+        crate::memory::release_free_pages();
     }
     if let Err(e) = editor.save_history(&history_path) {
         tracing::warn!(

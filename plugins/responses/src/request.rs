@@ -1,7 +1,10 @@
 //! The request: body fields (reference §2), headers (§3), the websocket's
 //! `response.create` frame and its incremental form (§9), and URLs fit to show.
 
+use std::collections::BTreeMap;
+
 use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
 use talaria_sdk::items::Item;
 use talaria_sdk::provider::Endpoint;
 use talaria_sdk::transport::{ReasoningRequest, StreamRequest};
@@ -136,11 +139,47 @@ pub fn encode_body(body: &Map<String, Value>, zstd: bool) -> std::io::Result<Vec
 pub struct LastExchange {
     /// The full (non-incremental) body minus `input`.
     pub fields: Map<String, Value>,
-    pub input: Vec<Value>,
+    /// The exchange's input, as its length and digest: enough to recognise it as the
+    /// start of the next request's input, without a second copy of a long session's
+    /// history living here for as long as the connection does.
+    pub input: InputDigest,
     pub response_id: String,
     /// The response's output as the runtime got it (typed items, without server ids),
     /// in wire form: what a replay of it looks like in the next request's input.
     pub output: Vec<Value>,
+}
+
+/// The number of items and the SHA-256 of their JSON, one item after another.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputDigest {
+    pub len: usize,
+    pub sha256: [u8; 32],
+}
+
+impl InputDigest {
+    pub fn of(items: &[Value]) -> serde_json::Result<Self> {
+        /// Feeds serde_json's output straight into the hash, with no buffer of the
+        /// whole history.
+        struct Hashing(Sha256);
+        impl std::io::Write for Hashing {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.update(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut hashing = Hashing(Sha256::new());
+        for item in items {
+            // JSON values are self-delimiting, so item boundaries need no separator.
+            serde_json::to_writer(&mut hashing, item)?;
+        }
+        Ok(InputDigest {
+            len: items.len(),
+            sha256: hashing.0.finalize().into(),
+        })
+    }
 }
 
 impl LastExchange {
@@ -149,14 +188,18 @@ impl LastExchange {
         response_id: String,
         output: &[Item],
     ) -> serde_json::Result<Self> {
-        let mut fields = body.clone();
-        let input = match fields.remove("input") {
-            Some(Value::Array(items)) => items,
-            _ => Vec::new(),
+        let fields = body
+            .iter()
+            .filter(|(k, _)| k.as_str() != "input")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let input = match body.get("input") {
+            Some(Value::Array(items)) => items.as_slice(),
+            _ => &[],
         };
         Ok(LastExchange {
             fields,
-            input,
+            input: InputDigest::of(input)?,
             response_id,
             output: wire_items(output)?,
         })
@@ -173,11 +216,11 @@ pub fn incremental_input(last: &LastExchange, body: &Map<String, Value>) -> Opti
             .iter()
             .filter(|(k, _)| k.as_str() != "input")
             .all(|(k, v)| last.fields.get(k) == Some(v));
-    if !same_fields || input.len() < last.input.len() + last.output.len() {
+    if !same_fields || input.len() < last.input.len + last.output.len() {
         return None;
     }
-    let (old_input, rest) = input.split_at(last.input.len());
-    if old_input != last.input.as_slice() {
+    let (old_input, rest) = input.split_at(last.input.len);
+    if InputDigest::of(old_input).ok()? != last.input {
         return None;
     }
     // Both sides went through `Item` (the output when it was returned, the input when
@@ -186,22 +229,23 @@ pub fn incremental_input(last: &LastExchange, body: &Map<String, Value>) -> Opti
     (replayed == last.output.as_slice()).then(|| new_items.to_vec())
 }
 
-/// The websocket frame: `{"type":"response.create", ...body}`, incremental when it can be.
-pub fn create_frame(body: &Map<String, Value>, last: Option<&LastExchange>) -> (Value, bool) {
-    let mut frame = Map::new();
-    frame.insert("type".into(), json!("response.create"));
-    for (k, v) in body {
-        frame.insert(k.clone(), v.clone());
-    }
+/// The websocket frame, serialized: `{"type":"response.create", ...body}`, incremental
+/// when it can be. It borrows the body's values rather than copying the history again.
+pub fn create_frame(
+    body: &Map<String, Value>,
+    last: Option<&LastExchange>,
+) -> serde_json::Result<(String, bool)> {
+    let kind = json!("response.create");
+    let mut frame: BTreeMap<&str, &Value> = body.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    frame.insert("type", &kind);
     let delta = last.and_then(|last| {
-        incremental_input(last, body).map(|items| (last.response_id.clone(), items))
+        incremental_input(last, body).map(|items| (json!(last.response_id), Value::Array(items)))
     });
-    let incremental = delta.is_some();
-    if let Some((previous, items)) = delta {
-        frame.insert("previous_response_id".into(), json!(previous));
-        frame.insert("input".into(), Value::Array(items));
+    if let Some((previous, items)) = &delta {
+        frame.insert("previous_response_id", previous);
+        frame.insert("input", items);
     }
-    (Value::Object(frame), incremental)
+    Ok((serde_json::to_string(&frame)?, delta.is_some()))
 }
 
 /// The endpoint's headers for the websocket handshake (minus those it must not carry),
@@ -446,7 +490,8 @@ mod tests {
                 user("next")
             ]
         );
-        let (frame, incremental) = create_frame(&second, Some(&last));
+        let (frame, incremental) = create_frame(&second, Some(&last)).unwrap();
+        let frame: Value = serde_json::from_str(&frame).unwrap();
         assert!(incremental);
         assert_eq!(frame["type"], "response.create");
         assert_eq!(frame["previous_response_id"], "resp_1");
@@ -510,7 +555,8 @@ mod tests {
         )
         .is_none());
         // A full frame when there is nothing to continue.
-        let (frame, incremental) = create_frame(&first, None);
+        let (frame, incremental) = create_frame(&first, None).unwrap();
+        let frame: Value = serde_json::from_str(&frame).unwrap();
         assert!(!incremental);
         assert!(frame.get("previous_response_id").is_none());
         assert_eq!(frame["input"], first["input"]);

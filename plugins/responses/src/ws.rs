@@ -133,14 +133,16 @@ impl Connection {
         feed: &mut Feed<'_>,
         rate_limit_headers: &[String],
     ) -> Result<StreamResult, (Problem, bool)> {
-        let (frame, incremental) = create_frame(body, self.last.as_ref());
+        let (frame, incremental) = create_frame(body, self.last.as_ref()).map_err(|e| {
+            (Problem::Stream(format!("encoding the request failed: {e}")), false)
+        })?;
         if incremental {
             (feed.log)("responses: continuing the previous response on the websocket (incremental request)");
         }
         // Whatever happens next, this socket no longer continues the old exchange.
         self.last = None;
         let mut watchdog = Watchdog::start(watchdog.0, watchdog.1);
-        if let Err(e) = self.socket.send(Message::text(frame.to_string())).await {
+        if let Err(e) = self.socket.send(Message::text(frame)).await {
             return Err((
                 Problem::Stream(format!("sending the request on the websocket failed: {e}")),
                 false,
