@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 use talaria_codex_app_server::migrate::{migrate, without_block, Inputs};
-use talaria_codex_app_server::rpc::{read_all, redact, Inbound};
+use talaria_codex_app_server::rpc::{read_all, Inbound};
 use talaria_openai_codex::codex_import;
 use talaria_plugin_api::mcp::McpServer;
+use talaria_sdk::redact::redact;
 
 /// The reader over codex's stdout. Property: no line, however broken, stops the
 /// reader: a notification after it still arrives, and the inbox ends with `Closed`.

@@ -51,6 +51,7 @@ mod export;
 mod host;
 mod kinds;
 mod plugin;
+pub mod redact;
 pub mod runtime;
 pub mod testing;
 mod tools;

@@ -290,3 +290,109 @@ fn installing_a_plugin_says_what_it_may_do() {
         );
     }
 }
+
+/// A loopback HTTP server that answers every request with `status` and a body echoing
+/// the request's headers, as a misconfigured proxy or a chatty server does.
+fn header_echoing_server(status: u16) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut headers = Vec::new();
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(n) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = n.trim().parse().unwrap_or(0);
+                }
+                headers.push(line.trim().to_owned());
+            }
+            let mut body = vec![0u8; length];
+            let _ = std::io::Read::read_exact(&mut reader, &mut body);
+            let echo = serde_json::json!({"error": format!("rejected: {}", headers.join("; "))})
+                .to_string();
+            let mut stream = stream;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} Nope\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{echo}",
+                echo.len()
+            );
+        }
+    });
+    url
+}
+
+/// `[mcp_servers.X] headers` and `env` hold tokens. A server that echoes them (in an
+/// HTTP error body, or on stderr before it dies) must not carry them into `mcp list`,
+/// `mcp test`, a turn's warnings or the trace log; the failure itself is still told.
+#[test]
+fn mcp_header_and_env_secrets_stay_out_of_errors_and_the_log() {
+    let header_secret = "hdr-SECRET-0123456789abcdefXYZ";
+    let key_secret = "key-SECRET-9876543210fedcbaQRS";
+    let env_secret = "env-SECRET-5555aaaa6666bbbbTUV";
+    let mock = MockServer::start();
+    let (mut home, _) = signed_in(&mock);
+    home.set_env("TALARIA_LOG", "trace");
+    let config = format!(
+        r#"[mcp_servers.remote]
+url = "{}"
+headers = {{ Authorization = "Bearer {header_secret}", X-Api-Key = "{key_secret}" }}
+connect_timeout = 10
+
+[mcp_servers.gone]
+url = "{}"
+headers = {{ Authorization = "Bearer {header_secret}" }}
+connect_timeout = 10
+
+[mcp_servers.local]
+command = "sh"
+args = ["-c", "echo \"cannot authenticate with token $API_TOKEN\" >&2; exit 3"]
+env = {{ API_TOKEN = "{env_secret}" }}
+connect_timeout = 10
+"#,
+        header_echoing_server(500),
+        header_echoing_server(403),
+    );
+    std::fs::write(home.path("config.toml"), config).unwrap();
+
+    let list = home.run(&["mcp", "list"]);
+    let test_remote = home.run(&["mcp", "test", "remote"]);
+    let test_gone = home.run(&["mcp", "test", "gone"]);
+    let test_local = home.run(&["mcp", "test", "local"]);
+    mock.push_events(text_events("resp_1", &["fine"]));
+    let chat = home.run(&["chat", "--json", "-q", "hello"]);
+    let log = std::fs::read_to_string(home.path("logs/talaria.log")).unwrap();
+
+    // The failures are still explained.
+    assert_ne!(test_remote.code, 0, "{}", test_remote.stdout);
+    assert!(test_remote.stderr.contains("500"), "{}", test_remote.stderr);
+    assert_ne!(test_local.code, 0, "{}", test_local.stdout);
+    assert!(
+        test_local.stderr.contains("cannot authenticate with token"),
+        "{}",
+        test_local.stderr
+    );
+    assert!(chat.stdout.contains("MCP server local"), "{}", chat.stdout);
+    for secret in [header_secret, key_secret, env_secret] {
+        assert_secret_absent(
+            secret,
+            &[
+                ("mcp list stdout", &list.stdout),
+                ("mcp list stderr", &list.stderr),
+                ("mcp test remote stderr", &test_remote.stderr),
+                ("mcp test remote stdout", &test_remote.stdout),
+                ("mcp test gone stderr", &test_gone.stderr),
+                ("mcp test local stderr", &test_local.stderr),
+                ("mcp test local stdout", &test_local.stdout),
+                ("chat --json stdout", &chat.stdout),
+                ("chat --json stderr", &chat.stderr),
+                ("the trace log", &log),
+            ],
+        );
+    }
+}

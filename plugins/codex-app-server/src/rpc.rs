@@ -18,6 +18,8 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use talaria_sdk::redact::redact;
+
 use crate::spawn::spawn_child;
 
 /// Lines of codex's stderr kept for error messages.
@@ -413,122 +415,9 @@ fn classify(mut message: Value) -> Classified {
     }
 }
 
-/// Hides what looks like a credential in a line of codex's stderr: bearer tokens, JWTs,
-/// API keys and `token=…`-style values.
-pub fn redact(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    // Set by a word after which the next word is the secret: `Bearer`, or a key such
-    // as `access_token` followed by `=` or `:` (also in JSON, `"token": "..."`).
-    let mut pending: Option<SecretNext> = None;
-    let mut rest = line;
-    while !rest.is_empty() {
-        let word_start = rest.find(is_word_char).unwrap_or(rest.len());
-        let (gap, after) = rest.split_at(word_start);
-        out.push_str(gap);
-        pending = pending.filter(|p| p.allows(gap));
-        let word_end = after.find(|c| !is_word_char(c)).unwrap_or(after.len());
-        let (word, tail) = after.split_at(word_end);
-        if word.is_empty() {
-            break;
-        }
-        if pending.take().is_some() || looks_secret(word) {
-            out.push_str("[redacted]");
-        } else {
-            out.push_str(word);
-        }
-        pending = SecretNext::after(word);
-        rest = tail;
-    }
-    out
-}
-
-/// Tokens, keys and JWTs are made of these; quotes, `=`, `:` and spaces end them.
-fn is_word_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "-_.~".contains(c)
-}
-
-/// An API key (`sk-…`), a JWT (`eyJ…`), or a long run of letters and digits.
-fn looks_secret(word: &str) -> bool {
-    word.starts_with("sk-")
-        || word.starts_with("eyJ")
-        || (word.len() >= 32
-            && word.chars().any(|c| c.is_ascii_digit())
-            && word.chars().any(|c| c.is_ascii_alphabetic()))
-}
-
-#[derive(Clone, Copy)]
-enum SecretNext {
-    /// After `Bearer`: the next word, across spaces.
-    Bearer,
-    /// After a key name: the next word, when `=` or `:` comes between.
-    Key,
-    /// After `code` (an OAuth code): the next word only after `=`, so that
-    /// "exit code: 1" stays readable.
-    Assigned,
-}
-
-impl SecretNext {
-    fn after(word: &str) -> Option<SecretNext> {
-        let lower = word.to_ascii_lowercase();
-        if lower == "bearer" {
-            Some(SecretNext::Bearer)
-        } else if ["token", "key", "secret", "password", "authorization"]
-            .iter()
-            .any(|k| lower.contains(k))
-        {
-            Some(SecretNext::Key)
-        } else if lower.ends_with("code") {
-            Some(SecretNext::Assigned)
-        } else {
-            None
-        }
-    }
-
-    fn allows(self, gap: &str) -> bool {
-        match self {
-            SecretNext::Bearer => gap.chars().all(|c| c == ' ' || c == '"' || c == '\''),
-            SecretNext::Key => {
-                gap.contains(['=', ':']) && gap.chars().all(|c| " =:\"'\\".contains(c))
-            }
-            SecretNext::Assigned => gap.trim() == "=",
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn secrets_in_stderr_are_redacted() {
-        let line = "ERROR refresh failed: Authorization: Bearer abc.def access_token=xyz sk-proj-123 eyJhbGciOi.x.y ok";
-        let out = redact(line);
-        assert!(!out.contains("abc.def"), "{out}");
-        assert!(!out.contains("xyz"), "{out}");
-        assert!(!out.contains("sk-proj"), "{out}");
-        assert!(!out.contains("eyJ"), "{out}");
-        assert!(out.starts_with("ERROR refresh failed:"), "{out}");
-        assert!(out.ends_with(" ok"), "{out}");
-    }
-
-    #[test]
-    fn secrets_inside_quotes_and_json_are_redacted() {
-        let line = r#"{"error":"refresh failed","access_token":"tok-123","Authorization":"Bearer abc","api_key": 'sk-x'} token=zzz9 exit code: 1, see /usr/lib/x86_64-linux-gnu"#;
-        let out = redact(line);
-        for secret in ["tok-123", "abc", "sk-x", "zzz9"] {
-            assert!(!out.contains(secret), "{secret} in {out}");
-        }
-        assert!(
-            out.contains(r#"{"error":"refresh failed","access_token":"[redacted]""#),
-            "{out}"
-        );
-        assert!(out.contains("exit code: 1,"), "{out}");
-        assert_eq!(
-            redact("code=abc123 device_code=xyz"),
-            "code=[redacted] device_code=[redacted]"
-        );
-        assert!(out.ends_with("see /usr/lib/x86_64-linux-gnu"), "{out}");
-    }
 
     /// Found by the fuzz target `codex_rpc` (fuzz-targets/): a line that is not UTF-8
     /// ended the reader, so codex's next messages were lost and the turn hung up.

@@ -23,6 +23,7 @@ use rmcp::{ClientHandler, ErrorData, RoleClient, ServiceExt};
 use talaria_sdk::mcp::McpServer;
 
 use crate::standalone_stream::Announced;
+use talaria_sdk::redact::Secrets;
 use talaria_sdk::ToolOutput;
 
 /// What the bridge tells every server about itself.
@@ -190,6 +191,33 @@ pub struct Connection {
     watchers: Watchers,
     /// A local server's process (killed when the connection goes) and what it said.
     process: Option<(Mutex<tokio::process::Child>, Arc<crate::stdio::Diagnostics>)>,
+    /// Its `env` and `headers` values, masked in every error it causes.
+    secrets: Secrets,
+}
+
+/// An rmcp error as a sentence: its text names the transport's Rust type in brackets
+/// (`Transport [rmcp::transport::worker::WorkerTransport<…>] error: …`), which tells a
+/// user nothing; that part goes.
+fn readable(error: impl std::fmt::Display) -> String {
+    let text = error.to_string();
+    let Some(start) = text.find(" [rmcp::") else {
+        return text;
+    };
+    let mut depth = 0usize;
+    for (i, c) in text[start + 1..].char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => {
+                depth -= 1;
+                if depth == 0 {
+                    let end = start + 1 + i + 1;
+                    return format!("{}{}", &text[..start], &text[end..]);
+                }
+            }
+            _ => {}
+        }
+    }
+    text
 }
 
 /// "; why", or nothing when there is no why.
@@ -203,14 +231,16 @@ fn sep(why: &str) -> String {
 
 impl Connection {
     /// `message`, with what the server's process says about the failure.
+    /// Secrets the server was given are masked, whatever echoed them.
     fn explain(&self, message: String) -> String {
-        match &self.process {
+        let message = match &self.process {
             Some((child, diagnostics)) => {
                 let mut child = child.lock().unwrap_or_else(PoisonError::into_inner);
                 format!("{message}{}", sep(&diagnostics.explain(&mut child)))
             }
             None => message,
-        }
+        };
+        self.secrets.redact(&message)
     }
 
     /// The server's tools, fetched again after it said they changed.
@@ -227,11 +257,13 @@ impl Connection {
     }
 
     async fn fetch_tools(&self) -> Result<Vec<Tool>, String> {
-        let tools = self
-            .service
-            .list_all_tools()
-            .await
-            .map_err(|e| format!("MCP server {} could not list its tools: {e}", self.name))?;
+        let tools = self.service.list_all_tools().await.map_err(|e| {
+            self.secrets.redact(&format!(
+                "MCP server {} could not list its tools: {}",
+                self.name,
+                readable(e)
+            ))
+        })?;
         Ok(tools
             .into_iter()
             .filter(|t| self.config.offers_tool(&t.name))
@@ -268,8 +300,9 @@ impl Connection {
         params.arguments = arguments;
         let failed = |e: ServiceError| {
             self.explain(format!(
-                "MCP server {} failed the call to {tool}: {e}",
-                self.name
+                "MCP server {} failed the call to {tool}: {}",
+                self.name,
+                readable(e)
             ))
         };
         let peer = self.service.peer();
@@ -438,7 +471,9 @@ pub async fn start(
 ) -> Result<Connection, String> {
     let timeout = config.connect_timeout();
     match tokio::time::timeout(timeout, connect(name, config, options)).await {
-        Ok(result) => result,
+        // A server that echoes its token (in an error body, or on stderr before it
+        // dies) must not carry it into a warning or the log.
+        Ok(result) => result.map_err(|e| Secrets::new(config.secret_values()).redact(&e)),
         Err(_) => Err(format!(
             "MCP server {name} did not start within {}s (its `connect_timeout`); skipped",
             timeout.as_secs_f64()
@@ -468,7 +503,8 @@ async fn connect(name: &str, config: &McpServer, options: &Options) -> Result<Co
             Err(e) => {
                 let why = diagnostics.explain(&mut child);
                 return Err(format!(
-                    "MCP server {name} failed its handshake: {e}{}",
+                    "MCP server {name} failed its handshake: {}{}",
+                    readable(e),
                     sep(&why)
                 ));
             }
@@ -499,7 +535,10 @@ async fn connect(name: &str, config: &McpServer, options: &Options) -> Result<Co
             if e.auth_challenge().is_some() {
                 format!("MCP server {name} at {url} needs you to sign in: run `talaria mcp login {name}`")
             } else {
-                format!("MCP server {name} at {url} failed its handshake: {e}")
+                format!(
+                    "MCP server {name} at {url} failed its handshake: {}",
+                    readable(e)
+                )
             }
         })?;
         opened.wait().await;
@@ -515,6 +554,7 @@ async fn connect(name: &str, config: &McpServer, options: &Options) -> Result<Co
         tools: Mutex::new(Vec::new()),
         process,
         watchers,
+        secrets: Secrets::new(config.secret_values()),
     };
     let tools = connection
         .fetch_tools()
@@ -525,4 +565,22 @@ async fn connect(name: &str, config: &McpServer, options: &Options) -> Result<Co
         .lock()
         .unwrap_or_else(PoisonError::into_inner) = tools;
     Ok(connection)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::readable;
+
+    #[test]
+    fn rmcp_errors_lose_the_transports_type_name() {
+        let raw = "Send message error Transport [rmcp::transport::worker::WorkerTransport<rmcp::transport::streamable_http_client::StreamableHttpClientWorker<x::Announced<reqwest::Client>>>] error: HTTP 500, when send initialize request";
+        assert_eq!(
+            readable(raw),
+            "Send message error Transport error: HTTP 500, when send initialize request"
+        );
+        assert_eq!(readable("plain [text] error"), "plain [text] error");
+        // Unbalanced brackets leave the text as it was.
+        let open = "Transport [rmcp::a<b> error";
+        assert_eq!(readable(open), open);
+    }
 }

@@ -134,7 +134,10 @@ impl Connection {
         rate_limit_headers: &[String],
     ) -> Result<StreamResult, (Problem, bool)> {
         let (frame, incremental) = create_frame(body, self.last.as_ref()).map_err(|e| {
-            (Problem::Stream(format!("encoding the request failed: {e}")), false)
+            (
+                Problem::Stream(format!("encoding the request failed: {e}")),
+                false,
+            )
         })?;
         if incremental {
             (feed.log)("responses: continuing the previous response on the websocket (incremental request)");
