@@ -65,11 +65,21 @@ fn env_url(var: &str, default: &str) -> String {
 
 /// What this process handed out for one credential, so a 401 can tell "another process
 /// already refreshed" from "our token is bad" and refresh at most once per request.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub(crate) struct Handed {
     pub access_token: String,
     /// A forced refresh already ran for this credential since `resolve` handed it out.
     pub forced: bool,
+}
+
+/// Without the token: a debug print reaches logs and panic messages.
+impl std::fmt::Debug for Handed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handed")
+            .field("access_token", &"[redacted]")
+            .field("forced", &self.forced)
+            .finish()
+    }
 }
 
 pub struct CodexProvider {

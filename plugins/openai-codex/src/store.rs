@@ -84,7 +84,8 @@ fn ok_status() -> String {
     STATUS_OK.to_owned()
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// `Debug` by hand (below): a debug print reaches logs and panic messages.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Tokens {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
@@ -97,7 +98,7 @@ pub struct Tokens {
 }
 
 /// Tokens as an issuer hands them out (exchange, refresh, or the Codex file).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Clone, Default, PartialEq, Deserialize)]
 pub struct IssuedTokens {
     #[serde(default)]
     pub id_token: Option<String>,
@@ -105,6 +106,32 @@ pub struct IssuedTokens {
     pub access_token: Option<String>,
     #[serde(default)]
     pub refresh_token: Option<String>,
+}
+
+/// `Some("[redacted]")` or `None`: whether a token is there, never the token.
+fn presence(token: &Option<String>) -> Option<&'static str> {
+    token.as_ref().map(|_| "[redacted]")
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens")
+            .field("id_token", &presence(&self.id_token))
+            .field("access_token", &presence(&self.access_token))
+            .field("refresh_token", &presence(&self.refresh_token))
+            .field("extra", &self.extra.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for IssuedTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedTokens")
+            .field("id_token", &presence(&self.id_token))
+            .field("access_token", &presence(&self.access_token))
+            .field("refresh_token", &presence(&self.refresh_token))
+            .finish()
+    }
 }
 
 /// Which credential the next request uses.
@@ -526,6 +553,35 @@ pub mod tests {
         mint_jwt(
             &json!({"exp": exp, "https://api.openai.com/auth": {"chatgpt_account_id": account}}),
         )
+    }
+
+    /// A panic message or log line that debug-prints a credential shows no token.
+    #[test]
+    fn debug_prints_of_tokens_hide_them() {
+        let tokens = Tokens {
+            id_token: Some("id-SECRET-0123456789".into()),
+            access_token: Some("acc-SECRET-0123456789".into()),
+            refresh_token: Some("ref-SECRET-0123456789".into()),
+            extra: Map::new(),
+        };
+        let issued = IssuedTokens {
+            id_token: tokens.id_token.clone(),
+            access_token: tokens.access_token.clone(),
+            refresh_token: None,
+        };
+        let mut pool = Pool::default();
+        pool.credentials.push(Entry {
+            tokens: tokens.clone(),
+            ..entry("a", "a", 1)
+        });
+        for printed in [
+            format!("{tokens:?}"),
+            format!("{issued:?}"),
+            format!("{pool:#?}"),
+        ] {
+            assert!(!printed.contains("SECRET"), "{printed}");
+            assert!(printed.contains("access_token"), "{printed}");
+        }
     }
 
     pub fn entry(id: &str, label: &str, exp: u64) -> Entry {
