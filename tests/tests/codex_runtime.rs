@@ -86,7 +86,9 @@ fn a_plain_turn_streams_the_answer_and_is_stored_like_a_native_session() {
         .iter()
         .map(|e| e["delta"].as_str().unwrap())
         .collect();
-    assert_eq!(deltas, ["Hello", " from", " codex."]);
+    // Streamed, in order; deltas that were already waiting together may come as one.
+    assert_eq!(deltas.concat(), "Hello from codex.");
+    assert!(!deltas.is_empty() && deltas.len() <= 3, "{deltas:?}");
     assert_eq!(events[0]["type"], "session");
     assert_eq!(events[0]["runtime"], "codex_app_server");
     let done = events.last().unwrap();

@@ -19,6 +19,28 @@ const INTERRUPT_GRACE: Duration = Duration::from_secs(10);
 /// How often the loop looks at the cancel flag.
 const POLL: Duration = Duration::from_millis(50);
 
+const AGENT_DELTA: &str = "item/agentMessage/delta";
+
+/// The delta in `first` and those of the same message already waiting behind it, as one
+/// text: when codex streams faster than talaria shows, one event (through the plugin
+/// boundary, to the screen) carries what has piled up, rather than one per delta. Nothing
+/// waits for more: a lone delta goes out at once. Also the first other message read,
+/// which the caller handles next.
+fn gather_deltas(conn: &crate::rpc::Connection, first: &Value) -> (String, Option<Inbound>) {
+    let mut text = first["delta"].as_str().unwrap_or_default().to_owned();
+    while let Some(next) = conn.try_next() {
+        match next {
+            Inbound::Notification { method, params }
+                if method == AGENT_DELTA && params["itemId"] == first["itemId"] =>
+            {
+                text.push_str(params["delta"].as_str().unwrap_or_default());
+            }
+            other => return (text, Some(other)),
+        }
+    }
+    (text, None)
+}
+
 /// How the turn left the codex session.
 pub enum After {
     /// Healthy: keep the process and thread for the next turn.
@@ -90,6 +112,8 @@ impl Turn<'_> {
         let conn = &self.session.conn;
         let mut last_heard = Instant::now();
         let mut interrupt_sent: Option<Instant> = None;
+        // A message read ahead while gathering deltas, handled next.
+        let mut ahead: Option<Inbound> = None;
         loop {
             if self.cx.is_cancelled() && interrupt_sent.is_none() {
                 if let Some(turn_id) = &self.turn_id {
@@ -106,7 +130,7 @@ impl Turn<'_> {
                 conn.kill();
                 return self.interrupted(After::Retire);
             }
-            let Some(message) = conn.next(POLL) else {
+            let Some(message) = ahead.take().or_else(|| conn.next(POLL)) else {
                 if last_heard.elapsed() > self.idle_limit {
                     conn.kill();
                     let message = with_tail(
@@ -141,6 +165,11 @@ impl Turn<'_> {
                         continue; // the process is gone; `Closed` comes next
                     }
                 }
+                Inbound::Notification { method, params } if method == AGENT_DELTA => {
+                    let (delta, next) = gather_deltas(conn, &params);
+                    ahead = next;
+                    self.agent_delta(&params, delta);
+                }
                 Inbound::Notification { method, params } => {
                     if let Some(done) = self.notification(&method, &params) {
                         return done;
@@ -155,16 +184,6 @@ impl Turn<'_> {
         match method {
             "turn/started" if self.turn_id.is_none() => {
                 self.turn_id = params["turn"]["id"].as_str().map(str::to_owned);
-            }
-            "item/agentMessage/delta" => {
-                let delta = params["delta"].as_str().unwrap_or_default();
-                if let Some(id) = params["itemId"].as_str() {
-                    self.streamed.insert(id.to_owned());
-                }
-                self.partial.push_str(delta);
-                self.cx.emit(&Event::TextDelta {
-                    delta: delta.to_owned(),
-                });
             }
             "item/reasoning/summaryTextDelta" | "item/reasoning/textDelta" => {
                 self.cx.emit(&Event::ReasoningDelta {
@@ -250,6 +269,17 @@ impl Turn<'_> {
             _ => {}
         }
         self.announce(item);
+    }
+
+    /// Text of the agent message `params["itemId"]`, shown as it comes.
+    fn agent_delta(&mut self, params: &Value, delta: String) {
+        if let Some(id) = params["itemId"].as_str() {
+            if !self.streamed.contains(id) {
+                self.streamed.insert(id.to_owned());
+            }
+        }
+        self.partial.push_str(&delta);
+        self.cx.emit(&Event::TextDelta { delta });
     }
 
     /// The `tool_call` event of a tool-like item, once.
@@ -406,6 +436,41 @@ fn user_item(req: &TurnRequest) -> Item {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Deltas of one message that are already waiting become one text; a delta of
+    /// another message, or any other message, stops the gathering and comes next.
+    #[test]
+    fn waiting_deltas_of_one_message_are_gathered() {
+        let delta = |item: &str, text: &str| {
+            json!({"method": AGENT_DELTA, "params": {"itemId": item, "delta": text}}).to_string()
+        };
+        let lines = [
+            delta("m1", "Hel"),
+            delta("m1", "lo"),
+            delta("m1", "!"),
+            delta("m2", "other"),
+            json!({"method": "turn/completed", "params": {}}).to_string(),
+        ];
+        let mut command = std::process::Command::new("printf");
+        command.arg(format!("{}\n", lines.join("\n")));
+        let conn = crate::rpc::Connection::spawn(command, None).unwrap();
+        // Let the reader queue every line (and the close) before gathering.
+        std::thread::sleep(Duration::from_millis(300));
+        let Some(Inbound::Notification { params, .. }) = conn.next(POLL) else {
+            panic!("no first delta")
+        };
+        let (text, next) = gather_deltas(&conn, &params);
+        assert_eq!(text, "Hello!");
+        let Some(Inbound::Notification { params, .. }) = next else {
+            panic!("the other message's delta should come next")
+        };
+        assert_eq!(params["itemId"], "m2");
+        let (text, next) = gather_deltas(&conn, &params);
+        assert_eq!(text, "other");
+        assert!(
+            matches!(next, Some(Inbound::Notification { ref method, .. }) if method == "turn/completed")
+        );
+    }
 
     #[test]
     fn a_codex_plan_becomes_a_plan_event() {
