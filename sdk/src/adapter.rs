@@ -97,6 +97,9 @@ pub(crate) fn panic_error(what: &str, panic: &Box<dyn Any + Send>) -> PluginErro
         .with(|l| l.borrow_mut().take())
         .map(|l| format!(" (at {l})"))
         .unwrap_or_default();
+    // A panic message may quote what the code held (`expect` on a failed request
+    // quotes its error, and that may echo a header): what looks like a credential goes.
+    let detail = crate::redact::redact(&detail);
     PluginError::new(
         ErrorKind::Panicked,
         format!("the plugin panicked in {what}: {detail}{location}"),

@@ -639,6 +639,17 @@ mod tests {
     }
 
     #[test]
+    fn a_panic_message_loses_what_looks_like_a_credential() {
+        let err = Harness::start(|_: Host| -> Result<ToolSet> {
+            panic!("refresh failed: Authorization: Bearer tok-0123456789 rejected")
+        })
+        .err()
+        .unwrap();
+        assert!(err.message.contains("refresh failed"), "{}", err.message);
+        assert!(!err.message.contains("tok-0123456789"), "{}", err.message);
+    }
+
+    #[test]
     fn bad_arguments_and_unknown_tools_are_clear_errors() {
         let h = Harness::start(init).unwrap();
         let err = h.call_tool("echo", json!({"txt": 1})).unwrap_err();
