@@ -19,7 +19,7 @@ use crate::events::{Dispatch, Feed};
 use crate::http;
 use crate::request::{
     build_body, display_url, encode_body, http_headers, incremental_input, join, websocket_headers,
-    websocket_url,
+    websocket_url, Body,
 };
 use crate::ws::{self, Connection};
 
@@ -280,7 +280,7 @@ impl Engine {
         call: &C,
         session_id: &str,
         endpoint: &Endpoint,
-        body: &serde_json::Map<String, serde_json::Value>,
+        body: &Body,
         settings: &Settings,
         feed: &mut Feed<'_>,
     ) -> Result<Outcome> {
@@ -348,7 +348,7 @@ fn sse_attempt<C: Call>(
     call: &C,
     client: std::result::Result<reqwest::Client, String>,
     endpoint: &Endpoint,
-    body: &serde_json::Map<String, serde_json::Value>,
+    body: &Body,
     settings: &Settings,
     feed: &mut Feed<'_>,
 ) -> Result<Outcome> {

@@ -1,8 +1,8 @@
 //! The request: body fields (reference §2), headers (§3), the websocket's
 //! `response.create` frame and its incremental form (§9), and URLs fit to show.
 
-use std::collections::BTreeMap;
-
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use talaria_sdk::items::Item;
@@ -32,18 +32,24 @@ const NOT_ON_WEBSOCKET: &[&str] = &[
     "openai-beta",
 ];
 
-/// The JSON body of `POST {base}/responses` (and of the websocket `response.create`).
-/// Fails only if an item cannot be encoded as JSON.
-pub fn build_body(
-    req: &StreamRequest,
-    endpoint: &Endpoint,
-) -> serde_json::Result<Map<String, Value>> {
+/// The body of `POST {base}/responses` (and of the websocket `response.create`): every
+/// field but `input`, and the input items each as its JSON text. A long session's
+/// history goes into a request once per item as text, not as a tree of JSON values
+/// (thousands of small allocations per request, whose holes stayed in the heap).
+#[derive(Debug, Serialize)]
+pub struct Body {
+    #[serde(flatten)]
+    pub fields: Map<String, Value>,
+    pub input: Vec<Box<RawValue>>,
+}
+
+/// Builds the body. Fails only if an item cannot be encoded as JSON.
+pub fn build_body(req: &StreamRequest, endpoint: &Endpoint) -> serde_json::Result<Body> {
     let mut body = Map::new();
     body.insert("model".into(), json!(req.model));
     if let Some(instructions) = req.instructions.as_deref().filter(|i| !i.is_empty()) {
         body.insert("instructions".into(), json!(instructions));
     }
-    body.insert("input".into(), Value::Array(wire_items(&req.input)?));
     // An empty or null `tools` broke gpt-5.5 calls (Hermes #32892): leave the key out.
     if !req.tools.is_empty() {
         body.insert("tools".into(), req.tools.iter().map(wire_tool).collect());
@@ -79,15 +85,20 @@ pub fn build_body(
     for key in FORBIDDEN_KEYS {
         body.remove(*key);
     }
+    // The input is the conversation's, never a provider's extra field.
+    body.remove("input");
     // Everything below reads a stream; a provider cannot switch that off.
     body.insert("stream".into(), json!(true));
-    Ok(body)
+    Ok(Body {
+        fields: body,
+        input: wire_items(&req.input)?,
+    })
 }
 
 /// Conversation items in their wire form: a typed item serializes to exactly the
 /// Responses API's item JSON, an unknown one to what it was.
-pub fn wire_items(items: &[Item]) -> serde_json::Result<Vec<Value>> {
-    items.iter().map(serde_json::to_value).collect()
+pub fn wire_items(items: &[Item]) -> serde_json::Result<Vec<Box<RawValue>>> {
+    items.iter().map(serde_json::value::to_raw_value).collect()
 }
 
 /// A tool as the Responses API takes it. A function tool is not strict: strict mode
@@ -124,7 +135,7 @@ fn reasoning_settings(reasoning: &ReasoningRequest) -> Value {
 }
 
 /// Serializes the HTTP body, zstd-compressed (level 3, as Codex) when the backend takes it.
-pub fn encode_body(body: &Map<String, Value>, zstd: bool) -> std::io::Result<Vec<u8>> {
+pub fn encode_body(body: &Body, zstd: bool) -> std::io::Result<Vec<u8>> {
     let json = serde_json::to_vec(body)?;
     if zstd {
         zstd::bulk::compress(&json, 3)
@@ -135,7 +146,7 @@ pub fn encode_body(body: &Map<String, Value>, zstd: bool) -> std::io::Result<Vec
 
 /// What the connection remembers of its last successful exchange, for incremental
 /// requests. Lives only in memory with the connection.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub struct LastExchange {
     /// The full (non-incremental) body minus `input`.
     pub fields: Map<String, Value>,
@@ -146,7 +157,7 @@ pub struct LastExchange {
     pub response_id: String,
     /// The response's output as the runtime got it (typed items, without server ids),
     /// in wire form: what a replay of it looks like in the next request's input.
-    pub output: Vec<Value>,
+    pub output: Vec<Box<RawValue>>,
 }
 
 /// The number of items and the SHA-256 of their JSON, one item after another.
@@ -157,49 +168,24 @@ pub struct InputDigest {
 }
 
 impl InputDigest {
-    pub fn of(items: &[Value]) -> serde_json::Result<Self> {
-        /// Feeds serde_json's output straight into the hash, with no buffer of the
-        /// whole history.
-        struct Hashing(Sha256);
-        impl std::io::Write for Hashing {
-            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-                self.0.update(bytes);
-                Ok(bytes.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let mut hashing = Hashing(Sha256::new());
+    pub fn of(items: &[Box<RawValue>]) -> Self {
+        let mut hash = Sha256::new();
         for item in items {
             // JSON values are self-delimiting, so item boundaries need no separator.
-            serde_json::to_writer(&mut hashing, item)?;
+            hash.update(item.get().as_bytes());
         }
-        Ok(InputDigest {
+        InputDigest {
             len: items.len(),
-            sha256: hashing.0.finalize().into(),
-        })
+            sha256: hash.finalize().into(),
+        }
     }
 }
 
 impl LastExchange {
-    pub fn new(
-        body: &Map<String, Value>,
-        response_id: String,
-        output: &[Item],
-    ) -> serde_json::Result<Self> {
-        let fields = body
-            .iter()
-            .filter(|(k, _)| k.as_str() != "input")
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let input = match body.get("input") {
-            Some(Value::Array(items)) => items.as_slice(),
-            _ => &[],
-        };
+    pub fn new(body: &Body, response_id: String, output: &[Item]) -> serde_json::Result<Self> {
         Ok(LastExchange {
-            fields,
-            input: InputDigest::of(input)?,
+            fields: body.fields.clone(),
+            input: InputDigest::of(&body.input),
             response_id,
             output: wire_items(output)?,
         })
@@ -209,42 +195,50 @@ impl LastExchange {
 /// The input items to send with `previous_response_id`, when `body` continues the last
 /// exchange: every other field equal, and the input = previous input + previous output +
 /// new items. `None` means send the full request.
-pub fn incremental_input(last: &LastExchange, body: &Map<String, Value>) -> Option<Vec<Value>> {
-    let input = body.get("input")?.as_array()?;
-    let same_fields = body.len() == last.fields.len() + 1
-        && body
-            .iter()
-            .filter(|(k, _)| k.as_str() != "input")
-            .all(|(k, v)| last.fields.get(k) == Some(v));
-    if !same_fields || input.len() < last.input.len + last.output.len() {
+pub fn incremental_input<'a>(last: &LastExchange, body: &'a Body) -> Option<&'a [Box<RawValue>]> {
+    let input = body.input.as_slice();
+    if body.fields != last.fields || input.len() < last.input.len + last.output.len() {
         return None;
     }
     let (old_input, rest) = input.split_at(last.input.len);
-    if InputDigest::of(old_input).ok()? != last.input {
+    if InputDigest::of(old_input) != last.input {
         return None;
     }
     // Both sides went through `Item` (the output when it was returned, the input when
     // it was sent), so a replayed item is byte-for-byte the produced one.
     let (replayed, new_items) = rest.split_at(last.output.len());
-    (replayed == last.output.as_slice()).then(|| new_items.to_vec())
+    let same = replayed
+        .iter()
+        .zip(&last.output)
+        .all(|(a, b)| a.get() == b.get());
+    same.then_some(new_items)
 }
 
 /// The websocket frame, serialized: `{"type":"response.create", ...body}`, incremental
-/// when it can be. It borrows the body's values rather than copying the history again.
+/// when it can be.
 pub fn create_frame(
-    body: &Map<String, Value>,
+    body: &Body,
     last: Option<&LastExchange>,
 ) -> serde_json::Result<(String, bool)> {
-    let kind = json!("response.create");
-    let mut frame: BTreeMap<&str, &Value> = body.iter().map(|(k, v)| (k.as_str(), v)).collect();
-    frame.insert("type", &kind);
-    let delta = last.and_then(|last| {
-        incremental_input(last, body).map(|items| (json!(last.response_id), Value::Array(items)))
-    });
-    if let Some((previous, items)) = &delta {
-        frame.insert("previous_response_id", previous);
-        frame.insert("input", items);
+    #[derive(Serialize)]
+    struct Frame<'a> {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        #[serde(flatten)]
+        fields: &'a Map<String, Value>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        previous_response_id: Option<&'a str>,
+        input: &'a [Box<RawValue>],
     }
+    let delta = last.and_then(|last| {
+        incremental_input(last, body).map(|items| (last.response_id.as_str(), items))
+    });
+    let frame = Frame {
+        kind: "response.create",
+        fields: &body.fields,
+        previous_response_id: delta.map(|(id, _)| id),
+        input: delta.map_or(body.input.as_slice(), |(_, items)| items),
+    };
     Ok((serde_json::to_string(&frame)?, delta.is_some()))
 }
 
@@ -319,6 +313,14 @@ mod tests {
         }
     }
 
+    /// The body as the server sees it.
+    fn json_body(req: &StreamRequest, endpoint: &Endpoint) -> Map<String, Value> {
+        match serde_json::to_value(build_body(req, endpoint).unwrap()).unwrap() {
+            Value::Object(map) => map,
+            other => panic!("not an object: {other}"),
+        }
+    }
+
     #[test]
     fn extra_body_fields_are_merged_under_the_providers_and_the_rules() {
         let mut req = request();
@@ -332,7 +334,7 @@ mod tests {
             body: serde_json::from_value(json!({"service_tier": "priority"})).unwrap(),
             ..Default::default()
         };
-        let body = build_body(&req, &endpoint).unwrap();
+        let body = json_body(&req, &endpoint);
         assert_eq!(body["text"], json!({"verbosity": "low"}));
         assert_eq!(
             body["service_tier"], "priority",
@@ -346,7 +348,7 @@ mod tests {
 
     #[test]
     fn a_minimal_body_omits_what_is_not_set() {
-        let body = build_body(&request(), &endpoint()).unwrap();
+        let body = json_body(&request(), &endpoint());
         assert_eq!(
             Value::Object(body),
             json!({
@@ -362,7 +364,7 @@ mod tests {
         );
         let mut req = request();
         req.instructions = Some(String::new());
-        let body = build_body(&req, &endpoint()).unwrap();
+        let body = json_body(&req, &endpoint());
         assert!(
             !body.contains_key("instructions")
                 && !body.contains_key("tools")
@@ -383,7 +385,7 @@ mod tests {
             spec: json!({"type": "web_search", "external_web_access": false}),
         };
         req.tools = vec![patch, search];
-        let body = build_body(&req, &endpoint()).unwrap();
+        let body = json_body(&req, &endpoint());
         assert_eq!(
             body["tools"],
             json!([
@@ -409,7 +411,7 @@ mod tests {
         ep.body.insert("max_output_tokens".into(), json!(100));
         ep.body.insert("temperature".into(), json!(0.2));
         ep.body.insert("stream".into(), json!(false));
-        let body = build_body(&req, &ep).unwrap();
+        let body = json_body(&req, &ep);
         assert_eq!(body["instructions"], "Be brief.");
         assert_eq!(
             body["tools"][0],
@@ -435,7 +437,7 @@ mod tests {
             effort: "high".into(),
             summary: None,
         });
-        let body = build_body(&req, &ep).unwrap();
+        let body = json_body(&req, &ep);
         assert_eq!(body["reasoning"], json!({"effort": "high"}));
         assert_eq!(body["include"], json!(["reasoning.encrypted_content"]));
     }
@@ -448,7 +450,8 @@ mod tests {
         assert_ne!(plain, packed);
         assert_eq!(zstd::decode_all(packed.as_slice()).unwrap(), plain);
         let back: Map<String, Value> = serde_json::from_slice(&plain).unwrap();
-        assert_eq!(back, body);
+        assert_eq!(back, json_body(&request(), &endpoint()));
+        assert_eq!(back["input"], json!([user("hi")]));
     }
 
     fn user(text: &str) -> Value {
@@ -482,7 +485,11 @@ mod tests {
             Item::user_text("next"),
         ]);
         let second = build_body(&req, &endpoint()).unwrap();
-        let items = incremental_input(&last, &second).unwrap();
+        let items: Vec<Value> = incremental_input(&last, &second)
+            .unwrap()
+            .iter()
+            .map(|raw| serde_json::from_str(raw.get()).unwrap())
+            .collect();
         assert_eq!(
             items,
             vec![
@@ -501,9 +508,9 @@ mod tests {
         // Nothing new at all is still incremental (an empty delta).
         let mut req = request();
         req.input.extend(output);
-        assert_eq!(
-            incremental_input(&last, &build_body(&req, &endpoint()).unwrap()),
-            Some(vec![])
+        assert!(
+            incremental_input(&last, &build_body(&req, &endpoint()).unwrap())
+                .is_some_and(|items| items.is_empty())
         );
     }
 
@@ -559,7 +566,7 @@ mod tests {
         let frame: Value = serde_json::from_str(&frame).unwrap();
         assert!(!incremental);
         assert!(frame.get("previous_response_id").is_none());
-        assert_eq!(frame["input"], first["input"]);
+        assert_eq!(frame["input"], json!([user("hi")]));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use talaria_sdk::time::now_secs;
 use talaria_sdk::transport::StreamResult;
 use tokio::net::TcpStream;
@@ -15,7 +15,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::classify::{network_problem, HttpError, Problem};
 use crate::events::{Feed, ResponseBuilder};
-use crate::request::{create_frame, LastExchange};
+use crate::request::{create_frame, Body, LastExchange};
 use crate::watchdog::Watchdog;
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -128,7 +128,7 @@ impl Connection {
     /// [`connect`], for error frames that carry headers.
     pub async fn exchange(
         &mut self,
-        body: &Map<String, Value>,
+        body: &Body,
         watchdog: (Duration, Duration),
         feed: &mut Feed<'_>,
         rate_limit_headers: &[String],
