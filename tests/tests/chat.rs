@@ -343,6 +343,43 @@ fn a_429_with_retry_after_is_waited_out() {
     assert_eq!(sent.len(), 2);
 }
 
+/// On a pipe the answer still streams: deltas that arrive together may share a write,
+/// but text is never held back waiting for more. Here the stream stops after two
+/// deltas and stays open; both must reach the pipe while talaria still waits.
+#[test]
+fn a_pipe_gets_the_text_while_the_stream_is_still_open() {
+    use std::io::Read;
+    let mock = MockServer::start();
+    let (home, _) = signed_in(&mock);
+    mock.push_script(EventScript::new(text_events("resp_open", &["Hel", "lo"])).stall_after(4));
+    let mut child = home.spawn(&["chat", "-q", "hi"]);
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut seen = String::new();
+        let mut buf = [0u8; 64];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+            let _ = tx.send(seen.clone());
+        }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut seen = String::new();
+    while seen != "Hello" && std::time::Instant::now() < deadline {
+        if let Ok(text) = rx.recv_timeout(Duration::from_millis(100)) {
+            seen = text;
+        }
+    }
+    let still_running = child.try_wait().unwrap().is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(seen, "Hello", "the streamed text did not reach the pipe");
+    assert!(still_running, "the turn ended before the text was checked");
+}
+
 #[test]
 fn a_stalled_stream_trips_the_watchdog_and_is_retried() {
     let mock = MockServer::start();
