@@ -20,6 +20,9 @@ const INTERRUPT_GRACE: Duration = Duration::from_secs(10);
 const POLL: Duration = Duration::from_millis(50);
 
 const AGENT_DELTA: &str = "item/agentMessage/delta";
+/// At most this much text in one gathered event, so that a reader that keeps up with
+/// the gathering cannot hold the screen back until the message ends.
+const GATHER_MAX_BYTES: usize = 16 * 1024;
 
 /// The delta in `first` and those of the same message already waiting behind it, as one
 /// text: when codex streams faster than talaria shows, one event (through the plugin
@@ -28,7 +31,8 @@ const AGENT_DELTA: &str = "item/agentMessage/delta";
 /// which the caller handles next.
 fn gather_deltas(conn: &crate::rpc::Connection, first: &Value) -> (String, Option<Inbound>) {
     let mut text = first["delta"].as_str().unwrap_or_default().to_owned();
-    while let Some(next) = conn.try_next() {
+    while text.len() < GATHER_MAX_BYTES {
+        let Some(next) = conn.try_next() else { break };
         match next {
             Inbound::Notification { method, params }
                 if method == AGENT_DELTA && params["itemId"] == first["itemId"] =>
