@@ -20,8 +20,9 @@ impl Secrets {
             .map(|v| v.trim().to_owned())
             .filter(|v| v.chars().count() >= MIN_SECRET_CHARS)
             .collect();
-        // The longest first, so that a value containing another is masked whole.
-        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        // The longest first, so that a value containing another is masked whole (and
+        // equal values side by side, for `dedup`).
+        values.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         values.dedup();
         Secrets { values }
     }

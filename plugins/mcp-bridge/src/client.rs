@@ -21,10 +21,10 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::{ClientHandler, ErrorData, RoleClient, ServiceExt};
 use talaria_sdk::mcp::McpServer;
-
-use crate::standalone_stream::Announced;
 use talaria_sdk::redact::Secrets;
 use talaria_sdk::ToolOutput;
+
+use crate::standalone_stream::Announced;
 
 /// What the bridge tells every server about itself.
 fn client_info(roots: bool, elicitation: bool) -> ClientInfo {

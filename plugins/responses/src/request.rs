@@ -33,9 +33,9 @@ const NOT_ON_WEBSOCKET: &[&str] = &[
 ];
 
 /// The body of `POST {base}/responses` (and of the websocket `response.create`): every
-/// field but `input`, and the input items each as its JSON text. A long session's
-/// history goes into a request once per item as text, not as a tree of JSON values
-/// (thousands of small allocations per request, whose holes stayed in the heap).
+/// field but `input`, and the input items each as its JSON text: a long session's
+/// history costs one allocation per item, not a tree of JSON values (thousands of small
+/// allocations per request).
 #[derive(Debug, Serialize)]
 pub struct Body {
     #[serde(flatten)]
