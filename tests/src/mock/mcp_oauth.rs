@@ -22,11 +22,7 @@
 //! [`OAuthMcpServer::issued_secrets`] so tests can check none leaked.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::future::IntoFuture;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
-use std::time::Duration;
 
 use axum::extract::{Request, State as AxumState};
 use axum::response::{IntoResponse, Response};
@@ -35,9 +31,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use tokio::sync::oneshot;
 
 use super::record::{parse_form, MockResponse, Recorded};
+use super::serve::Served;
 use talaria_plugin_api::time::now_secs;
 
 /// Protocol versions the MCP endpoint speaks; an unknown request gets the newest.
@@ -113,55 +109,36 @@ impl Shared {
 /// The server. See the module docs.
 pub struct OAuthMcpServer {
     shared: Arc<Shared>,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    _served: Served,
 }
 
 impl OAuthMcpServer {
     /// Binds 127.0.0.1 on a free port and serves until dropped.
     pub fn start() -> OAuthMcpServer {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the MCP server");
-        listener.set_nonblocking(true).expect("non-blocking");
-        let addr: SocketAddr = listener.local_addr().expect("address");
-        let shared = Arc::new(Shared {
-            base: format!("http://{addr}"),
-            state: Mutex::new(State {
-                requests: Vec::new(),
-                clients: BTreeMap::new(),
-                codes: BTreeMap::new(),
-                access: BTreeMap::new(),
-                refresh: BTreeMap::new(),
-                issued: Vec::new(),
-                sessions: BTreeSet::new(),
-                access_ttl: 3600,
-                answer: AuthorizeAnswer::Approve,
-                refuse_refresh: false,
-                counter: 0,
-            }),
+        let mut shared = None;
+        let served = Served::start("mcp-oauth", |addr| {
+            let state = Arc::new(Shared {
+                base: format!("http://{addr}"),
+                state: Mutex::new(State {
+                    requests: Vec::new(),
+                    clients: BTreeMap::new(),
+                    codes: BTreeMap::new(),
+                    access: BTreeMap::new(),
+                    refresh: BTreeMap::new(),
+                    issued: Vec::new(),
+                    sessions: BTreeSet::new(),
+                    access_ttl: 3600,
+                    answer: AuthorizeAnswer::Approve,
+                    refuse_refresh: false,
+                    counter: 0,
+                }),
+            });
+            shared = Some(state.clone());
+            Router::new().fallback(handle).with_state(state)
         });
-        let app = Router::new().fallback(handle).with_state(shared.clone());
-        let (shutdown, stop) = oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name(format!("mcp-oauth-{}", addr.port()))
-            .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime");
-                runtime.block_on(async move {
-                    let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                    tokio::select! {
-                        _ = axum::serve(listener, app).into_future() => {}
-                        _ = stop => {}
-                    }
-                });
-                runtime.shutdown_timeout(Duration::from_secs(2));
-            })
-            .expect("spawn the MCP server thread");
         OAuthMcpServer {
-            shared,
-            shutdown: Some(shutdown),
-            thread: Some(thread),
+            shared: shared.expect("the app was built"),
+            _served: served,
         }
     }
 
@@ -231,17 +208,6 @@ impl OAuthMcpServer {
     /// The client ids `/register` handed out.
     pub fn registered_clients(&self) -> Vec<String> {
         self.shared.lock().clients.keys().cloned().collect()
-    }
-}
-
-impl Drop for OAuthMcpServer {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

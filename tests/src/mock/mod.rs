@@ -17,26 +17,23 @@ mod jwt;
 pub mod mcp_oauth;
 mod record;
 mod responses;
+mod serve;
 mod state;
 #[cfg(test)]
 mod tests;
 
-use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State as AxumState};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use axum::serve::ListenerExt;
 use axum::Router;
 use futures_util::FutureExt;
 use serde_json::Value;
-use tokio::sync::oneshot;
 
 pub use chat::{
     chat_chunk, chat_completion_body, chat_text_chunks, chat_tool_call_chunks, chat_usage_chunk,
@@ -49,6 +46,7 @@ pub use responses::{
     completed_event, created_event, custom_tool_call_events, failed_event, function_call_events,
     sse_frame, text_events, usage, EventScript, ResponseScript, MOCK_MODEL,
 };
+use serve::Served;
 pub use state::default_models;
 use state::State;
 
@@ -149,56 +147,25 @@ pub const TITLE_REQUEST: &str = "You name conversations";
 
 /// The mock issuer and backend. See the module docs.
 pub struct MockServer {
-    addr: SocketAddr,
     shared: Arc<Shared>,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    served: Served,
 }
 
 impl MockServer {
     /// Binds 127.0.0.1 on a free port and serves until dropped.
     pub fn start() -> MockServer {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the mock server");
-        listener
-            .set_nonblocking(true)
-            .expect("non-blocking listener");
-        let addr = listener.local_addr().expect("mock server address");
-        let shared = Arc::new(Shared {
-            issuer_url: format!("http://{addr}"),
-            state: Mutex::new(State::new()),
+        let mut shared = None;
+        let served = Served::start("mock-server", |addr| {
+            let state = Arc::new(Shared {
+                issuer_url: format!("http://{addr}"),
+                state: Mutex::new(State::new()),
+            });
+            shared = Some(state.clone());
+            Router::new().fallback(handle).with_state(state)
         });
-        let app = Router::new().fallback(handle).with_state(shared.clone());
-        let (shutdown, stop) = oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name(format!("mock-server-{}", addr.port()))
-            .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                    .expect("mock server runtime");
-                runtime.block_on(async move {
-                    // Without TCP_NODELAY, Nagle's algorithm holds small frames back by
-                    // ~40 ms, which the benchmark would charge to the client.
-                    let listener = tokio::net::TcpListener::from_std(listener)
-                        .expect("mock server listener")
-                        .tap_io(|stream| {
-                            let _ = stream.set_nodelay(true);
-                        });
-                    tokio::select! {
-                        _ = axum::serve(listener, app).into_future() => {}
-                        _ = stop => {}
-                    }
-                });
-                // Open connections (stalled streams, websockets) are cancelled here.
-                runtime.shutdown_timeout(Duration::from_secs(2));
-            })
-            .expect("spawn the mock server thread");
         MockServer {
-            addr,
-            shared,
-            shutdown: Some(shutdown),
-            thread: Some(thread),
+            shared: shared.expect("the app was built"),
+            served,
         }
     }
 
@@ -218,7 +185,7 @@ impl MockServer {
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.served.addr()
     }
 
     // ---- recording ----
@@ -426,17 +393,6 @@ impl MockServer {
             "no mock account {email}"
         );
         state.device_account = email.to_owned();
-    }
-}
-
-impl Drop for MockServer {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 
