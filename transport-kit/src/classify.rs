@@ -802,28 +802,16 @@ mod tests {
         );
     }
 
-    /// The input the fuzz target `http_error` (fuzz-targets/) found: two bytes of status
-    /// (429), header lines, a blank line, the body. Its `Retry-After` does not fit a
+    /// What the fuzz target `http_error` (fuzz-targets/) found, in the test's own form:
+    /// a 429 whose `Retry-After` (3018446744073709551615 seconds) does not fit a
     /// `Duration`, which panicked; now it is no hint, and the body's reset time counts.
     #[test]
     fn a_retry_after_beyond_a_duration_is_ignored() {
-        let input: &[u8] = b"\x01\xadretry-after: 3018446744073709551615\nx-codex-primary-reseode\":\xaf|\xb9\xaf\x9b\"token_expired\",\"messag\xc5\":\"Prl\xcb\x1aNW\xd5ovided authentication token\"id\": i,\"m@@essage\":\"Pt-at: 1800000100\n\n{\"error\":{\"type\":\"usage_limit_reached\",\"\xf6\x99message\":\"The usage limit has been reached\",\"resets_at\":1800000200}}";
-        let status = u16::from_be_bytes([input[0], input[1]]);
-        let text = String::from_utf8_lossy(&input[2..]);
-        let (head, _) = text.split_once("\n\n").unwrap();
-        let body = &input[2 + input[2..].windows(2).position(|w| w == b"\n\n").unwrap() + 2..];
-        let headers: Vec<(&str, &str)> = head
-            .lines()
-            .filter_map(|l| l.split_once(':'))
-            .map(|(n, v)| (n.trim(), v.trim()))
-            .collect();
-        let lookup = |name: &str| {
-            headers
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, v)| (*v).to_owned())
-        };
-        let e = HttpError::from_response(status, &lookup, body, 1_000, &codex_limits());
+        let e = http(
+            429,
+            &[("retry-after", "3018446744073709551615")],
+            r#"{"error":{"type":"usage_limit_reached","message":"The usage limit has been reached","resets_at":1800000200}}"#,
+        );
         assert_eq!(e.status, 429);
         assert_eq!(e.retry_after, None);
         assert_eq!(e.code.as_deref(), Some("usage_limit_reached"));
