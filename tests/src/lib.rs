@@ -10,6 +10,7 @@ pub mod codex;
 pub mod codex_cli;
 pub mod codex_schema;
 pub mod crash;
+pub mod doc_block;
 pub mod home;
 pub mod mcp;
 pub mod mock;
