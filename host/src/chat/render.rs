@@ -2,6 +2,7 @@
 //! stdout is a terminal), everything else goes to stderr: tool activity, approvals,
 //! warnings, and a spinner while the model has not started answering.
 
+use std::cell::OnceCell;
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -175,8 +176,9 @@ const PIPE_FLUSH_AFTER: Duration = Duration::from_millis(10);
 struct AnswerStream {
     styled: bool,
     markdown: markdown::MarkdownStream,
-    /// For a pipe: flushes what was held, a moment after it was written.
-    flusher: Option<Arc<PipeFlusher>>,
+    /// For a pipe: flushes what was held, a moment after it was written. Started at
+    /// the first delta, not with every `chat`; `None` inside when no thread could start.
+    flusher: OnceCell<Option<Arc<PipeFlusher>>>,
 }
 
 impl AnswerStream {
@@ -184,7 +186,7 @@ impl AnswerStream {
         AnswerStream {
             styled,
             markdown: markdown::MarkdownStream::default(),
-            flusher: if styled { None } else { PipeFlusher::start() },
+            flusher: OnceCell::new(),
         }
     }
 
@@ -197,7 +199,7 @@ impl AnswerStream {
         }
         // stdout is line-buffered: a newline goes out by itself.
         let _ = out.write_all(delta.as_bytes());
-        match &self.flusher {
+        match self.flusher.get_or_init(PipeFlusher::start) {
             Some(flusher) => flusher.hold(),
             None => {
                 let _ = out.flush();
